@@ -1,0 +1,286 @@
+//! The command line as clap sees it: flags, their help text and small value
+//! parsers. Nothing here reads the environment or the filesystem; turning a
+//! [`Cli`] into a validated [`crate::Config`] is `config.rs`'s job.
+//!
+//! House rules for flags (after xh's "clap guidelines"):
+//! - every option has an explicit `long`, a `short` only where curl, wget or
+//!   aria2 users already know one, and an UPPERCASE `value_name`;
+//! - the first doc-comment line is the `-h` text (under 80 columns), later
+//!   paragraphs are `--help` only;
+//! - values are parsed into strong types at this boundary (sizes, durations,
+//!   headers, `K/N` shards), and parse errors say the expected syntax;
+//! - a repeated single-valued flag means "last one wins".
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use reqwest::header::{HeaderName, HeaderValue};
+
+/// Download many URLs at once, safely.
+///
+/// haul reads URLs from arguments, list files, standard input or curl-style
+/// glob ranges, downloads them with bounded concurrency, streams every body to
+/// DEST.part and renames it to DEST only when it is complete.
+#[derive(Parser, Debug)]
+#[command(name = "haul", version, args_override_self = true)]
+#[command(after_help = "Exit codes: 0 all done or skipped, 1 some URL failed, \
+                        2 usage or input error, 130 interrupted (143 on SIGTERM).")]
+pub struct Cli {
+    /// URLs or curl-style patterns to download ('-' reads a list from stdin)
+    ///
+    /// Patterns expand lazily: [1-100], [001-100] (zero padded), [a-z],
+    /// [1-100:5] (step) and {one,two}. Several globs form a cartesian product.
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// Read URLs from FILE ('-' for stdin); repeatable
+    ///
+    /// One URL per line; blank lines and lines starting with '#' are skipped.
+    /// After the URL, whitespace-separated fields: out=RELATIVE/PATH (the
+    /// destination, relative to --dir) and sha256=HEX (expected digest).
+    #[arg(short = 'i', long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub input_file: Vec<String>,
+
+    /// Root folder for every file (created if missing)
+    #[arg(short = 'd', long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Name files from TEMPLATE (default: {name})
+    ///
+    /// Placeholders: {name} last URL path segment (index.html when empty),
+    /// {path} the URL path with its folders, {host}, {n} the 1-based position
+    /// of the URL in the input, {1} {2} ... the values of the URL's globs.
+    /// '{{' and '}}' stand for literal braces.
+    #[arg(short = 'o', long, value_name = "TEMPLATE")]
+    pub output: Option<String>,
+
+    /// Name files as the server suggests in Content-Disposition
+    #[arg(long)]
+    pub content_disposition: bool,
+
+    /// What to do when DEST already exists
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = OnExists::Skip)]
+    pub on_exists: OnExists,
+
+    /// Downloads in flight at once, across all hosts
+    #[arg(short = 'j', long, value_name = "N", default_value = "16")]
+    pub jobs: NonZeroUsize,
+
+    /// Take only the URLs of shard K out of N (positions i with i % N == K-1)
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    /// Treat '[]{}' in URLs literally (no globbing)
+    #[arg(short = 'g', long)]
+    pub globoff: bool,
+
+    /// Extra request header 'Name: value'; repeatable
+    #[arg(short = 'H', long, value_name = "HEADER", value_parser = parse_header,
+          action = clap::ArgAction::Append)]
+    pub header: Vec<(HeaderName, HeaderValue)>,
+
+    /// User-Agent header to send
+    #[arg(short = 'A', long, value_name = "STRING")]
+    pub user_agent: Option<String>,
+
+    /// Follow at most N redirects (0 follows none)
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub max_redirects: usize,
+
+    /// Give up connecting after DUR (e.g. 500ms, 10s, 2m)
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Abandon an attempt that receives no byte for DUR
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub stall_timeout: Duration,
+
+    /// Abandon an attempt that takes longer than DUR in total
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Do not verify TLS certificates (says so on stderr)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Verify files against a sha256sum-style FILE ('HEX  NAME' lines)
+    #[arg(long, value_name = "FILE")]
+    pub checksums: Option<PathBuf>,
+
+    /// Write one JSON object per URL to FILE ('-' for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<String>,
+
+    /// Print 'URL -> PATH' for every planned download; fetch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Stop at the first failed URL
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Stop after N failed URLs
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<NonZeroUsize>,
+
+    /// Progress display: bar (terminal), log (a line every 10s) or none
+    ///
+    /// Default: bar when stderr is a terminal, log otherwise.
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub progress: Option<ProgressMode>,
+
+    /// Print errors only
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More diagnostics on stderr (-v info, -vv debug; RUST_LOG overrides)
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnExists {
+    /// Leave an existing file alone and count it as done (no request)
+    Skip,
+    /// Download again and replace it
+    Overwrite,
+    /// Conditional request; keep the file when the server answers 304
+    Update,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Bar,
+    Log,
+    None,
+}
+
+/// `--shard K/N`: this machine takes the positions `i` with `i % n == k - 1`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let syntax = "expected K/N with 1 <= K <= N, e.g. 2/8";
+    let (k, n) = s.split_once('/').ok_or(syntax)?;
+    let k: u64 = k.trim().parse().map_err(|_| syntax)?;
+    let n: u64 = n.trim().parse().map_err(|_| syntax)?;
+    if k == 0 || n == 0 || k > n {
+        return Err(syntax.into());
+    }
+    Ok(Shard { k, n })
+}
+
+fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected 'Name: value', got '{s}'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("invalid header name '{}'", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("invalid value for header '{name}'"))?;
+    Ok((name, value))
+}
+
+/// Durations as `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let syntax = || format!("invalid duration '{s}': expected e.g. 500ms, 30s, 2m or 1h");
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().map_err(|_| syntax())?;
+    let secs = match unit.trim() {
+        "ms" => num / 1000.0,
+        "" | "s" => num,
+        "m" => num * 60.0,
+        "h" => num * 3600.0,
+        _ => return Err(syntax()),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| syntax())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn verify_app() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = parse(&["http://a/"]).unwrap();
+        assert_eq!(cli.jobs.get(), 16);
+        assert_eq!(cli.dir, PathBuf::from("."));
+        assert_eq!(cli.on_exists, OnExists::Skip);
+        assert_eq!(cli.max_redirects, 10);
+        assert_eq!(cli.connect_timeout, Duration::from_secs(10));
+        assert_eq!(cli.stall_timeout, Duration::from_secs(30));
+        assert_eq!(cli.timeout, None);
+        assert!(cli.progress.is_none());
+    }
+
+    #[test]
+    fn repeated_flags() {
+        let cli = parse(&["-i", "a", "-i", "-", "-j", "2", "-j", "3"]).unwrap();
+        assert_eq!(cli.input_file, ["a", "-"]);
+        assert_eq!(cli.jobs.get(), 3);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(parse(&["-j", "0"]).is_err());
+        assert!(parse(&["--shard", "0/3"]).is_err());
+        assert!(parse(&["--shard", "4/3"]).is_err());
+        assert!(parse(&["--shard", "3"]).is_err());
+        assert!(parse(&["-H", "no colon"]).is_err());
+        assert!(parse(&["--timeout", "5 parsecs"]).is_err());
+        assert!(parse(&["-q", "-v"]).is_err());
+        assert!(parse(&["--on-exists", "clobber"]).is_err());
+    }
+
+    #[test]
+    fn shards_and_headers() {
+        assert_eq!(
+            parse(&["--shard", "2/8"]).unwrap().shard,
+            Some(Shard { k: 2, n: 8 })
+        );
+        let cli = parse(&["-H", "X-Token: a b"]).unwrap();
+        assert_eq!(cli.header[0].0, "x-token");
+        assert_eq!(cli.header[0].1, "a b");
+    }
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("1.5s", 1_500),
+            ("7", 7_000),
+        ];
+        for (text, ms) in cases {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for bad in ["", "s", "-1s", "1d", "1.2.3s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Resolves the raw [`Cli`] into a validated [`Config`]: defaults, the output
+//! template, the TTY and `NO_COLOR` decisions. This is the only module that
+//! reads the environment or the terminal state; everything after it is a
+//! function of `Config`. It does no I/O beyond a `stat`/read of small files
+//! named on the command line (`--checksums`).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::cli::{Cli, OnExists, ProgressMode, Shard};
+use crate::naming::OutputTemplate;
+
+/// Where URLs come from, in input order: arguments first, then `-i` sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A URL or pattern given on the command line (1-based argument index).
+    Arg { index: usize, text: String },
+    /// A list file; `None` is standard input.
+    List(Option<PathBuf>),
+}
+
+impl Input {
+    /// How error messages name this source (`urls.txt`, `<stdin>`).
+    pub fn label(&self) -> String {
+        match self {
+            Input::Arg { index, .. } => format!("argument {index}"),
+            Input::List(Some(path)) => path.display().to_string(),
+            Input::List(None) => "<stdin>".into(),
+        }
+    }
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug)]
+pub struct Config {
+    pub inputs: Vec<Input>,
+    pub dir: PathBuf,
+    pub template: OutputTemplate,
+    pub content_disposition: bool,
+    pub on_exists: OnExists,
+    pub jobs: NonZeroUsize,
+    pub shard: Option<Shard>,
+    pub globoff: bool,
+    pub http: HttpConfig,
+    /// Expected digests by file name, from `--checksums`.
+    pub checksums: HashMap<String, [u8; 32]>,
+    pub report: Option<ReportTarget>,
+    pub dry_run: bool,
+    /// Stop after this many failed URLs (`--fail-fast` is 1).
+    pub max_failures: Option<NonZeroUsize>,
+    pub progress: ProgressMode,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub color: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub user_agent: String,
+    pub max_redirects: usize,
+    pub connect_timeout: Duration,
+    pub stall_timeout: Duration,
+    pub timeout: Option<Duration>,
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli) -> Result<Config> {
+        let mut inputs = Vec::new();
+        for (i, text) in cli.urls.into_iter().enumerate() {
+            if text == "-" {
+                inputs.push(Input::List(None));
+            } else {
+                inputs.push(Input::Arg { index: i + 1, text });
+            }
+        }
+        for file in cli.input_file {
+            inputs.push(Input::List((file != "-").then(|| PathBuf::from(file))));
+        }
+        if inputs.is_empty() {
+            bail!("no URL given: pass URLs as arguments, or a list with -i/--input-file FILE");
+        }
+        // A list file that cannot be read at all is an input error (exit 2)
+        // before anything is fetched, not a failure found half-way through.
+        for input in &inputs {
+            if let Input::List(Some(path)) = input {
+                let meta = std::fs::metadata(path)
+                    .with_context(|| format!("cannot read list file {}", path.display()))?;
+                if meta.is_dir() {
+                    bail!("cannot read list file {}: it is a folder", path.display());
+                }
+            }
+        }
+        if inputs.iter().filter(|i| **i == Input::List(None)).count() > 1 {
+            bail!("standard input ('-') can be read only once");
+        }
+
+        let template = OutputTemplate::parse(cli.output.as_deref().unwrap_or("{name}"))
+            .context("invalid -o/--output template")?;
+        if cli.globoff && template.max_glob() > 0 {
+            bail!(
+                "-o/--output uses {{{}}} but -g/--globoff turns globs off",
+                template.max_glob()
+            );
+        }
+
+        let checksums = match &cli.checksums {
+            Some(path) => read_checksums(path)?,
+            None => HashMap::new(),
+        };
+
+        let report = cli.report.map(|r| {
+            if r == "-" {
+                ReportTarget::Stdout
+            } else {
+                ReportTarget::File(r.into())
+            }
+        });
+
+        let stderr_tty = std::io::stderr().is_terminal();
+        let progress = if cli.quiet {
+            ProgressMode::None
+        } else if let Some(mode) = cli.progress {
+            mode
+        } else if stderr_tty {
+            ProgressMode::Bar
+        } else {
+            ProgressMode::Log
+        };
+        let color = stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+
+        let max_failures = if cli.fail_fast {
+            NonZeroUsize::new(1)
+        } else {
+            cli.max_failures
+        };
+
+        Ok(Config {
+            inputs,
+            dir: cli.dir,
+            template,
+            content_disposition: cli.content_disposition,
+            on_exists: cli.on_exists,
+            jobs: cli.jobs,
+            shard: cli.shard,
+            globoff: cli.globoff,
+            http: HttpConfig {
+                headers: cli.header,
+                user_agent: cli
+                    .user_agent
+                    .unwrap_or_else(|| concat!("haul/", env!("CARGO_PKG_VERSION")).into()),
+                max_redirects: cli.max_redirects,
+                connect_timeout: cli.connect_timeout,
+                stall_timeout: cli.stall_timeout,
+                timeout: cli.timeout,
+                insecure: cli.insecure,
+            },
+            checksums,
+            report,
+            dry_run: cli.dry_run,
+            max_failures,
+            progress,
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+            color,
+        })
+    }
+}
+
+/// Reads a `sha256sum`-style file: `HEX  NAME` or `HEX *NAME` lines.
+fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --checksums file {}", path.display()))?;
+    let mut map = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = line.split_once(' ').and_then(|(hex, name)| {
+            let name = name.strip_prefix([' ', '*'])?;
+            Some((crate::source::parse_sha256(hex).ok()?, name))
+        });
+        let Some((digest, name)) = parsed else {
+            bail!(
+                "{}:{}: expected 'SHA256HEX  NAME' (sha256sum format)",
+                path.display(),
+                i + 1
+            );
+        };
+        // NAME is matched against the destination's file name.
+        let name = name.rsplit('/').next().unwrap_or(name);
+        map.insert(name.to_string(), digest);
+    }
+    Ok(map)
+}

@@ -1,0 +1,34 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use haul::{Cli, Config, Progress};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_cli(cli) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("haul: error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let progress = Progress::new(config.progress, config.color);
+    haul::logging::init(config.verbose, config.quiet, progress.log_writer());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("haul: error: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(haul::run(config, progress)) {
+        Ok(summary) => summary.exit_code(),
+        Err(err) => {
+            eprintln!("haul: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! File names: the `-o`/`out=` output template (`{name}` `{path}` `{host}`
+//! `{n}` `{1}`...), the path-safety check every destination passes through,
+//! and the file name suggested by a `Content-Disposition` header. Pure
+//! functions of their inputs: no filesystem access (the symlink check that
+//! needs the disk lives in `fetch.rs`).
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Result, bail};
+use percent_encoding::percent_decode_str;
+use url::Url;
+
+/// The name used when a URL path is empty or ends with `/`.
+const INDEX: &str = "index.html";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputTemplate {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Name,
+    Path,
+    Host,
+    N,
+    /// 1-based glob index.
+    Glob(usize),
+}
+
+impl OutputTemplate {
+    /// Parses a template; `{{` and `}}` are literal braces.
+    pub fn parse(text: &str) -> Result<OutputTemplate> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|&(_, c)| c) == Some('{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().map(|&(_, c)| c) == Some('}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let rest = &text[i + 1..];
+                    let Some(end) = rest.find('}') else {
+                        bail!("unclosed '{{' in '{text}' (write '{{{{' for a literal brace)");
+                    };
+                    let key = &rest[..end];
+                    let part = match key {
+                        "name" => Part::Name,
+                        "path" => Part::Path,
+                        "host" => Part::Host,
+                        "n" => Part::N,
+                        _ => match key.parse::<usize>() {
+                            Ok(k) if k >= 1 => Part::Glob(k),
+                            _ => bail!(
+                                "unknown placeholder '{{{key}}}' in '{text}' \
+                                 (known: {{name}} {{path}} {{host}} {{n}} {{1}} {{2}} ...)"
+                            ),
+                        },
+                    };
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(part);
+                    for _ in 0..=key.chars().count() {
+                        chars.next();
+                    }
+                }
+                '}' => bail!("unmatched '}}' in '{text}' (write '}}}}' for a literal brace)"),
+                c => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        if parts.is_empty() {
+            bail!("the output template is empty");
+        }
+        Ok(OutputTemplate { parts })
+    }
+
+    /// The highest `{K}` glob placeholder used, 0 when none.
+    pub fn max_glob(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| if let Part::Glob(k) = p { *k } else { 0 })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Renders the destination of `url`, the `n`th URL of the input, whose
+    /// globs took `globs`. The result still has to pass [`safe_relative`].
+    pub fn render(&self, url: &Url, n: u64, globs: &[String]) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Name => out.push_str(&url_name(url)),
+                Part::Path => out.push_str(&url_path(url)),
+                Part::Host => out.push_str(url.host_str().unwrap_or_default()),
+                Part::N => out.push_str(&n.to_string()),
+                Part::Glob(k) => match globs.get(k - 1) {
+                    Some(value) => out.push_str(value),
+                    None => {
+                        return Err(format!(
+                            "the output template uses {{{k}}} but the URL has {} glob{}",
+                            globs.len(),
+                            if globs.len() == 1 { "" } else { "s" }
+                        ));
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The last path segment, percent-decoded; `index.html` when empty.
+fn url_name(url: &Url) -> String {
+    let last = url.path().rsplit('/').next().unwrap_or_default();
+    if last.is_empty() {
+        INDEX.into()
+    } else {
+        decode(last)
+    }
+}
+
+/// The whole path without its leading `/`, percent-decoded per segment;
+/// `index.html` is appended when it names a folder.
+fn url_path(url: &Url) -> String {
+    let path = url.path().trim_start_matches('/');
+    let mut out = path.split('/').map(decode).collect::<Vec<_>>().join("/");
+    if out.is_empty() || out.ends_with('/') {
+        out.push_str(INDEX);
+    }
+    out
+}
+
+fn decode(segment: &str) -> String {
+    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+/// Why a destination was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafeName {
+    pub name: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for UnsafeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "refusing destination '{}': {}",
+            self.name.escape_debug(),
+            self.reason
+        )
+    }
+}
+
+impl std::error::Error for UnsafeName {}
+
+/// Normalises `name` into a relative path that stays inside `--dir`, or
+/// refuses it. `.` and empty components are dropped; `..`, absolute paths and
+/// NUL bytes are refused, never trimmed (trimming would write somewhere the
+/// user did not ask for).
+pub fn safe_relative(name: &str) -> Result<PathBuf, UnsafeName> {
+    let refuse = |reason| {
+        Err(UnsafeName {
+            name: name.into(),
+            reason,
+        })
+    };
+    if name.contains('\0') {
+        return refuse("it contains a NUL byte");
+    }
+    if name.starts_with('/') || Path::new(name).is_absolute() {
+        return refuse("it is an absolute path");
+    }
+    if name.ends_with('/') {
+        return refuse("it names a folder, not a file");
+    }
+    let mut out = PathBuf::new();
+    for component in name.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => return refuse("it leads out of the output folder ('..')"),
+            c => {
+                // Only plain names may remain (this also catches a Windows
+                // prefix such as `C:` where the platform knows one).
+                let mut parsed = Path::new(c).components();
+                match (parsed.next(), parsed.next()) {
+                    (Some(Component::Normal(_)), None) => out.push(c),
+                    _ => return refuse("it is not a plain relative path"),
+                }
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return refuse("it is empty");
+    }
+    Ok(out)
+}
+
+/// The file name a `Content-Disposition` header suggests, if any: the
+/// `filename*=UTF-8''...` form is preferred over `filename=`. Only the last
+/// path component is kept, as browsers do; the caller still checks it.
+pub fn content_disposition_name(header: &str) -> Option<String> {
+    let mut plain = None;
+    let mut extended = None;
+    for param in split_params(header).into_iter().skip(1) {
+        let Some((key, value)) = param.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        if key == "filename*" {
+            // RFC 8187: charset'language'percent-encoded
+            let mut pieces = value.splitn(3, '\'');
+            let (charset, _lang, encoded) = (pieces.next()?, pieces.next()?, pieces.next()?);
+            if charset.eq_ignore_ascii_case("utf-8") {
+                extended = Some(decode(encoded));
+            }
+        } else if key == "filename" {
+            plain = Some(unquote(value));
+        }
+    }
+    let name = extended.or(plain)?;
+    let name = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    (!name.is_empty() && name != "." && name != "..").then(|| name.to_string())
+}
+
+/// Splits on `;` outside double quotes.
+fn split_params(header: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in header.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                out.push(&header[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&header[start..]);
+    out
+}
+
+fn unquote(value: &str) -> String {
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) => {
+            let mut out = String::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    if let Some(next) = chars.next() {
+                        out.push(next);
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        None => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(template: &str, url: &str, n: u64, globs: &[&str]) -> Result<String, String> {
+        let globs: Vec<String> = globs.iter().map(|s| s.to_string()).collect();
+        OutputTemplate::parse(template)
+            .unwrap()
+            .render(&Url::parse(url).unwrap(), n, &globs)
+    }
+
+    #[test]
+    fn renders_placeholders() {
+        let cases = [
+            ("{name}", "http://h/a/b/c.jpg?x=1", "c.jpg"),
+            ("{name}", "http://h/a/b/", "index.html"),
+            ("{name}", "http://h", "index.html"),
+            ("{name}", "http://h/a%20b.txt", "a b.txt"),
+            ("{path}", "http://h/a/b/c.jpg", "a/b/c.jpg"),
+            ("{path}", "http://h/a/b/", "a/b/index.html"),
+            ("{path}", "http://h/", "index.html"),
+            ("{host}/{path}", "http://ex.com:8080/x", "ex.com/x"),
+            ("{n}-{name}", "http://h/x", "7-x"),
+            ("{{{n}}}", "http://h/x", "{7}"),
+            ("p{1}_{2}.html", "http://h/x", "pa_01.html"),
+            ("{name}", "http://h/%2e%2e", "index.html"),
+            ("{name}", "http://h/..%2Fetc", "../etc"),
+        ];
+        for (template, url, want) in cases {
+            assert_eq!(
+                render(template, url, 7, &["a", "01"]).as_deref(),
+                Ok(want),
+                "{template} {url}"
+            );
+        }
+    }
+
+    #[test]
+    fn glob_placeholder_out_of_range() {
+        let err = render("{3}", "http://h/x", 1, &["a"]).unwrap_err();
+        assert!(err.contains("{3}") && err.contains("1 glob"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_templates() {
+        for bad in ["", "{nam}", "{0}", "{name", "a}b", "{-1}"] {
+            assert!(OutputTemplate::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(OutputTemplate::parse("{2}/{10}").unwrap().max_glob(), 10);
+    }
+
+    #[test]
+    fn safe_paths() {
+        let ok = [
+            ("a.txt", "a.txt"),
+            ("a/b/c.txt", "a/b/c.txt"),
+            ("./a//b/./c", "a/b/c"),
+            ("..a/b..", "..a/b.."),
+            ("a\\..\\b", "a\\..\\b"),
+        ];
+        for (name, want) in ok {
+            assert_eq!(safe_relative(name), Ok(PathBuf::from(want)), "{name}");
+        }
+        let bad = [
+            ("..", "'..'"),
+            ("a/../b", "'..'"),
+            ("a/../../b", "'..'"),
+            ("/etc/passwd", "absolute"),
+            ("a\0b", "NUL"),
+            ("", "empty"),
+            (".", "empty"),
+            ("./", "folder"),
+            ("dir/", "folder"),
+        ];
+        for (name, want) in bad {
+            let err = safe_relative(name).unwrap_err().to_string();
+            assert!(err.contains(want), "{name:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn content_disposition() {
+        let cases = [
+            ("attachment; filename=\"a b.txt\"", Some("a b.txt")),
+            ("attachment; filename=plain.bin", Some("plain.bin")),
+            ("attachment; filename=\"x\\\"y.txt\"", Some("x\"y.txt")),
+            (
+                "attachment; filename=\"fallback.txt\"; filename*=UTF-8''na%C3%AFve.txt",
+                Some("naïve.txt"),
+            ),
+            ("attachment; filename=\"../../etc/passwd\"", Some("passwd")),
+            ("attachment; filename=\"..\"", None),
+            (
+                "attachment; filename=\"semi;colon.txt\"",
+                Some("semi;colon.txt"),
+            ),
+            ("inline", None),
+            ("attachment; filename=\"\"", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(
+                content_disposition_name(header).as_deref(),
+                want,
+                "{header}"
+            );
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Turns input lines into download jobs, lazily: glob expansion, URL
+//! validation, positions (`{n}`, `--shard`), de-duplication, destination
+//! naming and the collision policy, and the `--on-exists skip` check. The
+//! planner is an iterator, so `--dry-run` prints from it directly and the
+//! runner pulls from it on a thread of its own, back-pressured by a bounded
+//! channel. It fetches nothing.
+//!
+//! Memory: the only state that grows with the input is one 64-bit hash per
+//! URL (de-duplication) and one per destination (collisions), plus the URL
+//! text of the first [`KEEP_URLS`] destinations, so that a collision message
+//! can quote the earlier URL.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::cli::{OnExists, Shard};
+use crate::config::{Config, Input};
+use crate::naming::{OutputTemplate, safe_relative};
+use crate::source::{Entry, Line, Lines};
+use crate::template::{Expansion, Pattern};
+
+/// Destinations whose URL text is kept for collision messages.
+const KEEP_URLS: usize = 1 << 16;
+
+/// One planned download.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) url: Url,
+    /// Destination relative to `--dir`, already checked by [`safe_relative`].
+    pub(crate) rel: PathBuf,
+    /// `--dir` joined with `rel`: where the file is written.
+    pub(crate) path: PathBuf,
+    pub(crate) sha256: Option<[u8; 32]>,
+}
+
+/// Something the input asked for that will not be fetched.
+#[derive(Debug, Clone)]
+pub(crate) struct Rejected {
+    /// Where it came from (`urls.txt:17`, `argument 2`).
+    pub(crate) origin: String,
+    /// The URL (or the text that should have been one), when there is one.
+    pub(crate) url: Option<String>,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) error: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Planned {
+    Fetch(Job),
+    /// `--on-exists skip` and the destination exists: no request at all.
+    Skip(Job),
+    Rejected(Rejected),
+}
+
+/// Hash keys are already hashes; hashing them again is wasted work.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashSet64 = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
+
+pub(crate) struct Planner {
+    config: Arc<Config>,
+    labels: Vec<String>,
+    lines: Lines,
+    /// The line being expanded.
+    current: Option<Current>,
+    position: u64,
+    hasher: RandomState,
+    urls: HashSet64,
+    dests: HashSet64,
+    early: HashMap<u64, String, BuildHasherDefault<IdentityHasher>>,
+}
+
+struct Current {
+    origin: String,
+    out: Option<OutputTemplate>,
+    sha256: Option<[u8; 32]>,
+    expansions: <Pattern as IntoIterator>::IntoIter,
+}
+
+impl Planner {
+    pub(crate) fn new(config: Arc<Config>) -> Planner {
+        Planner {
+            labels: config.inputs.iter().map(Input::label).collect(),
+            lines: Lines::new(config.inputs.clone()),
+            config,
+            current: None,
+            position: 0,
+            hasher: RandomState::new(),
+            urls: HashSet64::default(),
+            dests: HashSet64::default(),
+            early: HashMap::default(),
+        }
+    }
+
+    fn origin(&self, line: &Line) -> String {
+        let label = &self.labels[line.source];
+        if line.line == 0 {
+            label.clone()
+        } else {
+            format!("{label}:{}", line.line)
+        }
+    }
+
+    /// Starts expanding a line, or rejects it.
+    fn start(&mut self, line: Line) -> Result<(), Rejected> {
+        let origin = self.origin(&line);
+        let reject = |url: Option<&str>, error: String| Rejected {
+            origin: origin.clone(),
+            url: url.map(Into::into),
+            path: None,
+            error,
+        };
+        let Entry { text, out, sha256 } = line.entry.map_err(|e| reject(None, e))?;
+        let pattern = if self.config.globoff {
+            Pattern::literal(&text)
+        } else {
+            Pattern::parse(&text).map_err(|e| reject(Some(&text), format!("bad glob: {e}")))?
+        };
+        let out = match out {
+            Some(out) => Some(
+                OutputTemplate::parse(&out)
+                    .map_err(|e| reject(Some(&text), format!("bad out= field: {e:#}")))?,
+            ),
+            None => None,
+        };
+        // Checked once per line rather than once per expansion.
+        let template = out.as_ref().unwrap_or(&self.config.template);
+        if template.max_glob() > pattern.glob_count() {
+            return Err(reject(
+                Some(&text),
+                format!(
+                    "the output template uses {{{}}} but the URL has {} glob(s)",
+                    template.max_glob(),
+                    pattern.glob_count()
+                ),
+            ));
+        }
+        tracing::debug!("{origin}: {} URL(s) from {text}", pattern.len());
+        self.current = Some(Current {
+            origin,
+            out,
+            sha256,
+            expansions: pattern.into_iter(),
+        });
+        Ok(())
+    }
+
+    /// Plans one expanded URL; `None` when it is not this shard's or a repeat.
+    fn plan(&mut self, expansion: Expansion) -> Option<Planned> {
+        let current = self.current.as_ref().expect("plan() runs inside a line");
+        let reject = |url: &str, path: Option<PathBuf>, error: String| {
+            Some(Planned::Rejected(Rejected {
+                origin: current.origin.clone(),
+                url: Some(url.into()),
+                path,
+                error,
+            }))
+        };
+        let url = match parse_url(&expansion.text) {
+            Ok(url) => url,
+            Err(error) => return reject(&expansion.text, None, error),
+        };
+        self.position += 1;
+        let n = self.position;
+        if let Some(Shard { k, n: shards }) = self.config.shard
+            && (n - 1) % shards != k - 1
+        {
+            return None;
+        }
+        if !self.urls.insert(self.hasher.hash_one(url.as_str())) {
+            tracing::debug!("{url}: listed again ({}), fetched once", current.origin);
+            return None;
+        }
+
+        let template = current.out.as_ref().unwrap_or(&self.config.template);
+        let name = match template.render(&url, n, &expansion.values) {
+            Ok(name) => name,
+            Err(error) => return reject(url.as_str(), None, error),
+        };
+        let rel = match safe_relative(&name) {
+            Ok(rel) => rel,
+            Err(error) => return reject(url.as_str(), None, error.to_string()),
+        };
+        let path = self.config.dir.join(&rel);
+        let key = self.hasher.hash_one(&rel);
+        if !self.dests.insert(key) {
+            let earlier = match self.early.get(&key) {
+                Some(earlier) => format!("by {earlier}"),
+                None => "by an earlier URL".into(),
+            };
+            let error = format!(
+                "destination {} is already taken {earlier}; name files apart with -o \
+                 (e.g. -o '{{n}}-{{name}}' or '{{path}}')",
+                path.display()
+            );
+            return reject(url.as_str(), Some(path), error);
+        }
+        if self.early.len() < KEEP_URLS {
+            self.early.insert(key, url.to_string());
+        }
+
+        let sha256 = current.sha256.or_else(|| {
+            let name = rel.file_name()?.to_str()?;
+            self.config.checksums.get(name).copied()
+        });
+        let job = Job {
+            url,
+            rel,
+            path,
+            sha256,
+        };
+        if self.config.on_exists == OnExists::Skip && exists(&job.path) {
+            return Some(Planned::Skip(job));
+        }
+        Some(Planned::Fetch(job))
+    }
+}
+
+impl Iterator for Planner {
+    type Item = Planned;
+
+    fn next(&mut self) -> Option<Planned> {
+        loop {
+            if let Some(current) = &mut self.current {
+                match current.expansions.next() {
+                    Some(expansion) => match self.plan(expansion) {
+                        Some(planned) => return Some(planned),
+                        None => continue,
+                    },
+                    None => self.current = None,
+                }
+            }
+            let line = self.lines.next()?;
+            if let Err(rejected) = self.start(line) {
+                return Some(Planned::Rejected(rejected));
+            }
+        }
+    }
+}
+
+/// Parses and checks one URL: `http` and `https` only, with a host.
+pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => {}
+        scheme => {
+            return Err(format!(
+                "unsupported scheme '{scheme}' (only http and https)"
+            ));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    Ok(url)
+}
+
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Vec<String> {
+        let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
+        let config = Arc::new(Config::from_cli(cli).unwrap());
+        Planner::new(config)
+            .map(|p| match p {
+                Planned::Fetch(job) => format!("{} {}", job.url, job.path.display()),
+                Planned::Skip(job) => format!("skip {}", job.url),
+                Planned::Rejected(r) => format!("error {}: {}", r.origin, r.error),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn expands_and_numbers() {
+        assert_eq!(
+            plan(&["-d", "out", "http://h/{a,b}[1-2].txt", "-o", "{n}-{1}{2}"]),
+            [
+                "http://h/a1.txt out/1-a1",
+                "http://h/a2.txt out/2-a2",
+                "http://h/b1.txt out/3-b1",
+                "http://h/b2.txt out/4-b2",
+            ]
+        );
+    }
+
+    #[test]
+    fn dedups_and_detects_collisions() {
+        let got = plan(&["-d", "o", "http://h/x", "http://h:80/x", "http://g/x"]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], "http://h/x o/x");
+        assert!(
+            got[1].starts_with("error argument 3: destination o/x is already taken by http://h/x"),
+            "{}",
+            got[1]
+        );
+    }
+
+    #[test]
+    fn shards_take_every_nth_position() {
+        let urls = [
+            "http://h/a",
+            "ftp://bad/",
+            "http://h/b",
+            "http://h/c",
+            "http://h/d",
+        ];
+        let mut args = vec!["-d", "o", "--shard", "2/3"];
+        args.extend(urls);
+        let got = plan(&args);
+        // ftp://bad/ takes no position: b is position 2, so shard 2 of 3 takes b.
+        assert_eq!(
+            got[0],
+            "error argument 2: unsupported scheme 'ftp' (only http and https)"
+        );
+        assert_eq!(got[1..], ["http://h/b o/b"]);
+    }
+
+    #[test]
+    fn rejects_bad_urls_and_names() {
+        let got = plan(&[
+            "-d",
+            "o",
+            "nonsense",
+            "http://",
+            "http://h/[3-1]",
+            "http://h/..%2F..%2Fetc",
+        ]);
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(got[0].contains("not a URL"), "{}", got[0]);
+        assert!(got[1].contains("error argument 2"), "{}", got[1]);
+        assert!(got[2].contains("bad glob"), "{}", got[2]);
+        assert!(
+            got[3].contains("refusing destination '../../etc'"),
+            "{}",
+            got[3]
+        );
+    }
+
+    #[test]
+    fn globoff_keeps_brackets() {
+        let got = plan(&["-g", "-d", "o", "http://h/a[1-2]"]);
+        assert_eq!(got, ["http://h/a[1-2] o/a[1-2]"]);
+    }
+}

@@ -1,0 +1,271 @@
+//! Outcomes and what is made of them: the per-URL failure line, the
+//! `--report` JSON Lines record, the [`Summary`] with its last stderr line,
+//! and the process exit code. It does not decide outcomes (that is
+//! `fetch.rs`) and it does not draw progress (that is `progress.rs`).
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use indicatif::HumanBytes;
+use serde_json::json;
+
+use crate::config::ReportTarget;
+
+/// How one URL ended.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) url: String,
+    pub(crate) path: Option<PathBuf>,
+    /// Where the URL came from, for failures found before any request.
+    pub(crate) origin: Option<String>,
+    pub(crate) result: Result<Done, Failure>,
+    pub(crate) attempts: u32,
+    pub(crate) elapsed: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) enum Done {
+    Saved {
+        http_status: u16,
+        bytes: u64,
+        sha256: Option<[u8; 32]>,
+    },
+    /// `--on-exists skip` and the file was there: no request.
+    Skipped,
+    /// `--on-exists update` and the server answered 304.
+    NotModified { http_status: u16 },
+}
+
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) http_status: Option<u16>,
+    pub(crate) bytes: u64,
+    pub(crate) error: anyhow::Error,
+}
+
+impl Outcome {
+    fn status(&self) -> &'static str {
+        match &self.result {
+            Ok(Done::Saved { .. }) => "ok",
+            Ok(Done::Skipped) => "skipped",
+            Ok(Done::NotModified { .. }) => "not_modified",
+            Err(_) => "failed",
+        }
+    }
+
+    /// The one stderr line for a failure:
+    /// `haul: URL -> PATH: reason` or `haul: urls.txt:17: reason`.
+    pub(crate) fn failure_line(&self) -> Option<String> {
+        let failure = self.result.as_ref().err()?;
+        let mut line = String::from("haul: ");
+        match (&self.origin, &self.path) {
+            (_, Some(path)) => {
+                let _ = write!(
+                    line,
+                    "{} -> {}",
+                    sanitize(&self.url),
+                    sanitize(&path.display().to_string())
+                );
+            }
+            (Some(origin), None) => {
+                line.push_str(&sanitize(origin));
+                if !self.url.is_empty() {
+                    let _ = write!(line, ": {}", sanitize(&self.url));
+                }
+            }
+            (None, None) => line.push_str(&sanitize(&self.url)),
+        }
+        let _ = write!(line, ": {}", sanitize(&format!("{:#}", failure.error)));
+        Some(line)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let (http_status, bytes, sha256, error) = match &self.result {
+            Ok(Done::Saved {
+                http_status,
+                bytes,
+                sha256,
+            }) => (Some(*http_status), *bytes, sha256.map(hex::encode), None),
+            Ok(Done::Skipped) => (None, 0, None, None),
+            Ok(Done::NotModified { http_status }) => (Some(*http_status), 0, None, None),
+            Err(f) => {
+                let error = match &self.origin {
+                    Some(origin) if self.path.is_none() => format!("{origin}: {:#}", f.error),
+                    _ => format!("{:#}", f.error),
+                };
+                (f.http_status, f.bytes, None, Some(error))
+            }
+        };
+        json!({
+            "url": self.url,
+            "path": self.path.as_deref().map(Path::display).map(|p| p.to_string()),
+            "status": self.status(),
+            "http_status": http_status,
+            "bytes": bytes,
+            "sha256": sha256,
+            "attempts": self.attempts,
+            "elapsed_ms": self.elapsed.as_millis() as u64,
+            "error": error,
+        })
+    }
+}
+
+/// `--report`: one JSON object per finished URL, flushed line by line so
+/// `tail -f` and streaming `jq` see each one as it happens.
+pub(crate) struct Report {
+    out: Box<dyn Write + Send>,
+}
+
+impl Report {
+    pub(crate) fn open(target: &ReportTarget) -> Result<Report> {
+        let out: Box<dyn Write + Send> = match target {
+            ReportTarget::Stdout => Box::new(std::io::stdout()),
+            ReportTarget::File(path) => Box::new(BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create --report file {}", path.display()))?,
+            )),
+        };
+        Ok(Report { out })
+    }
+
+    pub(crate) fn write(&mut self, outcome: &Outcome) -> Result<()> {
+        let mut line = outcome.json().to_string();
+        line.push('\n');
+        self.out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.flush())
+            .context("cannot write the --report")
+    }
+}
+
+/// What a run did; the last stderr line and the exit code come from it.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub ok: u64,
+    pub skipped: u64,
+    pub not_modified: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    /// Set when a signal stopped the run early.
+    pub interrupted: Option<Interrupt>,
+    /// Set when `--fail-fast`/`--max-failures` stopped the run early.
+    pub stopped_early: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    Sigint,
+    Sigterm,
+}
+
+impl Summary {
+    pub(crate) fn record(&mut self, outcome: &Outcome) {
+        match &outcome.result {
+            Ok(Done::Saved { bytes, .. }) => {
+                self.ok += 1;
+                self.bytes += bytes;
+            }
+            Ok(Done::Skipped) => self.skipped += 1,
+            Ok(Done::NotModified { .. }) => self.not_modified += 1,
+            Err(_) => self.failed += 1,
+        }
+    }
+
+    /// `1998 ok, 2 skipped, 1 failed, 1.20 GiB in 14.3s (85.00 MiB/s)`
+    pub fn line(&self) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        let mut line = format!("{} ok, ", self.ok);
+        if self.not_modified > 0 {
+            let _ = write!(line, "{} not modified, ", self.not_modified);
+        }
+        let _ = write!(
+            line,
+            "{} skipped, {} failed, {} in {secs:.1}s ({}/s)",
+            self.skipped,
+            self.failed,
+            HumanBytes(self.bytes),
+            HumanBytes((self.bytes as f64 / secs.max(0.001)) as u64),
+        );
+        match self.interrupted {
+            Some(_) => line.push_str(" (interrupted)"),
+            None if self.stopped_early => line.push_str(" (stopped early after failures)"),
+            None => {}
+        }
+        line
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self.interrupted {
+            Some(Interrupt::Sigint) => ExitCode::from(130),
+            Some(Interrupt::Sigterm) => ExitCode::from(143),
+            None if self.failed > 0 => ExitCode::from(1),
+            None => ExitCode::SUCCESS,
+        }
+    }
+}
+
+/// Strips control and bidi characters before a server- or user-provided
+/// string reaches a terminal.
+pub(crate) fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
+            if c.is_control() || bidi { '\u{FFFD}' } else { c }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_line_and_exit_codes() {
+        let mut s = Summary {
+            ok: 3,
+            skipped: 1,
+            bytes: 3 * 1024 * 1024,
+            elapsed: Duration::from_secs(2),
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.line(),
+            "3 ok, 1 skipped, 0 failed, 3.00 MiB in 2.0s (1.50 MiB/s)"
+        );
+        assert_eq!(s.exit_code(), ExitCode::SUCCESS);
+        s.failed = 1;
+        assert_eq!(s.exit_code(), ExitCode::from(1));
+        s.interrupted = Some(Interrupt::Sigterm);
+        assert_eq!(s.exit_code(), ExitCode::from(143));
+    }
+
+    #[test]
+    fn failure_lines() {
+        let outcome = Outcome {
+            url: "http://h/x\u{1b}[31m".into(),
+            path: Some("out/x".into()),
+            origin: None,
+            result: Err(Failure {
+                http_status: Some(404),
+                bytes: 0,
+                error: anyhow::anyhow!("HTTP 404 Not Found"),
+            }),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        };
+        assert_eq!(
+            outcome.failure_line().unwrap(),
+            "haul: http://h/x\u{FFFD}[31m -> out/x: HTTP 404 Not Found"
+        );
+        let value = outcome.json();
+        assert_eq!(value["status"], "failed");
+        assert_eq!(value["http_status"], 404);
+        assert_eq!(value["path"], "out/x");
+        assert_eq!(value["sha256"], serde_json::Value::Null);
+    }
+}
