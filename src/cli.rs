@@ -48,12 +48,7 @@ pub struct Cli {
     pub dir: PathBuf,
 
     /// Name files from TEMPLATE (default: {name})
-    ///
-    /// Placeholders: {name} last URL path segment (index.html when empty),
-    /// {path} the URL path with its folders, {host}, {n} the 1-based position
-    /// of the URL in the input, {1} {2} ... the values of the URL's globs.
-    /// '{{' and '}}' stand for literal braces.
-    #[arg(short = 'o', long, value_name = "TEMPLATE")]
+    #[arg(short = 'o', long, value_name = "TEMPLATE", long_help = output_long_help())]
     pub output: Option<String>,
 
     /// Name files as the server suggests in Content-Disposition
@@ -138,6 +133,30 @@ pub struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug; RUST_LOG overrides)
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// The `-o` table. clap turns a literal `{n}` in help text into a line
+/// break, so the placeholders are written with their name styled (and the
+/// style stripped again when colour is off).
+fn output_long_help() -> clap::builder::StyledStr {
+    let style = clap::builder::styling::Style::new().bold();
+    let rows = [
+        (
+            "name",
+            "last URL path segment, percent-decoded (index.html when empty)",
+        ),
+        ("path", "the URL path with its folders"),
+        ("host", "the URL's host"),
+        ("n", "1-based position of the URL in the input"),
+        ("1", "value of the URL's 1st glob; {2} the 2nd, and so on"),
+    ];
+    let mut help = String::from("Name files from TEMPLATE (default: {name})\n\nPlaceholders:\n");
+    for (key, text) in rows {
+        let pad = " ".repeat(4 - key.len());
+        help.push_str(&format!("  {{{style}{key}{style:#}}}{pad}  {text}\n"));
+    }
+    help.push_str("'{{' and '}}' stand for literal braces. Folders are created as needed.");
+    help.into()
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -129,7 +129,9 @@ impl Planner {
             path: None,
             error,
         };
-        let Entry { text, out, sha256 } = line.entry.map_err(|e| reject(None, e))?;
+        let Entry { text, out, sha256 } = line
+            .entry
+            .map_err(|bad| reject(bad.url.as_deref(), bad.error))?;
         let pattern = if self.config.globoff {
             Pattern::literal(&text)
         } else {

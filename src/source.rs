@@ -16,7 +16,23 @@ pub(crate) struct Line {
     pub(crate) source: usize,
     /// 1-based line number within a list; 0 for an argument.
     pub(crate) line: u64,
-    pub(crate) entry: Result<Entry, String>,
+    pub(crate) entry: Result<Entry, BadLine>,
+}
+
+/// A line that cannot be used, with its URL when one could be told apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BadLine {
+    pub(crate) url: Option<String>,
+    pub(crate) error: String,
+}
+
+impl BadLine {
+    fn new(url: Option<&str>, error: impl Into<String>) -> BadLine {
+        BadLine {
+            url: url.map(Into::into),
+            error: error.into(),
+        }
+    }
 }
 
 /// What a list line asks for.
@@ -73,7 +89,7 @@ impl Iterator for Lines {
                                 Some(entry) => entry,
                                 None => continue,
                             },
-                            Err(_) => Err("line is not valid UTF-8".into()),
+                            Err(_) => Err(BadLine::new(None, "line is not valid UTF-8")),
                         };
                         return Some(Line {
                             source,
@@ -89,7 +105,7 @@ impl Iterator for Lines {
                         return Some(Line {
                             source,
                             line,
-                            entry: Err(format!("read error: {err}")),
+                            entry: Err(BadLine::new(None, format!("read error: {err}"))),
                         });
                     }
                 }
@@ -119,7 +135,10 @@ impl Iterator for Lines {
                                 return Some(Line {
                                     source,
                                     line: 0,
-                                    entry: Err(format!("cannot read list file: {err}")),
+                                    entry: Err(BadLine::new(
+                                        None,
+                                        format!("cannot read list file: {err}"),
+                                    )),
                                 });
                             }
                         },
@@ -136,7 +155,7 @@ impl Iterator for Lines {
 }
 
 /// Parses one list line. `None` for blank lines and comments.
-pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, String>> {
+pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, BadLine>> {
     let text = text.trim();
     if text.is_empty() || text.starts_with('#') {
         return None;
@@ -148,26 +167,27 @@ pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, String>> {
         out: None,
         sha256: None,
     };
+    let bad = |error: String| Some(Err(BadLine::new(Some(url), error)));
     for field in fields {
         let Some((key, value)) = field.split_once('=') else {
-            return Some(Err(format!(
+            return bad(format!(
                 "unexpected '{field}' after the URL (fields are key=value: out=, sha256=)"
-            )));
+            ));
         };
         if value.is_empty() {
-            return Some(Err(format!("empty value for '{key}='")));
+            return bad(format!("empty value for '{key}='"));
         }
         match key {
             "out" if entry.out.is_none() => entry.out = Some(value.to_string()),
             "sha256" if entry.sha256.is_none() => match parse_sha256(value) {
                 Ok(digest) => entry.sha256 = Some(digest),
-                Err(err) => return Some(Err(err)),
+                Err(err) => return bad(err),
             },
-            "out" | "sha256" => return Some(Err(format!("'{key}=' given twice"))),
+            "out" | "sha256" => return bad(format!("'{key}=' given twice")),
             _ => {
-                return Some(Err(format!(
+                return bad(format!(
                     "unknown field '{key}=' (known fields: out=, sha256=)"
-                )));
+                ));
             }
         }
     }
@@ -187,7 +207,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn entry(text: &str, out: Option<&str>) -> Option<Result<Entry, String>> {
+    fn entry(text: &str, out: Option<&str>) -> Option<Result<Entry, BadLine>> {
         Some(Ok(Entry {
             text: text.into(),
             out: out.map(Into::into),
@@ -197,7 +217,7 @@ mod tests {
 
     #[test]
     fn parses_lines() {
-        let cases: &[(&str, Option<Result<Entry, String>>)] = &[
+        let cases: &[(&str, Option<Result<Entry, BadLine>>)] = &[
             ("", None),
             ("   \t ", None),
             ("\r\n", None),
@@ -245,7 +265,8 @@ mod tests {
         ];
         for (text, want) in bad {
             let err = parse_line(text).unwrap().unwrap_err();
-            assert!(err.contains(want), "{text}: {err}");
+            assert_eq!(err.url.as_deref(), Some("http://a/x"));
+            assert!(err.error.contains(want), "{text}: {err:?}");
         }
     }
 

@@ -1,0 +1,119 @@
+//! Request-side behaviour seen by the server: extra headers, the user agent,
+//! no compression by default, redirects and `--max-redirects`, and `--shard`.
+//!
+//! Not here: response failures (errors.rs).
+
+use hyper::StatusCode;
+use hyper::header::LOCATION;
+use tempfile::TempDir;
+
+use crate::support::{assert_tree_eq, expected, haul_in, run, server, tree};
+
+#[test]
+fn extra_headers_and_user_agent_are_sent() {
+    let server = server::files([("/a.txt", b"alpha".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &server.url("/a.txt"),
+        "-H",
+        "X-Test: yes",
+        "-A",
+        "test-agent/1.0",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0);
+    let req = &server.requests()[0];
+    assert_eq!(req.headers["x-test"], "yes", "{req:?}");
+    assert_eq!(req.headers["user-agent"], "test-agent/1.0", "{req:?}");
+}
+
+#[test]
+fn no_compression_is_requested_by_default() {
+    let server = server::files([("/a.txt", b"alpha".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([&server.url("/a.txt"), "-d", "out"]));
+
+    out.assert_code(0);
+    let req = &server.requests()[0];
+    let enc = req.headers.get("accept-encoding");
+    assert!(
+        enc.is_none() || enc.unwrap() == "identity",
+        "bytes on disk must equal the resource: {req:?}"
+    );
+}
+
+fn redirecting() -> server::Server {
+    server::http(|req| async move {
+        match req.uri().path() {
+            "/old" => {
+                let mut res = server::status(StatusCode::FOUND);
+                res.headers_mut()
+                    .insert(LOCATION, "/new.txt".parse().unwrap());
+                res
+            }
+            "/new.txt" => server::ok("moved here"),
+            _ => server::status(StatusCode::NOT_FOUND),
+        }
+    })
+}
+
+#[test]
+fn redirects_are_followed() {
+    let server = redirecting();
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([&server.url("/old"), "-o", "saved.txt", "-d", "out"]));
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("saved.txt", &b"moved here"[..])]),
+    );
+    assert_eq!(server.uris_sorted(), ["/new.txt", "/old"]);
+}
+
+#[test]
+fn max_redirects_0_fails_without_following_or_retrying() {
+    let server = redirecting();
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/old");
+
+    let out = run(haul_in(tmp.path()).args([
+        &url,
+        "--max-redirects",
+        "0",
+        "-o",
+        "saved.txt",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(1).assert_summary(0, 0, 1);
+    out.assert_failure(&url, &["saved.txt"]);
+    assert_eq!(server.uris_sorted(), ["/old"]);
+    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+}
+
+#[test]
+fn shard_takes_every_nth_position() {
+    let files: Vec<(String, Vec<u8>)> = (1..=10)
+        .map(|i| (format!("/f{i}.txt"), format!("{i}").into_bytes()))
+        .collect();
+    let server = server::files(files);
+    let tmp = TempDir::new().unwrap();
+
+    let out =
+        run(haul_in(tmp.path()).args([&server.url("/f[1-10].txt"), "--shard", "2/3", "-d", "out"]));
+
+    // 0-based positions 1, 4, 7 satisfy i % 3 == 1.
+    out.assert_code(0).assert_summary(3, 0, 0);
+    assert_eq!(server.uris_sorted(), ["/f2.txt", "/f5.txt", "/f8.txt"]);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("f2.txt", &b"2"[..]), ("f5.txt", b"5"), ("f8.txt", b"8")]),
+    );
+}

@@ -1,0 +1,421 @@
+//! Shared helpers for the integration tests: the `haul()` command builder with a
+//! clean environment, a runner that kills a hung child after [`TIMEOUT`], list
+//! and tree helpers for temporary directories, and small assertion helpers for
+//! haul's stderr conventions (failure lines, the summary line) and `--report`.
+//!
+//! It does not know any test scenario, and it never touches the real network:
+//! the HTTP side lives in [`server`], which binds 127.0.0.1 only.
+
+// Not every case uses every helper.
+#![allow(dead_code)]
+
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// Upper bound for one run of the binary; after it the child is killed and the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Environment variables that would change haul's behaviour behind a test's back.
+const SCRUBBED_ENV: &[&str] = &[
+    "RUST_LOG",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "NETRC",
+    "CLICOLOR_FORCE",
+];
+
+/// A `Command` for the built binary with a clean environment and a null stdin.
+pub fn haul() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_haul"));
+    for var in SCRUBBED_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// [`haul()`] running in `dir`, so relative `-d` and `-i` paths are predictable.
+pub fn haul_in(dir: &Path) -> Command {
+    let mut cmd = haul();
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// What a finished run of the binary produced.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Output {
+    /// The exit code (`None` when killed by a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Panics with the full output unless the exit code is `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), Some(code), "unexpected exit code\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_stdout_empty(&self) -> &Self {
+        assert!(self.stdout.is_empty(), "stdout should be empty\n{self}");
+        self
+    }
+
+    pub fn stderr_lines(&self) -> impl Iterator<Item = &str> {
+        self.stderr.lines()
+    }
+
+    /// The last non-empty stderr line: haul's summary.
+    pub fn summary(&self) -> &str {
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+    }
+
+    /// Asserts the summary line says `N ok`, `N skipped` and `N failed`.
+    #[track_caller]
+    pub fn assert_summary(&self, ok: usize, skipped: usize, failed: usize) -> &Self {
+        let summary = self.summary();
+        for (n, word) in [(ok, "ok"), (skipped, "skipped"), (failed, "failed")] {
+            assert!(
+                has_count(summary, n, word),
+                "summary should say `{n} {word}`: {summary:?}\n{self}"
+            );
+        }
+        self
+    }
+
+    /// The stderr lines starting with `haul: ` that contain `needle`.
+    pub fn failure_lines(&self, needle: &str) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("haul: ") && l.contains(needle))
+            .collect()
+    }
+
+    /// Asserts some `haul: ` stderr line contains `needle` and every one of
+    /// `parts` (loosely: wording is the implementer's, the facts are not).
+    #[track_caller]
+    pub fn assert_failure(&self, needle: &str, parts: &[&str]) -> &Self {
+        let lines = self.failure_lines(needle);
+        assert!(
+            !lines.is_empty(),
+            "expected a `haul: ` stderr line containing {needle:?}\n{self}"
+        );
+        assert!(
+            lines.iter().any(|l| parts.iter().all(|p| l.contains(p))),
+            "no `haul: ` line containing {needle:?} also contains all of {parts:?}\n{self}"
+        );
+        self
+    }
+
+    /// stdout parsed as JSON Lines (`--report -`).
+    #[track_caller]
+    pub fn stdout_report(&self) -> Vec<serde_json::Value> {
+        parse_json_lines(&self.stdout)
+    }
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "--- status: {} ({:?})", self.status, self.elapsed)?;
+        writeln!(f, "--- stdout:\n{}", self.stdout)?;
+        write!(f, "--- stderr:\n{}", self.stderr)
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// True when `text` contains `"{n} {word}"` not preceded by a digit
+/// (so `1 ok` does not match `11 ok`).
+pub fn has_count(text: &str, n: usize, word: &str) -> bool {
+    let needle = format!("{n} {word}");
+    text.match_indices(&needle).any(|(i, _)| {
+        let before_ok = !text[..i].ends_with(|c: char| c.is_ascii_digit());
+        let after = &text[i + needle.len()..];
+        let after_ok = !after.starts_with(|c: char| c.is_alphanumeric());
+        before_ok && after_ok
+    })
+}
+
+/// Runs `cmd` (stdin as configured, null by default) and waits at most [`TIMEOUT`].
+#[track_caller]
+pub fn run(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to spawn haul");
+    wait(child, None, format!("{cmd:?}"), TIMEOUT)
+}
+
+/// Like [`run`] with a custom bound, for tests that expect a quicker finish.
+#[track_caller]
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to spawn haul");
+    wait(child, None, format!("{cmd:?}"), timeout)
+}
+
+/// Runs `cmd` with `input` on its stdin and waits at most [`TIMEOUT`].
+#[track_caller]
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to spawn haul");
+    wait(child, Some(input.to_vec()), format!("{cmd:?}"), TIMEOUT)
+}
+
+#[track_caller]
+fn wait(mut child: Child, input: Option<Vec<u8>>, what: String, timeout: Duration) -> Output {
+    let start = Instant::now();
+    // Feed stdin and drain stdout/stderr on their own threads so a full pipe
+    // can never deadlock the child against this thread.
+    let stdin = child.stdin.take().map(|mut pipe| {
+        let input = input.unwrap_or_default();
+        thread::spawn(move || {
+            // The child may exit before reading everything; that is not our failure.
+            let _ = pipe.write_all(&input);
+        })
+    });
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+
+    let status = loop {
+        match child.try_wait().expect("failed to wait for haul") {
+            Some(status) => break status,
+            None if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr =
+                    String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+                panic!("haul did not finish within {timeout:?}: {what}\n--- stderr:\n{stderr}");
+            }
+            None => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let elapsed = start.elapsed();
+    if let Some(handle) = stdin {
+        let _ = handle.join();
+    }
+    Output {
+        status,
+        stdout: String::from_utf8(stdout.join().expect("stdout reader")).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(stderr.join().expect("stderr reader")).expect("stderr is UTF-8"),
+        elapsed,
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Writes `lines` joined with `\n` (and a final `\n`) to `dir/name`; returns the path.
+pub fn write_list(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    write_file(dir, name, text.as_bytes())
+}
+
+/// Writes `bytes` to `dir/rel`, creating folders; returns the path.
+pub fn write_file(dir: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent dir");
+    }
+    std::fs::write(&path, bytes).expect("write file");
+    path
+}
+
+/// Every regular file under `dir` (recursively, symlinks not followed), keyed by
+/// its `/`-separated path relative to `dir`. `.part` files are included, so a test
+/// can assert that nothing else was written. A missing `dir` is an empty tree.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let entry = entry.expect("dir entry");
+        let path = entry.path();
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            walk(root, &path, out);
+        } else if kind.is_file() {
+            let rel = path
+                .strip_prefix(root)
+                .expect("under root")
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.insert(rel, std::fs::read(&path).expect("read file"));
+        }
+    }
+}
+
+/// Builds the expected tree from `(relative path, bytes)` pairs.
+pub fn expected<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> BTreeMap<String, Vec<u8>> {
+    files
+        .into_iter()
+        .map(|(p, b)| (p.to_string(), b.to_vec()))
+        .collect()
+}
+
+/// Asserts two trees are equal, showing names and sizes (not megabytes of bytes) on failure.
+#[track_caller]
+pub fn assert_tree_eq(actual: &BTreeMap<String, Vec<u8>>, expected: &BTreeMap<String, Vec<u8>>) {
+    if actual != expected {
+        let show = |t: &BTreeMap<String, Vec<u8>>| {
+            t.iter()
+                .map(|(k, v)| format!("  {k} ({} bytes, sha256 {})", v.len(), sha256_hex(v)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "file trees differ\n--- actual:\n{}\n--- expected:\n{}",
+            show(actual),
+            show(expected)
+        );
+    }
+}
+
+/// Asserts that `tree` has no file under the final name `name`, and that a
+/// leftover `name.part` (allowed) is non-empty and a prefix of `full` (never
+/// bytes from anywhere else).
+#[track_caller]
+pub fn assert_no_final_file(tree: &BTreeMap<String, Vec<u8>>, name: &str, full: &[u8]) {
+    assert!(
+        !tree.contains_key(name),
+        "{name} must not exist under its final name; tree: {:?}",
+        tree.keys().collect::<Vec<_>>()
+    );
+    if let Some(part) = tree.get(&format!("{name}.part")) {
+        assert!(!part.is_empty(), "{name}.part may remain only if non-empty");
+        assert!(
+            full.starts_with(part),
+            "{name}.part ({} bytes) is not a prefix of the resource",
+            part.len()
+        );
+    }
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Deterministic, distinct-looking bytes (an LCG), so files differ from each other.
+pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+/// Parses JSON Lines, panicking with the offending line.
+#[track_caller]
+pub fn parse_json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}")))
+        .collect()
+}
+
+/// The keys every `--report` record carries.
+pub const REPORT_KEYS: &[&str] = &[
+    "url",
+    "path",
+    "status",
+    "http_status",
+    "bytes",
+    "sha256",
+    "attempts",
+    "elapsed_ms",
+    "error",
+];
+
+/// The report record whose `url` is `url`; panics unless there is exactly one.
+#[track_caller]
+pub fn record<'a>(records: &'a [serde_json::Value], url: &str) -> &'a serde_json::Value {
+    let found: Vec<_> = records.iter().filter(|r| r["url"] == url).collect();
+    assert!(
+        found.len() == 1,
+        "expected one report record for {url}, found {}: {records:#?}",
+        found.len()
+    );
+    found[0]
+}
+
+#[test]
+fn has_count_matches_whole_numbers_only() {
+    let summary = "11 ok, 0 skipped, 1 failed, 1.2 KiB in 0.1s (12 KiB/s)";
+    assert!(has_count(summary, 11, "ok"));
+    assert!(!has_count(summary, 1, "ok"));
+    assert!(has_count(summary, 0, "skipped"));
+    assert!(has_count(summary, 1, "failed"));
+    assert!(!has_count(summary, 10, "failed"));
+    assert!(!has_count("1 okay", 1, "ok"));
+}
+
+#[cfg(unix)]
+#[test]
+#[should_panic(expected = "did not finish")]
+fn a_hung_child_is_killed_and_fails_the_test() {
+    run_with_timeout(Command::new("sleep").arg("30"), Duration::from_millis(200));
+}
