@@ -35,3 +35,64 @@ pub async fn run(config: Config, mut progress: Progress) -> anyhow::Result<Summa
     }
     runner::run(config, &mut progress).await
 }
+
+/// Entry points for property tests and fuzz targets (`fuzz/`). Not a
+/// stable API: these wrap the parsers that read untrusted input.
+#[doc(hidden)]
+pub mod testing {
+    use std::path::PathBuf;
+
+    /// One list line: `None` for blanks and comments, else the URL text and
+    /// its fields, or the error message.
+    #[allow(clippy::type_complexity)]
+    pub fn parse_line(
+        text: &str,
+    ) -> Option<Result<(String, Option<String>, Option<[u8; 32]>), String>> {
+        crate::source::parse_line(text).map(|r| {
+            r.map(|e| (e.text, e.out, e.sha256))
+                .map_err(|bad| bad.error)
+        })
+    }
+
+    /// Parses a glob pattern; `Ok` holds the expansion count and the first
+    /// `limit` expansions (text and glob values).
+    #[allow(clippy::type_complexity)]
+    pub fn expand(
+        pattern: &str,
+        limit: usize,
+    ) -> Result<(u64, Vec<(String, Vec<String>)>), String> {
+        let pattern = crate::template::Pattern::parse(pattern).map_err(|e| e.to_string())?;
+        let len = pattern.len();
+        let items = pattern
+            .into_iter()
+            .take(limit)
+            .map(|e| (e.text, e.values))
+            .collect();
+        Ok((len, items))
+    }
+
+    /// Renders an output template for `url` and checks the result the way
+    /// every destination is checked.
+    pub fn destination(
+        template: &str,
+        url: &str,
+        n: u64,
+        globs: &[String],
+    ) -> Result<PathBuf, String> {
+        let template =
+            crate::naming::OutputTemplate::parse(template).map_err(|e| format!("{e:#}"))?;
+        let url = crate::plan::parse_url(url)?;
+        let name = template.render(&url, n, globs)?;
+        crate::naming::safe_relative(&name).map_err(|e| e.to_string())
+    }
+
+    /// The path-safety check on its own.
+    pub fn safe_relative(name: &str) -> Result<PathBuf, String> {
+        crate::naming::safe_relative(name).map_err(|e| e.to_string())
+    }
+
+    /// The file name a `Content-Disposition` header suggests.
+    pub fn content_disposition_name(header: &str) -> Option<String> {
+        crate::naming::content_disposition_name(header)
+    }
+}
