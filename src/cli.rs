@@ -84,6 +84,24 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value = "10")]
     pub max_redirects: usize,
 
+    /// Retry a failed download up to N more times
+    ///
+    /// Retried: connection errors, timeouts, stalls, truncated bodies and HTTP
+    /// 408, 425, 429, 500, 502, 503, 504. Other 4xx answers are final at once.
+    #[arg(long, value_name = "N", default_value = "3")]
+    pub retries: u32,
+
+    /// First retry waits up to DUR, doubling each time (full jitter, max 60s)
+    ///
+    /// A Retry-After header (seconds or an HTTP date) is honoured up to 60s; a
+    /// 429 or 503 with Retry-After pauses every request to that host.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub retry_wait: Duration,
+
+    /// Always start over instead of continuing a leftover DEST.part
+    #[arg(long)]
+    pub no_resume: bool,
+
     /// Give up connecting after DUR (e.g. 500ms, 10s, 2m)
     #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
@@ -248,6 +266,9 @@ mod tests {
         assert_eq!(cli.connect_timeout, Duration::from_secs(10));
         assert_eq!(cli.stall_timeout, Duration::from_secs(30));
         assert_eq!(cli.timeout, None);
+        assert_eq!(cli.retries, 3);
+        assert_eq!(cli.retry_wait, Duration::from_secs(1));
+        assert!(!cli.no_resume);
         assert!(cli.progress.is_none());
     }
 

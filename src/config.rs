@@ -69,6 +69,9 @@ pub struct HttpConfig {
     pub stall_timeout: Duration,
     pub timeout: Option<Duration>,
     pub insecure: bool,
+    pub retries: u32,
+    pub retry_wait: Duration,
+    pub resume: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +170,9 @@ impl Config {
                 stall_timeout: cli.stall_timeout,
                 timeout: cli.timeout,
                 insecure: cli.insecure,
+                retries: cli.retries,
+                retry_wait: cli.retry_wait,
+                resume: !cli.no_resume,
             },
             checksums,
             report,

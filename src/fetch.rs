@@ -1,21 +1,28 @@
-//! One download: the request, the status check (before any file exists), the
-//! body streamed chunk by chunk into `DEST.part` (hashed on the way when a
-//! digest is expected), the length and digest checks, and the rename to
-//! `DEST`. A failed download never leaves a file under the final name. It
-//! does not schedule, retry or print: it returns an [`Outcome`].
+//! One attempt at one download: the request (with `Range` + `If-Range` when
+//! a `.part` that haul recorded can be continued), the status check (before
+//! any file is touched), the body streamed chunk by chunk into `DEST.part`
+//! (hashed on the way when a digest is expected), the length and digest
+//! checks, and the rename to `DEST`. A failed attempt never leaves a file
+//! under the final name. It does not schedule or wait: it returns a
+//! [`Step`], and the runner decides when a retry runs.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_DISPOSITION, IF_MODIFIED_SINCE, LAST_MODIFIED};
+use reqwest::header::{
+    CONTENT_DISPOSITION, CONTENT_RANGE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE,
+    LAST_MODIFIED, RANGE,
+};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::OnExists;
+use crate::error::{FailureKind, backoff, retry_after};
 use crate::naming::{content_disposition_name, safe_relative};
 use crate::plan::Job;
 use crate::progress::Handle;
@@ -27,6 +34,11 @@ use crate::report::{Done, Failure, Outcome};
 /// runtime.
 const WRITE_BUFFER: usize = 256 * 1024;
 
+/// The extended attribute on `DEST.part` that records which URL and which
+/// version of it (`ETag` or `Last-Modified`) its bytes came from. Only a
+/// `.part` carrying it is ever continued; it goes away with the file.
+const RESUME_XATTR: &str = "user.haul.resume";
+
 /// What every download shares.
 pub(crate) struct Ctx {
     pub(crate) client: reqwest::Client,
@@ -34,63 +46,226 @@ pub(crate) struct Ctx {
     pub(crate) root: PathBuf,
     pub(crate) on_exists: OnExists,
     pub(crate) content_disposition: bool,
-    pub(crate) stall_timeout: std::time::Duration,
-    pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) stall_timeout: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retries: u32,
+    pub(crate) retry_wait: Duration,
+    pub(crate) resume: bool,
     pub(crate) progress: Handle,
+    /// Cancelled on Ctrl-C, SIGTERM or `--fail-fast`: attempts in flight
+    /// stop, keeping their `.part`.
+    pub(crate) cancel: CancellationToken,
 }
 
-pub(crate) async fn fetch(ctx: Arc<Ctx>, job: Job) -> Outcome {
-    let started = Instant::now();
-    let mut path = job.path.clone();
-    let result = attempt(&ctx, &job, &mut path).await;
-    Outcome {
-        url: job.url.to_string(),
+/// A job and what its attempts so far have used up.
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub(crate) job: Job,
+    /// Requests made so far.
+    pub(crate) attempts: u32,
+    retries_used: u32,
+    checksum_retry_used: bool,
+    started: Instant,
+}
+
+impl Task {
+    pub(crate) fn new(job: Job) -> Task {
+        Task {
+            job,
+            attempts: 0,
+            retries_used: 0,
+            checksum_retry_used: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// The host whose requests a `Retry-After` pauses.
+    pub(crate) fn host(&self) -> String {
+        host_key(&self.job.url)
+    }
+
+    /// The outcome for a task that never got its next attempt.
+    pub(crate) fn into_outcome(self, failure: Failure) -> Outcome {
+        Outcome {
+            url: self.job.url.to_string(),
+            path: Some(self.job.path),
+            origin: None,
+            result: Err(failure),
+            attempts: self.attempts,
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+pub(crate) fn host_key(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    )
+}
+
+/// How an attempt ended, for the runner.
+pub(crate) enum Step {
+    Finished(Outcome),
+    Retry {
+        task: Task,
+        /// Wait this long before the next attempt.
+        wait: Duration,
+        /// The server asked the whole host to wait (429/503 + Retry-After).
+        pause_host: bool,
+        /// Why the attempt failed, for the log line.
+        error: anyhow::Error,
+    },
+}
+
+pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
+    task.attempts += 1;
+    let mut path = task.job.path.clone();
+    let result = attempt(&ctx, &task.job, &mut path).await;
+    let failure = match result {
+        Ok(done) => {
+            return Step::Finished(Outcome {
+                url: task.job.url.to_string(),
+                path: Some(path),
+                origin: None,
+                result: Ok(done),
+                attempts: task.attempts,
+                elapsed: task.started.elapsed(),
+            });
+        }
+        Err(failure) => failure,
+    };
+    if failure.kind == FailureKind::Checksum && !task.checksum_retry_used {
+        // Exactly one more attempt from zero, whatever --retries says (the
+        // `.part` was removed, so nothing is resumed).
+        task.checksum_retry_used = true;
+        return Step::Retry {
+            task,
+            wait: Duration::ZERO,
+            pause_host: false,
+            error: failure.error,
+        };
+    }
+    if failure.kind.is_transient() && task.retries_used < ctx.retries {
+        task.retries_used += 1;
+        let (wait, pause_host) = match failure.retry_after {
+            Some(wait) => (wait, matches!(failure.kind, FailureKind::Http(429 | 503))),
+            None => (backoff(ctx.retry_wait, task.retries_used), false),
+        };
+        return Step::Retry {
+            task,
+            wait,
+            pause_host,
+            error: failure.error,
+        };
+    }
+    let mut failure = failure;
+    if task.attempts > 1 && failure.kind != FailureKind::Cancelled {
+        failure.error = failure
+            .error
+            .context(format!("gave up after {} attempts", task.attempts));
+    }
+    Step::Finished(Outcome {
+        url: task.job.url.to_string(),
         path: Some(path),
         origin: None,
-        result,
-        attempts: 1,
-        elapsed: started.elapsed(),
-    }
+        result: Err(failure),
+        attempts: task.attempts,
+        elapsed: task.started.elapsed(),
+    })
+}
+
+/// A `.part` that may be continued: its length and the validator to send.
+struct Resumable {
+    len: u64,
+    validator: String,
 }
 
 /// One attempt. `path` is updated when the server names the file.
 async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failure> {
-    let fail = |error: anyhow::Error| Failure {
-        http_status: None,
-        bytes: 0,
-        error,
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
+    let url = job.url.as_str();
+    let part_path = part_path(&job.path);
+    // A name from Content-Disposition is known only from the answer, so
+    // such downloads start over instead of guessing which `.part` is theirs.
+    let resumable = if ctx.resume && !ctx.content_disposition {
+        let part = part_path.clone();
+        let url = url.to_string();
+        tokio::task::spawn_blocking(move || read_resumable(&part, &url))
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
     };
+
     let mut request = ctx.client.get(job.url.clone());
     if let Some(timeout) = ctx.timeout {
         request = request.timeout(timeout);
+    }
+    if let Some(r) = &resumable {
+        request = request
+            .header(RANGE, format!("bytes={}-", r.len))
+            .header(IF_RANGE, &r.validator);
     }
     if ctx.on_exists == OnExists::Update
         && let Ok(modified) = std::fs::metadata(&job.path).and_then(|m| m.modified())
     {
         request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
     }
-    let mut response = tokio::time::timeout(ctx.stall_timeout, request.send())
-        .await
-        .map_err(|_| fail(stalled(ctx.stall_timeout)))?
-        .map_err(|e| fail(e.into()))?;
+    let send = tokio::time::timeout(ctx.stall_timeout, request.send());
+    let mut response = tokio::select! {
+        sent = send => sent
+            .map_err(|_| fail(FailureKind::Network, stalled(ctx.stall_timeout)))?
+            .map_err(|e| fail(FailureKind::of_reqwest(&e), e.into()))?,
+        () = ctx.cancel.cancelled() => return Err(cancelled()),
+    };
     let status = response.status();
     if status == StatusCode::NOT_MODIFIED && ctx.on_exists == OnExists::Update {
         return Ok(Done::NotModified {
             http_status: status.as_u16(),
         });
     }
-    if !status.is_success() {
-        // No file is created for an error answer, not even a `.part`.
-        return Err(Failure {
-            http_status: Some(status.as_u16()),
-            bytes: 0,
-            error: anyhow!("HTTP {status}"),
-        });
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
+    if status == StatusCode::RANGE_NOT_SATISFIABLE
+        && let Some(r) = &resumable
+    {
+        return finish_from_part(ctx, job, path, r, response.headers(), status).await;
     }
-    let fail = |error: anyhow::Error, bytes: u64| Failure {
-        http_status: Some(status.as_u16()),
-        bytes,
-        error,
+    if !status.is_success() {
+        // No file is touched for an error answer: its body is not the
+        // resource, so it is never written, not even into a `.part`.
+        let mut failure = fail(FailureKind::Http(status.as_u16()), anyhow!("HTTP {status}"));
+        failure.retry_after = retry_after(response.headers());
+        return Err(failure);
+    }
+
+    // Where the body goes, and from which offset.
+    let offset = match (&resumable, status) {
+        (Some(r), StatusCode::PARTIAL_CONTENT) => match content_range_start(response.headers()) {
+            Some((start, _)) if start == r.len => r.len,
+            _ => {
+                let _ = tokio::fs::remove_file(&part_path).await;
+                return Err(fail(
+                    FailureKind::Network,
+                    anyhow!("the server answered the range request with another range"),
+                ));
+            }
+        },
+        (_, StatusCode::PARTIAL_CONTENT) => {
+            return Err(fail(
+                FailureKind::Network,
+                anyhow!("unexpected 206 Partial Content to a request without Range"),
+            ));
+        }
+        // 200: the server ignored the range or the validator changed: the
+        // download starts from zero, the old bytes are dropped.
+        _ => 0,
+    };
+    let total = match offset {
+        0 => response.content_length(),
+        _ => content_range_start(response.headers()).and_then(|(_, total)| total),
     };
 
     let mut rel = job.rel.clone();
@@ -102,35 +277,51 @@ async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failu
             .and_then(content_disposition_name)
     {
         let suggested = rel.with_file_name(&name);
-        let checked = safe_relative(&suggested.to_string_lossy()).map_err(|e| fail(e.into(), 0))?;
+        rel = safe_relative(&suggested.to_string_lossy())
+            .map_err(|e| fail(FailureKind::Refused, e.into()))?;
         *path = job.path.with_file_name(&name);
-        rel = checked;
         if ctx.on_exists == OnExists::Skip && std::fs::symlink_metadata(&*path).is_ok() {
             return Ok(Done::Skipped);
         }
     }
 
-    let expected_len = response.content_length();
     let modified = response
         .headers()
         .get(LAST_MODIFIED)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v).ok());
-    let name = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let bar = ctx.progress.file_bar(&name, expected_len);
-    let mut part = PartFile::new(ctx.root.clone(), rel, path.clone());
     let mut hasher = job.sha256.map(|_| Sha256::new());
+    let mut part = if offset > 0 {
+        if let Some(hasher) = &mut hasher {
+            // The digest covers every byte of the file, the earlier ones too.
+            *hasher = hash_file(&part_path, offset)
+                .await
+                .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+        }
+        PartFile::append(ctx.root.clone(), rel, path.clone(), offset)
+    } else {
+        PartFile::fresh(
+            ctx.root.clone(),
+            rel,
+            path.clone(),
+            validator(response.headers()).map(|v| format!("{url}\n{v}")),
+        )
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let bar = ctx.progress.file_bar(&name, total);
+    if let Some(bar) = &bar {
+        bar.inc(part.len());
+    }
 
     let body = async {
         loop {
-            let chunk = tokio::time::timeout(ctx.stall_timeout, response.chunk())
-                .await
-                .map_err(|_| stalled(ctx.stall_timeout))?
-                .context("body transfer failed")?;
+            let chunk = tokio::select! {
+                chunk = tokio::time::timeout(ctx.stall_timeout, response.chunk()) => chunk,
+                () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
+            };
+            let chunk = chunk
+                .map_err(|_| BodyError::Network(stalled(ctx.stall_timeout)))?
+                .map_err(|e| BodyError::Network(anyhow!(e).context("body transfer failed")))?;
             let Some(chunk) = chunk else { break };
             if let Some(hasher) = &mut hasher {
                 hasher.update(&chunk);
@@ -139,41 +330,46 @@ async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failu
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
-            part.write(&chunk).await?;
+            part.write(&chunk).await.map_err(BodyError::Write)?;
         }
-        if let Some(expected) = expected_len
+        if let Some(expected) = total
             && part.len() != expected
         {
-            bail!("truncated: received {} of {expected} bytes", part.len());
+            return Err(BodyError::Network(anyhow!(
+                "truncated: received {} of {expected} bytes",
+                part.len()
+            )));
         }
-        anyhow::Ok(())
+        Ok(())
     };
     if let Err(error) = body.await {
         let bytes = part.len();
+        // Every byte received is kept for a later resume.
         part.abandon(true).await;
-        return Err(fail(error, bytes));
+        let (kind, error) = match error {
+            BodyError::Network(e) => (FailureKind::Network, e),
+            BodyError::Write(e) => (FailureKind::of_write(&e), e),
+            BodyError::Cancelled => return Err(cancelled()),
+        };
+        let mut failure = fail(kind, error);
+        failure.bytes = bytes;
+        return Err(failure);
     }
 
     let digest: Option<[u8; 32]> = hasher.map(|h| h.finalize().into());
-    if let (Some(want), Some(got)) = (job.sha256, digest)
-        && want != got
-    {
-        let bytes = part.len();
+    let bytes = part.len();
+    if let Err(mut failure) = check_digest(job.sha256, digest) {
         // Wrong bytes are worth nothing for a later resume.
         part.abandon(false).await;
-        return Err(fail(
-            anyhow!(
-                "sha256 mismatch: expected {}, got {}",
-                hex::encode(want),
-                hex::encode(got)
-            ),
-            bytes,
-        ));
+        failure.http_status = Some(status.as_u16());
+        failure.bytes = bytes;
+        return Err(failure);
     }
-    let bytes = part.len();
-    part.finish(modified)
-        .await
-        .map_err(|error| fail(error, bytes))?;
+    part.finish(modified).await.map_err(|e| {
+        let mut failure = fail(FailureKind::of_write(&e), e);
+        failure.bytes = bytes;
+        failure
+    })?;
     Ok(Done::Saved {
         http_status: status.as_u16(),
         bytes,
@@ -181,7 +377,164 @@ async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failu
     })
 }
 
-fn stalled(limit: std::time::Duration) -> anyhow::Error {
+enum BodyError {
+    Network(anyhow::Error),
+    Write(anyhow::Error),
+    Cancelled,
+}
+
+fn cancelled() -> Failure {
+    Failure::new(FailureKind::Cancelled, None, anyhow!("interrupted"))
+}
+
+fn check_digest(want: Option<[u8; 32]>, got: Option<[u8; 32]>) -> Result<(), Failure> {
+    match (want, got) {
+        (Some(want), Some(got)) if want != got => Err(Failure::new(
+            FailureKind::Checksum,
+            None,
+            anyhow!(
+                "sha256 mismatch: expected {}, got {}",
+                hex::encode(want),
+                hex::encode(got)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `416 Range Not Satisfiable` to `Range: bytes=LEN-`: when the resource is
+/// exactly `LEN` bytes long, the `.part` already holds all of it (the run
+/// that wrote it stopped before the rename). Anything else starts over.
+async fn finish_from_part(
+    ctx: &Ctx,
+    job: &Job,
+    path: &Path,
+    resumable: &Resumable,
+    headers: &HeaderMap,
+    status: StatusCode,
+) -> Result<Done, Failure> {
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
+    let part_path = part_path(path);
+    let complete = unsatisfied_range_total(headers) == Some(resumable.len);
+    if !complete {
+        let _ = tokio::fs::remove_file(&part_path).await;
+        return Err(fail(
+            FailureKind::Network,
+            anyhow!("the server cannot continue the partial download; starting over"),
+        ));
+    }
+    let digest = match job.sha256 {
+        Some(_) => Some(
+            hash_file(&part_path, resumable.len)
+                .await
+                .map_err(|e| fail(FailureKind::of_write(&e), e))?
+                .finalize()
+                .into(),
+        ),
+        None => None,
+    };
+    if let Err(failure) = check_digest(job.sha256, digest) {
+        let _ = tokio::fs::remove_file(&part_path).await;
+        return Err(failure);
+    }
+    let part = PartFile::append(
+        ctx.root.clone(),
+        job.rel.clone(),
+        path.into(),
+        resumable.len,
+    );
+    part.finish(None)
+        .await
+        .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+    Ok(Done::Saved {
+        http_status: status.as_u16(),
+        bytes: resumable.len,
+        sha256: digest,
+    })
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → `(START, TOTAL)`; TOTAL may be
+/// `*`. See <https://www.rfc-editor.org/rfc/rfc9110#section-14.4>.
+fn content_range_start(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
+    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    if end < start {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        total => {
+            let total: u64 = total.parse().ok()?;
+            if end >= total {
+                return None;
+            }
+            Some(total)
+        }
+    };
+    Some((start, total))
+}
+
+/// `Content-Range: bytes */TOTAL` (with a 416) → TOTAL.
+fn unsatisfied_range_total(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+    value.trim().strip_prefix("bytes */")?.trim().parse().ok()
+}
+
+/// The validator to record for a later `If-Range`: a strong ETag, else
+/// Last-Modified. Weak ETags cannot be used in `If-Range` (RFC 9110 13.1.5).
+fn validator(headers: &HeaderMap) -> Option<String> {
+    let etag = headers.get(ETAG).and_then(|v| v.to_str().ok());
+    match etag {
+        Some(etag) if !etag.starts_with("W/") => Some(etag.to_string()),
+        _ => headers
+            .get(LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    }
+}
+
+/// A `.part` this run may continue: a regular file, not empty, carrying
+/// haul's record for this very URL.
+fn read_resumable(part: &Path, url: &str) -> Option<Resumable> {
+    let meta = std::fs::symlink_metadata(part).ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    let record = xattr::get(part, RESUME_XATTR).ok()??;
+    let record = String::from_utf8(record).ok()?;
+    let (recorded_url, validator) = record.split_once('\n')?;
+    (recorded_url == url && !validator.is_empty()).then(|| Resumable {
+        len: meta.len(),
+        validator: validator.to_string(),
+    })
+}
+
+/// Hashes the first `len` bytes of `path` on the blocking pool.
+async fn hash_file(path: &Path, len: u64) -> anyhow::Result<Sha256> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let file = File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut hasher = Sha256::new();
+        let mut reader = std::io::BufReader::with_capacity(WRITE_BUFFER, file.take(len));
+        let mut buf = vec![0; WRITE_BUFFER];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(hasher)
+    })
+    .await
+    .context("hashing task failed")?
+}
+
+fn stalled(limit: Duration) -> anyhow::Error {
     let limit = if limit.subsec_millis() == 0 {
         format!("{}s", limit.as_secs())
     } else {
@@ -190,35 +543,57 @@ fn stalled(limit: std::time::Duration) -> anyhow::Error {
     anyhow!("stalled: no data for {limit} (--stall-timeout)")
 }
 
-/// `DEST.part` and the bytes not yet written to it. The file is created on
-/// the first write that reaches the disk, so a download that fails before
+fn part_path(dest: &Path) -> PathBuf {
+    let mut part = dest.as_os_str().to_owned();
+    part.push(".part");
+    part.into()
+}
+
+/// `DEST.part` and the bytes not yet written to it. The file is opened on
+/// the first write that reaches the disk, so an attempt that fails before
 /// its first byte leaves nothing behind.
 struct PartFile {
     root: PathBuf,
     rel: PathBuf,
     dest: PathBuf,
     part: PathBuf,
+    mode: Mode,
     file: Option<File>,
     buf: Vec<u8>,
+    /// Bytes in the file on disk.
     written: u64,
 }
 
+enum Mode {
+    /// A new `.part`, replacing any old one, with its resume record.
+    Fresh { record: Option<String> },
+    /// Continue the existing `.part`.
+    Append,
+}
+
 impl PartFile {
-    fn new(root: PathBuf, rel: PathBuf, dest: PathBuf) -> PartFile {
-        let mut part = dest.clone().into_os_string();
-        part.push(".part");
+    fn fresh(root: PathBuf, rel: PathBuf, dest: PathBuf, record: Option<String>) -> PartFile {
+        PartFile::new(root, rel, dest, Mode::Fresh { record }, 0)
+    }
+
+    fn append(root: PathBuf, rel: PathBuf, dest: PathBuf, len: u64) -> PartFile {
+        PartFile::new(root, rel, dest, Mode::Append, len)
+    }
+
+    fn new(root: PathBuf, rel: PathBuf, dest: PathBuf, mode: Mode, written: u64) -> PartFile {
         PartFile {
+            part: part_path(&dest),
             root,
             rel,
             dest,
-            part: part.into(),
+            mode,
             file: None,
             buf: Vec::new(),
-            written: 0,
+            written,
         }
     }
 
-    /// Bytes received so far (buffered or on disk).
+    /// Bytes of the file so far (on disk or buffered).
     fn len(&self) -> u64 {
         self.written + self.buf.len() as u64
     }
@@ -246,10 +621,14 @@ impl PartFile {
             self.part.clone(),
             self.dest.clone(),
         );
+        let record = match &mut self.mode {
+            Mode::Fresh { record } => Some(record.take()),
+            Mode::Append => None,
+        };
         let (file, buf) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let f = match &mut file {
                 Some(f) => f,
-                None => file.insert(create_part(&root, &rel, &part)?),
+                None => file.insert(open_part(&root, &rel, &part, record)?),
             };
             f.write_all(&buf)
                 .with_context(|| format!("cannot write {}", part.display()))?;
@@ -269,6 +648,8 @@ impl PartFile {
         })
         .await
         .context("writer task failed")??;
+        // From here on the file exists: later flushes append to it.
+        self.mode = Mode::Append;
         self.written += n;
         self.file = file;
         self.buf = buf;
@@ -287,7 +668,8 @@ impl PartFile {
             let _ = self.flush(None, false).await;
         }
         drop(self.file.take());
-        if !keep || self.written == 0 {
+        let on_disk = matches!(self.mode, Mode::Append);
+        if on_disk && (!keep || self.written == 0) {
             match tokio::fs::remove_file(&self.part).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -297,35 +679,22 @@ impl PartFile {
     }
 }
 
-/// Creates the folders leading to `rel` under `root` (refusing to follow a
-/// symlink that leads out of it) and a fresh `.part` file.
-fn create_part(root: &Path, rel: &Path, part: &Path) -> anyhow::Result<File> {
-    let mut dir = root.to_path_buf();
-    if let Some(parent) = rel.parent() {
-        for component in parent.components() {
-            dir.push(component);
-            match std::fs::symlink_metadata(&dir) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    let target = dir
-                        .canonicalize()
-                        .with_context(|| format!("cannot resolve symlink {}", dir.display()))?;
-                    if !target.starts_with(root) {
-                        bail!(
-                            "refusing to write through {}: it is a symlink that leads out of the output folder",
-                            dir.display()
-                        );
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    std::fs::create_dir_all(root.join(parent)).with_context(|| {
-                        format!("cannot create folder {}", root.join(parent).display())
-                    })?;
-                    break;
-                }
-            }
-        }
-    }
+/// Opens `.part` for writing: `record` is `Some` for a fresh file (which
+/// replaces any old one and carries the resume record), `None` to append
+/// to the existing one.
+fn open_part(
+    root: &Path,
+    rel: &Path,
+    part: &Path,
+    record: Option<Option<String>>,
+) -> anyhow::Result<File> {
+    let Some(record) = record else {
+        return OpenOptions::new()
+            .append(true)
+            .open(part)
+            .with_context(|| format!("cannot open {}", part.display()));
+    };
+    create_parents(root, rel)?;
     // A stale `.part` (or a symlink planted in its place) is replaced, never
     // followed.
     match std::fs::remove_file(part) {
@@ -333,9 +702,123 @@ fn create_part(root: &Path, rel: &Path, part: &Path) -> anyhow::Result<File> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot remove {}", part.display())),
     }
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(part)
-        .with_context(|| format!("cannot create {}", part.display()))
+        .with_context(|| format!("cannot create {}", part.display()))?;
+    if let Some(record) = record
+        && let Err(err) = xattr::set(part, RESUME_XATTR, record.as_bytes())
+    {
+        // Without the record the download still works; it just cannot be
+        // continued later (file systems without user xattrs).
+        tracing::debug!("cannot record resume data on {}: {err}", part.display());
+    }
+    Ok(file)
+}
+
+/// Creates the folders leading to `rel` under `root`, refusing to follow a
+/// symlink that leads out of it.
+fn create_parents(root: &Path, rel: &Path) -> anyhow::Result<()> {
+    let Some(parent) = rel.parent() else {
+        return Ok(());
+    };
+    let mut dir = root.to_path_buf();
+    for component in parent.components() {
+        dir.push(component);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = dir
+                    .canonicalize()
+                    .with_context(|| format!("cannot resolve symlink {}", dir.display()))?;
+                if !target.starts_with(root) {
+                    anyhow::bail!(
+                        "refusing to write through {}: a symlink that leads out of the output folder",
+                        dir.display()
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let all = root.join(parent);
+                return std::fs::create_dir_all(&all)
+                    .with_context(|| format!("cannot create folder {}", all.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(name: reqwest::header::HeaderName, value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(name, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
+    #[test]
+    fn content_range_parsing() {
+        let cases = [
+            ("bytes 0-499/1234", Some((0, Some(1234)))),
+            ("bytes 500-1233/1234", Some((500, Some(1234)))),
+            ("bytes 500-1233/*", Some((500, None))),
+            ("bytes 500-1234/1234", None),
+            ("bytes 9-8/20", None),
+            ("bytes */1234", None),
+            ("items 0-1/2", None),
+            ("bytes x-1/2", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                content_range_start(&headers(CONTENT_RANGE, value)),
+                want,
+                "{value}"
+            );
+        }
+        assert_eq!(
+            unsatisfied_range_total(&headers(CONTENT_RANGE, "bytes */1000")),
+            Some(1000)
+        );
+        assert_eq!(
+            unsatisfied_range_total(&headers(CONTENT_RANGE, "bytes 0-1/1000")),
+            None
+        );
+    }
+
+    #[test]
+    fn validators() {
+        assert_eq!(
+            validator(&headers(ETAG, "\"v1\"")).as_deref(),
+            Some("\"v1\"")
+        );
+        assert_eq!(validator(&headers(ETAG, "W/\"v1\"")), None);
+        let mut both = headers(ETAG, "W/\"v1\"");
+        both.insert(
+            LAST_MODIFIED,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(
+            validator(&both).as_deref(),
+            Some("Wed, 21 Oct 2015 07:28:00 GMT")
+        );
+        assert_eq!(validator(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn resume_record_must_match_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("a.part");
+        std::fs::write(&part, b"12345").unwrap();
+        assert!(read_resumable(&part, "http://h/a").is_none(), "no record");
+        xattr::set(&part, RESUME_XATTR, b"http://h/a\n\"v1\"").unwrap();
+        let r = read_resumable(&part, "http://h/a").unwrap();
+        assert_eq!((r.len, r.validator.as_str()), (5, "\"v1\""));
+        assert!(read_resumable(&part, "http://h/b").is_none(), "other URL");
+        std::fs::write(&part, b"").unwrap();
+        assert!(read_resumable(&part, "http://h/a").is_none(), "empty");
+    }
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod config;
+mod error;
 mod fetch;
 pub mod logging;
 mod naming;

@@ -14,6 +14,7 @@ use indicatif::HumanBytes;
 use serde_json::json;
 
 use crate::config::ReportTarget;
+use crate::error::FailureKind;
 
 /// How one URL ended.
 #[derive(Debug)]
@@ -42,9 +43,29 @@ pub(crate) enum Done {
 
 #[derive(Debug)]
 pub(crate) struct Failure {
+    pub(crate) kind: FailureKind,
     pub(crate) http_status: Option<u16>,
+    /// Bytes received by the last attempt.
     pub(crate) bytes: u64,
+    /// What a `Retry-After` header asked for.
+    pub(crate) retry_after: Option<Duration>,
     pub(crate) error: anyhow::Error,
+}
+
+impl Failure {
+    pub(crate) fn new(
+        kind: FailureKind,
+        http_status: Option<u16>,
+        error: anyhow::Error,
+    ) -> Failure {
+        Failure {
+            kind,
+            http_status,
+            bytes: 0,
+            retry_after: None,
+            error,
+        }
+    }
 }
 
 impl Outcome {
@@ -149,6 +170,8 @@ pub struct Summary {
     pub skipped: u64,
     pub not_modified: u64,
     pub failed: u64,
+    /// Downloads stopped in flight by a signal or `--fail-fast`.
+    pub cancelled: u64,
     pub bytes: u64,
     pub elapsed: Duration,
     /// Set when a signal stopped the run early.
@@ -172,6 +195,7 @@ impl Summary {
             }
             Ok(Done::Skipped) => self.skipped += 1,
             Ok(Done::NotModified { .. }) => self.not_modified += 1,
+            Err(f) if f.kind == FailureKind::Cancelled => self.cancelled += 1,
             Err(_) => self.failed += 1,
         }
     }
@@ -183,11 +207,13 @@ impl Summary {
         if self.not_modified > 0 {
             let _ = write!(line, "{} not modified, ", self.not_modified);
         }
+        let _ = write!(line, "{} skipped, {} failed, ", self.skipped, self.failed);
+        if self.cancelled > 0 {
+            let _ = write!(line, "{} cancelled, ", self.cancelled);
+        }
         let _ = write!(
             line,
-            "{} skipped, {} failed, {} in {secs:.1}s ({}/s)",
-            self.skipped,
-            self.failed,
+            "{} in {secs:.1}s ({}/s)",
             HumanBytes(self.bytes),
             HumanBytes((self.bytes as f64 / secs.max(0.001)) as u64),
         );
@@ -250,11 +276,11 @@ mod tests {
             url: "http://h/x\u{1b}[31m".into(),
             path: Some("out/x".into()),
             origin: None,
-            result: Err(Failure {
-                http_status: Some(404),
-                bytes: 0,
-                error: anyhow::anyhow!("HTTP 404 Not Found"),
-            }),
+            result: Err(Failure::new(
+                FailureKind::Http(404),
+                Some(404),
+                anyhow::anyhow!("HTTP 404 Not Found"),
+            )),
             attempts: 1,
             elapsed: Duration::ZERO,
         };

@@ -6,7 +6,8 @@
 //! (their `.part` files stay for a later resume). It does not know HTTP
 //! (that is `fetch.rs`) or how inputs are read (that is `plan.rs`).
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -15,9 +16,12 @@ use anyhow::{Context, Result, anyhow};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, HttpConfig};
-use crate::fetch::{Ctx, fetch};
+use crate::error::FailureKind;
+use crate::fetch::{Ctx, Step, Task, fetch};
 use crate::plan::{Job, Planned, Planner, Rejected};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary};
@@ -34,7 +38,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
         .dir
         .canonicalize()
         .with_context(|| format!("cannot resolve output folder {}", config.dir.display()))?;
-    let mut report = config.report.as_ref().map(Report::open).transpose()?;
+    let report = config.report.as_ref().map(Report::open).transpose()?;
     if config.http.insecure {
         progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
     }
@@ -45,7 +49,11 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
         content_disposition: config.content_disposition,
         stall_timeout: config.http.stall_timeout,
         timeout: config.http.timeout,
+        retries: config.http.retries,
+        retry_wait: config.http.retry_wait,
+        resume: config.http.resume,
         progress: progress.handle(),
+        cancel: CancellationToken::new(),
     });
 
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
@@ -53,102 +61,286 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     let mut planned = spawn_planner(config.clone(), progress)?;
     progress.start();
 
-    let jobs = config.jobs.get();
-    let mut set = JoinSet::new();
-    // URL of each task in flight, to name it if the task panics.
-    let mut in_flight: HashMap<tokio::task::Id, (String, std::path::PathBuf)> = HashMap::new();
-    let mut summary = Summary::default();
+    let mut sched = Scheduler {
+        jobs: config.jobs.get(),
+        ctx: ctx.clone(),
+        set: JoinSet::new(),
+        in_flight: HashMap::new(),
+        waiting: BinaryHeap::new(),
+        seq: 0,
+        paused: HashMap::new(),
+    };
+    let mut sink = Sink {
+        summary: Summary::default(),
+        report,
+        max_failures: config.max_failures.map(|n| n.get() as u64),
+        stop: None,
+    };
     let mut input_open = true;
 
-    let mut record = |outcome: Outcome, summary: &mut Summary, progress: &Progress| {
-        summary.record(&outcome);
-        progress.stats().finished.fetch_add(1, Relaxed);
-        if let Some(line) = outcome.failure_line() {
-            progress.println(&line);
-            tracing::debug!("{:?}", outcome.result);
-        } else if let Some(path) = &outcome.path {
-            tracing::info!(
-                "{} -> {}: {}",
-                outcome.url,
-                path.display(),
-                describe(&outcome)
-            );
-        }
-        if let Some(r) = &mut report
-            && let Err(err) = r.write(&outcome)
-        {
-            progress.println(&format!("haul: error: {err:#}; no more report lines"));
-            report = None;
-        }
-    };
-
-    while input_open || !set.is_empty() {
+    while sink.stop.is_none() && (input_open || !sched.is_idle()) {
+        let next_wake = sched.next_wake();
         tokio::select! {
             biased;
-            _ = sigint.recv() => {
-                summary.interrupted = Some(Interrupt::Sigint);
-                break;
-            }
-            _ = sigterm.recv() => {
-                summary.interrupted = Some(Interrupt::Sigterm);
-                break;
-            }
-            Some(joined) = set.join_next_with_id(), if !set.is_empty() => {
-                let outcome = match joined {
-                    Ok((id, outcome)) => {
-                        in_flight.remove(&id);
-                        outcome
+            _ = sigint.recv() => sink.stop = Some(Stop::Signal(Interrupt::Sigint)),
+            _ = sigterm.recv() => sink.stop = Some(Stop::Signal(Interrupt::Sigterm)),
+            Some(joined) = sched.set.join_next_with_id(), if !sched.set.is_empty() => {
+                match sched.finished(joined) {
+                    Step::Finished(outcome) => sink.record(outcome, progress),
+                    Step::Retry { task, wait, pause_host, error } => {
+                        tracing::warn!(
+                            "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
+                            task.job.url, task.attempts, wait.as_secs_f64()
+                        );
+                        sched.retry_later(task, wait, pause_host);
                     }
-                    Err(err) => {
-                        let (url, path) = in_flight.remove(&err.id()).unwrap_or_default();
-                        failed(url, Some(path), None, anyhow!("internal error: {err}"))
-                    }
-                };
-                record(outcome, &mut summary, progress);
-            }
-            next = planned.recv(), if input_open && set.len() < jobs => match next {
-                None => input_open = false,
-                Some(Planned::Fetch(job)) => {
-                    let entry = (job.url.to_string(), job.path.clone());
-                    let id = set.spawn(fetch(ctx.clone(), job)).id();
-                    in_flight.insert(id, entry);
                 }
-                Some(Planned::Skip(job)) => record(skipped(job), &mut summary, progress),
+            }
+            () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
+                if next_wake.is_some() && sched.has_room() => sched.launch_due(),
+            next = planned.recv(), if input_open && sched.has_room() => match next {
+                None => input_open = false,
+                Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
+                Some(Planned::Skip(job)) => sink.record(skipped(job), progress),
                 Some(Planned::Rejected(rejected)) => {
-                    record(rejected_outcome(rejected), &mut summary, progress);
+                    sink.record(rejected_outcome(rejected), progress);
                 }
             },
         }
-        if let Some(max) = config.max_failures
-            && summary.failed >= max.get() as u64
-            && (input_open || !set.is_empty())
-        {
-            summary.stopped_early = true;
-            break;
-        }
     }
 
-    if summary.interrupted.is_some() {
-        // A second Ctrl-C does not wait for anything.
-        tokio::spawn(async move {
-            sigint.recv().await;
-            std::process::exit(130);
-        });
-    }
-    // Stop whatever is still running; their `.part` files stay on disk.
-    drop(planned);
-    set.abort_all();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(outcome) = joined {
-            record(outcome, &mut summary, progress);
+    if let Some(stop) = &sink.stop {
+        if let Stop::Signal(signal) = stop {
+            sink.summary.interrupted = Some(*signal);
+            // A second Ctrl-C does not wait for anything.
+            tokio::spawn(async move {
+                sigint.recv().await;
+                std::process::exit(130);
+            });
+        } else {
+            sink.summary.stopped_early = input_open || !sched.is_idle();
+        }
+        if let Stop::Storage(message) = stop {
+            progress.println(&format!("haul: error: {message}; stopping"));
         }
     }
+    // Stop whatever is still running: attempts in flight flush what they
+    // received to their `.part` and return; the planner thread ends when
+    // its channel closes.
+    drop(planned);
+    ctx.cancel.cancel();
+    let drain = async {
+        while let Some(joined) = sched.set.join_next_with_id().await {
+            if let Step::Finished(outcome) = sched.finished(joined) {
+                sink.record(outcome, progress);
+            }
+        }
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+        sched.set.abort_all();
+    }
+    for waiting in sched.waiting.drain() {
+        let outcome = waiting.task.into_outcome(Failure::new(
+            FailureKind::Cancelled,
+            None,
+            anyhow!("interrupted while waiting to retry"),
+        ));
+        sink.record(outcome, progress);
+    }
     progress.finish();
+    let mut summary = sink.summary;
     summary.elapsed = started.elapsed();
     if !config.quiet {
         progress.println(&summary.line());
     }
     Ok(summary)
+}
+
+/// How long stopped downloads get to flush their `.part` files.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the run stops before its input is done.
+enum Stop {
+    Signal(Interrupt),
+    /// `--fail-fast` / `--max-failures`.
+    Failures,
+    /// A write error that every download would meet (disk full, read-only).
+    Storage(String),
+}
+
+/// The tasks in flight and the retries waiting for their time. A task
+/// waiting to retry holds no `--jobs` slot.
+struct Scheduler {
+    jobs: usize,
+    ctx: Arc<Ctx>,
+    set: JoinSet<Step>,
+    /// What each running task is about, to name it if it panics.
+    in_flight: HashMap<tokio::task::Id, (String, PathBuf)>,
+    waiting: BinaryHeap<Waiting>,
+    seq: u64,
+    /// Hosts that asked for a pause (429/503 + Retry-After), until when.
+    paused: HashMap<String, Instant>,
+}
+
+impl Scheduler {
+    fn has_room(&self) -> bool {
+        self.set.len() < self.jobs
+    }
+
+    fn is_idle(&self) -> bool {
+        self.set.is_empty() && self.waiting.is_empty()
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        self.waiting.peek().map(|w| w.at)
+    }
+
+    /// Starts `task` now, or later if its host asked for a pause.
+    fn launch(&mut self, task: Task) {
+        let now = Instant::now();
+        if let Some(&until) = self.paused.get(&task.host()) {
+            if until > now {
+                self.wait(task, until);
+                return;
+            }
+            self.paused.remove(&task.host());
+        }
+        let about = (task.job.url.to_string(), task.job.path.clone());
+        let id = self.set.spawn(fetch(self.ctx.clone(), task)).id();
+        self.in_flight.insert(id, about);
+    }
+
+    /// Starts the waiting tasks whose time has come, while there is room.
+    fn launch_due(&mut self) {
+        let now = Instant::now();
+        while self.has_room() && self.waiting.peek().is_some_and(|w| w.at <= now) {
+            let waiting = self.waiting.pop().expect("peeked");
+            self.launch(waiting.task);
+        }
+    }
+
+    fn retry_later(&mut self, task: Task, wait: Duration, pause_host: bool) {
+        let at = Instant::now() + wait;
+        if pause_host {
+            let until = self.paused.entry(task.host()).or_insert(at);
+            *until = (*until).max(at);
+        }
+        self.wait(task, at);
+    }
+
+    fn wait(&mut self, task: Task, at: Instant) {
+        self.seq += 1;
+        self.waiting.push(Waiting {
+            at,
+            seq: self.seq,
+            task,
+        });
+    }
+
+    /// Unwraps a joined task; a panic becomes that URL's failure.
+    fn finished(
+        &mut self,
+        joined: Result<(tokio::task::Id, Step), tokio::task::JoinError>,
+    ) -> Step {
+        match joined {
+            Ok((id, step)) => {
+                self.in_flight.remove(&id);
+                step
+            }
+            Err(err) => {
+                let (url, path) = self.in_flight.remove(&err.id()).unwrap_or_default();
+                let kind = if err.is_cancelled() {
+                    FailureKind::Cancelled
+                } else {
+                    FailureKind::Refused
+                };
+                Step::Finished(failed(
+                    url,
+                    Some(path),
+                    None,
+                    Failure::new(kind, None, anyhow!("download task ended: {err}")),
+                ))
+            }
+        }
+    }
+}
+
+/// A task waiting for its retry, ordered by time (earliest first).
+struct Waiting {
+    at: Instant,
+    seq: u64,
+    task: Task,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Waiting {}
+
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // BinaryHeap is a max-heap: reverse for the earliest first.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// Where outcomes go: the summary, the report, the failure lines; and the
+/// decision to stop early.
+struct Sink {
+    summary: Summary,
+    report: Option<Report>,
+    max_failures: Option<u64>,
+    stop: Option<Stop>,
+}
+
+impl Sink {
+    fn record(&mut self, outcome: Outcome, progress: &Progress) {
+        self.summary.record(&outcome);
+        progress.stats().finished.fetch_add(1, Relaxed);
+        match &outcome.result {
+            Err(failure) if failure.kind == FailureKind::Cancelled => {}
+            Err(failure) => {
+                if let Some(line) = outcome.failure_line() {
+                    progress.println(&line);
+                }
+                tracing::debug!("{:?}", failure.error);
+                if failure.kind == (FailureKind::Write { storage: true }) && self.stop.is_none() {
+                    self.stop = Some(Stop::Storage(format!("{:#}", failure.error)));
+                }
+            }
+            Ok(_) => {
+                if let Some(path) = &outcome.path {
+                    tracing::info!(
+                        "{} -> {}: {}",
+                        outcome.url,
+                        path.display(),
+                        describe(&outcome)
+                    );
+                }
+            }
+        }
+        if let Some(max) = self.max_failures
+            && self.summary.failed >= max
+            && self.stop.is_none()
+        {
+            self.stop = Some(Stop::Failures);
+        }
+        if let Some(r) = &mut self.report
+            && let Err(err) = r.write(&outcome)
+        {
+            progress.println(&format!("haul: error: {err:#}; no more report lines"));
+            self.report = None;
+        }
+    }
 }
 
 /// Runs the planner on a thread of its own (it reads files and stdin with
@@ -273,24 +465,16 @@ fn skipped(job: Job) -> Outcome {
 
 fn rejected_outcome(r: Rejected) -> Outcome {
     let origin = (r.path.is_none()).then_some(r.origin);
-    failed(r.url.unwrap_or_default(), r.path, origin, anyhow!(r.error))
+    let failure = Failure::new(FailureKind::Refused, None, anyhow!(r.error));
+    failed(r.url.unwrap_or_default(), r.path, origin, failure)
 }
 
-fn failed(
-    url: String,
-    path: Option<std::path::PathBuf>,
-    origin: Option<String>,
-    error: anyhow::Error,
-) -> Outcome {
+fn failed(url: String, path: Option<PathBuf>, origin: Option<String>, failure: Failure) -> Outcome {
     Outcome {
         url,
         path,
         origin,
-        result: Err(Failure {
-            http_status: None,
-            bytes: 0,
-            error,
-        }),
+        result: Err(failure),
         attempts: 0,
         elapsed: Duration::ZERO,
     }
