@@ -8,6 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -42,6 +43,9 @@ const RESUME_XATTR: &str = "user.haul.resume";
 /// What every download shares.
 pub(crate) struct Ctx {
     pub(crate) client: reqwest::Client,
+    /// `-H` headers, set on every request (repeats kept, and they win over
+    /// the client's defaults such as User-Agent).
+    pub(crate) headers: HeaderMap,
     /// `--dir`, canonicalised once: symlinks must not lead out of it.
     pub(crate) root: PathBuf,
     pub(crate) on_exists: OnExists,
@@ -190,17 +194,14 @@ async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failu
     // A name from Content-Disposition is known only from the answer, so
     // such downloads start over instead of guessing which `.part` is theirs.
     let resumable = if ctx.resume && !ctx.content_disposition {
-        let part = part_path.clone();
-        let url = url.to_string();
-        tokio::task::spawn_blocking(move || read_resumable(&part, &url))
-            .await
-            .ok()
-            .flatten()
+        // A stat (and, rarely, an xattr read): cheaper inline than a trip
+        // to the blocking pool.
+        read_resumable(&part_path, url)
     } else {
         None
     };
 
-    let mut request = ctx.client.get(job.url.clone());
+    let mut request = ctx.client.get(job.url.clone()).headers(ctx.headers.clone());
     if let Some(timeout) = ctx.timeout {
         request = request.timeout(timeout);
     }
@@ -298,13 +299,14 @@ async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failu
                 .await
                 .map_err(|e| fail(FailureKind::of_write(&e), e))?;
         }
-        PartFile::append(ctx.root.clone(), rel, path.clone(), offset)
+        PartFile::append(ctx.root.clone(), rel, path.clone(), offset, total)
     } else {
         PartFile::fresh(
             ctx.root.clone(),
             rel,
             path.clone(),
             validator(response.headers()).map(|v| format!("{url}\n{v}")),
+            total,
         )
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -437,11 +439,13 @@ async fn finish_from_part(
         let _ = tokio::fs::remove_file(&part_path).await;
         return Err(failure);
     }
+    let len = resumable.len;
     let part = PartFile::append(
         ctx.root.clone(),
         job.rel.clone(),
         path.into(),
-        resumable.len,
+        len,
+        Some(len),
     );
     part.finish(None)
         .await
@@ -562,6 +566,9 @@ struct PartFile {
     buf: Vec<u8>,
     /// Bytes in the file on disk.
     written: u64,
+    /// The final size, when the server said: the buffer is no larger than
+    /// needed (a 16 KiB file does not get a 256 KiB buffer).
+    total: Option<u64>,
 }
 
 enum Mode {
@@ -572,15 +579,34 @@ enum Mode {
 }
 
 impl PartFile {
-    fn fresh(root: PathBuf, rel: PathBuf, dest: PathBuf, record: Option<String>) -> PartFile {
-        PartFile::new(root, rel, dest, Mode::Fresh { record }, 0)
+    fn fresh(
+        root: PathBuf,
+        rel: PathBuf,
+        dest: PathBuf,
+        record: Option<String>,
+        total: Option<u64>,
+    ) -> PartFile {
+        PartFile::new(root, rel, dest, Mode::Fresh { record }, 0, total)
     }
 
-    fn append(root: PathBuf, rel: PathBuf, dest: PathBuf, len: u64) -> PartFile {
-        PartFile::new(root, rel, dest, Mode::Append, len)
+    fn append(
+        root: PathBuf,
+        rel: PathBuf,
+        dest: PathBuf,
+        len: u64,
+        total: Option<u64>,
+    ) -> PartFile {
+        PartFile::new(root, rel, dest, Mode::Append, len, total)
     }
 
-    fn new(root: PathBuf, rel: PathBuf, dest: PathBuf, mode: Mode, written: u64) -> PartFile {
+    fn new(
+        root: PathBuf,
+        rel: PathBuf,
+        dest: PathBuf,
+        mode: Mode,
+        written: u64,
+        total: Option<u64>,
+    ) -> PartFile {
         PartFile {
             part: part_path(&dest),
             root,
@@ -590,6 +616,7 @@ impl PartFile {
             file: None,
             buf: Vec::new(),
             written,
+            total,
         }
     }
 
@@ -600,7 +627,11 @@ impl PartFile {
 
     async fn write(&mut self, chunk: &[u8]) -> anyhow::Result<()> {
         if self.buf.capacity() == 0 {
-            self.buf.reserve_exact(WRITE_BUFFER.max(chunk.len()));
+            let left = self
+                .total
+                .map_or(u64::MAX, |t| t.saturating_sub(self.written));
+            let size = (left.min(WRITE_BUFFER as u64) as usize).max(chunk.len());
+            self.buf.reserve_exact(size);
         }
         self.buf.extend_from_slice(chunk);
         if self.buf.len() >= WRITE_BUFFER {
@@ -622,7 +653,9 @@ impl PartFile {
             self.dest.clone(),
         );
         let record = match &mut self.mode {
-            Mode::Fresh { record } => Some(record.take()),
+            // A file written whole in this one step never outlives it as a
+            // `.part`: no resume record needed.
+            Mode::Fresh { record } => Some(record.take().filter(|_| !finish)),
             Mode::Append => None,
         };
         let (file, buf) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -695,18 +728,22 @@ fn open_part(
             .with_context(|| format!("cannot open {}", part.display()));
     };
     create_parents(root, rel)?;
-    // A stale `.part` (or a symlink planted in its place) is replaced, never
-    // followed.
-    match std::fs::remove_file(part) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", part.display())),
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(part)
-        .with_context(|| format!("cannot create {}", part.display()))?;
+    // A stale `.part` is truncated; a symlink planted in its place is
+    // replaced, never followed (O_NOFOLLOW fails on it with ELOOP).
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(part)
+    };
+    let file = match open() {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => std::fs::remove_file(part)
+            .and_then(|()| open())
+            .with_context(|| format!("cannot replace symlink {}", part.display()))?,
+        opened => opened.with_context(|| format!("cannot create {}", part.display()))?,
+    };
     if let Some(record) = record
         && let Err(err) = xattr::set(part, RESUME_XATTR, record.as_bytes())
     {

@@ -172,6 +172,7 @@ pub struct Summary {
     pub failed: u64,
     /// Downloads stopped in flight by a signal or `--fail-fast`.
     pub cancelled: u64,
+    /// Body bytes received, by every attempt (the transfer, not the disk).
     pub bytes: u64,
     pub elapsed: Duration,
     /// Set when a signal stopped the run early.
@@ -189,10 +190,7 @@ pub enum Interrupt {
 impl Summary {
     pub(crate) fn record(&mut self, outcome: &Outcome) {
         match &outcome.result {
-            Ok(Done::Saved { bytes, .. }) => {
-                self.ok += 1;
-                self.bytes += bytes;
-            }
+            Ok(Done::Saved { .. }) => self.ok += 1,
             Ok(Done::Skipped) => self.skipped += 1,
             Ok(Done::NotModified { .. }) => self.not_modified += 1,
             Err(f) if f.kind == FailureKind::Cancelled => self.cancelled += 1,

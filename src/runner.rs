@@ -44,6 +44,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     }
     let ctx = Arc::new(Ctx {
         client: build_client(&config.http, config.jobs.get())?,
+        headers: config.http.headers.iter().cloned().collect(),
         root,
         on_exists: config.on_exists,
         content_disposition: config.content_disposition,
@@ -150,6 +151,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     progress.finish();
     let mut summary = sink.summary;
     summary.elapsed = started.elapsed();
+    summary.bytes = progress.stats().bytes.load(Relaxed);
     if !config.quiet {
         progress.println(&summary.line());
     }
@@ -422,13 +424,8 @@ fn build_client(http: &HttpConfig, jobs: usize) -> Result<reqwest::Client> {
             attempt.follow()
         }
     });
-    let mut headers = reqwest::header::HeaderMap::new();
-    for (name, value) in &http.headers {
-        headers.append(name.clone(), value.clone());
-    }
     reqwest::Client::builder()
         .user_agent(&http.user_agent)
-        .default_headers(headers)
         .connect_timeout(http.connect_timeout)
         .redirect(policy)
         .danger_accept_invalid_certs(http.insecure)
