@@ -244,16 +244,26 @@ async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failu
 
     // Where the body goes, and from which offset.
     let offset = match (&resumable, status) {
-        (Some(r), StatusCode::PARTIAL_CONTENT) => match content_range_start(response.headers()) {
-            Some((start, _)) if start == r.len => r.len,
-            _ => {
+        (Some(r), StatusCode::PARTIAL_CONTENT) => {
+            let problem = match content_range_start(response.headers()) {
+                Some((start, _)) if start != r.len => Some("with another range"),
+                None => Some("without a usable Content-Range"),
+                // A server that ignores If-Range may send the tail of a
+                // newer version: never append it to the old bytes.
+                Some(_) if !same_version(&r.validator, response.headers()) => {
+                    Some("with bytes of another version")
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
                 let _ = tokio::fs::remove_file(&part_path).await;
                 return Err(fail(
                     FailureKind::Network,
-                    anyhow!("the server answered the range request with another range"),
+                    anyhow!("the server answered the range request {problem}; starting over"),
                 ));
             }
-        },
+            r.len
+        }
         (_, StatusCode::PARTIAL_CONTENT) => {
             return Err(fail(
                 FailureKind::Network,
@@ -499,6 +509,20 @@ fn validator(headers: &HeaderMap) -> Option<String> {
     }
 }
 
+/// Whether a 206 answer is of the version recorded for the `.part`: its
+/// ETag (or Last-Modified, whichever was recorded) must not differ.
+fn same_version(recorded: &str, headers: &HeaderMap) -> bool {
+    let header = if recorded.starts_with('"') {
+        ETAG
+    } else {
+        LAST_MODIFIED
+    };
+    match headers.get(header).and_then(|v| v.to_str().ok()) {
+        Some(current) => current == recorded,
+        None => true,
+    }
+}
+
 /// A `.part` this run may continue: a regular file, not empty, carrying
 /// haul's record for this very URL.
 fn read_resumable(part: &Path, url: &str) -> Option<Resumable> {
@@ -690,7 +714,11 @@ impl PartFile {
     }
 
     async fn finish(mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
-        self.flush(modified, true).await
+        let result = self.flush(modified, true).await;
+        if result.is_err() {
+            self.abandon(true).await;
+        }
+        result
     }
 
     /// Gives up: keeps a non-empty `.part` for a later resume when `keep`,
@@ -701,8 +729,8 @@ impl PartFile {
             let _ = self.flush(None, false).await;
         }
         drop(self.file.take());
-        let on_disk = matches!(self.mode, Mode::Append);
-        if on_disk && (!keep || self.written == 0) {
+        // Also when a failed first write left the file empty behind it.
+        if !keep || self.written == 0 {
             match tokio::fs::remove_file(&self.part).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -824,6 +852,20 @@ mod tests {
             unsatisfied_range_total(&headers(CONTENT_RANGE, "bytes 0-1/1000")),
             None
         );
+    }
+
+    #[test]
+    fn versions_of_a_206() {
+        assert!(same_version("\"v1\"", &headers(ETAG, "\"v1\"")));
+        assert!(!same_version("\"v1\"", &headers(ETAG, "\"v2\"")));
+        assert!(same_version("\"v1\"", &HeaderMap::new()));
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert!(same_version(date, &headers(LAST_MODIFIED, date)));
+        assert!(!same_version(
+            date,
+            &headers(LAST_MODIFIED, "Thu, 22 Oct 2015 07:28:00 GMT")
+        ));
+        assert!(same_version(date, &headers(ETAG, "\"v9\"")));
     }
 
     #[test]

@@ -117,3 +117,53 @@ fn shard_takes_every_nth_position() {
         &expected([("f2.txt", &b"2"[..]), ("f5.txt", b"5"), ("f8.txt", b"8")]),
     );
 }
+
+/// Contract, HTTP: credentials-bearing headers are never sent to another
+/// host after a redirect; other `-H` headers (and repeats) still are.
+#[test]
+fn credentials_are_not_forwarded_to_another_host() {
+    let other = server::files([("/file.txt", b"elsewhere".to_vec())]);
+    let target = other.url("/file.txt");
+    let origin = server::http(move |_req| {
+        let target = target.clone();
+        async move {
+            let mut res = server::status(StatusCode::FOUND);
+            res.headers_mut().insert(LOCATION, target.parse().unwrap());
+            res
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &origin.url("/file.txt"),
+        "-H",
+        "Authorization: Bearer secret",
+        "-H",
+        "Cookie: session=1",
+        "-H",
+        "Proxy-Authorization: Basic eDp5",
+        "-H",
+        "X-Trace: a",
+        "-H",
+        "X-Trace: b",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0);
+    assert_eq!(
+        std::fs::read(tmp.path().join("out/file.txt")).unwrap(),
+        b"elsewhere"
+    );
+    let first = &origin.requests()[0];
+    assert_eq!(first.headers["authorization"], "Bearer secret", "{first:?}");
+    let second = &other.requests()[0];
+    for name in ["authorization", "cookie", "proxy-authorization"] {
+        assert!(
+            second.headers.get(name).is_none(),
+            "{name} leaked: {second:?}"
+        );
+    }
+    let traces: Vec<_> = second.headers.get_all("x-trace").iter().collect();
+    assert_eq!(traces, ["a", "b"], "{second:?}");
+}

@@ -7,4 +7,6 @@ mod http;
 mod list;
 mod naming;
 mod output;
+mod properties;
+mod reliability;
 mod template;

@@ -2,6 +2,9 @@
 //! clean environment, a runner that kills a hung child after [`TIMEOUT`], list
 //! and tree helpers for temporary directories, and small assertion helpers for
 //! haul's stderr conventions (failure lines, the summary line) and `--report`.
+//! For interruption and resource tests: [`spawn`] (signal or kill a running
+//! child), [`limit_file_size`] (`RLIMIT_FSIZE`) and [`unanswered_port`] (a
+//! connect that never completes).
 //!
 //! It does not know any test scenario, and it never touches the real network:
 //! the HTTP side lives in [`server`], which binds 127.0.0.1 only.
@@ -170,23 +173,13 @@ pub fn has_count(text: &str, n: usize, word: &str) -> bool {
 /// Runs `cmd` (stdin as configured, null by default) and waits at most [`TIMEOUT`].
 #[track_caller]
 pub fn run(cmd: &mut Command) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("failed to spawn haul");
-    wait(child, None, format!("{cmd:?}"), TIMEOUT)
+    spawn(cmd).wait(TIMEOUT)
 }
 
 /// Like [`run`] with a custom bound, for tests that expect a quicker finish.
 #[track_caller]
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("failed to spawn haul");
-    wait(child, None, format!("{cmd:?}"), timeout)
+    spawn(cmd).wait(timeout)
 }
 
 /// Runs `cmd` with `input` on its stdin and waits at most [`TIMEOUT`].
@@ -198,46 +191,174 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("failed to spawn haul");
-    wait(child, Some(input.to_vec()), format!("{cmd:?}"), TIMEOUT)
+    Running::new(child, Some(input.to_vec()), format!("{cmd:?}")).wait(TIMEOUT)
 }
 
+/// Starts `cmd` (stdin as configured, null by default) without waiting, for
+/// tests that signal or kill the child mid-run. Its stdout and stderr are
+/// drained on their own threads.
 #[track_caller]
-fn wait(mut child: Child, input: Option<Vec<u8>>, what: String, timeout: Duration) -> Output {
-    let start = Instant::now();
-    // Feed stdin and drain stdout/stderr on their own threads so a full pipe
-    // can never deadlock the child against this thread.
-    let stdin = child.stdin.take().map(|mut pipe| {
-        let input = input.unwrap_or_default();
-        thread::spawn(move || {
-            // The child may exit before reading everything; that is not our failure.
-            let _ = pipe.write_all(&input);
-        })
-    });
-    let stdout = drain(child.stdout.take().expect("piped stdout"));
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
+pub fn spawn(cmd: &mut Command) -> Running {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to spawn haul");
+    Running::new(child, None, format!("{cmd:?}"))
+}
 
-    let status = loop {
-        match child.try_wait().expect("failed to wait for haul") {
-            Some(status) => break status,
-            None if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr =
-                    String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
-                panic!("haul did not finish within {timeout:?}: {what}\n--- stderr:\n{stderr}");
-            }
-            None => thread::sleep(Duration::from_millis(10)),
+/// A running child whose output is being collected; see [`spawn`].
+pub struct Running {
+    child: Child,
+    what: String,
+    start: Instant,
+    stdin: Option<thread::JoinHandle<()>>,
+    stdout: Option<thread::JoinHandle<Vec<u8>>>,
+    stderr: Option<thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    fn new(mut child: Child, input: Option<Vec<u8>>, what: String) -> Self {
+        let start = Instant::now();
+        // Feed stdin and drain stdout/stderr on their own threads so a full pipe
+        // can never deadlock the child against this thread.
+        let stdin = child.stdin.take().map(|mut pipe| {
+            let input = input.unwrap_or_default();
+            thread::spawn(move || {
+                // The child may exit before reading everything; that is not our failure.
+                let _ = pipe.write_all(&input);
+            })
+        });
+        let stdout = Some(drain(child.stdout.take().expect("piped stdout")));
+        let stderr = Some(drain(child.stderr.take().expect("piped stderr")));
+        Running {
+            child,
+            what,
+            start,
+            stdin,
+            stdout,
+            stderr,
         }
-    };
-    let elapsed = start.elapsed();
-    if let Some(handle) = stdin {
-        let _ = handle.join();
     }
-    Output {
-        status,
-        stdout: String::from_utf8(stdout.join().expect("stdout reader")).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(stderr.join().expect("stderr reader")).expect("stderr is UTF-8"),
-        elapsed,
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Time since the child was started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// True once the child has exited (it is reaped; [`Running::wait`] still reports it).
+    pub fn has_exited(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("failed to poll haul")
+            .is_some()
+    }
+
+    /// Sends `signal` (`libc::SIGINT`, ...) to the child, which must still be running.
+    #[cfg(unix)]
+    #[track_caller]
+    pub fn signal(&mut self, signal: libc::c_int) {
+        assert!(
+            !self.has_exited(),
+            "haul exited before it could be signalled: {}",
+            self.what
+        );
+        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions; the child is
+        // unreaped (checked above), so the pid is still ours.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Kills the child with SIGKILL (a crash, as far as haul can tell) and collects its output.
+    pub fn kill(mut self) -> Output {
+        let _ = self.child.kill();
+        self.finish(None)
+    }
+
+    /// Waits for the child to exit, at most `timeout` from its start; after
+    /// that it is killed and the test fails.
+    #[track_caller]
+    pub fn wait(mut self, timeout: Duration) -> Output {
+        loop {
+            match self.child.try_wait().expect("failed to wait for haul") {
+                Some(status) => return self.finish(Some(status)),
+                None if self.start.elapsed() > timeout => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default());
+                    let stderr = String::from_utf8_lossy(&stderr.unwrap_or_default()).into_owned();
+                    panic!(
+                        "haul did not finish within {timeout:?}: {}\n--- stderr:\n{stderr}",
+                        self.what
+                    );
+                }
+                None => thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    fn finish(mut self, status: Option<ExitStatus>) -> Output {
+        let status = match status {
+            Some(status) => status,
+            None => self.child.wait().expect("failed to wait for haul"),
+        };
+        let elapsed = self.start.elapsed();
+        if let Some(handle) = self.stdin.take() {
+            let _ = handle.join();
+        }
+        let collect = |pipe: &mut Option<thread::JoinHandle<Vec<u8>>>, name: &str| {
+            let bytes = pipe.take().expect("output collected once").join();
+            String::from_utf8(bytes.expect("pipe reader"))
+                .unwrap_or_else(|_| panic!("{name} is UTF-8"))
+        };
+        let stdout = collect(&mut self.stdout, "stdout");
+        let stderr = collect(&mut self.stderr, "stderr");
+        Output {
+            status,
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A test that panics with the child still running must not leave it behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Makes `cmd`'s child unable to grow any file past `bytes` (`RLIMIT_FSIZE`),
+/// with `SIGXFSZ` ignored so an oversized write fails with `EFBIG` ("File too
+/// large") instead of killing the process: a disk that fills up, for one file.
+#[cfg(unix)]
+pub fn limit_file_size(cmd: &mut Command, bytes: u64) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: between fork and exec only async-signal-safe calls are allowed;
+    // setrlimit(2) and signal(2) are, and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
     }
 }
 
@@ -418,4 +539,41 @@ fn has_count_matches_whole_numbers_only() {
 #[should_panic(expected = "did not finish")]
 fn a_hung_child_is_killed_and_fails_the_test() {
     run_with_timeout(Command::new("sleep").arg("30"), Duration::from_millis(200));
+}
+
+/// A port on 127.0.0.1 where a connection attempt is never answered: the
+/// listener's accept queue is full, so the kernel drops new SYNs and a client
+/// waits until its connect timeout.
+#[cfg(unix)]
+pub struct Unanswered {
+    _listener: std::net::TcpListener,
+    _queued: Vec<std::net::TcpStream>,
+    pub port: u16,
+}
+
+#[cfg(unix)]
+pub fn unanswered_port() -> Unanswered {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+    // A second listen(2) shrinks the backlog to its minimum; nothing is ever accepted.
+    // SAFETY: listen(2) on a socket this function owns.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), 0) };
+    assert_eq!(rc, 0, "listen(fd, 0) failed");
+    let addr = listener.local_addr().expect("local_addr");
+    let mut queued = Vec::new();
+    loop {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(stream) => {
+                queued.push(stream);
+                assert!(queued.len() < 16, "the accept queue never filled up");
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(err) => panic!("filling the accept queue: {err}"),
+        }
+    }
+    Unanswered {
+        _listener: listener,
+        _queued: queued,
+        port: addr.port(),
+    }
 }

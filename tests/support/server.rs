@@ -15,6 +15,12 @@
 //! (`ok`, `status`, `truncated`, `stall_after`, `drip`) cover the common cases,
 //! and [`files`] / [`files_delayed`] serve a fixed set of paths.
 //!
+//! For retries and resume: [`http_nth`] tells the handler how many times its
+//! path was requested before ("fail twice, then succeed", "v1, then v2"),
+//! [`Resource`] answers `Range` / `If-Range` with 206, 416 or 200 and sends its
+//! payload in a [`Shape`] (whole, cut after N bytes, stalled, dripped), and
+//! every [`Recorded`] request carries its arrival time for timing assertions.
+//!
 //! It does not do TLS, HTTP/2 or anything haul-specific.
 
 use std::collections::{HashMap, VecDeque};
@@ -25,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
@@ -45,6 +51,22 @@ pub struct Recorded {
     /// Path and query, as sent (`/a.txt?x=1`).
     pub uri: String,
     pub headers: HeaderMap,
+    /// When the server received it (before the handler ran).
+    pub at: Instant,
+}
+
+impl Recorded {
+    /// The value of header `name` as a string, if present and ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `N` of a `Range: bytes=N-` header (also for `bytes=N-M`), if any.
+    pub fn range_start(&self) -> Option<u64> {
+        let range = self.header("range")?;
+        let spec = range.strip_prefix("bytes=")?;
+        spec.split('-').next()?.trim().parse().ok()
+    }
 }
 
 #[derive(Default)]
@@ -97,6 +119,14 @@ impl Server {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The requests whose path and query is exactly `uri`, in arrival order.
+    pub fn requests_for(&self, uri: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.uri == uri)
+            .collect()
     }
 
     /// The request URIs (path and query), sorted, for set-like comparisons.
@@ -236,6 +266,7 @@ async fn serve_one(
             |pq| pq.as_str().to_string(),
         ),
         headers: req.headers().clone(),
+        at: Instant::now(),
     });
     let guard = InFlight::enter(state.clone());
     // Run the handler as its own task so a panic is caught (as a JoinError)
@@ -487,16 +518,233 @@ pub fn files_delayed<P: Into<String>>(
     })
 }
 
+/// Like [`http`], but the handler also gets `n`: how many earlier requests had
+/// the same path (0 for the first), for "fail twice, then succeed" scripts.
+pub fn http_nth<F, Fut>(handler: F) -> Server
+where
+    F: Fn(Request<Incoming>, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let counts = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
+    http(move |req| {
+        let n = {
+            let mut counts = counts.lock().unwrap();
+            let seen = counts.entry(req.uri().path().to_string()).or_default();
+            *seen += 1;
+            *seen - 1
+        };
+        handler(req, n)
+    })
+}
+
+/// `res` with header `name: value` added (`Retry-After`, `ETag`, ...).
+pub fn with_header(mut res: Response<Body>, name: &'static str, value: &str) -> Response<Body> {
+    res.headers_mut()
+        .insert(name, HeaderValue::from_str(value).expect("header value"));
+    res
+}
+
+/// How a [`Resource`] sends the payload of its answer (the whole body for a
+/// 200, the requested tail for a 206). The declared `Content-Length` is always
+/// the whole payload's.
+#[derive(Clone, Copy, Debug)]
+pub enum Shape {
+    /// All of it, at once.
+    Whole,
+    /// The first `n` bytes (fewer than the payload), a pause long enough for
+    /// them to reach the client, then a cut: the client receives exactly `n`.
+    CutAfter(usize),
+    /// The first `n` bytes, then silence for the duration, then a cut.
+    StallAfter(usize, Duration),
+    /// `chunk` bytes at a time with `every` between them, to the end.
+    Drip { chunk: usize, every: Duration },
+}
+
+/// A resource with optional validators, served with `Range` / `If-Range`
+/// support as in RFC 9110 section 14 and 13.1.5: `bytes=N-` (or `N-M`) gets a
+/// 206 with `Content-Range`, a start at or past the end gets 416 with
+/// `Content-Range: bytes */LEN`, and an `If-Range` that does not match (a weak
+/// or different ETag, a different date) gets the whole body with 200.
+/// `honour_range` / `honour_if_range` switch that support off to play servers
+/// that ignore a range (always 200) or ignore the validator (206 regardless).
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub body: Bytes,
+    /// The whole header value, quotes included: `"v1"` or `W/"v1"`.
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub honour_range: bool,
+    pub honour_if_range: bool,
+}
+
+impl Resource {
+    /// `body` with no validators, honouring ranges and `If-Range`.
+    pub fn new(body: impl Into<Bytes>) -> Self {
+        Resource {
+            body: body.into(),
+            etag: None,
+            last_modified: None,
+            honour_range: true,
+            honour_if_range: true,
+        }
+    }
+
+    /// Sets the `ETag` header value (quotes included).
+    pub fn etag(mut self, etag: &str) -> Self {
+        self.etag = Some(etag.to_string());
+        self
+    }
+
+    /// Sets the `Last-Modified` header value (an HTTP date).
+    pub fn last_modified(mut self, date: &str) -> Self {
+        self.last_modified = Some(date.to_string());
+        self
+    }
+
+    /// Answers every request with 200 and the whole body, as a server without range support.
+    pub fn ignore_range(mut self) -> Self {
+        self.honour_range = false;
+        self
+    }
+
+    /// Serves a requested range whatever `If-Range` says.
+    pub fn ignore_if_range(mut self) -> Self {
+        self.honour_if_range = false;
+        self
+    }
+
+    /// Whether the request's `If-Range` (if any) still names this version.
+    fn if_range_holds(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get("if-range").and_then(|v| v.to_str().ok()) else {
+            return true;
+        };
+        if !self.honour_if_range {
+            return true;
+        }
+        if value.starts_with("W/") {
+            false
+        } else if value.starts_with('"') {
+            self.etag.as_deref().is_some_and(|e| e == value)
+        } else {
+            self.last_modified.as_deref() == Some(value)
+        }
+    }
+
+    /// The `(first, last)` byte positions asked for, if a range applies.
+    fn requested(&self, headers: &HeaderMap) -> Option<(usize, Option<usize>)> {
+        if !self.honour_range || !self.if_range_holds(headers) {
+            return None;
+        }
+        let spec = headers
+            .get("range")?
+            .to_str()
+            .ok()?
+            .strip_prefix("bytes=")?;
+        let (first, last) = spec.split_once('-')?;
+        let first = first.trim().parse().ok()?;
+        let last = match last.trim() {
+            "" => None,
+            n => Some(n.parse().ok()?),
+        };
+        Some((first, last))
+    }
+
+    /// The answer to a request with `headers`, its payload sent as `shape` says.
+    pub fn respond(&self, headers: &HeaderMap, shape: Shape) -> Response<Body> {
+        let len = self.body.len();
+        let (code, payload, content_range) = match self.requested(headers) {
+            Some((first, _)) if first >= len => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                Bytes::new(),
+                Some(format!("bytes */{len}")),
+            ),
+            Some((first, last)) => {
+                let last = last.unwrap_or(len - 1).min(len - 1);
+                (
+                    StatusCode::PARTIAL_CONTENT,
+                    self.body.slice(first..=last),
+                    Some(format!("bytes {first}-{last}/{len}")),
+                )
+            }
+            None => (StatusCode::OK, self.body.clone(), None),
+        };
+        // A 416 has no payload to shape.
+        let shape = if payload.is_empty() {
+            Shape::Whole
+        } else {
+            shape
+        };
+        let mut res = shaped(payload, shape);
+        *res.status_mut() = code;
+        let h = res.headers_mut();
+        if let Some(range) = content_range {
+            h.insert("content-range", HeaderValue::from_str(&range).unwrap());
+        }
+        if self.honour_range {
+            h.insert("accept-ranges", HeaderValue::from_static("bytes"));
+        }
+        if let Some(etag) = &self.etag {
+            h.insert("etag", HeaderValue::from_str(etag).expect("etag"));
+        }
+        if let Some(date) = &self.last_modified {
+            h.insert("last-modified", HeaderValue::from_str(date).expect("date"));
+        }
+        res
+    }
+}
+
+/// A 200 declaring `payload.len()` whose body is sent as `shape` says.
+fn shaped(payload: Bytes, shape: Shape) -> Response<Body> {
+    // Frames of 64 KiB, so hyper hands big payloads to the socket piecemeal.
+    let frames = |bytes: Bytes| -> Vec<Step> {
+        (0..bytes.len())
+            .step_by(64 * 1024)
+            .map(|i| Step::Data(bytes.slice(i..(i + 64 * 1024).min(bytes.len()))))
+            .collect()
+    };
+    let len = payload.len();
+    match shape {
+        Shape::Whole => {
+            let mut res = Response::new(Body::full(payload));
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(len));
+            res
+        }
+        Shape::CutAfter(n) => {
+            assert!(
+                n < len,
+                "CutAfter({n}) must send fewer than the {len} bytes it declares"
+            );
+            let mut steps = frames(payload.slice(..n));
+            // Unlike `truncated`, a long pause: every byte must reach the
+            // client before the cut, because the cases assert on exactly `n`.
+            steps.extend([Step::Sleep(Duration::from_millis(250)), Step::Cut]);
+            with_length(Body::steps(steps), len)
+        }
+        Shape::StallAfter(n, dur) => {
+            let mut steps = frames(payload.slice(..n.min(len)));
+            steps.extend([Step::Sleep(dur), Step::Cut]);
+            with_length(Body::steps(steps), len)
+        }
+        Shape::Drip { chunk, every } => drip(payload, chunk, every),
+    }
+}
+
 /// Self-tests of the server: the checks that the cases rely on can fail.
 mod self_tests {
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::time::Duration;
 
-    use super::{files_delayed, http, ok, truncated};
+    use super::{Resource, Shape, files_delayed, http, ok, truncated};
 
     /// A bare HTTP/1.1 GET; returns the raw response (or what arrived before the cut).
     fn get(url: &str) -> Vec<u8> {
+        get_with(url, "")
+    }
+
+    /// A bare HTTP/1.1 GET with `extra` header lines (each ending in `\r\n`).
+    fn get_with(url: &str, extra: &str) -> Vec<u8> {
         let rest = url.strip_prefix("http://").unwrap();
         let (authority, path) = rest.split_at(rest.find('/').unwrap());
         let mut stream = TcpStream::connect(authority).unwrap();
@@ -505,7 +753,7 @@ mod self_tests {
             .unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n{extra}\r\n"
         )
         .unwrap();
         let mut buf = Vec::new();
@@ -555,5 +803,63 @@ mod self_tests {
         let text = String::from_utf8_lossy(&res);
         assert!(text.contains("content-length: 10"), "{text}");
         assert!(text.ends_with("12345"), "{text}");
+    }
+
+    #[test]
+    fn resource_honours_range_and_if_range() {
+        let res = Resource::new(b"0123456789".to_vec())
+            .etag("\"v1\"")
+            .last_modified("Wed, 21 Oct 2015 07:28:00 GMT");
+        let server = http(move |req| {
+            let res = res.clone();
+            async move { res.respond(req.headers(), Shape::Whole) }
+        });
+        let url = server.url("/r");
+        let text = |extra: &str| String::from_utf8_lossy(&get_with(&url, extra)).into_owned();
+
+        let whole = text("");
+        assert!(
+            whole.starts_with("HTTP/1.1 200") && whole.ends_with("0123456789"),
+            "{whole}"
+        );
+        assert!(whole.contains("etag: \"v1\""), "{whole}");
+
+        let part = text("Range: bytes=4-\r\nIf-Range: \"v1\"\r\n");
+        assert!(part.starts_with("HTTP/1.1 206"), "{part}");
+        assert!(part.contains("content-range: bytes 4-9/10"), "{part}");
+        assert!(part.ends_with("\r\n\r\n456789"), "{part}");
+
+        let by_date = text("Range: bytes=8-\r\nIf-Range: Wed, 21 Oct 2015 07:28:00 GMT\r\n");
+        assert!(
+            by_date.starts_with("HTTP/1.1 206") && by_date.ends_with("\r\n\r\n89"),
+            "{by_date}"
+        );
+
+        for stale in ["\"v0\"", "W/\"v1\"", "Thu, 22 Oct 2015 07:28:00 GMT"] {
+            let full = text(&format!("Range: bytes=4-\r\nIf-Range: {stale}\r\n"));
+            assert!(
+                full.starts_with("HTTP/1.1 200") && full.ends_with("0123456789"),
+                "{stale}: {full}"
+            );
+        }
+
+        let past = text("Range: bytes=10-\r\n");
+        assert!(past.starts_with("HTTP/1.1 416"), "{past}");
+        assert!(past.contains("content-range: bytes */10"), "{past}");
+    }
+
+    #[test]
+    fn resource_cut_after_delivers_exactly_n_bytes() {
+        let body = vec![7u8; 300_000];
+        let res = Resource::new(body).etag("\"v1\"");
+        let server = http(move |req| {
+            let res = res.clone();
+            async move { res.respond(req.headers(), Shape::CutAfter(200_000)) }
+        });
+        let raw = get(&server.url("/r"));
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&raw[..split]);
+        assert!(head.contains("content-length: 300000"), "{head}");
+        assert_eq!(raw.len() - split, 200_000);
     }
 }

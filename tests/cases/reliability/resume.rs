@@ -1,0 +1,548 @@
+//! Resuming a `.part`: `Range: bytes=N-` with `If-Range` (a strong ETag, else
+//! Last-Modified), within one run and across runs; no resume without a usable
+//! validator, for a `.part` haul did not record, or with `--no-resume`; a
+//! server that ignores the range or whose resource changed (never mixed
+//! bytes); and a 416 for a `.part` that is already whole.
+//!
+//! Not here: resuming after SIGINT (signals.rs) or SIGKILL (crash.rs), and
+//! checksums over resumed files (verify.rs).
+
+use tempfile::TempDir;
+
+use super::{FAST, show};
+use crate::support::server::{self, Resource, Server, Shape};
+use crate::support::{
+    assert_no_final_file, assert_tree_eq, expected, haul_in, pseudo_random, record, run, tree,
+    write_file,
+};
+
+const MIB: usize = 1024 * 1024;
+const CUT: usize = 600 * 1024;
+const LAST_MODIFIED: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
+
+/// A server whose `n`-th request (0-based, any path) is answered by `script(n)`.
+fn scripted(script: impl Fn(usize) -> (Resource, Shape) + Send + Sync + 'static) -> Server {
+    server::http_nth(move |req, n| {
+        let (resource, shape) = script(n);
+        let res = resource.respond(req.headers(), shape);
+        async move { res }
+    })
+}
+
+/// Runs haul on `url` into `dir/out` with `extra` arguments.
+fn haul_once(dir: &TempDir, url: &str, extra: &[&str]) -> crate::support::Output {
+    run(haul_in(dir.path())
+        .args([url, "--report", "-", "-d", "out"])
+        .args(FAST)
+        .args(extra))
+}
+
+#[test]
+fn a_cut_body_is_resumed_within_the_run() {
+    let full = pseudo_random(20, MIB);
+    let resource = Resource::new(full.clone()).etag("\"v1\"");
+    let server = scripted(move |n| {
+        let shape = if n == 0 {
+            Shape::CutAfter(CUT)
+        } else {
+            Shape::Whole
+        };
+        (resource.clone(), shape)
+    });
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/r.bin");
+
+    let out = haul_once(&tmp, &url, &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[0].header("range"), None, "{log}");
+    assert_eq!(
+        reqs[1].range_start(),
+        Some(CUT as u64),
+        "every received byte is kept and continued from\n{log}"
+    );
+    assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
+    let rec = record(&out.stdout_report(), &url).clone();
+    assert_eq!(rec["attempts"], 2, "{rec}");
+}
+
+/// Run 1 (`--retries 0`) gets `CUT` bytes of `first` and fails, leaving a
+/// `.part`; returns the server (already set up for run 2 with `second`) and the
+/// temp dir.
+fn leave_a_part(first: Resource, second: Resource) -> (Server, TempDir) {
+    let full = first.body.clone();
+    let server = scripted(move |n| {
+        if n == 0 {
+            (first.clone(), Shape::CutAfter(CUT))
+        } else {
+            (second.clone(), Shape::Whole)
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &["--retries", "0"]);
+
+    out.assert_code(1).assert_summary(0, 0, 1);
+    let got = tree(&tmp.path().join("out"));
+    assert_no_final_file(&got, "r.bin", &full);
+    assert_eq!(
+        got.get("r.bin.part").map(Vec::len),
+        Some(CUT),
+        "a failed attempt keeps every byte it received in r.bin.part\n{out}"
+    );
+    (server, tmp)
+}
+
+#[test]
+fn a_part_from_an_earlier_run_is_resumed() {
+    let full = pseudo_random(21, MIB);
+    let v1 = Resource::new(full.clone()).etag("\"v1\"");
+    let (server, tmp) = leave_a_part(v1.clone(), v1);
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
+    assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
+}
+
+#[test]
+fn last_modified_is_the_validator_without_an_etag() {
+    let full = pseudo_random(22, MIB);
+    let resource = Resource::new(full.clone()).last_modified(LAST_MODIFIED);
+    let (server, tmp) = leave_a_part(resource.clone(), resource);
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
+    assert_eq!(reqs[1].header("if-range"), Some(LAST_MODIFIED), "{log}");
+}
+
+#[test]
+fn a_weak_etag_is_not_used_for_if_range() {
+    // With Last-Modified as well, the date is the validator.
+    let full = pseudo_random(23, MIB);
+    let resource = Resource::new(full.clone())
+        .etag("W/\"w1\"")
+        .last_modified(LAST_MODIFIED);
+    let server = scripted(move |n| {
+        let shape = if n == 0 {
+            Shape::CutAfter(CUT)
+        } else {
+            Shape::Whole
+        };
+        (resource.clone(), shape)
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
+    assert_eq!(reqs[1].header("if-range"), Some(LAST_MODIFIED), "{log}");
+}
+
+#[test]
+fn a_weak_etag_alone_is_not_resumed() {
+    let full = pseudo_random(24, MIB);
+    let resource = Resource::new(full.clone()).etag("W/\"w1\"");
+    let server = scripted(move |n| {
+        let shape = if n == 0 {
+            Shape::CutAfter(CUT)
+        } else {
+            Shape::Whole
+        };
+        (resource.clone(), shape)
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].header("range"), None, "{log}");
+    assert_eq!(reqs[1].header("if-range"), None, "{log}");
+}
+
+#[test]
+fn no_validator_means_no_resume() {
+    let full = pseudo_random(25, MIB);
+    let resource = Resource::new(full.clone());
+    let (server, tmp) = leave_a_part(resource.clone(), resource);
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs[1].header("range"), None, "{}", show(&reqs));
+}
+
+#[test]
+fn a_part_haul_did_not_record_is_not_resumed() {
+    let full = pseudo_random(26, 100_000);
+    let resource = Resource::new(full.clone()).etag("\"v1\"");
+    let server = scripted(move |_| (resource.clone(), Shape::Whole));
+    let tmp = TempDir::new().unwrap();
+    write_file(
+        tmp.path(),
+        "out/r.bin.part",
+        b"junk that is not the resource",
+    );
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1, "{}", show(&reqs));
+    assert_eq!(reqs[0].header("range"), None, "{}", show(&reqs));
+}
+
+#[test]
+fn no_resume_starts_over() {
+    let full = pseudo_random(27, MIB);
+    let v1 = Resource::new(full.clone()).etag("\"v1\"");
+    let (server, tmp) = leave_a_part(v1.clone(), v1);
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &["--no-resume"]);
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
+    assert_eq!(reqs[1].header("range"), None, "{}", show(&reqs));
+}
+
+#[test]
+fn no_resume_retries_from_zero_within_the_run() {
+    let full = pseudo_random(28, MIB);
+    let resource = Resource::new(full.clone()).etag("\"v1\"");
+    let server = scripted(move |n| {
+        let shape = if n == 0 {
+            Shape::CutAfter(CUT)
+        } else {
+            Shape::Whole
+        };
+        (resource.clone(), shape)
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &["--no-resume"]);
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
+    assert_eq!(reqs[1].header("range"), None, "{}", show(&reqs));
+}
+
+#[test]
+fn a_server_that_ignores_the_range_is_not_mixed() {
+    // The retry asks for a range; the answer is a 200 with the whole body.
+    let full = pseudo_random(29, MIB);
+    let resource = Resource::new(full.clone()).etag("\"v1\"").ignore_range();
+    let server = scripted(move |n| {
+        let shape = if n == 0 {
+            Shape::CutAfter(CUT)
+        } else {
+            Shape::Whole
+        };
+        (resource.clone(), shape)
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
+}
+
+#[test]
+fn a_changed_resource_is_fetched_anew_within_the_run() {
+    // v1 is cut; by the retry the resource is v2 (another length). The retry's
+    // If-Range "v1" no longer holds, so the server sends all of v2 with 200.
+    let v1 = pseudo_random(30, MIB);
+    let v2 = pseudo_random(31, MIB - 12_345);
+    let (r1, r2) = (
+        Resource::new(v1).etag("\"v1\""),
+        Resource::new(v2.clone()).etag("\"v2\""),
+    );
+    let server = scripted(move |n| {
+        if n == 0 {
+            (r1.clone(), Shape::CutAfter(CUT))
+        } else {
+            (r2.clone(), Shape::Whole)
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &v2[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
+}
+
+#[test]
+fn a_resource_changed_between_runs_is_fetched_anew() {
+    // Same length, so only the bytes tell a mix of versions apart.
+    let v1 = pseudo_random(32, MIB);
+    let v2 = pseudo_random(33, MIB);
+    let (server, tmp) = leave_a_part(
+        Resource::new(v1).etag("\"v1\""),
+        Resource::new(v2.clone()).etag("\"v2\""),
+    );
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &v2[..])]),
+    );
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[1].header("if-range"),
+        Some("\"v1\""),
+        "{}",
+        show(&reqs)
+    );
+}
+
+#[test]
+fn a_206_with_a_changed_etag_is_not_appended() {
+    // A server that ignores If-Range answers the range of v2 with 206 and
+    // ETag "v2". Contract: "bytes from two versions of a file are never
+    // mixed", so haul must notice the new validator and start over.
+    let v1 = pseudo_random(34, MIB);
+    let v2 = pseudo_random(35, MIB);
+    let (r1, r2) = (
+        Resource::new(v1).etag("\"v1\""),
+        Resource::new(v2.clone()).etag("\"v2\"").ignore_if_range(),
+    );
+    let server = scripted(move |n| {
+        if n == 0 {
+            (r1.clone(), Shape::CutAfter(CUT))
+        } else {
+            (r2.clone(), Shape::Whole)
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    let got = tree(&tmp.path().join("out"));
+    if let Some(file) = got.get("r.bin") {
+        assert!(
+            file == &v2,
+            "r.bin mixes two versions ({} bytes)\n{}\n{out}",
+            file.len(),
+            show(&server.requests())
+        );
+    }
+    out.assert_code(0);
+    assert_tree_eq(&got, &expected([("r.bin", &v2[..])]));
+}
+
+#[test]
+fn range_not_satisfiable_finishes_a_whole_part() {
+    // Run 1 sends 1000 bytes while declaring 2000 (ETag "v1"), so r.bin.part
+    // holds 1000. By run 2 the resource is those 1000 bytes, still "v1": the
+    // range `bytes=1000-` gets 416 with `Content-Range: bytes */1000`.
+    let full = pseudo_random(36, 1000);
+    let mut declared = full.clone();
+    declared.extend(pseudo_random(37, 1000));
+    let (r1, r2) = (
+        Resource::new(declared).etag("\"v1\""),
+        Resource::new(full.clone()).etag("\"v1\""),
+    );
+    let server = scripted(move |n| {
+        if n == 0 {
+            (r1.clone(), Shape::CutAfter(1000))
+        } else {
+            (r2.clone(), Shape::Whole)
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/r.bin");
+
+    let first = haul_once(&tmp, &url, &["--retries", "0"]);
+    first.assert_code(1);
+    assert_eq!(
+        tree(&tmp.path().join("out"))
+            .get("r.bin.part")
+            .map(Vec::len),
+        Some(1000),
+        "{first}"
+    );
+
+    let out = haul_once(&tmp, &url, &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 2, "the 416 completes the file\n{log}");
+    assert_eq!(reqs[1].range_start(), Some(1000), "{log}");
+}
+
+#[test]
+fn an_error_answer_between_attempts_is_not_written() {
+    // Cut, then a 503 error page, then the range: the error page must not
+    // end up in r.bin.part, so the range still starts where the cut was.
+    let full = pseudo_random(38, MIB);
+    let resource = Resource::new(full.clone()).etag("\"v1\"");
+    let server = server::http_nth(move |req, n| {
+        let res = match n {
+            0 => resource.respond(req.headers(), Shape::CutAfter(CUT)),
+            1 => server::status(hyper::StatusCode::SERVICE_UNAVAILABLE),
+            _ => resource.respond(req.headers(), Shape::Whole),
+        };
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs.len(), 3, "{log}");
+    assert_eq!(reqs[2].range_start(), Some(CUT as u64), "{log}");
+}
+
+#[test]
+fn a_206_for_another_range_is_not_appended() {
+    // The retry asks for `bytes=CUT-`; the server answers 206 for `bytes 0-`
+    // (the whole body). Appending it would duplicate the first CUT bytes.
+    let full = pseudo_random(39, MIB);
+    let resource = Resource::new(full.clone()).etag("\"v1\"");
+    let server = server::http_nth(move |req, n| {
+        let res = if n == 0 {
+            resource.respond(req.headers(), Shape::CutAfter(CUT))
+        } else if !req.headers().contains_key("range") {
+            resource.respond(req.headers(), Shape::Whole)
+        } else {
+            let mut res = server::with_header(
+                server::ok(resource.body.clone()),
+                "content-range",
+                &format!("bytes 0-{}/{}", MIB - 1, MIB),
+            );
+            *res.status_mut() = hyper::StatusCode::PARTIAL_CONTENT;
+            server::with_header(res, "etag", "\"v1\"")
+        };
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    let got = tree(&tmp.path().join("out"));
+    if let Some(file) = got.get("r.bin") {
+        assert!(
+            file == &full,
+            "r.bin is not the resource ({} bytes)\n{}\n{out}",
+            file.len(),
+            show(&server.requests())
+        );
+    }
+    out.assert_code(0);
+    assert_tree_eq(&got, &expected([("r.bin", &full[..])]));
+}
+
+#[test]
+fn a_cut_chunked_body_is_not_taken_for_a_whole_one() {
+    // No Content-Length (chunked): only the missing last chunk shows the cut.
+    let full = pseudo_random(53, 200_000);
+    let resource = Resource::new(full.clone()).etag("\"v1\"");
+    let server = server::http_nth(move |req, n| {
+        let res = if n == 0 {
+            let body = server::Body::steps([
+                server::Step::Data(resource.body.slice(..40_000)),
+                server::Step::Sleep(std::time::Duration::from_millis(100)),
+                server::Step::Cut,
+            ]);
+            server::with_header(hyper::Response::new(body), "etag", "\"v1\"")
+        } else {
+            resource.respond(req.headers(), Shape::Whole)
+        };
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("r.bin", &full[..])]),
+    );
+    assert_eq!(server.hits(), 2, "{}", show(&server.requests()));
+}
