@@ -14,6 +14,7 @@ mod plan;
 mod progress;
 mod report;
 mod runner;
+mod seen;
 mod source;
 mod template;
 

@@ -6,12 +6,13 @@
 //! channel. It fetches nothing.
 //!
 //! Memory: the only state that grows with the input is one 64-bit hash per
-//! URL (de-duplication) and one per destination (collisions), plus the URL
-//! text of the first [`KEEP_URLS`] destinations, so that a collision message
-//! can quote the earlier URL.
+//! URL (de-duplication) and one per destination (collisions), kept in
+//! [`SeenSet`]s at about 10 bytes a key, plus the URL text of the first
+//! [`KEEP_URLS`] destinations, so that a collision message can quote the
+//! earlier URL.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use url::Url;
 use crate::cli::{OnExists, Shard};
 use crate::config::{Config, Input};
 use crate::naming::{OutputTemplate, safe_relative};
+use crate::seen::{IdentityHasher, SeenSet};
 use crate::source::{Entry, Line, Lines};
 use crate::template::{Expansion, Pattern};
 
@@ -56,26 +58,6 @@ pub(crate) enum Planned {
     Rejected(Rejected),
 }
 
-/// Hash keys are already hashes; hashing them again is wasted work.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type HashSet64 = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
-
 pub(crate) struct Planner {
     config: Arc<Config>,
     labels: Vec<String>,
@@ -84,8 +66,8 @@ pub(crate) struct Planner {
     current: Option<Current>,
     position: u64,
     hasher: RandomState,
-    urls: HashSet64,
-    dests: HashSet64,
+    urls: SeenSet,
+    dests: SeenSet,
     early: HashMap<u64, String, BuildHasherDefault<IdentityHasher>>,
 }
 
@@ -105,8 +87,8 @@ impl Planner {
             current: None,
             position: 0,
             hasher: RandomState::new(),
-            urls: HashSet64::default(),
-            dests: HashSet64::default(),
+            urls: SeenSet::default(),
+            dests: SeenSet::default(),
             early: HashMap::default(),
         }
     }

@@ -1,0 +1,1051 @@
+#!/usr/bin/env python3
+"""Benchmark harness for haul against curl, aria2c, wget2 and an aiohttp script.
+
+    python3 benches/bench.py [--quick] [--scenario NAME ...] [--runs N] [--haul PATH]
+
+Standard library only (Python 3.11+). Builds haul with `cargo build --release
+--locked` unless --haul is given, builds a corpus in a temporary folder
+(tmpfs when /dev/shm exists), serves it from nginx on 127.0.0.1 (or a Python
+server when nginx is not installed), runs every installed tool at the same
+concurrency, verifies every run, and prints one Markdown table per scenario
+(also written to benches/results/latest.md and latest.json).
+
+See BENCHMARKS.md at the repository root for the methodology.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+VENV = BENCH_DIR / ".venv"
+RESULTS_DIR = BENCH_DIR / "results"
+TESTSERVER = BENCH_DIR / "servers" / "testserver.py"
+PY_PEER = BENCH_DIR / "peers" / "aiohttp_fetch.py"
+
+KiB = 1024
+MiB = 1024 * 1024
+SEED = 20240601
+SAMPLE = 20  # files hashed per verification (first and last included)
+
+TOOLS = ["haul", "curl", "aria2c", "wget2", "python"]
+
+
+# --------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    kind: str  # "bulk", "latency", "flaky", "memory"
+    count: int
+    size: int  # bytes per file (bulk); 1 KiB synthetic bodies otherwise
+    jobs: int
+    unit: str  # "files/s" or "MiB/s"
+    what: str
+    base: int = 0  # memory: the short list
+    real: int = 0  # memory: URLs in the big real run
+
+
+def scenarios(quick: bool, memory_real: int | None) -> dict[str, Scenario]:
+    q = 10 if quick else 1
+    s = [
+        Scenario("small", "bulk", 10_000 // q, 16 * KiB, 64, "files/s",
+                 "many small files: per-request overhead"),
+        Scenario("medium", "bulk", 300 // q, 1 * MiB, 16, "MiB/s",
+                 "medium files: mixed request and streaming cost"),
+        Scenario("large", "bulk", 2, 50 * MiB if quick else 512 * MiB, 2,
+                 "MiB/s", "two large files: raw streaming throughput"),
+        Scenario("latency", "latency", 2_000 // q, 1 * KiB, 100, "files/s",
+                 "each response delayed 100 ms: concurrency and scheduling"),
+        Scenario("flaky", "flaky", 1_000 // q, 1 * KiB, 16, "files/s",
+                 "every fifth URL answers 503 once: retries"),
+        Scenario("memory", "memory", 1_000_000 // q, 1 * KiB, 64, "",
+                 "peak RSS of haul vs list length", base=10_000 // q,
+                 real=memory_real or 1_000_000 // q),
+    ]
+    return {x.name: x for x in s}
+
+
+# --------------------------------------------------------------------------
+# Process bookkeeping and cleanup
+# --------------------------------------------------------------------------
+
+SERVERS: list[subprocess.Popen] = []
+CURRENT: dict[str, int | None] = {"pid": None, "pgid": None}
+
+
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_servers() -> None:
+    pid = CURRENT.get("pid")
+    if pid:
+        kill_group(CURRENT["pgid"] or pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        CURRENT["pid"] = None
+    for p in SERVERS:
+        if p.poll() is None:
+            kill_group(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    for p in SERVERS:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            kill_group(p.pid, signal.SIGKILL)
+            p.wait()
+    SERVERS.clear()
+
+
+def on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for k in list(env):
+        if k.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "rust_log"):
+            del env[k]
+    env["NO_COLOR"] = "1"
+    env["LC_ALL"] = "C"
+    return env
+
+
+def log(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------
+# Machine description and tool discovery
+# --------------------------------------------------------------------------
+
+
+def first_line(cmd: list[str]) -> str:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=20, env=child_env())
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"? ({e})"
+    out = (r.stdout or r.stderr).strip().splitlines()
+    return out[0].strip() if out else "?"
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def mem_total() -> str:
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / MiB:.1f} GiB"
+    except OSError:
+        pass
+    return "?"
+
+
+def fs_type(path: Path) -> str:
+    best, fstype = "", "?"
+    try:
+        rp = str(path.resolve())
+        for line in open("/proc/mounts"):
+            parts = line.split()
+            mnt = parts[1]
+            if (rp == mnt or rp.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, fstype = mnt, parts[2]
+    except OSError:
+        pass
+    return fstype
+
+
+def venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def venv_has_aiohttp() -> bool:
+    py = venv_python()
+    if not py.exists():
+        return False
+    r = subprocess.run([str(py), "-c", "import aiohttp"], capture_output=True)
+    return r.returncode == 0
+
+
+def ensure_venv(allow_pip: bool) -> tuple[bool, str]:
+    if venv_has_aiohttp():
+        return True, ""
+    if not allow_pip:
+        return False, f"{VENV} has no aiohttp (run benches/setup.sh)"
+    log(f"# creating {VENV.relative_to(REPO)} and installing aiohttp with pip ...")
+    try:
+        if not venv_python().exists():
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
+        subprocess.run([str(venv_python()), "-m", "pip", "install", "-q", "aiohttp"],
+                       check=True, timeout=600)
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, f"could not install aiohttp into {VENV}: {e}"
+    return venv_has_aiohttp(), ""
+
+
+def build_haul() -> Path:
+    log("# building haul: cargo build --release --locked")
+    subprocess.run(["cargo", "build", "--release", "--locked"], cwd=REPO, check=True)
+    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"],
+                          cwd=REPO, check=True, capture_output=True, text=True)
+    target = Path(json.loads(meta.stdout)["target_directory"])
+    return target / "release" / "haul"
+
+
+# --------------------------------------------------------------------------
+# Corpus
+# --------------------------------------------------------------------------
+
+POOL_SIZE = 8 * MiB
+CHUNK = 1 * MiB
+
+
+class Corpus:
+    """Pseudo-random files made from a seeded pool (fast, reproducible)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.pool = random.Random(SEED).randbytes(POOL_SIZE + CHUNK)
+        self.files: dict[str, dict[str, tuple[int, str]]] = {}  # scenario -> name -> (size, sha)
+
+    def _chunk(self, key: str, k: int, n: int) -> bytes:
+        hdr = hashlib.sha256(f"{key}#{k}".encode()).digest()
+        off = int.from_bytes(hdr[:4], "little") % POOL_SIZE
+        return hdr + self.pool[off: off + n - len(hdr)] if n > len(hdr) else hdr[:n]
+
+    def make_file(self, path: Path, key: str, size: int) -> str:
+        h = hashlib.sha256()
+        with open(path, "wb") as f:
+            k, left = 0, size
+            while left:
+                n = min(CHUNK, left)
+                b = self._chunk(key, k, n)
+                f.write(b)
+                h.update(b)
+                left -= n
+                k += 1
+        return h.hexdigest()
+
+    def make_set(self, name: str, count: int, size: int) -> dict[str, tuple[int, str]]:
+        d = self.root / name
+        d.mkdir(parents=True, exist_ok=True)
+        width = len(str(count))
+        files = {}
+        for i in range(1, count + 1):
+            fname = f"f{i:0{width}d}.bin"
+            files[fname] = (size, self.make_file(d / fname, f"{name}/{fname}", size))
+        self.files[name] = files
+        return files
+
+
+def synth_body(n: int) -> bytes:
+    """Same as servers/testserver.py: the 1 KiB body of /delay/N and /flaky/N."""
+    return hashlib.sha256(b"haul-bench-%d" % n).digest() * 32
+
+
+# --------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start_nginx(work: Path, corpus: Path, workers: str) -> tuple[int, str] | None:
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+    if not nginx:
+        return None
+    prefix = work / "nginx"
+    prefix.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    built = subprocess.run([nginx, "-V"], capture_output=True, text=True).stderr
+    temps = [f"client_body_temp_path {prefix}/client_body;"]
+    for mod in ("proxy", "fastcgi", "uwsgi", "scgi"):
+        if f"--without-http_{mod}_module" not in built:
+            temps.append(f"{mod}_temp_path {prefix}/{mod};")
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = f"""# generated by benches/bench.py
+{user}
+worker_processes {workers};
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 4096; }}
+http {{
+    types {{ }}
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    {' '.join(temps)}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {corpus};
+        location /m/ {{ rewrite ^/m/.*$ /one.bin break; }}
+    }}
+}}
+"""
+    (prefix / "nginx.conf").write_text(conf)
+    cmd = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=open(prefix / "stderr.log", "wb"), start_new_session=True)
+    SERVERS.append(p)
+    if not wait_port(port, p):
+        err = (prefix / "stderr.log").read_text(errors="replace") + (
+            (prefix / "error.log").read_text(errors="replace") if (prefix / "error.log").exists() else "")
+        log(f"# nginx did not start: {err.strip()[-500:]}")
+        kill_group(p.pid, signal.SIGTERM)
+        p.wait()
+        SERVERS.remove(p)
+        return None
+    ver = first_line([nginx, "-v"])
+    return port, f"{ver} (worker_processes {workers}, sendfile on, access_log off)"
+
+
+def start_testserver(python: str, root: Path | None, work: Path) -> tuple[int, str]:
+    cmd = [python, str(TESTSERVER), "--delay-ms", "100"]
+    if root:
+        cmd += ["--root", str(root)]
+    errlog = open(work / f"testserver-{len(SERVERS)}.log", "wb")
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errlog,
+                         start_new_session=True)
+    SERVERS.append(p)
+    deadline = time.monotonic() + 30
+    line = b""
+    while time.monotonic() < deadline and p.poll() is None:
+        r, _, _ = select.select([p.stdout], [], [], 0.5)
+        if r:
+            line = p.stdout.readline()
+            break
+    m = re.match(rb"LISTENING (\d+) (\w+)", line)
+    if not m:
+        raise RuntimeError(f"test server did not start (see {errlog.name})")
+    return int(m.group(1)), m.group(2).decode()
+
+
+def http_json(port: int, path: str) -> dict:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return json.loads(r.read())
+
+
+# --------------------------------------------------------------------------
+# Running and measuring one child
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    tool: str
+    wall: float
+    cpu: float
+    rss_kib: int
+    rc: int
+    timed_out: bool
+    ok: bool = False
+    msg: str = ""
+    requests: int | None = None
+    log: str = ""
+    user: float = 0.0
+    sys: float = 0.0
+
+
+# Peak RSS: Linux records, at exec, the high-water RSS of the mm being
+# replaced into the process's ru_maxrss. A child forked (or vforked) from this
+# harness therefore reports max(harness RSS, tool RSS). To get the tool's own
+# figure, the tool is started by a small /bin/sh that backgrounds it and exits
+# at once; this harness is a child subreaper (prctl), so the orphaned tool is
+# reparented to it and its own rusage comes back from wait4.
+LAUNCH = 'log=$1; shift; "$@" </dev/null >"$log" 2>&1 & echo $!'
+LAUNCH_DEVNULL = 'log=$1; shift; "$@" </dev/null >/dev/null 2>"$log" & echo $!'
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+SUBREAPER = {"on": False}
+
+
+def measure(tool: str, cmd: list[str], log_path: Path, timeout: float,
+            stdout_devnull: bool = False) -> Run:
+    """Run cmd; wall from perf_counter, CPU (user+sys) and peak RSS from its own wait4."""
+    timed_out = threading.Event()
+    t0 = time.perf_counter()
+    if SUBREAPER["on"]:
+        script = LAUNCH_DEVNULL if stdout_devnull else LAUNCH
+        launcher = subprocess.Popen(["/bin/sh", "-c", script, "sh", str(log_path), *cmd],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    env=child_env(), start_new_session=True)
+        line = launcher.stdout.readline()
+        launcher.wait()
+        launcher.stdout.close()
+        pid, pgid = int(line), launcher.pid
+    else:  # RSS may then include the harness's own (see above)
+        with open(log_path, "wb") as lg:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL if stdout_devnull else lg,
+                                 stderr=lg, env=child_env(), start_new_session=True)
+        pid = pgid = p.pid
+        p.returncode = 0  # reaped below with wait4; keep Popen from waiting
+    CURRENT["pid"], CURRENT["pgid"] = pid, pgid
+
+    def expire():
+        timed_out.set()
+        kill_group(pgid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    try:
+        _, status, ru = os.wait4(pid, 0)
+    finally:
+        timer.cancel()
+    wall = time.perf_counter() - t0
+    CURRENT["pid"] = None
+    kill_group(pgid)  # leftovers of the group, if any
+    return Run(tool, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss,
+               os.waitstatus_to_exitcode(status), timed_out.is_set(), log=str(log_path),
+               user=ru.ru_utime, sys=ru.ru_stime)
+
+
+def reset_dir(d: Path) -> None:
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+
+
+def tail(path: str, n: int = 3) -> str:
+    try:
+        lines = Path(path).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(x.strip() for x in lines[-n:])[:300]
+
+
+def sha256_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        while b := f.read(MiB):
+            h.update(b)
+    return h.hexdigest()
+
+
+def scan(out: Path) -> dict[str, int]:
+    found = {}
+    stack = [out]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(Path(e.path))
+                elif e.is_file(follow_symlinks=False):
+                    found[os.path.relpath(e.path, out)] = e.stat(follow_symlinks=False).st_size
+                else:
+                    found[os.path.relpath(e.path, out)] = -1
+    return found
+
+
+def sample_idx(n: int, k: int = SAMPLE) -> list[int]:
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+def verify(out: Path, expected: dict[str, tuple[int, str]] | None, count: int, total: int,
+           sample: list[tuple[str, str]], full: bool = False) -> tuple[bool, str]:
+    """Count, total bytes, names (when expected is given), sha256 of a sample (or all)."""
+    found = scan(out)
+    if len(found) != count:
+        extra = sorted(set(found) - set(expected))[:3] if expected else []
+        return False, f"{len(found)} files, expected {count}" + (f" (extra: {extra})" if extra else "")
+    got = sum(found.values())
+    if got != total:
+        return False, f"{got} bytes, expected {total}"
+    if expected is not None:
+        missing = [n for n in expected if n not in found]
+        if missing:
+            return False, f"{len(missing)} expected files missing (e.g. {missing[0]})"
+        checks = list(expected.items()) if full else [
+            (n, expected[n]) for n in (sorted(expected)[i] for i in sample_idx(len(expected)))]
+        checks = [(n, sha) for n, (_, sha) in checks]
+    else:
+        checks = sample
+    bad = [n for n, sha in checks if sha256_file(out / n) != sha]
+    if bad:
+        return False, f"{len(bad)}/{len(checks)} checked files have a wrong sha256 (e.g. {bad[0]})"
+    return True, f"{count} files, {total} bytes, {len(checks)} sha256 ok"
+
+
+# --------------------------------------------------------------------------
+# Tool command lines
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    urls: Path  # one URL per line (haul, aria2c, wget2, python)
+    curl_cfg: Path  # url = / output = pairs
+    jobs: int
+    retry: bool
+
+
+def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
+    j = str(inp.jobs)
+    if tool == "haul":
+        c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j, "--progress", "none", "-q"]
+        return c + (["--retries", "3", "--retry-wait", "1s"] if inp.retry else [])
+    if tool == "curl":
+        # --disable (must come first): ignore ~/.curlrc. curl 7.88 draws its
+        # --parallel progress meter even with -s; --no-progress-meter stops it.
+        # -S keeps error lines (in the run's log).
+        c = [exe, "--disable", "--parallel", "--parallel-max", j, "--parallel-immediate",
+             "-s", "-S", "--no-progress-meter", "-f", "--output-dir", str(out), "--config", str(inp.curl_cfg)]
+        # 503 is a "transient error" for --retry (as are 408, 429, 500, 502, 504),
+        # so --retry-all-errors is not needed.
+        return c + (["--retry", "3", "--retry-delay", "1"] if inp.retry else [])
+    if tool == "aria2c":
+        c = [exe, "--no-conf", "-i", str(inp.urls), "-d", str(out), "-j", j, "-x", "1", "-s", "1",
+             "--console-log-level=error", "--summary-interval=0", "--allow-overwrite=true",
+             "--auto-file-renaming=false", "--file-allocation=none"]
+        # aria2 retries a 503 only when --retry-wait > 0.
+        return c + (["--max-tries=4", "--retry-wait=1"] if inp.retry else [])
+    if tool == "wget2":
+        c = [exe, "--no-config", "-q", "-i", str(inp.urls), "-P", str(out), f"--max-threads={j}",
+             "-nd", "--no-robots"]
+        # wget2 1.99 has no --retry-on-http-error: --tries covers network errors
+        # only, a 503 is final (and the exit code stays 0).
+        return c + (["--tries=4", "--waitretry=1"] if inp.retry else [])
+    if tool == "python":
+        c = [exe, str(PY_PEER), "-i", str(inp.urls), "-d", str(out), "-j", j]
+        return c + (["--retries", "3", "--retry-wait", "1"] if inp.retry else [])
+    raise ValueError(tool)
+
+
+def write_inputs(d: Path, urls: list[str], names: list[str], jobs: int, retry: bool) -> Inputs:
+    d.mkdir(parents=True, exist_ok=True)
+    u = d / "urls.txt"
+    u.write_text("".join(x + "\n" for x in urls))
+    c = d / "urls.cfg"
+    c.write_text("".join(f'url = "{x}"\noutput = "{n}"\n' for x, n in zip(urls, names)))
+    return Inputs(u, c, jobs, retry)
+
+
+# --------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------
+
+
+def fmt(x: float | None, nd: int = 2) -> str:
+    return "—" if x is None else f"{x:.{nd}f}"
+
+
+def summarize(runs: list[Run]) -> dict:
+    good = [r for r in runs if r.ok]
+    bad = [r for r in runs if not r.ok]
+    s = {"runs": len(runs), "ok_runs": len(good)}
+    if good:
+        s["wall"] = statistics.median(r.wall for r in good)
+        s["cpu"] = statistics.median(r.cpu for r in good)
+        s["rss_mib"] = statistics.median(r.rss_kib for r in good) / KiB
+    if any(r.requests is not None for r in runs):
+        s["requests"] = [r.requests for r in runs]
+    if not bad:
+        s["status"] = "ok"
+    elif not good:
+        s["status"] = f"FAILED: {bad[0].msg}"
+    else:
+        s["status"] = f"FAILED {len(bad)}/{len(runs)} runs: {bad[0].msg}"
+    s["walls"] = [round(r.wall, 3) if r.ok else None for r in runs]
+    return s
+
+
+def scenario_table(sc: Scenario, results: dict[str, list[Run]], total_bytes: int) -> str:
+    summ = {t: summarize(r) for t, r in results.items()}
+    base = summ.get("haul", {}).get("wall")
+    flaky = sc.kind == "flaky"
+    hdr = ["tool", "wall median (s)", "runs (s)", "CPU s", "peak RSS (MiB)", sc.unit, "vs haul"]
+    if flaky:
+        hdr.append("requests served")
+    hdr.append("status")
+    lines = ["| " + " | ".join(hdr) + " |", "|" + "|".join(["---"] * len(hdr)) + "|"]
+    for tool, s in summ.items():
+        w = s.get("wall")
+        if w is None:
+            rate = None
+        elif sc.unit == "MiB/s":
+            rate = total_bytes / MiB / w
+        else:
+            rate = sc.count / w
+        ratio = f"{w / base:.2f}×" if (w is not None and base) else "—"
+        walls = " / ".join("FAILED" if x is None else f"{x:.2f}" for x in s["walls"])
+        row = [tool, fmt(w), walls, fmt(s.get("cpu")), fmt(s.get("rss_mib"), 1),
+               fmt(rate, 0 if sc.unit == "files/s" else 1), ratio]
+        if flaky:
+            row.append(" / ".join("?" if x is None else str(x) for x in s.get("requests", [])))
+        row.append(s["status"])
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Scenario runners
+# --------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.sections: list[str] = []
+        self.json: dict = {"scenarios": {}}
+
+    def run_tools(self, sc: Scenario, inp: Inputs, tools: dict[str, str], outroot: Path,
+                  check, flaky_port: int | None = None) -> dict[str, list[Run]]:
+        results: dict[str, list[Run]] = {t: [] for t in tools}
+        logs = self.work / "logs"
+        logs.mkdir(exist_ok=True)
+        for i in range(self.args.runs):
+            for tool, exe in tools.items():
+                out = outroot / sc.name / tool
+                reset_dir(out)
+                if flaky_port:
+                    http_json(flaky_port, "/reset")
+                cmd = tool_cmd(tool, exe, inp, out)
+                r = measure(tool, cmd, logs / f"{sc.name}-{tool}-{i + 1}.log", self.args.timeout)
+                if flaky_port:
+                    r.requests = http_json(flaky_port, "/stats")["flaky_requests"]
+                if r.timed_out:
+                    r.msg = f"timed out after {self.args.timeout:.0f}s"
+                else:
+                    vok, vmsg = check(out)
+                    if r.rc != 0 and sc.kind != "flaky":
+                        r.msg = f"exit {r.rc}: {tail(r.log) or vmsg}"
+                    elif not vok:
+                        r.msg = vmsg + (f" (exit {r.rc}: {tail(r.log, 1)})" if r.rc else f" (exit 0)")
+                        if r.requests is not None and r.requests <= sc.count:
+                            r.msg += f"; no retry: {r.requests} requests for {sc.count} URLs"
+                    else:
+                        r.ok = True
+                        r.msg = vmsg + (f" (exit {r.rc})" if r.rc else "")
+                results[tool].append(r)
+                extra = f"  requests {r.requests}" if r.requests is not None else ""
+                log(f"  {sc.name:8} run {i + 1}/{self.args.runs}  {tool:7} {r.wall:8.3f} s  "
+                    f"cpu {r.cpu:6.2f} s ({r.user:.2f} usr {r.sys:.2f} sys)  rss {r.rss_kib / KiB:7.1f} MiB{extra}  "
+                    f"{'ok' if r.ok else 'FAILED'}: {r.msg}")
+                if self.args.verbose:
+                    log("    $ " + " ".join(cmd))
+                shutil.rmtree(out, ignore_errors=True)
+        return results
+
+    def finish(self, sc: Scenario, results: dict[str, list[Run]], total_bytes: int, note: str) -> None:
+        title = f"### {sc.name}: {sc.count:,} × {human(sc.size)}, -j {sc.jobs}"
+        table = scenario_table(sc, results, total_bytes)
+        text = f"{title}\n\n{sc.what}. {note}\n\n{table}\n"
+        log("\n" + text)
+        self.sections.append(text)
+        self.json["scenarios"][sc.name] = {
+            "count": sc.count, "size": sc.size, "jobs": sc.jobs, "note": note,
+            "tools": {t: {"summary": summarize(rs),
+                          "runs": [{k: v for k, v in r.__dict__.items() if k != "log"} for r in rs]}
+                      for t, rs in results.items()},
+        }
+
+    # -- bulk -------------------------------------------------------------
+
+    def bulk(self, sc: Scenario, tools: dict[str, str]) -> None:
+        files = self.corpus.files[sc.name]
+        names = sorted(files)
+        urls = [f"http://127.0.0.1:{self.bulk_port}/{sc.name}/{n}" for n in names]
+        inp = write_inputs(self.work / "lists" / sc.name, urls, names, sc.jobs, False)
+        total = sum(s for s, _ in files.values())
+        results = self.run_tools(sc, inp, tools, self.outroot,
+                                 lambda out: verify(out, files, len(files), total, []))
+        self.finish(sc, results, total, f"Server: {self.bulk_server_name}.")
+
+    # -- latency / flaky ----------------------------------------------------
+
+    def synthetic(self, sc: Scenario, tools: dict[str, str]) -> None:
+        path = "delay" if sc.kind == "latency" else "flaky"
+        ns = list(range(1, sc.count + 1))
+        names = [str(n) for n in ns]
+        urls = [f"http://127.0.0.1:{self.test_port}/{path}/{n}" for n in ns]
+        expected = {str(n): (KiB, hashlib.sha256(synth_body(n)).hexdigest()) for n in ns}
+        inp = write_inputs(self.work / "lists" / sc.name, urls, names, sc.jobs, sc.kind == "flaky")
+        total = KiB * sc.count
+        full = sc.kind == "flaky"
+        results = self.run_tools(
+            sc, inp, tools, self.outroot,
+            lambda out: verify(out, expected, len(expected), total, [], full=full),
+            flaky_port=self.test_port if full else None)
+        if sc.kind == "latency":
+            ideal = sc.count / sc.jobs * 0.1
+            note = f"Ideal wall time {ideal:.1f} s ({sc.count} / {sc.jobs} × 100 ms)."
+        else:
+            fails = sc.count // 5
+            note = (f"{fails} URLs answer 503 on their first request, so the minimum is "
+                    f"{sc.count + fails} requests; every tool retries with a 1 s wait. "
+                    f"A run counts as ok only if every file is present with the right sha256.")
+        note += f" Server: {self.test_server_name} (/{path}/N)."
+        self.finish(sc, results, total, note)
+
+    # -- memory -------------------------------------------------------------
+
+    def memory(self, sc: Scenario, haul: str) -> None:
+        big, small, real = sc.count, sc.base, sc.real
+        lists = self.work / "lists" / "memory"
+        lists.mkdir(parents=True, exist_ok=True)
+        url = f"http://127.0.0.1:{self.bulk_port}/m/"
+
+        def write_list(n: int) -> Path:
+            p = lists / f"m{n}.txt"
+            if not p.exists():
+                with open(p, "w") as f:
+                    for a in range(1, n + 1, 100_000):
+                        f.write("".join(f"{url}{k}\n" for k in range(a, min(n, a + 99_999) + 1)))
+            return p
+
+        one_sha = sha256_file(self.corpus_root / "one.bin")
+        logs = self.work / "logs"
+        logs.mkdir(exist_ok=True)
+        rows = []
+        res: dict[tuple[str, int], list[Run]] = {}
+        cases = [("dry-run", small), ("dry-run", big), ("real", small), ("real", real)]
+        for mode, n in cases:
+            lst = write_list(n)
+            for i in range(self.args.runs):
+                out = self.outroot / "memory"
+                reset_dir(out)
+                cmd = [haul, "-i", str(lst), "-d", str(out), "-j", str(sc.jobs), "--progress", "none", "-q"]
+                if mode == "dry-run":
+                    cmd.append("--dry-run")
+                timeout = self.args.timeout if mode == "dry-run" else max(self.args.timeout, n / 500)
+                r = measure("haul", cmd, logs / f"memory-{mode}-{n}-{i + 1}.log", timeout,
+                            stdout_devnull=(mode == "dry-run"))
+                if r.timed_out:
+                    r.msg = f"timed out after {timeout:.0f}s"
+                elif r.rc != 0:
+                    r.msg = f"exit {r.rc}: {tail(r.log)}"
+                elif mode == "real":
+                    smp = [(str(k + 1), one_sha) for k in sample_idx(n)]
+                    r.ok, r.msg = verify(out, None, n, n * KiB, smp)
+                else:
+                    left = scan(out) if out.exists() else {}
+                    r.ok = not left
+                    r.msg = "nothing written" if r.ok else f"--dry-run wrote {len(left)} files"
+                res.setdefault((mode, n), []).append(r)
+                log(f"  memory   run {i + 1}/{self.args.runs}  {mode:7} {n:>9,} URLs  {r.wall:8.3f} s  "
+                    f"cpu {r.cpu:7.2f} s  rss {r.rss_kib / KiB:7.1f} MiB  {'ok' if r.ok else 'FAILED'}: {r.msg}")
+                shutil.rmtree(out, ignore_errors=True)
+        med = {}
+        for (mode, n), rs in res.items():
+            s = summarize(rs)
+            med[(mode, n)] = s.get("rss_mib")
+            rows.append(f"| {mode} | {n:,} | {fmt(s.get('rss_mib'), 1)} | "
+                        f"{' / '.join(f'{r.rss_kib / KiB:.1f}' for r in rs)} | {fmt(s.get('wall'))} | "
+                        f"{fmt(s.get('cpu'))} | {s['status']} |")
+        growth = []
+        for mode, n in (("dry-run", big), ("real", real)):
+            a, b = med.get((mode, small)), med.get((mode, n))
+            if a is not None and b is not None and n > small:
+                per = (b - a) * MiB / (n - small)
+                growth.append(f"- {mode}: ({fmt(b, 1)} MiB − {fmt(a, 1)} MiB) / {n - small:,} URLs = "
+                              f"**{per:.1f} bytes per URL**")
+                self.json.setdefault("memory_growth", {})[mode] = per
+            else:
+                growth.append(f"- {mode}: not measured (a run failed)")
+        table = "\n".join(["| mode | URLs | peak RSS median (MiB) | runs (MiB) | wall (s) | CPU s | status |",
+                           "|---|---|---|---|---|---|---|", *rows])
+        text = (f"### memory: haul peak RSS, {small:,} vs {big:,}-line lists (real run: {small:,} vs {real:,})\n\n"
+                f"`--dry-run` (stdout to /dev/null) and a real run where every URL `/m/N` serves the same "
+                f"1 KiB file (-j {sc.jobs}, default `{{name}}` naming, so N files are written). "
+                f"Server: {self.bulk_server_name}.\n\n{table}\n\nGrowth:\n\n" + "\n".join(growth) + "\n")
+        log("\n" + text)
+        self.sections.append(text)
+        self.json["scenarios"]["memory"] = {
+            "runs": {f"{m}-{n}": [{k: v for k, v in r.__dict__.items() if k != "log"} for r in rs]
+                     for (m, n), rs in res.items()}}
+
+    # -- main -----------------------------------------------------------------
+
+    def main(self) -> int:
+        a = self.args
+        all_sc = scenarios(a.quick, a.memory_real)
+        chosen = [all_sc[n] for n in (a.scenario or list(all_sc))]
+
+        # haul binary
+        haul = a.haul or str(build_haul())
+        if not os.access(haul, os.X_OK):
+            log(f"error: {haul} is not an executable")
+            return 2
+        haul = os.path.abspath(haul)
+
+        # peers
+        want = [t.strip() for t in a.tools.split(",")] if a.tools else TOOLS
+        venv_ok, venv_msg = ensure_venv(not a.no_pip)
+        exes: dict[str, str] = {"haul": haul}
+        missing: list[str] = []
+        for t in ("curl", "aria2c", "wget2"):
+            p = shutil.which(t)
+            if p:
+                exes[t] = p
+            else:
+                missing.append(f"{t} (not installed; benches/setup.sh installs it)")
+        if venv_ok:
+            exes["python"] = str(venv_python())
+        else:
+            missing.append(f"python ({venv_msg})")
+        tools = {t: exes[t] for t in TOOLS if t in exes and t in want}
+
+        # work dirs
+        shm = Path("/dev/shm")
+        need = self.space_needed(chosen)
+        base = None
+        if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > need * 1.2:
+            base = shm
+        self.work = Path(tempfile.mkdtemp(prefix="haul-bench-", dir=base))
+        self.outroot = self.work / "out"
+        self.corpus_root = self.work / "corpus"
+        self.corpus_root.mkdir()
+        try:
+            return self.run(chosen, tools, missing, base, haul)
+        finally:
+            stop_servers()
+            if a.keep:
+                log(f"# kept {self.work}")
+            else:
+                shutil.rmtree(self.work, ignore_errors=True)
+
+    def space_needed(self, chosen: list[Scenario]) -> int:
+        need = 0
+        biggest_out = 0
+        for sc in chosen:
+            if sc.kind == "bulk":
+                need += sc.count * sc.size
+                biggest_out = max(biggest_out, sc.count * max(sc.size, 4 * KiB))
+            elif sc.kind == "memory":
+                biggest_out = max(biggest_out, sc.real * 5 * KiB)  # 1 KiB file = 1 page + inode
+        return need + biggest_out + 64 * MiB
+
+    def run(self, chosen, tools, missing, base, haul) -> int:
+        a = self.args
+        t_start = time.perf_counter()
+        if base:
+            log(f"# work dir {self.work} on tmpfs ({fs_type(self.work)}): corpus and output dirs in RAM")
+        else:
+            log(f"# work dir {self.work} ({fs_type(self.work)}): /dev/shm missing or too small, "
+                f"output dirs are NOT on tmpfs")
+
+        # corpus
+        corpus = self.corpus = Corpus(self.corpus_root)
+        for sc in chosen:
+            if sc.kind == "bulk":
+                t0 = time.perf_counter()
+                corpus.make_set(sc.name, sc.count, sc.size)
+                log(f"# corpus {sc.name}: {sc.count:,} × {human(sc.size)} in {time.perf_counter() - t0:.1f} s")
+        corpus.make_file(self.corpus_root / "one.bin", "one", KiB)
+
+        # servers
+        py = str(venv_python()) if venv_has_aiohttp() else sys.executable
+        self.bulk_port = None
+        self.test_port = None
+        needs_bulk = any(sc.kind in ("bulk", "memory") for sc in chosen)
+        needs_test = any(sc.kind in ("latency", "flaky") for sc in chosen)
+        if needs_bulk and not a.python_server:
+            started = start_nginx(self.work, self.corpus_root, a.nginx_workers)
+            if started:
+                self.bulk_port, self.bulk_server_name = started
+        if needs_bulk and self.bulk_port is None:
+            port, backend = start_testserver(py, self.corpus_root, self.work)
+            self.bulk_port = port
+            self.bulk_server_name = f"Python {backend} static server (FALLBACK: nginx not installed or not used)"
+            log(f"# nginx not available: bulk cases use the {backend} Python server instead "
+                f"(slower; results are not comparable to nginx runs)")
+        if needs_test:
+            port, backend = start_testserver(py, None, self.work)
+            self.test_port = port
+            self.test_server_name = f"Python {backend} test server" + (
+                "" if backend == "aiohttp" else " (FALLBACK: aiohttp not available)")
+
+        header = self.machine_header(tools, missing, haul)
+        log(header)
+        load1 = os.getloadavg()[0]
+        if load1 > 0.5 * (os.cpu_count() or 1):
+            log(f"# WARNING: load average {load1:.1f} on {os.cpu_count()} CPUs: the machine is busy, "
+                f"timings will be noisy")
+
+        for sc in chosen:
+            log(f"\n## {sc.name}")
+            if sc.kind == "bulk":
+                self.bulk(sc, tools)
+            elif sc.kind in ("latency", "flaky"):
+                self.synthetic(sc, tools)
+            elif sc.kind == "memory":
+                self.memory(sc, haul)
+
+        elapsed = time.perf_counter() - t_start
+        doc = header + "\n" + "\n".join(self.sections) + f"\n_Harness wall time: {elapsed:.0f} s._\n"
+        RESULTS_DIR.mkdir(exist_ok=True)
+        (RESULTS_DIR / "latest.md").write_text(doc)
+        self.json["header"] = header
+        (RESULTS_DIR / "latest.json").write_text(json.dumps(self.json, indent=1, default=str))
+        log(f"\n# wrote {(RESULTS_DIR / 'latest.md').relative_to(REPO)} and latest.json "
+            f"({elapsed:.0f} s in all)")
+        return 0
+
+    def machine_header(self, tools, missing, haul) -> str:
+        a = self.args
+        try:
+            aff = len(os.sched_getaffinity(0))
+        except AttributeError:
+            aff = os.cpu_count()
+        rev = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True).stdout.strip() or "?"
+        vers = {
+            "haul": first_line([haul, "--version"]) + f" (git {rev})",
+            "curl": first_line(["curl", "--version"]),
+            "aria2c": first_line(["aria2c", "--version"]),
+            "wget2": first_line(["wget2", "--version"]),
+            "python": first_line([str(venv_python()), "-c",
+                                  "import sys, aiohttp; print('Python', sys.version.split()[0], "
+                                  "'aiohttp', aiohttp.__version__)"]),
+        }
+        lines = [
+            "# haul benchmark results",
+            "",
+            f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+            f"- command: `python3 benches/bench.py {' '.join(sys.argv[1:])}`",
+            f"- machine: {os.cpu_count()} CPUs online ({aff} usable, nproc), {cpu_model()}, "
+            f"{mem_total()} RAM",
+            f"- kernel: {platform.system()} {platform.release()}",
+            f"- load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+            f"- output dirs: {self.outroot} ({fs_type(self.work)})",
+            f"- runs per tool: {a.runs} (median shown; failed runs are not timed); "
+            f"timeout {a.timeout:.0f} s per run; mode: {'quick (~1/10 sizes)' if a.quick else 'full'}",
+            f"- servers: bulk = {getattr(self, 'bulk_server_name', 'n/a')}; "
+            f"latency/flaky = {getattr(self, 'test_server_name', 'n/a')}",
+            "- tools:",
+        ]
+        for t in TOOLS:
+            if t in tools:
+                lines.append(f"  - {t}: {vers[t]}")
+        for m in missing:
+            lines.append(f"  - missing: {m}")
+        lines.append("")
+        return "\n".join(lines)
+
+
+def human(n: int) -> str:
+    if n >= MiB:
+        return f"{n / MiB:g} MiB"
+    return f"{n / KiB:g} KiB"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="haul vs curl / aria2c / wget2 / aiohttp benchmark")
+    ap.add_argument("--quick", action="store_true", help="every scenario ~10x smaller")
+    ap.add_argument("--scenario", action="append",
+                    choices=["small", "medium", "large", "latency", "flaky", "memory"],
+                    help="run only this scenario (repeatable; default all)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per tool (median reported; default 3)")
+    ap.add_argument("--haul", help="use this haul binary instead of building one")
+    ap.add_argument("--tools", help="comma-separated subset of: " + ",".join(TOOLS))
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per tool run (default 300)")
+    ap.add_argument("--memory-real", type=int, metavar="N",
+                    help="URLs in the memory case's big real run (default 1,000,000; quick 100,000)")
+    ap.add_argument("--nginx-workers", default="1", help="nginx worker_processes (default 1; 'auto' ok)")
+    ap.add_argument("--python-server", action="store_true", help="serve bulk files from Python, not nginx")
+    ap.add_argument("--no-pip", action="store_true", help="never create benches/.venv or run pip")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary work dir (corpus, logs)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print each command line")
+    args = ap.parse_args()
+    if args.runs < 1:
+        ap.error("--runs must be >= 1")
+    SUBREAPER["on"] = become_subreaper()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        return Bench(args).main()
+    except KeyboardInterrupt:
+        log("\ninterrupted; servers stopped")
+        return 130
+    except SystemExit as e:
+        if isinstance(e.code, int) and e.code > 128:
+            log(f"\nstopped by signal {e.code - 128}; servers stopped")
+        raise
+    finally:
+        stop_servers()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
