@@ -219,6 +219,18 @@ impl Planner {
     }
 }
 
+impl Planner {
+    /// Whether the next item may have to wait for input to arrive, so a
+    /// batch gathered so far should be handed over first.
+    pub(crate) fn may_block(&self) -> bool {
+        let expanding = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.expansions.size_hint().1 != Some(0));
+        !expanding && self.lines.may_block()
+    }
+}
+
 impl Iterator for Planner {
     type Item = Planned;
 

@@ -29,6 +29,10 @@ use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary};
 /// How far the planner may run ahead of the downloads. Bounded, so a
 /// list of ten million lines is never held in memory.
 const PLAN_AHEAD: usize = 1024;
+/// Planned jobs travel in batches: one thread wake-up per batch instead of
+/// one per URL.
+const BATCH: usize = 64;
+type Batch = Vec<Planned>;
 
 pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<Summary> {
     let started = Instant::now();
@@ -78,8 +82,24 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
         stop: None,
     };
     let mut input_open = true;
+    let mut pending = std::collections::VecDeque::new();
 
-    while sink.stop.is_none() && (input_open || !sched.is_idle()) {
+    loop {
+        // Retries whose time has come go first, then new work.
+        sched.launch_due();
+        while sink.stop.is_none() && sched.has_room() {
+            match pending.pop_front() {
+                Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
+                Some(Planned::Skip(job)) => sink.record(skipped(job), progress),
+                Some(Planned::Rejected(rejected)) => {
+                    sink.record(rejected_outcome(rejected), progress);
+                }
+                None => break,
+            }
+        }
+        if sink.stop.is_some() || !(input_open || !pending.is_empty() || !sched.is_idle()) {
+            break;
+        }
         let next_wake = sched.next_wake();
         tokio::select! {
             biased;
@@ -99,14 +119,12 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
             }
             () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
                 if next_wake.is_some() && sched.has_room() => sched.launch_due(),
-            next = planned.recv(), if input_open && sched.has_room() => match next {
-                None => input_open = false,
-                Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
-                Some(Planned::Skip(job)) => sink.record(skipped(job), progress),
-                Some(Planned::Rejected(rejected)) => {
-                    sink.record(rejected_outcome(rejected), progress);
+            batch = planned.recv(), if input_open && pending.is_empty() && sched.has_room() => {
+                match batch {
+                    Some(batch) => pending.extend(batch),
+                    None => input_open = false,
                 }
-            },
+            }
         }
     }
 
@@ -119,7 +137,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
                 std::process::exit(130);
             });
         } else {
-            sink.summary.stopped_early = input_open || !sched.is_idle();
+            sink.summary.stopped_early = input_open || !pending.is_empty() || !sched.is_idle();
         }
         if let Stop::Storage(message) = stop {
             progress.println(&format!("haul: error: {message}; stopping"));
@@ -347,16 +365,31 @@ impl Sink {
 
 /// Runs the planner on a thread of its own (it reads files and stdin with
 /// blocking calls) and hands its output over a bounded channel.
-fn spawn_planner(config: Arc<Config>, progress: &Progress) -> Result<mpsc::Receiver<Planned>> {
-    let (tx, rx) = mpsc::channel(PLAN_AHEAD);
+fn spawn_planner(config: Arc<Config>, progress: &Progress) -> Result<mpsc::Receiver<Batch>> {
+    let (tx, rx) = mpsc::channel(PLAN_AHEAD / BATCH);
     let stats = progress.stats().clone();
     std::thread::Builder::new()
         .name("haul-planner".into())
         .spawn(move || {
-            for planned in Planner::new(config) {
-                stats.planned.fetch_add(1, Relaxed);
-                if tx.blocking_send(planned).is_err() {
-                    return; // the runner stopped
+            let mut planner = Planner::new(config);
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                let next = planner.next();
+                let done = next.is_none();
+                if let Some(planned) = next {
+                    stats.planned.fetch_add(1, Relaxed);
+                    batch.push(planned);
+                }
+                // Hand over a full batch, the last one, or whatever is ready
+                // before a read that may wait (a slow producer on stdin).
+                if !batch.is_empty() && (done || batch.len() == BATCH || planner.may_block()) {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.blocking_send(full).is_err() {
+                        return; // the runner stopped
+                    }
+                }
+                if done {
+                    break;
                 }
             }
             stats.planning_done.store(true, Relaxed);

@@ -4,8 +4,10 @@
 //! its load factor and doubling are counted; this keeps most keys in one
 //! sorted `Vec<u64>` (8 bytes a key) and only the newest in a small hash
 //! set, merged into the sorted part when it grows past a fraction of it.
-//! Lookups are a hash probe plus a binary search. It knows nothing about
-//! URLs.
+//! Lookups are a hash probe plus a binary search within one slice of a
+//! directory indexed by the key's top bits (keys are uniform hashes, so a
+//! slice holds a handful of keys and costs one or two cache misses, not
+//! twenty). It knows nothing about URLs.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -16,16 +18,22 @@ use std::hash::{BuildHasherDefault, Hasher};
 const RECENT_SHARE: usize = 16;
 const MIN_RECENT: usize = 4096;
 
+/// The directory has `2^DIRECTORY_BITS` slices (512 KiB of offsets).
+const DIRECTORY_BITS: u32 = 16;
+
 #[derive(Default)]
 pub(crate) struct SeenSet {
     sorted: Vec<u64>,
+    /// `directory[b]` is the index in `sorted` of the first key whose top
+    /// bits are `>= b`; empty until the first merge.
+    directory: Vec<usize>,
     recent: HashSet<u64, BuildHasherDefault<IdentityHasher>>,
 }
 
 impl SeenSet {
     /// Adds `key`; `false` when it was already there.
     pub(crate) fn insert(&mut self, key: u64) -> bool {
-        if self.sorted.binary_search(&key).is_ok() || !self.recent.insert(key) {
+        if self.in_sorted(key) || !self.recent.insert(key) {
             return false;
         }
         if self.recent.len() >= MIN_RECENT.max(self.sorted.len() / RECENT_SHARE) {
@@ -34,9 +42,18 @@ impl SeenSet {
         true
     }
 
+    fn in_sorted(&self, key: u64) -> bool {
+        if self.directory.is_empty() {
+            return false;
+        }
+        let slice = (key >> (64 - DIRECTORY_BITS)) as usize;
+        let (start, end) = (self.directory[slice], self.directory[slice + 1]);
+        self.sorted[start..end].binary_search(&key).is_ok()
+    }
+
     #[cfg(test)]
     pub(crate) fn contains(&self, key: u64) -> bool {
-        self.recent.contains(&key) || self.sorted.binary_search(&key).is_ok()
+        self.recent.contains(&key) || self.in_sorted(key)
     }
 
     #[cfg(test)]
@@ -66,6 +83,23 @@ impl SeenSet {
         // The recent set shrinks back so its table does not stay at its
         // largest size between merges.
         self.recent.shrink_to(MIN_RECENT);
+        self.rebuild_directory();
+    }
+
+    fn rebuild_directory(&mut self) {
+        let slices = 1usize << DIRECTORY_BITS;
+        self.directory.clear();
+        self.directory.reserve_exact(slices + 1);
+        let mut at = 0usize;
+        for slice in 0..slices {
+            while at < self.sorted.len()
+                && ((self.sorted[at] >> (64 - DIRECTORY_BITS)) as usize) < slice
+            {
+                at += 1;
+            }
+            self.directory.push(at);
+        }
+        self.directory.push(self.sorted.len());
     }
 }
 

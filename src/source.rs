@@ -5,7 +5,7 @@
 //! `plan.rs`), and it never holds more than one line in memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 
 use crate::config::Input;
 
@@ -57,7 +57,7 @@ pub(crate) struct Lines {
 struct Reader {
     source: usize,
     line: u64,
-    inner: Box<dyn BufRead + Send>,
+    inner: BufReader<Box<dyn Read + Send>>,
 }
 
 impl Lines {
@@ -67,6 +67,17 @@ impl Lines {
             next_input: 0,
             current: None,
             buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+impl Lines {
+    /// Whether the next line may have to wait for a read (standard input
+    /// fed slowly by another program): nothing of it is buffered yet.
+    pub(crate) fn may_block(&self) -> bool {
+        match &self.current {
+            Some(reader) => reader.inner.buffer().is_empty(),
+            None => matches!(self.inputs.get(self.next_input), Some(Input::List(_))),
         }
     }
 }
@@ -127,10 +138,10 @@ impl Iterator for Lines {
                     });
                 }
                 Input::List(path) => {
-                    let inner: Box<dyn BufRead + Send> = match path {
-                        None => Box::new(BufReader::with_capacity(64 * 1024, io::stdin())),
+                    let inner: Box<dyn Read + Send> = match path {
+                        None => Box::new(io::stdin()),
                         Some(path) => match File::open(path) {
-                            Ok(file) => Box::new(BufReader::with_capacity(64 * 1024, file)),
+                            Ok(file) => Box::new(file),
                             Err(err) => {
                                 return Some(Line {
                                     source,
@@ -146,7 +157,7 @@ impl Iterator for Lines {
                     self.current = Some(Reader {
                         source,
                         line: 0,
-                        inner,
+                        inner: BufReader::with_capacity(64 * 1024, inner),
                     });
                 }
             }
