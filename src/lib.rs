@@ -32,8 +32,9 @@ pub use report::{Interrupt, Summary};
 pub async fn run(config: Config, mut progress: Progress) -> anyhow::Result<Summary> {
     let config = Arc::new(config);
     if config.dry_run {
-        let progress = &progress;
-        return tokio::task::block_in_place(|| runner::dry_run(config, progress));
+        // Nothing else runs during a dry run: reading the input on this
+        // thread blocks no one.
+        return runner::dry_run(config, &progress);
     }
     runner::run(config, &mut progress).await
 }

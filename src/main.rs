@@ -14,7 +14,12 @@ fn main() -> ExitCode {
     };
     let progress = Progress::new(config.progress, config.color);
     haul::logging::init(config.verbose, config.quiet, progress.log_writer());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread drives every transfer: a download is mostly waiting, and
+    // on a few cores the work-stealing scheduler's cross-thread wake-ups
+    // cost more CPU than they save (BENCHMARKS.md: about a third of the
+    // CPU on 10,000 small files). Disk writes of any size that matters go
+    // to the blocking pool, and the input is read on a thread of its own.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
