@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::OnExists;
 use crate::error::{FailureKind, backoff, retry_after};
-use crate::naming::{content_disposition_name, safe_relative};
+use crate::naming::{content_disposition_name, part_path, safe_relative};
 use crate::plan::Job;
 use crate::progress::Handle;
 use crate::report::{Done, Failure, Outcome};
@@ -130,7 +130,7 @@ pub(crate) enum Step {
 pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
     task.attempts += 1;
     let mut path = task.job.path.clone();
-    let result = attempt(&ctx, &task.job, &mut path).await;
+    let result = attempt(&ctx, &task.job, task.attempts > 1, &mut path).await;
     let failure = match result {
         Ok(done) => {
             return Step::Finished(Outcome {
@@ -191,15 +191,16 @@ struct Resumable {
 }
 
 /// One attempt. `path` is updated when the server names the file.
-async fn attempt(ctx: &Ctx, job: &Job, path: &mut PathBuf) -> Result<Done, Failure> {
+/// One attempt; `retry` when an earlier attempt may have left a `.part`.
+async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Result<Done, Failure> {
     let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
     let url = job.url.as_str();
     let part_path = part_path(&job.path);
     // A name from Content-Disposition is known only from the answer, so
     // such downloads start over instead of guessing which `.part` is theirs.
-    let resumable = if ctx.resume && !ctx.content_disposition {
-        // A stat (and, rarely, an xattr read): cheaper inline than a trip
-        // to the blocking pool.
+    let resumable = if ctx.resume && !ctx.content_disposition && (job.had_part || retry) {
+        // A stat and an xattr read: cheaper inline than a trip to the
+        // blocking pool.
         read_resumable(&part_path, url)
     } else {
         None
@@ -573,12 +574,6 @@ fn stalled(limit: Duration) -> anyhow::Error {
         format!("{}ms", limit.as_millis())
     };
     anyhow!("stalled: no data for {limit} (--stall-timeout)")
-}
-
-fn part_path(dest: &Path) -> PathBuf {
-    let mut part = dest.as_os_str().to_owned();
-    part.push(".part");
-    part.into()
 }
 
 /// `DEST.part` and the bytes not yet written to it. The file is opened on

@@ -147,6 +147,13 @@ fn decode(segment: &str) -> String {
     percent_decode_str(segment).decode_utf8_lossy().into_owned()
 }
 
+/// `DEST.part`: where a download is written until it is complete.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut part = dest.as_os_str().to_owned();
+    part.push(".part");
+    part.into()
+}
+
 /// Why a destination was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsafeName {

@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::cli::{OnExists, Shard};
 use crate::config::{Config, Input};
-use crate::naming::{OutputTemplate, safe_relative};
+use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::seen::{IdentityHasher, SeenSet};
 use crate::source::{Entry, Line, Lines};
 use crate::template::{Expansion, Pattern};
@@ -37,6 +37,9 @@ pub(crate) struct Job {
     /// `--dir` joined with `rel`: where the file is written.
     pub(crate) path: PathBuf,
     pub(crate) sha256: Option<[u8; 32]>,
+    /// A `DEST.part` was there when the job was planned (looked up on the
+    /// planner's thread, so the transfer thread need not for every file).
+    pub(crate) had_part: bool,
 }
 
 /// Something the input asked for that will not be fetched.
@@ -206,15 +209,20 @@ impl Planner {
             let name = rel.file_name()?.to_str()?;
             self.config.checksums.get(name).copied()
         });
-        let job = Job {
+        let mut job = Job {
             url,
             rel,
             path,
             sha256,
+            had_part: false,
         };
         if self.config.on_exists == OnExists::Skip && exists(&job.path) {
             return Some(Planned::Skip(job));
         }
+        job.had_part = self.config.http.resume
+            && !self.config.dry_run
+            && !self.config.content_disposition
+            && exists(&part_path(&job.path));
         Some(Planned::Fetch(job))
     }
 }
