@@ -7,13 +7,14 @@
 //! [`Step`], and the runner decides when a retry runs.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
+use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{
     CONTENT_DISPOSITION, CONTENT_RANGE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE,
@@ -29,14 +30,14 @@ use crate::plan::Job;
 use crate::progress::Handle;
 use crate::report::{Done, Failure, Outcome};
 
-/// Bytes gathered in memory before one write to the `.part` file. Small
-/// files are written with a single system call; large ones in steps of
-/// this size, each on the blocking pool so a slow disk does not stall the
-/// runtime.
+/// Bytes gathered (as received, not copied) before one `writev` to the
+/// `.part` file. Small files are written with a single system call; large
+/// ones in steps of this size, each on the blocking pool so a slow disk
+/// does not stall the runtime, while the next step is being received.
 const WRITE_BUFFER: usize = 256 * 1024;
 
 /// A file up to this size, received whole, is written on the runtime's own
-/// thread (see [`PartFile::flush`]).
+/// thread (see [`PartFile::finish`]).
 const INLINE_WRITE: usize = 64 * 1024;
 
 /// The extended attribute on `DEST.part` that records which URL and which
@@ -314,14 +315,13 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
                 .await
                 .map_err(|e| fail(FailureKind::of_write(&e), e))?;
         }
-        PartFile::append(ctx.root.clone(), rel, path.clone(), offset, total)
+        PartFile::append(ctx.root.clone(), rel, path.clone(), offset)
     } else {
         PartFile::fresh(
             ctx.root.clone(),
             rel,
             path.clone(),
             validator(response.headers()).map(|v| format!("{url}\n{v}")),
-            total,
         )
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -347,7 +347,7 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
-            part.write(&chunk).await.map_err(BodyError::Write)?;
+            part.write(chunk).await.map_err(BodyError::Write)?;
         }
         if let Some(expected) = total
             && part.len() != expected
@@ -455,13 +455,7 @@ async fn finish_from_part(
         return Err(failure);
     }
     let len = resumable.len;
-    let part = PartFile::append(
-        ctx.root.clone(),
-        job.rel.clone(),
-        path.into(),
-        len,
-        Some(len),
-    );
+    let part = PartFile::append(ctx.root.clone(), job.rel.clone(), path.into(), len);
     part.finish(None)
         .await
         .map_err(|e| fail(FailureKind::of_write(&e), e))?;
@@ -576,22 +570,32 @@ fn stalled(limit: Duration) -> anyhow::Error {
     anyhow!("stalled: no data for {limit} (--stall-timeout)")
 }
 
-/// `DEST.part` and the bytes not yet written to it. The file is opened on
-/// the first write that reaches the disk, so an attempt that fails before
-/// its first byte leaves nothing behind.
+/// `DEST.part` and the bytes not yet written to it. The body's chunks are
+/// kept as they arrived (no copy) and written with one `writev` per
+/// [`WRITE_BUFFER`] on the blocking pool, while the next ones are received:
+/// at most one write is in flight per download. The file is opened on the
+/// first write that reaches the disk, so an attempt that fails before its
+/// first byte leaves nothing behind.
 struct PartFile {
     root: PathBuf,
     rel: PathBuf,
     dest: PathBuf,
     part: PathBuf,
     mode: Mode,
+    /// `None` while a write is in flight (it owns the file) or before the
+    /// first write.
     file: Option<File>,
-    buf: Vec<u8>,
+    chunks: Vec<Bytes>,
+    buffered: usize,
+    in_flight: Option<InFlight>,
     /// Bytes in the file on disk.
     written: u64,
-    /// The final size, when the server said: the buffer is no larger than
-    /// needed (a 16 KiB file does not get a 256 KiB buffer).
-    total: Option<u64>,
+}
+
+/// A write on the blocking pool, and how many bytes it carries.
+struct InFlight {
+    handle: tokio::task::JoinHandle<anyhow::Result<Option<File>>>,
+    len: u64,
 }
 
 enum Mode {
@@ -602,34 +606,15 @@ enum Mode {
 }
 
 impl PartFile {
-    fn fresh(
-        root: PathBuf,
-        rel: PathBuf,
-        dest: PathBuf,
-        record: Option<String>,
-        total: Option<u64>,
-    ) -> PartFile {
-        PartFile::new(root, rel, dest, Mode::Fresh { record }, 0, total)
+    fn fresh(root: PathBuf, rel: PathBuf, dest: PathBuf, record: Option<String>) -> PartFile {
+        PartFile::new(root, rel, dest, Mode::Fresh { record }, 0)
     }
 
-    fn append(
-        root: PathBuf,
-        rel: PathBuf,
-        dest: PathBuf,
-        len: u64,
-        total: Option<u64>,
-    ) -> PartFile {
-        PartFile::new(root, rel, dest, Mode::Append, len, total)
+    fn append(root: PathBuf, rel: PathBuf, dest: PathBuf, len: u64) -> PartFile {
+        PartFile::new(root, rel, dest, Mode::Append, len)
     }
 
-    fn new(
-        root: PathBuf,
-        rel: PathBuf,
-        dest: PathBuf,
-        mode: Mode,
-        written: u64,
-        total: Option<u64>,
-    ) -> PartFile {
+    fn new(root: PathBuf, rel: PathBuf, dest: PathBuf, mode: Mode, written: u64) -> PartFile {
         PartFile {
             part: part_path(&dest),
             root,
@@ -637,85 +622,104 @@ impl PartFile {
             dest,
             mode,
             file: None,
-            buf: Vec::new(),
+            chunks: Vec::new(),
+            buffered: 0,
+            in_flight: None,
             written,
-            total,
         }
     }
 
-    /// Bytes of the file so far (on disk or buffered).
+    /// Bytes of the file so far (on disk, being written, or buffered).
     fn len(&self) -> u64 {
-        self.written + self.buf.len() as u64
+        self.written + self.in_flight.as_ref().map_or(0, |w| w.len) + self.buffered as u64
     }
 
-    async fn write(&mut self, chunk: &[u8]) -> anyhow::Result<()> {
-        if self.buf.capacity() == 0 {
-            let left = self
-                .total
-                .map_or(u64::MAX, |t| t.saturating_sub(self.written));
-            let size = (left.min(WRITE_BUFFER as u64) as usize).max(chunk.len());
-            self.buf.reserve_exact(size);
-        }
-        self.buf.extend_from_slice(chunk);
-        if self.buf.len() >= WRITE_BUFFER {
-            self.flush(None, false).await?;
+    async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
+        self.buffered += chunk.len();
+        self.chunks.push(chunk);
+        if self.buffered >= WRITE_BUFFER {
+            self.settle().await?;
+            let step = self.step(None);
+            let len = std::mem::take(&mut self.buffered) as u64;
+            let handle = tokio::task::spawn_blocking(move || step.run());
+            self.in_flight = Some(InFlight { handle, len });
         }
         Ok(())
     }
 
-    /// Writes the buffer on the blocking pool; with `finish`, also sets the
-    /// modification time and renames `.part` to the destination.
-    async fn flush(&mut self, modified: Option<SystemTime>, finish: bool) -> anyhow::Result<()> {
-        let n = self.buf.len() as u64;
+    /// Waits for the write in flight, if any, and takes its file back.
+    async fn settle(&mut self) -> anyhow::Result<()> {
+        if let Some(InFlight { handle, len }) = self.in_flight.take() {
+            self.file = handle.await.context("writer task failed")??;
+            self.written += len;
+        }
+        Ok(())
+    }
+
+    /// The next trip to the disk, carrying the buffered chunks; `finish`
+    /// is `Some(mtime)` to finish the file. Call after [`PartFile::settle`].
+    fn step(&mut self, finish: Option<Option<SystemTime>>) -> WriteStep {
         let record = match &mut self.mode {
             // A file written whole in this one step never outlives it as a
             // `.part`: no resume record needed.
-            Mode::Fresh { record } => Some(record.take().filter(|_| !finish)),
+            Mode::Fresh { record } => Some(record.take().filter(|_| finish.is_none())),
             Mode::Append => None,
         };
-        let step = WriteStep {
+        // From here on the file exists: later steps append to it.
+        self.mode = Mode::Append;
+        WriteStep {
             root: self.root.clone(),
             rel: self.rel.clone(),
             part: self.part.clone(),
             dest: self.dest.clone(),
             file: self.file.take(),
-            buf: std::mem::take(&mut self.buf),
+            chunks: std::mem::take(&mut self.chunks),
             record,
-            finish: finish.then_some(modified),
-        };
-        // A small file written whole costs a few system calls on the page
-        // cache: cheaper on this thread than two hand-offs to the blocking
-        // pool (which cost more CPU than the write itself). Anything larger
-        // goes to the pool so a slow disk never stalls the runtime.
-        let (file, buf) = if finish && step.file.is_none() && step.buf.len() <= INLINE_WRITE {
-            step.run()?
-        } else {
-            tokio::task::spawn_blocking(move || step.run())
-                .await
-                .context("writer task failed")??
-        };
-        // From here on the file exists: later flushes append to it.
-        self.mode = Mode::Append;
-        self.written += n;
-        self.file = file;
-        self.buf = buf;
-        Ok(())
+            finish,
+        }
     }
 
+    /// Writes what is buffered, sets the modification time and renames
+    /// `.part` to the destination.
     async fn finish(mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
-        let result = self.flush(modified, true).await;
+        let result = self.finish_inner(modified).await;
         if result.is_err() {
             self.abandon(true).await;
         }
         result
     }
 
+    async fn finish_inner(&mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
+        self.settle().await?;
+        let inline = self.file.is_none() && self.buffered <= INLINE_WRITE;
+        let step = self.step(Some(modified));
+        let len = std::mem::take(&mut self.buffered) as u64;
+        // A small file written whole costs a few system calls on the page
+        // cache: cheaper on this thread than two hand-offs to the blocking
+        // pool (which cost more CPU than the write itself). Anything larger
+        // goes to the pool so a slow disk never stalls the runtime.
+        if inline {
+            step.run()?;
+        } else {
+            tokio::task::spawn_blocking(move || step.run())
+                .await
+                .context("writer task failed")??;
+        }
+        self.written += len;
+        Ok(())
+    }
+
     /// Gives up: keeps a non-empty `.part` for a later resume when `keep`,
     /// removes it otherwise.
     async fn abandon(mut self, keep: bool) {
-        if keep && !self.buf.is_empty() {
-            // Best effort: a write error here was probably the cause.
-            let _ = self.flush(None, false).await;
+        // Best effort: a write error here was probably the cause.
+        if self.settle().await.is_ok() && keep && self.buffered > 0 {
+            let step = self.step(None);
+            let len = std::mem::take(&mut self.buffered) as u64;
+            if let Ok(Ok(file)) = tokio::task::spawn_blocking(move || step.run()).await {
+                self.file = file;
+                self.written += len;
+            }
         }
         drop(self.file.take());
         // Also when a failed first write left the file empty behind it.
@@ -729,7 +733,7 @@ impl PartFile {
     }
 }
 
-/// One trip to the disk: open the `.part` if needed, write the buffer, and
+/// One trip to the disk: open the `.part` if needed, write the chunks, and
 /// when finishing set the mtime and rename it to its final name.
 struct WriteStep {
     root: PathBuf,
@@ -737,7 +741,7 @@ struct WriteStep {
     part: PathBuf,
     dest: PathBuf,
     file: Option<File>,
-    buf: Vec<u8>,
+    chunks: Vec<Bytes>,
     /// See [`open_part`].
     record: Option<Option<String>>,
     /// `Some(mtime)` to finish the file.
@@ -745,37 +749,54 @@ struct WriteStep {
 }
 
 impl WriteStep {
-    fn run(self) -> anyhow::Result<(Option<File>, Vec<u8>)> {
+    /// Returns the file, still open, unless it was finished.
+    fn run(self) -> anyhow::Result<Option<File>> {
         let WriteStep {
             root,
             rel,
             part,
             dest,
-            mut file,
-            mut buf,
+            file,
+            chunks,
             record,
             finish,
         } = self;
-        let f = match &mut file {
-            Some(f) => f,
-            None => file.insert(open_part(&root, &rel, &part, record)?),
+        let mut file = match file {
+            Some(file) => file,
+            None => open_part(&root, &rel, &part, record)?,
         };
-        f.write_all(&buf)
+        write_chunks(&mut file, &chunks)
             .with_context(|| format!("cannot write {}", part.display()))?;
-        buf.clear();
-        if let Some(modified) = finish {
-            if let Some(modified) = modified {
-                // Best effort: `--on-exists update` relies on it, but a file
-                // system without mtimes should not fail the download.
-                let _ = f.set_modified(modified);
-            }
-            drop(file.take());
-            std::fs::rename(&part, &dest).with_context(|| {
-                format!("cannot rename {} to {}", part.display(), dest.display())
-            })?;
+        let Some(modified) = finish else {
+            return Ok(Some(file));
+        };
+        if let Some(modified) = modified {
+            // Best effort: `--on-exists update` relies on it, but a file
+            // system without mtimes should not fail the download.
+            let _ = file.set_modified(modified);
         }
-        Ok((file, buf))
+        drop(file);
+        std::fs::rename(&part, &dest)
+            .with_context(|| format!("cannot rename {} to {}", part.display(), dest.display()))?;
+        Ok(None)
     }
+}
+
+/// `write_all` for a list of chunks, with as few `writev` calls as the
+/// kernel allows.
+fn write_chunks(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+    let mut slices = &mut slices[..];
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Opens `.part` for writing: `record` is `Some` for a fresh file (which
