@@ -11,6 +11,7 @@ use std::io::{IoSlice, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
@@ -35,6 +36,21 @@ use crate::report::{Done, Failure, Outcome};
 /// ones in steps of this size, each on the blocking pool so a slow disk
 /// does not stall the runtime, while the next step is being received.
 const WRITE_BUFFER: usize = 256 * 1024;
+/// Larger steps mean fewer hand-offs to the blocking pool (a 2 × 512 MiB
+/// download is about 15% faster with 4 MiB steps than with 256 KiB ones),
+/// so a download uses them while all downloads together hold less than
+/// [`WRITE_BUDGET`] in memory; past that, everyone is back to
+/// [`WRITE_BUFFER`] and memory stays bounded whatever `--jobs` is.
+const WRITE_STEP_MAX: usize = 4 * 1024 * 1024;
+const WRITE_BUDGET: usize = 32 * 1024 * 1024;
+
+/// Body bytes held in memory by every download of the process (buffered
+/// or being written).
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes received are on disk within about this long, however slowly they
+/// come (what a crash can lose, and what a later run can resume).
+const WRITE_DELAY_MAX: Duration = Duration::from_secs(1);
 
 /// A file up to this size, received whole, is written on the runtime's own
 /// thread (see [`PartFile::finish`]).
@@ -587,9 +603,13 @@ struct PartFile {
     file: Option<File>,
     chunks: Vec<Bytes>,
     buffered: usize,
+    /// When the oldest buffered chunk arrived.
+    buffered_since: Option<Instant>,
     in_flight: Option<InFlight>,
     /// Bytes in the file on disk.
     written: u64,
+    /// What this download has counted in [`HELD`].
+    held: usize,
 }
 
 /// A write on the blocking pool, and how many bytes it carries.
@@ -624,9 +644,22 @@ impl PartFile {
             file: None,
             chunks: Vec::new(),
             buffered: 0,
+            buffered_since: None,
             in_flight: None,
             written,
+            held: 0,
         }
+    }
+
+    /// Brings [`HELD`] up to date with what this download holds now.
+    fn account(&mut self) {
+        let now = self.buffered + self.in_flight.as_ref().map_or(0, |w| w.len as usize);
+        if now >= self.held {
+            HELD.fetch_add(now - self.held, Relaxed);
+        } else {
+            HELD.fetch_sub(self.held - now, Relaxed);
+        }
+        self.held = now;
     }
 
     /// Bytes of the file so far (on disk, being written, or buffered).
@@ -637,12 +670,21 @@ impl PartFile {
     async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
         self.buffered += chunk.len();
         self.chunks.push(chunk);
-        if self.buffered >= WRITE_BUFFER {
+        self.account();
+        let since = *self.buffered_since.get_or_insert_with(Instant::now);
+        let step = if HELD.load(Relaxed) <= WRITE_BUDGET {
+            WRITE_STEP_MAX
+        } else {
+            WRITE_BUFFER
+        };
+        if self.buffered >= step || since.elapsed() >= WRITE_DELAY_MAX {
+            self.buffered_since = None;
             self.settle().await?;
             let step = self.step(None);
             let len = std::mem::take(&mut self.buffered) as u64;
             let handle = tokio::task::spawn_blocking(move || step.run());
             self.in_flight = Some(InFlight { handle, len });
+            self.account();
         }
         Ok(())
     }
@@ -650,7 +692,9 @@ impl PartFile {
     /// Waits for the write in flight, if any, and takes its file back.
     async fn settle(&mut self) -> anyhow::Result<()> {
         if let Some(InFlight { handle, len }) = self.in_flight.take() {
-            self.file = handle.await.context("writer task failed")??;
+            let done = handle.await.context("writer task failed");
+            self.account();
+            self.file = done??;
             self.written += len;
         }
         Ok(())
@@ -694,6 +738,7 @@ impl PartFile {
         let inline = self.file.is_none() && self.buffered <= INLINE_WRITE;
         let step = self.step(Some(modified));
         let len = std::mem::take(&mut self.buffered) as u64;
+        self.account();
         // A small file written whole costs a few system calls on the page
         // cache: cheaper on this thread than two hand-offs to the blocking
         // pool (which cost more CPU than the write itself). Anything larger
@@ -716,6 +761,7 @@ impl PartFile {
         if self.settle().await.is_ok() && keep && self.buffered > 0 {
             let step = self.step(None);
             let len = std::mem::take(&mut self.buffered) as u64;
+            self.account();
             if let Ok(Ok(file)) = tokio::task::spawn_blocking(move || step.run()).await {
                 self.file = file;
                 self.written += len;
@@ -730,6 +776,13 @@ impl PartFile {
                 Err(e) => tracing::warn!("cannot remove {}: {e}", self.part.display()),
             }
         }
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        // Whatever path ended the download, its bytes leave the budget.
+        HELD.fetch_sub(self.held, Relaxed);
     }
 }
 
