@@ -235,3 +235,79 @@ fn on_exists_overwrite_downloads_again() {
         &expected([("a.txt", &b"new a"[..])]),
     );
 }
+
+/// Contract, Output: `--content-disposition` uses the name the server
+/// suggests, keeping only its last component (a hostile `../` is not
+/// followed), in the folder the template chose.
+#[test]
+fn content_disposition_names_the_file_inside_the_dir() {
+    let server = server::http(|req| async move {
+        let name = match req.uri().query() {
+            Some("id=1") => "attachment; filename=\"report.csv\"",
+            _ => "attachment; filename=\"../../escape.txt\"",
+        };
+        server::with_header(server::ok("body"), "content-disposition", name)
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &server.url("/download?id=1"),
+        &server.url("/download?id=2"),
+        "--content-disposition",
+        "-o",
+        "sub/{n}",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0);
+    assert_tree_eq(
+        &tree(tmp.path()),
+        &expected([
+            ("out/sub/report.csv", &b"body"[..]),
+            ("out/sub/escape.txt", &b"body"[..]),
+        ]),
+    );
+}
+
+/// Contract, Output: haul sets a saved file's mtime from `Last-Modified`,
+/// and `--on-exists update` sends it back as `If-Modified-Since`, keeping
+/// the file on 304.
+#[test]
+fn update_sends_if_modified_since_and_keeps_the_file_on_304() {
+    const DATE: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
+    let server = server::http(|req| async move {
+        if req.headers().get("if-modified-since").is_some_and(|v| v == DATE) {
+            return server::status(hyper::StatusCode::NOT_MODIFIED);
+        }
+        server::with_header(server::ok("fresh"), "last-modified", DATE)
+    });
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/a.txt");
+
+    run(haul_in(tmp.path()).args([&url, "-d", "out"])).assert_code(0);
+    let saved = tmp.path().join("out/a.txt");
+    let mtime = std::fs::metadata(&saved).unwrap().modified().unwrap();
+    assert_eq!(httpdate::fmt_http_date(mtime), DATE);
+
+    std::fs::write(&saved, "local copy").unwrap();
+    let file = std::fs::File::options().write(true).open(&saved).unwrap();
+    file.set_modified(mtime).unwrap();
+    drop(file);
+    let out = run(haul_in(tmp.path()).args([
+        &url,
+        "-d",
+        "out",
+        "--on-exists",
+        "update",
+        "--report",
+        "-",
+    ]));
+
+    out.assert_code(0);
+    assert_eq!(std::fs::read(&saved).unwrap(), b"local copy");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[1].header("if-modified-since"), Some(DATE));
+    assert_eq!(out.stdout_report()[0]["status"], "not_modified");
+}
