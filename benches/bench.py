@@ -362,8 +362,25 @@ http {{
     return port, f"{ver} (worker_processes {workers}, sendfile on, access_log off)"
 
 
-def start_testserver(python: str, root: Path | None, work: Path) -> tuple[int, str]:
-    cmd = [python, str(TESTSERVER), "--delay-ms", "100"]
+def build_bench_server() -> Path | None:
+    """The Rust test server (examples/bench_server.rs) for latency/flaky, so
+    the server is not the bottleneck; None when it cannot be built."""
+    log("# building the test server: cargo build --release --locked --example bench_server")
+    done = subprocess.run(["cargo", "build", "--release", "--locked", "--example", "bench_server"],
+                          cwd=REPO)
+    if done.returncode != 0:
+        return None
+    meta = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"],
+                          cwd=REPO, check=True, capture_output=True, text=True)
+    return Path(json.loads(meta.stdout)["target_directory"]) / "release" / "examples" / "bench_server"
+
+
+def start_testserver(python: str, root: Path | None, work: Path,
+                     rust_server: Path | None = None) -> tuple[int, str]:
+    if rust_server is not None and root is None:
+        cmd = [str(rust_server), "--delay-ms", "100"]
+    else:
+        cmd = [python, str(TESTSERVER), "--delay-ms", "100"]
     if root:
         cmd += ["--root", str(root)]
     errlog = open(work / f"testserver-{len(SERVERS)}.log", "wb")
@@ -932,10 +949,14 @@ class Bench:
             log(f"# nginx not available: bulk cases use the {backend} Python server instead "
                 f"(slower; results are not comparable to nginx runs)")
         if needs_test:
-            port, backend = start_testserver(py, None, self.work)
+            rust_server = None if a.python_test_server else build_bench_server()
+            port, backend = start_testserver(py, None, self.work, rust_server)
             self.test_port = port
-            self.test_server_name = f"Python {backend} test server" + (
-                "" if backend == "aiohttp" else " (FALLBACK: aiohttp not available)")
+            if backend == "rust":
+                self.test_server_name = "Rust hyper test server (examples/bench_server.rs)"
+            else:
+                self.test_server_name = f"Python {backend} test server" + (
+                    "" if backend == "aiohttp" else " (FALLBACK: aiohttp not available)")
 
         header = self.machine_header(tools, missing, haul)
         log(header)
@@ -1025,6 +1046,8 @@ def main() -> int:
                     help="URLs in the memory case's big real run (default 1,000,000; quick 100,000)")
     ap.add_argument("--nginx-workers", default="1", help="nginx worker_processes (default 1; 'auto' ok)")
     ap.add_argument("--python-server", action="store_true", help="serve bulk files from Python, not nginx")
+    ap.add_argument("--python-test-server", action="store_true",
+                    help="latency/flaky: use servers/testserver.py instead of the Rust examples/bench_server")
     ap.add_argument("--no-pip", action="store_true", help="never create benches/.venv or run pip")
     ap.add_argument("--keep", action="store_true", help="keep the temporary work dir (corpus, logs)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each command line")
