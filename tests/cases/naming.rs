@@ -277,7 +277,11 @@ fn content_disposition_names_the_file_inside_the_dir() {
 fn update_sends_if_modified_since_and_keeps_the_file_on_304() {
     const DATE: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
     let server = server::http(|req| async move {
-        if req.headers().get("if-modified-since").is_some_and(|v| v == DATE) {
+        if req
+            .headers()
+            .get("if-modified-since")
+            .is_some_and(|v| v == DATE)
+        {
             return server::status(hyper::StatusCode::NOT_MODIFIED);
         }
         server::with_header(server::ok("fresh"), "last-modified", DATE)
