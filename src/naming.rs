@@ -58,7 +58,10 @@ impl OutputTemplate {
                         "host" => Part::Host,
                         "n" => Part::N,
                         _ => match key.parse::<usize>() {
-                            Ok(k) if k >= 1 => Part::Glob(k),
+                            // Digits only: `{+1}` or `{ 1}` is not `{1}`.
+                            Ok(k) if k >= 1 && key.bytes().all(|b| b.is_ascii_digit()) => {
+                                Part::Glob(k)
+                            }
                             _ => bail!(
                                 "unknown placeholder '{{{key}}}' in '{text}' \
                                  (known: {{name}} {{path}} {{host}} {{n}} {{1}} {{2}} ...)"
@@ -329,7 +332,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_templates() {
-        for bad in ["", "{nam}", "{0}", "{name", "a}b", "{-1}"] {
+        for bad in ["", "{nam}", "{0}", "{name", "a}b", "{-1}", "{+1}", "{ 1}"] {
             assert!(OutputTemplate::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(OutputTemplate::parse("{2}/{10}").unwrap().max_glob(), 10);

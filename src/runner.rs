@@ -1,10 +1,13 @@
-//! The scheduler: pulls planned jobs from the planner thread only while
-//! fewer than `--jobs` downloads are in flight, runs each on its own task
-//! in a `JoinSet`, and feeds every outcome to the summary, the report and
-//! the failure lines. It also owns stopping: `--fail-fast`/`--max-failures`
-//! and SIGINT/SIGTERM stop new downloads and abort the ones in flight
-//! (their `.part` files stay for a later resume). It does not know HTTP
-//! (that is `fetch.rs`) or how inputs are read (that is `plan.rs`).
+//! The scheduler: pulls planned jobs (in batches, from the planner thread)
+//! only while fewer than `--jobs` downloads are in flight, runs each on its
+//! own task in a `JoinSet`, parks failed attempts until their retry time
+//! without holding a slot (and holds back a host that asked for a pause),
+//! and feeds every outcome to the summary, the report and the failure
+//! lines. It also owns stopping: `--fail-fast`/`--max-failures`, a disk
+//! that fails every write, and SIGINT/SIGTERM stop new downloads and cancel
+//! the ones in flight, which flush what they received to their `.part` for
+//! a later resume. It does not know HTTP (that is `fetch.rs`) or how inputs
+//! are read (that is `plan.rs`).
 
 use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
