@@ -48,7 +48,6 @@ pub(crate) struct Stats {
 pub(crate) struct Handle {
     stats: Arc<Stats>,
     multi: Option<MultiProgress>,
-    color: bool,
 }
 
 impl Handle {
@@ -70,7 +69,6 @@ impl Handle {
                 ProgressStyle::with_template(FILE_TEMPLATE_SPINNER).expect("valid template"),
             ),
         };
-        let _ = self.color;
         let bar = multi.add(bar.with_message(crate::report::sanitize(name)));
         Some(FileBar(bar))
     }
@@ -95,7 +93,6 @@ pub struct Progress {
     stats: Arc<Stats>,
     multi: Option<MultiProgress>,
     total: Option<ProgressBar>,
-    color: bool,
     ticker: Option<JoinHandle<()>>,
 }
 
@@ -127,7 +124,6 @@ impl Progress {
             stats,
             multi,
             total,
-            color,
             ticker: None,
         }
     }
@@ -145,7 +141,6 @@ impl Progress {
         Handle {
             stats: self.stats.clone(),
             multi: self.multi.clone(),
-            color: self.color,
         }
     }
 
