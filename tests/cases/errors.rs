@@ -12,9 +12,14 @@ use hyper::StatusCode;
 use tempfile::TempDir;
 
 use crate::support::{
-    assert_no_final_file, assert_tree_eq, expected, haul_in, pseudo_random, run, server,
-    sha256_hex, tree, write_list,
+    assert_no_final_file, assert_out_holds, assert_tree_eq, expected, haul_in, pseudo_random, run,
+    run_list_in, server, sha256_hex, tree, write_list,
 };
+
+/// Writes `dir/urls.txt` with the one line `URL sha256=HEX`.
+fn write_sha256_line(dir: &TempDir, url: &str, hex: &str) {
+    write_list(dir.path(), "urls.txt", &[format!("{url} sha256={hex}")]);
+}
 
 #[test]
 fn not_found_mixed_with_successes() {
@@ -43,13 +48,13 @@ fn not_found_mixed_with_successes() {
     out.assert_failure(&missing1, &["missing1.txt", "404"]);
     out.assert_failure(&missing2, &["missing2.txt", "404"]);
     // The error pages are never written, not even as `.part`.
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([
+    assert_out_holds(
+        tmp.path(),
+        [
             ("a.txt", &b"alpha"[..]),
             ("b.txt", b"beta"),
             ("c.txt", b"gamma"),
-        ]),
+        ],
     );
     assert_eq!(server.hits(), 5);
 }
@@ -93,23 +98,12 @@ fn sha256_match_is_saved() {
     let body = pseudo_random(3, 10_000);
     let server = server::files([("/a.bin", body.clone())]);
     let tmp = TempDir::new().unwrap();
-    write_list(
-        tmp.path(),
-        "urls.txt",
-        &[format!(
-            "{} sha256={}",
-            server.url("/a.bin"),
-            sha256_hex(&body)
-        )],
-    );
+    write_sha256_line(&tmp, &server.url("/a.bin"), &sha256_hex(&body));
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.bin", &body[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.bin", &body[..])]);
 }
 
 #[test]
@@ -117,23 +111,16 @@ fn sha256_uppercase_hex_is_accepted() {
     let body = b"case does not matter".to_vec();
     let server = server::files([("/a.bin", body.clone())]);
     let tmp = TempDir::new().unwrap();
-    write_list(
-        tmp.path(),
-        "urls.txt",
-        &[format!(
-            "{} sha256={}",
-            server.url("/a.bin"),
-            sha256_hex(&body).to_uppercase()
-        )],
+    write_sha256_line(
+        &tmp,
+        &server.url("/a.bin"),
+        &sha256_hex(&body).to_uppercase(),
     );
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.bin", &body[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.bin", &body[..])]);
 }
 
 #[test]
@@ -151,7 +138,7 @@ fn sha256_mismatch_fails_and_keeps_no_final_file() {
         ],
     );
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(1).assert_summary(1, 0, 1);
     out.assert_failure(&url, &["a.bin"]);
@@ -175,17 +162,9 @@ fn sha256_mismatch_is_retried_exactly_once_from_zero() {
     let body = b"stable but not what the list expects".to_vec();
     let server = server::files([("/a.bin", body)]);
     let tmp = TempDir::new().unwrap();
-    write_list(
-        tmp.path(),
-        "urls.txt",
-        &[format!(
-            "{} sha256={}",
-            server.url("/a.bin"),
-            sha256_hex(b"x")
-        )],
-    );
+    write_sha256_line(&tmp, &server.url("/a.bin"), &sha256_hex(b"x"));
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(1);
     let requests = server.requests();
@@ -209,7 +188,7 @@ fn unsupported_scheme_in_a_list_is_a_failed_line() {
         ],
     );
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(1).assert_summary(1, 0, 1);
     assert!(
@@ -217,10 +196,7 @@ fn unsupported_scheme_in_a_list_is_a_failed_line() {
             .any(|l| l.starts_with("haul: urls.txt:2:")),
         "expected `haul: urls.txt:2: ...`\n{out}"
     );
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..])]);
 }
 
 #[test]
@@ -237,21 +213,23 @@ fn unsupported_scheme_as_an_argument_fails_that_url_only() {
             .any(|l| l.starts_with("haul: ") && l.contains(ftp)),
         "the ftp URL should be named in a failure line\n{out}"
     );
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..])]);
+}
+
+/// Runs `haul -i LIST -d out` and asserts a usage error: exit 2, nothing on
+/// stdout, `LIST` named on stderr, and nothing written.
+#[track_caller]
+fn assert_list_file_refused(tmp: &TempDir, list: &str) {
+    let out = run(haul_in(tmp.path()).args(["-i", list, "-d", "out"]));
+    out.assert_code(2).assert_stdout_empty();
+    assert!(out.stderr.contains(list), "{out}");
+    assert_tree_eq(&tree(tmp.path()), &expected([]));
 }
 
 #[test]
 fn missing_list_file_exits_2_and_names_it() {
     let tmp = TempDir::new().unwrap();
-
-    let out = run(haul_in(tmp.path()).args(["-i", "no-such-list.txt", "-d", "out"]));
-
-    out.assert_code(2).assert_stdout_empty();
-    assert!(out.stderr.contains("no-such-list.txt"), "{out}");
-    assert_tree_eq(&tree(tmp.path()), &expected([]));
+    assert_list_file_refused(&tmp, "no-such-list.txt");
 }
 
 #[test]
@@ -259,11 +237,7 @@ fn directory_as_list_file_exits_2_and_names_it() {
     let tmp = TempDir::new().unwrap();
     std::fs::create_dir(tmp.path().join("a-folder")).unwrap();
 
-    let out = run(haul_in(tmp.path()).args(["-i", "a-folder", "-d", "out"]));
-
-    out.assert_code(2).assert_stdout_empty();
-    assert!(out.stderr.contains("a-folder"), "{out}");
-    assert_tree_eq(&tree(tmp.path()), &expected([]));
+    assert_list_file_refused(&tmp, "a-folder");
 }
 
 #[test]
@@ -336,7 +310,7 @@ fn max_failures_stops_after_n_failures() {
         "--max-failures 3 -j 1 should stop after three 404s, server saw {:?}",
         server.uris_sorted()
     );
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
 }
 
 #[test]
@@ -395,10 +369,7 @@ fn slow_drip_within_stall_timeout_completes() {
     ]));
 
     out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("drip.bin", &full[..])]),
-    );
+    assert_out_holds(tmp.path(), [("drip.bin", &full[..])]);
     assert_eq!(server.hits(), 1);
 }
 
@@ -426,9 +397,6 @@ fn truncated_body_is_retried_and_then_saved_whole() {
     let out = run(haul_in(tmp.path()).args([&server.url("/r.bin"), "-d", "out"]));
 
     out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
+    assert_out_holds(tmp.path(), [("r.bin", &full[..])]);
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }

@@ -7,8 +7,10 @@
 
 use tempfile::TempDir;
 
+use crate::support::server::Server;
 use crate::support::{
-    assert_tree_eq, expected, haul_in, pseudo_random, run, run_with_stdin, server, tree, write_list,
+    Output, assert_out_holds, assert_tree_eq, haul_in, pseudo_random, run, run_list_in,
+    run_with_stdin, server, tree, write_list,
 };
 
 #[test]
@@ -28,7 +30,7 @@ fn fifty_files_from_a_list_arrive_byte_for_byte() {
     let lines: Vec<String> = files.iter().map(|(p, _)| server.url(p)).collect();
     write_list(tmp.path(), "urls.txt", &lines);
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(0)
         .assert_stdout_empty()
@@ -41,41 +43,31 @@ fn fifty_files_from_a_list_arrive_byte_for_byte() {
     assert_eq!(server.hits(), 50);
 }
 
-#[test]
-fn list_from_stdin_with_dash_i() {
+/// Serves `/a.txt` and `/b.txt` and runs haul with `args`, its stdin a list
+/// of both URLs.
+fn haul_a_and_b_listed_on_stdin(args: &[&str]) -> (Server, TempDir, Output) {
     let server = server::files([("/a.txt", b"alpha".to_vec()), ("/b.txt", b"beta".to_vec())]);
     let tmp = TempDir::new().unwrap();
     let list = format!("{}\n{}\n", server.url("/a.txt"), server.url("/b.txt"));
+    let out = run_with_stdin(haul_in(tmp.path()).args(args), list.as_bytes());
+    (server, tmp, out)
+}
 
-    let out = run_with_stdin(
-        haul_in(tmp.path()).args(["-i", "-", "-d", "out"]),
-        list.as_bytes(),
-    );
+#[test]
+fn list_from_stdin_with_dash_i() {
+    let (server, tmp, out) = haul_a_and_b_listed_on_stdin(&["-i", "-", "-d", "out"]);
 
     out.assert_code(0).assert_stdout_empty();
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..]), ("b.txt", b"beta")]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..]), ("b.txt", b"beta")]);
     assert_eq!(server.hits(), 2);
 }
 
 #[test]
 fn list_from_stdin_with_dash_argument() {
-    let server = server::files([("/a.txt", b"alpha".to_vec()), ("/b.txt", b"beta".to_vec())]);
-    let tmp = TempDir::new().unwrap();
-    let list = format!("{}\n{}\n", server.url("/a.txt"), server.url("/b.txt"));
-
-    let out = run_with_stdin(
-        haul_in(tmp.path()).args(["-d", "out", "-"]),
-        list.as_bytes(),
-    );
+    let (server, tmp, out) = haul_a_and_b_listed_on_stdin(&["-d", "out", "-"]);
 
     out.assert_code(0).assert_stdout_empty();
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..]), ("b.txt", b"beta")]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..]), ("b.txt", b"beta")]);
     assert_eq!(server.hits(), 2);
 }
 
@@ -101,13 +93,13 @@ fn positional_urls_and_several_list_files_are_all_read() {
     ]));
 
     out.assert_code(0).assert_summary(3, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([
+    assert_out_holds(
+        tmp.path(),
+        [
             ("p.txt", &b"positional"[..]),
             ("one.txt", b"first list"),
             ("two.txt", b"second list"),
-        ]),
+        ],
     );
 }
 
@@ -123,15 +115,15 @@ fn comments_blank_lines_and_crlf_are_handled() {
     );
     std::fs::write(tmp.path().join("urls.txt"), list).unwrap();
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(0)
         .assert_stdout_empty()
         .assert_summary(2, 0, 0);
     // No `\r` leaks into a name, and the commented URL is never requested.
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..]), ("renamed.txt", b"beta")]),
+    assert_out_holds(
+        tmp.path(),
+        [("a.txt", &b"alpha"[..]), ("renamed.txt", b"beta")],
     );
     assert_eq!(server.uris_sorted(), ["/a.txt", "/b.txt"]);
 }
@@ -154,16 +146,16 @@ fn out_field_sets_the_destination_and_creates_folders() {
         ],
     );
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(0).assert_summary(3, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([
+    assert_out_holds(
+        tmp.path(),
+        [
             ("deep/er/x.bin", &b"alpha"[..]),
             ("y.bin", b"beta"),
             ("c.txt", b"gamma"),
-        ]),
+        ],
     );
 }
 
@@ -185,7 +177,7 @@ fn bad_lines_are_reported_with_file_and_line_and_others_still_download() {
         ],
     );
 
-    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out"]));
+    let out = run_list_in(tmp.path());
 
     out.assert_code(1)
         .assert_stdout_empty()
@@ -204,10 +196,7 @@ fn bad_lines_are_reported_with_file_and_line_and_others_still_download() {
             "line {line} is fine and must not be reported\n{out}"
         );
     }
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..]), ("c.txt", b"gamma")]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..]), ("c.txt", b"gamma")]);
     // A line with an unknown key is rejected as a whole, not fetched.
     assert_eq!(server.uris_sorted(), ["/a.txt", "/c.txt"]);
 }
@@ -222,10 +211,7 @@ fn same_url_twice_is_fetched_once() {
     let out = run(haul_in(tmp.path()).args([&url, "-i", "urls.txt", "-d", "out"]));
 
     out.assert_code(0).assert_stdout_empty();
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..])]);
     assert_eq!(server.hits(), 1);
 }
 
@@ -242,9 +228,6 @@ fn url_repeated_by_a_glob_is_fetched_once() {
     ]));
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("f1.txt", &b"one"[..]), ("f2.txt", b"two")]),
-    );
+    assert_out_holds(tmp.path(), [("f1.txt", &b"one"[..]), ("f2.txt", b"two")]);
     assert_eq!(server.uris_sorted(), ["/f1.txt", "/f2.txt"]);
 }

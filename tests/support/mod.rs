@@ -377,6 +377,11 @@ pub fn write_list(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     write_file(dir, name, text.as_bytes())
 }
 
+/// Runs `haul -i urls.txt -d out` in `dir` (the list as [`write_list`] writes it).
+pub fn run_list_in(dir: &Path) -> Output {
+    run(haul_in(dir).args(["-i", "urls.txt", "-d", "out"]))
+}
+
 /// Writes `bytes` to `dir/rel`, creating folders; returns the path.
 pub fn write_file(dir: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(rel);
@@ -444,6 +449,13 @@ pub fn assert_tree_eq(actual: &BTreeMap<String, Vec<u8>>, expected: &BTreeMap<St
             show(expected)
         );
     }
+}
+
+/// Asserts that `dir/out` (haul's `-d out` in these tests) holds exactly
+/// `files`, as [`assert_tree_eq`] does.
+#[track_caller]
+pub fn assert_out_holds<'a>(dir: &Path, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) {
+    assert_tree_eq(&tree(&dir.join("out")), &expected(files));
 }
 
 /// Asserts that `tree` has no file under the final name `name`, and that a

@@ -12,7 +12,10 @@
 
 use std::time::Duration;
 
-use crate::support::server::Recorded;
+use tempfile::TempDir;
+
+use crate::support::server::{self, Recorded, Resource, Server, Shape};
+use crate::support::{Output, assert_out_holds, tree};
 
 mod resume;
 mod retry;
@@ -49,4 +52,40 @@ fn show(requests: &[Recorded]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Asserts that haul exited 0 with a summary of one file saved and nothing
+/// skipped or failed, and that `dir/out` holds exactly `name` = `bytes`.
+#[track_caller]
+fn assert_saved(out: &Output, dir: &TempDir, name: &str, bytes: &[u8]) {
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(dir.path(), [(name, bytes)]);
+}
+
+/// The server's requests so far, and [`show`] of them for assertion messages.
+fn logged_requests(server: &Server) -> (Vec<Recorded>, String) {
+    let reqs = server.requests();
+    let log = show(&reqs);
+    (reqs, log)
+}
+
+/// A server whose first request for a path gets `first` cut after `cut`
+/// bytes, and every later one `then` whole (ranges and `If-Range` as
+/// [`Resource`] honours them).
+fn cut_then(first: Resource, cut: usize, then: Resource) -> Server {
+    server::http_nth(move |req, n| {
+        let res = if n == 0 {
+            first.respond(req.headers(), Shape::CutAfter(cut))
+        } else {
+            then.respond(req.headers(), Shape::Whole)
+        };
+        async move { res }
+    })
+}
+
+/// The length of `out/r.bin.part` under `tmp`, if there is one.
+fn part_len(tmp: &TempDir) -> Option<usize> {
+    tree(&tmp.path().join("out"))
+        .get("r.bin.part")
+        .map(Vec::len)
 }

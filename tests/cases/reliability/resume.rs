@@ -9,58 +9,62 @@
 
 use tempfile::TempDir;
 
-use super::{FAST, show};
+use super::{FAST, assert_saved, cut_then, logged_requests, part_len, show};
 use crate::support::server::{self, Resource, Server, Shape};
 use crate::support::{
-    assert_no_final_file, assert_tree_eq, expected, haul_in, pseudo_random, record, run, tree,
-    write_file,
+    Output, assert_no_final_file, assert_out_holds, assert_tree_eq, expected, haul_in,
+    pseudo_random, record, run, tree, write_file,
 };
 
 const MIB: usize = 1024 * 1024;
 const CUT: usize = 600 * 1024;
 const LAST_MODIFIED: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
 
-/// A server whose `n`-th request (0-based, any path) is answered by `script(n)`.
-fn scripted(script: impl Fn(usize) -> (Resource, Shape) + Send + Sync + 'static) -> Server {
-    server::http_nth(move |req, n| {
-        let (resource, shape) = script(n);
-        let res = resource.respond(req.headers(), shape);
-        async move { res }
-    })
-}
-
 /// Runs haul on `url` into `dir/out` with `extra` arguments.
-fn haul_once(dir: &TempDir, url: &str, extra: &[&str]) -> crate::support::Output {
+fn haul_once(dir: &TempDir, url: &str, extra: &[&str]) -> Output {
     run(haul_in(dir.path())
         .args([url, "--report", "-", "-d", "out"])
         .args(FAST)
         .args(extra))
 }
 
+/// One run with `extra` arguments against a server whose first answer for
+/// `/r.bin` is `first` cut after `CUT` bytes and whose later ones are `then`
+/// whole: a cut that haul can only recover from within the run.
+fn haul_after_a_cut(first: Resource, then: Resource, extra: &[&str]) -> (Server, TempDir, Output) {
+    let server = cut_then(first, CUT, then);
+    let tmp = TempDir::new().unwrap();
+    let out = haul_once(&tmp, &server.url("/r.bin"), extra);
+    (server, tmp, out)
+}
+
+/// Asserts that haul exited 0 and `dir/out` holds exactly `r.bin` = `want`. A
+/// wrong `r.bin` fails first, as `what` with its size, the server's requests
+/// and haul's output, so that mixed or duplicated bytes can be traced.
+#[track_caller]
+fn assert_saved_unmixed(dir: &TempDir, server: &Server, out: &Output, want: &[u8], what: &str) {
+    let got = tree(&dir.path().join("out"));
+    if let Some(file) = got.get("r.bin") {
+        assert!(
+            file.as_slice() == want,
+            "{what} ({} bytes)\n{}\n{out}",
+            file.len(),
+            show(&server.requests())
+        );
+    }
+    out.assert_code(0);
+    assert_tree_eq(&got, &expected([("r.bin", want)]));
+}
+
 #[test]
 fn a_cut_body_is_resumed_within_the_run() {
     let full = pseudo_random(20, MIB);
     let resource = Resource::new(full.clone()).etag("\"v1\"");
-    let server = scripted(move |n| {
-        let shape = if n == 0 {
-            Shape::CutAfter(CUT)
-        } else {
-            Shape::Whole
-        };
-        (resource.clone(), shape)
-    });
-    let tmp = TempDir::new().unwrap();
+    let (server, tmp, out) = haul_after_a_cut(resource.clone(), resource, &[]);
     let url = server.url("/r.bin");
 
-    let out = haul_once(&tmp, &url, &[]);
-
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[0].header("range"), None, "{log}");
     assert_eq!(
@@ -78,16 +82,7 @@ fn a_cut_body_is_resumed_within_the_run() {
 /// temp dir.
 fn leave_a_part(first: Resource, second: Resource) -> (Server, TempDir) {
     let full = first.body.clone();
-    let server = scripted(move |n| {
-        if n == 0 {
-            (first.clone(), Shape::CutAfter(CUT))
-        } else {
-            (second.clone(), Shape::Whole)
-        }
-    });
-    let tmp = TempDir::new().unwrap();
-
-    let out = haul_once(&tmp, &server.url("/r.bin"), &["--retries", "0"]);
+    let (server, tmp, out) = haul_after_a_cut(first, second, &["--retries", "0"]);
 
     out.assert_code(1).assert_summary(0, 0, 1);
     let got = tree(&tmp.path().join("out"));
@@ -108,13 +103,8 @@ fn a_part_from_an_earlier_run_is_resumed() {
 
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
     assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
@@ -129,12 +119,8 @@ fn last_modified_is_the_validator_without_an_etag() {
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_out_holds(tmp.path(), [("r.bin", &full[..])]);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
     assert_eq!(reqs[1].header("if-range"), Some(LAST_MODIFIED), "{log}");
 }
@@ -146,25 +132,11 @@ fn a_weak_etag_is_not_used_for_if_range() {
     let resource = Resource::new(full.clone())
         .etag("W/\"w1\"")
         .last_modified(LAST_MODIFIED);
-    let server = scripted(move |n| {
-        let shape = if n == 0 {
-            Shape::CutAfter(CUT)
-        } else {
-            Shape::Whole
-        };
-        (resource.clone(), shape)
-    });
-    let tmp = TempDir::new().unwrap();
-
-    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+    let (server, tmp, out) = haul_after_a_cut(resource.clone(), resource, &[]);
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_out_holds(tmp.path(), [("r.bin", &full[..])]);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
     assert_eq!(reqs[1].header("if-range"), Some(LAST_MODIFIED), "{log}");
@@ -174,25 +146,11 @@ fn a_weak_etag_is_not_used_for_if_range() {
 fn a_weak_etag_alone_is_not_resumed() {
     let full = pseudo_random(24, MIB);
     let resource = Resource::new(full.clone()).etag("W/\"w1\"");
-    let server = scripted(move |n| {
-        let shape = if n == 0 {
-            Shape::CutAfter(CUT)
-        } else {
-            Shape::Whole
-        };
-        (resource.clone(), shape)
-    });
-    let tmp = TempDir::new().unwrap();
-
-    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
+    let (server, tmp, out) = haul_after_a_cut(resource.clone(), resource, &[]);
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_out_holds(tmp.path(), [("r.bin", &full[..])]);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[1].header("range"), None, "{log}");
     assert_eq!(reqs[1].header("if-range"), None, "{log}");
@@ -207,19 +165,19 @@ fn no_validator_means_no_resume() {
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs[1].header("range"), None, "{}", show(&reqs));
+    assert_out_holds(tmp.path(), [("r.bin", &full[..])]);
+    let (reqs, log) = logged_requests(&server);
+    assert_eq!(reqs[1].header("range"), None, "{log}");
 }
 
 #[test]
 fn a_part_haul_did_not_record_is_not_resumed() {
     let full = pseudo_random(26, 100_000);
     let resource = Resource::new(full.clone()).etag("\"v1\"");
-    let server = scripted(move |_| (resource.clone(), Shape::Whole));
+    let server = server::http(move |req| {
+        let res = resource.respond(req.headers(), Shape::Whole);
+        async move { res }
+    });
     let tmp = TempDir::new().unwrap();
     write_file(
         tmp.path(),
@@ -229,14 +187,10 @@ fn a_part_haul_did_not_record_is_not_resumed() {
 
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 1, "{}", show(&reqs));
-    assert_eq!(reqs[0].header("range"), None, "{}", show(&reqs));
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
+    assert_eq!(reqs.len(), 1, "{log}");
+    assert_eq!(reqs[0].header("range"), None, "{log}");
 }
 
 #[test]
@@ -248,39 +202,23 @@ fn no_resume_starts_over() {
     let out = haul_once(&tmp, &server.url("/r.bin"), &["--no-resume"]);
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
-    assert_eq!(reqs[1].header("range"), None, "{}", show(&reqs));
+    assert_out_holds(tmp.path(), [("r.bin", &full[..])]);
+    let (reqs, log) = logged_requests(&server);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].header("range"), None, "{log}");
 }
 
 #[test]
 fn no_resume_retries_from_zero_within_the_run() {
     let full = pseudo_random(28, MIB);
     let resource = Resource::new(full.clone()).etag("\"v1\"");
-    let server = scripted(move |n| {
-        let shape = if n == 0 {
-            Shape::CutAfter(CUT)
-        } else {
-            Shape::Whole
-        };
-        (resource.clone(), shape)
-    });
-    let tmp = TempDir::new().unwrap();
-
-    let out = haul_once(&tmp, &server.url("/r.bin"), &["--no-resume"]);
+    let (server, tmp, out) = haul_after_a_cut(resource.clone(), resource, &["--no-resume"]);
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
-    assert_eq!(reqs[1].header("range"), None, "{}", show(&reqs));
+    assert_out_holds(tmp.path(), [("r.bin", &full[..])]);
+    let (reqs, log) = logged_requests(&server);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].header("range"), None, "{log}");
 }
 
 #[test]
@@ -288,25 +226,10 @@ fn a_server_that_ignores_the_range_is_not_mixed() {
     // The retry asks for a range; the answer is a 200 with the whole body.
     let full = pseudo_random(29, MIB);
     let resource = Resource::new(full.clone()).etag("\"v1\"").ignore_range();
-    let server = scripted(move |n| {
-        let shape = if n == 0 {
-            Shape::CutAfter(CUT)
-        } else {
-            Shape::Whole
-        };
-        (resource.clone(), shape)
-    });
-    let tmp = TempDir::new().unwrap();
+    let (server, tmp, out) = haul_after_a_cut(resource.clone(), resource, &[]);
 
-    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
-
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
 }
@@ -321,24 +244,10 @@ fn a_changed_resource_is_fetched_anew_within_the_run() {
         Resource::new(v1).etag("\"v1\""),
         Resource::new(v2.clone()).etag("\"v2\""),
     );
-    let server = scripted(move |n| {
-        if n == 0 {
-            (r1.clone(), Shape::CutAfter(CUT))
-        } else {
-            (r2.clone(), Shape::Whole)
-        }
-    });
-    let tmp = TempDir::new().unwrap();
+    let (server, tmp, out) = haul_after_a_cut(r1, r2, &[]);
 
-    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
-
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &v2[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &v2);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
 }
@@ -355,18 +264,9 @@ fn a_resource_changed_between_runs_is_fetched_anew() {
 
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &v2[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(
-        reqs[1].header("if-range"),
-        Some("\"v1\""),
-        "{}",
-        show(&reqs)
-    );
+    assert_saved(&out, &tmp, "r.bin", &v2);
+    let (reqs, log) = logged_requests(&server);
+    assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
 }
 
 #[test]
@@ -380,28 +280,9 @@ fn a_206_with_a_changed_etag_is_not_appended() {
         Resource::new(v1).etag("\"v1\""),
         Resource::new(v2.clone()).etag("\"v2\"").ignore_if_range(),
     );
-    let server = scripted(move |n| {
-        if n == 0 {
-            (r1.clone(), Shape::CutAfter(CUT))
-        } else {
-            (r2.clone(), Shape::Whole)
-        }
-    });
-    let tmp = TempDir::new().unwrap();
+    let (server, tmp, out) = haul_after_a_cut(r1, r2, &[]);
 
-    let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
-
-    let got = tree(&tmp.path().join("out"));
-    if let Some(file) = got.get("r.bin") {
-        assert!(
-            file == &v2,
-            "r.bin mixes two versions ({} bytes)\n{}\n{out}",
-            file.len(),
-            show(&server.requests())
-        );
-    }
-    out.assert_code(0);
-    assert_tree_eq(&got, &expected([("r.bin", &v2[..])]));
+    assert_saved_unmixed(&tmp, &server, &out, &v2, "r.bin mixes two versions");
 }
 
 #[test]
@@ -416,35 +297,18 @@ fn range_not_satisfiable_finishes_a_whole_part() {
         Resource::new(declared).etag("\"v1\""),
         Resource::new(full.clone()).etag("\"v1\""),
     );
-    let server = scripted(move |n| {
-        if n == 0 {
-            (r1.clone(), Shape::CutAfter(1000))
-        } else {
-            (r2.clone(), Shape::Whole)
-        }
-    });
+    let server = cut_then(r1, 1000, r2);
     let tmp = TempDir::new().unwrap();
     let url = server.url("/r.bin");
 
     let first = haul_once(&tmp, &url, &["--retries", "0"]);
     first.assert_code(1);
-    assert_eq!(
-        tree(&tmp.path().join("out"))
-            .get("r.bin.part")
-            .map(Vec::len),
-        Some(1000),
-        "{first}"
-    );
+    assert_eq!(part_len(&tmp), Some(1000), "{first}");
 
     let out = haul_once(&tmp, &url, &[]);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "the 416 completes the file\n{log}");
     assert_eq!(reqs[1].range_start(), Some(1000), "{log}");
 }
@@ -467,13 +331,8 @@ fn an_error_answer_between_attempts_is_not_written() {
 
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 3, "{log}");
     assert_eq!(reqs[2].range_start(), Some(CUT as u64), "{log}");
 }
@@ -504,17 +363,7 @@ fn a_206_for_another_range_is_not_appended() {
 
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
-    let got = tree(&tmp.path().join("out"));
-    if let Some(file) = got.get("r.bin") {
-        assert!(
-            file == &full,
-            "r.bin is not the resource ({} bytes)\n{}\n{out}",
-            file.len(),
-            show(&server.requests())
-        );
-    }
-    out.assert_code(0);
-    assert_tree_eq(&got, &expected([("r.bin", &full[..])]));
+    assert_saved_unmixed(&tmp, &server, &out, &full, "r.bin is not the resource");
 }
 
 #[test]
@@ -539,10 +388,6 @@ fn a_cut_chunked_body_is_not_taken_for_a_whole_one() {
 
     let out = haul_once(&tmp, &server.url("/r.bin"), &[]);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
+    assert_saved(&out, &tmp, "r.bin", &full);
     assert_eq!(server.hits(), 2, "{}", show(&server.requests()));
 }

@@ -11,15 +11,41 @@ use std::time::{Duration, SystemTime};
 use hyper::StatusCode;
 use tempfile::TempDir;
 
-use super::{FAST, gap, show};
+use super::{FAST, assert_saved, gap, logged_requests, show};
 use crate::support::{
-    assert_no_final_file, assert_tree_eq, expected, haul_in, pseudo_random, record, run, server,
-    tree,
+    assert_no_final_file, assert_out_holds, assert_tree_eq, expected, haul_in, pseudo_random,
+    record, run, server, tree,
 };
 
 /// A retry wait at most this much longer than its bound still counts as
 /// within it: process start-up, connection set-up and a busy CI machine.
 const SLACK: Duration = Duration::from_millis(150);
+
+/// A server whose first answer for a path is `first(body)` and every later
+/// one a plain 200 with `body`.
+fn first_then_ok(
+    body: &[u8],
+    first: impl Fn(&[u8]) -> hyper::Response<server::Body> + Send + Sync + 'static,
+) -> server::Server {
+    let body = body.to_vec();
+    server::http_nth(move |_req, n| {
+        let res = if n == 0 {
+            first(&body)
+        } else {
+            server::ok(body.clone())
+        };
+        async move { res }
+    })
+}
+
+/// Asserts that the server saw exactly two requests (an attempt and one
+/// retry) and returns the time between them.
+#[track_caller]
+fn wait_before_the_retry(server: &server::Server) -> Duration {
+    let (reqs, log) = logged_requests(server);
+    assert_eq!(reqs.len(), 2, "{log}");
+    gap(&reqs[0], &reqs[1])
+}
 
 #[test]
 fn retryable_statuses_are_retried_until_success() {
@@ -43,11 +69,7 @@ fn retryable_statuses_are_retried_until_success() {
         .args([&url, "--retries", "7", "--report", "-", "-d", "out"])
         .args(FAST));
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("flaky.bin", &body[..])]),
-    );
+    assert_saved(&out, &tmp, "flaky.bin", &body);
     assert_eq!(server.hits(), 8, "{}", show(&server.requests()));
     let rec = record(&out.stdout_report(), &url).clone();
     assert_eq!(rec["status"], "ok", "{rec}");
@@ -85,7 +107,7 @@ fn other_client_errors_are_final_at_once() {
         assert_eq!(rec["http_status"], *code, "{rec}");
     }
     // Error pages are never written, not even as `.part`.
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
 }
 
 #[test]
@@ -114,7 +136,7 @@ fn exhausted_retries_fail_the_url_with_one_line() {
     let rec = record(&out.stdout_report(), &url).clone();
     assert_eq!(rec["status"], "failed", "{rec}");
     assert_eq!(rec["attempts"], 3, "{rec}");
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
 }
 
 #[test]
@@ -147,16 +169,8 @@ fn retries_zero_makes_one_attempt() {
 fn a_dropped_connection_is_retried() {
     // The first answer is cut before its headers go out: a connection error, not an HTTP one.
     let body = pseudo_random(2, 3_000);
-    let served = body.clone();
-    let server = server::http_nth(move |_req, n| {
-        let body = served.clone();
-        async move {
-            if n == 0 {
-                hyper::Response::new(server::Body::steps([server::Step::Cut]))
-            } else {
-                server::ok(body)
-            }
-        }
+    let server = first_then_ok(&body, |_| {
+        hyper::Response::new(server::Body::steps([server::Step::Cut]))
     });
     let tmp = TempDir::new().unwrap();
 
@@ -164,11 +178,7 @@ fn a_dropped_connection_is_retried() {
         .args([&server.url("/reset.bin"), "-d", "out"])
         .args(FAST));
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("reset.bin", &body[..])]),
-    );
+    assert_saved(&out, &tmp, "reset.bin", &body);
     assert_eq!(server.hits(), 2, "{}", show(&server.requests()));
 }
 
@@ -309,13 +319,11 @@ fn retry_after_http_date_sets_the_wait() {
         .args(FAST));
 
     out.assert_code(0).assert_summary(1, 0, 0);
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
-    let waited = gap(&reqs[0], &reqs[1]);
+    let waited = wait_before_the_retry(&server);
     assert!(
         waited >= Duration::from_millis(800) && waited <= Duration::from_millis(2600),
         "Retry-After: {when} should mean a wait of 1-2s, not {waited:?}\n{}",
-        show(&reqs)
+        show(&server.requests())
     );
 }
 
@@ -437,16 +445,8 @@ fn a_waiting_retry_does_not_hold_a_slot() {
 #[test]
 fn a_stalled_attempt_is_abandoned_and_retried() {
     let full = pseudo_random(3, 50_000);
-    let served = full.clone();
-    let server = server::http_nth(move |_req, n| {
-        let full = served.clone();
-        async move {
-            if n == 0 {
-                server::stall_after(full[..10_000].to_vec(), full.len(), Duration::from_secs(30))
-            } else {
-                server::ok(full)
-            }
-        }
+    let server = first_then_ok(&full, |full| {
+        server::stall_after(full[..10_000].to_vec(), full.len(), Duration::from_secs(30))
     });
     let tmp = TempDir::new().unwrap();
 
@@ -460,14 +460,8 @@ fn a_stalled_attempt_is_abandoned_and_retried() {
         ])
         .args(FAST));
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("stall.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
-    let waited = gap(&reqs[0], &reqs[1]);
+    assert_saved(&out, &tmp, "stall.bin", &full);
+    let waited = wait_before_the_retry(&server);
     assert!(
         waited >= Duration::from_millis(290) && waited < Duration::from_secs(5),
         "the stall timeout should fire after ~300ms, not {waited:?}"
@@ -478,16 +472,8 @@ fn a_stalled_attempt_is_abandoned_and_retried() {
 fn timeout_limits_a_whole_attempt() {
     // The first answer trickles for 2.5s, never silent for long: only --timeout can stop it.
     let full = pseudo_random(4, 50_000);
-    let served = full.clone();
-    let server = server::http_nth(move |_req, n| {
-        let full = served.clone();
-        async move {
-            if n == 0 {
-                server::drip(full, 1_000, Duration::from_millis(50))
-            } else {
-                server::ok(full)
-            }
-        }
+    let server = first_then_ok(&full, |full| {
+        server::drip(full.to_vec(), 1_000, Duration::from_millis(50))
     });
     let tmp = TempDir::new().unwrap();
 
@@ -503,14 +489,8 @@ fn timeout_limits_a_whole_attempt() {
         ])
         .args(FAST));
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("slow.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
-    let waited = gap(&reqs[0], &reqs[1]);
+    assert_saved(&out, &tmp, "slow.bin", &full);
+    let waited = wait_before_the_retry(&server);
     assert!(
         waited >= Duration::from_millis(490) && waited < Duration::from_millis(2000),
         "the first attempt should end after ~500ms, not {waited:?}"
@@ -539,10 +519,7 @@ fn durations_take_ms_s_and_m() {
     ]));
 
     out.assert_code(0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"alpha"[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..])]);
 }
 
 #[test]
@@ -624,7 +601,7 @@ fn an_empty_part_is_removed_after_a_write_error() {
 
     out.assert_code(1);
     out.assert_failure(&url, &["a.bin.part", "File too large"]);
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
 }
 
 #[test]

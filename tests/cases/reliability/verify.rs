@@ -7,10 +7,10 @@
 
 use tempfile::TempDir;
 
-use super::{FAST, show};
+use super::{FAST, assert_saved, cut_then, logged_requests, part_len, show};
 use crate::support::server::{self, Resource, Shape};
 use crate::support::{
-    assert_tree_eq, expected, haul_in, pseudo_random, record, run, sha256_hex, tree, write_file,
+    Output, assert_out_holds, haul_in, pseudo_random, record, run, sha256_hex, write_file,
     write_list,
 };
 
@@ -22,17 +22,25 @@ fn sums<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
         .collect()
 }
 
+/// Writes `sha256sum` output for `(name, bytes)` pairs to `dir/SUMS`.
+fn write_sums<'a>(dir: &TempDir, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) {
+    write_file(dir.path(), "SUMS", sums(files).as_bytes());
+}
+
+/// Runs haul on `url` into `dir/out` with `--checksums SUMS` and the report on stdout.
+fn haul_checked(dir: &TempDir, url: &str) -> Output {
+    run(haul_in(dir.path())
+        .args([url, "--checksums", "SUMS", "--report", "-", "-d", "out"])
+        .args(FAST))
+}
+
 #[test]
 fn checksums_file_match_reports_the_digest() {
     let a = pseudo_random(40, 30_000);
     let b = pseudo_random(41, 40_000);
     let server = server::files([("/a.bin", a.clone()), ("/b.bin", b.clone())]);
     let tmp = TempDir::new().unwrap();
-    write_file(
-        tmp.path(),
-        "SUMS",
-        sums([("a.bin", &a[..]), ("b.bin", &b[..])]).as_bytes(),
-    );
+    write_sums(&tmp, [("a.bin", &a[..]), ("b.bin", &b[..])]);
     let (ua, ub) = (server.url("/a.bin"), server.url("/b.bin"));
 
     let out = run(haul_in(tmp.path()).args([
@@ -47,10 +55,7 @@ fn checksums_file_match_reports_the_digest() {
     ]));
 
     out.assert_code(0).assert_summary(2, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.bin", &a[..]), ("b.bin", &b[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.bin", &a[..]), ("b.bin", &b[..])]);
     let records = out.stdout_report();
     assert_eq!(record(&records, &ua)["sha256"], sha256_hex(&a));
     assert_eq!(record(&records, &ub)["sha256"], sha256_hex(&b));
@@ -66,11 +71,7 @@ fn checksums_mismatch_gets_one_attempt_from_zero_even_with_retries_0() {
         async move { res }
     });
     let tmp = TempDir::new().unwrap();
-    write_file(
-        tmp.path(),
-        "SUMS",
-        sums([("a.bin", &b"not the body"[..])]).as_bytes(),
-    );
+    write_sums(&tmp, [("a.bin", &b"not the body"[..])]);
     let url = server.url("/a.bin");
 
     let out = run(haul_in(tmp.path())
@@ -80,12 +81,11 @@ fn checksums_mismatch_gets_one_attempt_from_zero_even_with_retries_0() {
 
     out.assert_code(1).assert_summary(0, 0, 1);
     out.assert_failure(&url, &["a.bin"]);
-    let reqs = server.requests();
-    let log = show(&reqs);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "exactly one more attempt\n{log}");
     assert_eq!(reqs[1].header("range"), None, "from zero\n{log}");
     // Nothing under the final name, and no `.part` to resume mismatched bytes from.
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
     let rec = record(&out.stdout_report(), &url).clone();
     assert_eq!(rec["status"], "failed", "{rec}");
     assert_eq!(rec["attempts"], 2, "{rec}");
@@ -106,7 +106,7 @@ fn checksums_mismatch_then_a_good_copy_is_saved() {
         async move { res }
     });
     let tmp = TempDir::new().unwrap();
-    write_file(tmp.path(), "SUMS", sums([("a.bin", &body[..])]).as_bytes());
+    write_sums(&tmp, [("a.bin", &body[..])]);
 
     let out = run(haul_in(tmp.path())
         .args([
@@ -119,14 +119,10 @@ fn checksums_mismatch_then_a_good_copy_is_saved() {
         .args(["-d", "out"])
         .args(FAST));
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.bin", &body[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
-    assert_eq!(reqs[1].header("range"), None, "{}", show(&reqs));
+    assert_saved(&out, &tmp, "a.bin", &body);
+    let (reqs, log) = logged_requests(&server);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].header("range"), None, "{log}");
 }
 
 #[test]
@@ -136,10 +132,9 @@ fn checksums_names_are_destination_names() {
     let body = pseudo_random(44, 10_000);
     let server = server::files([("/a.bin", body.clone())]);
     let tmp = TempDir::new().unwrap();
-    write_file(
-        tmp.path(),
-        "SUMS",
-        sums([("a.bin", &body[..]), ("renamed-a.bin", &b"other"[..])]).as_bytes(),
+    write_sums(
+        &tmp,
+        [("a.bin", &body[..]), ("renamed-a.bin", &b"other"[..])],
     );
 
     let out = run(haul_in(tmp.path())
@@ -149,22 +144,14 @@ fn checksums_names_are_destination_names() {
 
     out.assert_code(1).assert_summary(0, 0, 1);
     assert_eq!(server.hits(), 2, "{}", show(&server.requests()));
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
 }
 
 #[test]
 fn a_resumed_download_is_verified_over_all_its_bytes() {
     let full = pseudo_random(45, 1024 * 1024);
     let resource = Resource::new(full.clone()).etag("\"v1\"");
-    let server = server::http_nth(move |req, n| {
-        let shape = if n == 0 {
-            Shape::CutAfter(300 * 1024)
-        } else {
-            Shape::Whole
-        };
-        let res = resource.respond(req.headers(), shape);
-        async move { res }
-    });
+    let server = cut_then(resource.clone(), 300 * 1024, resource);
     let tmp = TempDir::new().unwrap();
     let url = server.url("/r.bin");
     write_list(
@@ -177,13 +164,8 @@ fn a_resumed_download_is_verified_over_all_its_bytes() {
         .args(["-i", "urls.txt", "--report", "-", "-d", "out"])
         .args(FAST));
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[1].range_start(), Some(300 * 1024), "{log}");
     let rec = record(&out.stdout_report(), &url).clone();
@@ -205,28 +187,15 @@ fn a_resumed_download_that_mismatches_is_fetched_again_from_zero() {
         Resource::new(corrupt).etag("\"v1\""),
         Resource::new(full.clone()).etag("\"v1\""),
     );
-    let server = server::http_nth(move |req, n| {
-        let res = match n {
-            0 => bad.respond(req.headers(), Shape::CutAfter(300 * 1024)),
-            _ => good.respond(req.headers(), Shape::Whole),
-        };
-        async move { res }
-    });
+    let server = cut_then(bad, 300 * 1024, good);
     let tmp = TempDir::new().unwrap();
     let url = server.url("/r.bin");
-    write_file(tmp.path(), "SUMS", sums([("r.bin", &full[..])]).as_bytes());
+    write_sums(&tmp, [("r.bin", &full[..])]);
 
-    let out = run(haul_in(tmp.path())
-        .args([&url, "--checksums", "SUMS", "--report", "-", "-d", "out"])
-        .args(FAST));
+    let out = haul_checked(&tmp, &url);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 3, "{log}");
     assert_eq!(reqs[0].header("range"), None, "{log}");
     assert_eq!(reqs[1].range_start(), Some(300 * 1024), "{log}");
@@ -261,7 +230,7 @@ fn checksums_file_takes_binary_mode_and_dot_slash_names() {
         .args(FAST));
 
     out.assert_code(1).assert_summary(0, 0, 2);
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
 }
 
 /// Run 1 (`--retries 0`) leaves the first `keep` bytes of a resource with
@@ -274,26 +243,13 @@ fn part_then(full: &[u8], keep: usize, declared_len: usize) -> (server::Server, 
         Resource::new(declared).etag("\"v1\""),
         Resource::new(full.to_vec()).etag("\"v1\""),
     );
-    let server = server::http_nth(move |req, n| {
-        let res = if n == 0 {
-            r1.respond(req.headers(), Shape::CutAfter(keep))
-        } else {
-            r2.respond(req.headers(), Shape::Whole)
-        };
-        async move { res }
-    });
+    let server = cut_then(r1, keep, r2);
     let tmp = TempDir::new().unwrap();
     let first = run(haul_in(tmp.path())
         .args([&server.url("/r.bin"), "--retries", "0", "-d", "out"])
         .args(FAST));
     first.assert_code(1);
-    assert_eq!(
-        tree(&tmp.path().join("out"))
-            .get("r.bin.part")
-            .map(Vec::len),
-        Some(keep),
-        "{first}"
-    );
+    assert_eq!(part_len(&tmp), Some(keep), "{first}");
     (server, tmp)
 }
 
@@ -303,20 +259,14 @@ fn a_part_from_an_earlier_run_is_verified_over_all_its_bytes() {
     let full = pseudo_random(50, 1024 * 1024);
     let (server, tmp) = part_then(&full, 300 * 1024, full.len());
     let url = server.url("/r.bin");
-    write_file(tmp.path(), "SUMS", sums([("r.bin", &full[..])]).as_bytes());
+    write_sums(&tmp, [("r.bin", &full[..])]);
 
-    let out = run(haul_in(tmp.path())
-        .args([&url, "--checksums", "SUMS", "--report", "-", "-d", "out"])
-        .args(FAST));
+    let out = haul_checked(&tmp, &url);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "{}", show(&reqs));
-    assert_eq!(reqs[1].range_start(), Some(300 * 1024), "{}", show(&reqs));
+    assert_saved(&out, &tmp, "r.bin", &full);
+    let (reqs, log) = logged_requests(&server);
+    assert_eq!(reqs.len(), 2, "{log}");
+    assert_eq!(reqs[1].range_start(), Some(300 * 1024), "{log}");
     let rec = record(&out.stdout_report(), &url).clone();
     assert_eq!(rec["sha256"], sha256_hex(&full), "{rec}");
 }
@@ -328,20 +278,13 @@ fn a_part_finished_by_a_416_is_verified() {
     let full = pseudo_random(51, 1000);
     let (server, tmp) = part_then(&full, 1000, 2000);
     let url = server.url("/r.bin");
-    write_file(
-        tmp.path(),
-        "SUMS",
-        sums([("r.bin", &b"other"[..])]).as_bytes(),
-    );
+    write_sums(&tmp, [("r.bin", &b"other"[..])]);
 
-    let out = run(haul_in(tmp.path())
-        .args([&url, "--checksums", "SUMS", "--report", "-", "-d", "out"])
-        .args(FAST));
+    let out = haul_checked(&tmp, &url);
 
     out.assert_code(1).assert_summary(0, 0, 1);
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
-    let reqs = server.requests();
-    let log = show(&reqs);
+    assert_out_holds(tmp.path(), []);
+    let (reqs, log) = logged_requests(&server);
     assert_eq!(reqs.len(), 3, "{log}");
     assert_eq!(reqs[1].range_start(), Some(1000), "{log}");
     assert_eq!(reqs[2].header("range"), None, "{log}");
@@ -352,17 +295,11 @@ fn a_part_finished_by_a_416_reports_its_digest() {
     let full = pseudo_random(52, 1000);
     let (server, tmp) = part_then(&full, 1000, 2000);
     let url = server.url("/r.bin");
-    write_file(tmp.path(), "SUMS", sums([("r.bin", &full[..])]).as_bytes());
+    write_sums(&tmp, [("r.bin", &full[..])]);
 
-    let out = run(haul_in(tmp.path())
-        .args([&url, "--checksums", "SUMS", "--report", "-", "-d", "out"])
-        .args(FAST));
+    let out = haul_checked(&tmp, &url);
 
-    out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("r.bin", &full[..])]),
-    );
+    assert_saved(&out, &tmp, "r.bin", &full);
     let rec = record(&out.stdout_report(), &url).clone();
     assert_eq!(rec["sha256"], sha256_hex(&full), "{rec}");
 }
