@@ -116,11 +116,16 @@ impl Task {
 
     /// The outcome for a task that never got its next attempt.
     pub(crate) fn into_outcome(self, failure: Failure) -> Outcome {
+        let path = self.job.path.clone();
+        self.finish(path, Err(failure))
+    }
+
+    fn finish(self, path: PathBuf, result: Result<Done, Failure>) -> Outcome {
         Outcome {
             url: self.job.url.to_string(),
-            path: Some(self.job.path),
+            path: Some(path),
             origin: None,
-            result: Err(failure),
+            result,
             attempts: self.attempts,
             elapsed: self.started.elapsed(),
         }
@@ -154,16 +159,7 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
     let mut path = task.job.path.clone();
     let result = attempt(&ctx, &task.job, task.attempts > 1, &mut path).await;
     let failure = match result {
-        Ok(done) => {
-            return Step::Finished(Outcome {
-                url: task.job.url.to_string(),
-                path: Some(path),
-                origin: None,
-                result: Ok(done),
-                attempts: task.attempts,
-                elapsed: task.started.elapsed(),
-            });
-        }
+        Ok(done) => return Step::Finished(task.finish(path, Ok(done))),
         Err(failure) => failure,
     };
     if failure.kind == FailureKind::Checksum && !task.checksum_retry_used {
@@ -196,14 +192,7 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
             .error
             .context(format!("gave up after {} attempts", task.attempts));
     }
-    Step::Finished(Outcome {
-        url: task.job.url.to_string(),
-        path: Some(path),
-        origin: None,
-        result: Err(failure),
-        attempts: task.attempts,
-        elapsed: task.started.elapsed(),
-    })
+    Step::Finished(task.finish(path, Err(failure)))
 }
 
 /// A `.part` that may be continued: its length and the validator to send.
