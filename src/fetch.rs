@@ -109,9 +109,14 @@ impl Task {
         }
     }
 
-    /// The host whose requests a `Retry-After` pauses.
+    /// The host whose requests a `Retry-After` pauses (host and port).
     pub(crate) fn host(&self) -> String {
-        host_key(&self.job.url)
+        let url = &self.job.url;
+        format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        )
     }
 
     /// The outcome for a task that never got its next attempt.
@@ -130,14 +135,6 @@ impl Task {
             elapsed: self.started.elapsed(),
         }
     }
-}
-
-pub(crate) fn host_key(url: &url::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or_default(),
-        url.port_or_known_default().unwrap_or_default()
-    )
 }
 
 /// How an attempt ended, for the runner.
@@ -554,7 +551,7 @@ async fn hash_file(path: &Path, len: u64) -> anyhow::Result<Sha256> {
     tokio::task::spawn_blocking(move || {
         let file = File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut hasher = Sha256::new();
-        let mut reader = std::io::BufReader::with_capacity(WRITE_BUFFER, file.take(len));
+        let mut reader = file.take(len);
         let mut buf = vec![0; WRITE_BUFFER];
         loop {
             let n = reader

@@ -220,13 +220,17 @@ impl Scheduler {
 
     /// Starts `task` now, or later if its host asked for a pause.
     fn launch(&mut self, task: Task) {
-        let now = Instant::now();
-        if let Some(&until) = self.paused.get(&task.host()) {
-            if until > now {
-                self.wait(task, until);
-                return;
+        // Hosts are named only when some host asked for a pause: the
+        // common case costs no allocation per file.
+        if !self.paused.is_empty() {
+            let host = task.host();
+            if let Some(&until) = self.paused.get(&host) {
+                if until > Instant::now() {
+                    self.wait(task, until);
+                    return;
+                }
+                self.paused.remove(&host);
             }
-            self.paused.remove(&task.host());
         }
         let about = (task.job.url.to_string(), task.job.path.clone());
         let id = self.set.spawn(fetch(self.ctx.clone(), task)).id();

@@ -6,19 +6,8 @@
 
 #![no_main]
 
-use haul_fuzz::{check_content_disposition, check_destination, check_safe_relative};
+use haul_fuzz::{HOSTS, check_content_disposition, check_destination, check_safe_relative};
 use libfuzzer_sys::fuzz_target;
-
-const HOSTS: [&str; 8] = [
-    "h",
-    "example.com:8080",
-    "[::1]",
-    "127.0.0.1",
-    "xn--n3h.de",
-    "..",
-    "%2e%2e",
-    "a.b",
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {

@@ -239,6 +239,19 @@ pub const LITERAL_CHARS: &[char] = &[
 ];
 
 /// Large steps, besides small ones: a step past the range, and overflow.
+/// URL hosts for destination cases: plain, with a port, IPv6, IPv4, IDNA,
+/// and hosts that spell `..` (which must never reach a path).
+pub const HOSTS: [&str; 8] = [
+    "h",
+    "example.com:8080",
+    "[::1]",
+    "127.0.0.1",
+    "xn--n3h.de",
+    "..",
+    "%2e%2e",
+    "a.b",
+];
+
 pub const BIG_STEPS: &[u64] = &[25, 26, 100, 1 << 63, u64::MAX];
 
 /// Literal text as written in a pattern and what it means: every special

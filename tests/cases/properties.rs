@@ -41,7 +41,7 @@ fn config(cases: u32) -> ProptestConfig {
 mod invariants;
 
 use invariants::{
-    BIG_STEPS, GlobPattern, LITERAL_CHARS, LineCase, Literal, SPACES, Set, WORD_CHARS,
+    BIG_STEPS, GlobPattern, HOSTS, LITERAL_CHARS, LineCase, Literal, SPACES, Set, WORD_CHARS,
     check_content_disposition, check_destination, check_expand, check_line, check_safe_relative,
     hex_lower, is_escapable,
 };
@@ -143,17 +143,7 @@ fn segment() -> impl Strategy<Value = String> {
 fn url() -> impl Strategy<Value = String> {
     (
         select(&["http", "https", "HTTP", "ftp"][..]),
-        select(
-            &[
-                "h",
-                "example.com:8080",
-                "[::1]",
-                "127.0.0.1",
-                "xn--n3h.de",
-                "..",
-                "%2e%2e",
-            ][..],
-        ),
+        select(&HOSTS[..]),
         vec(segment(), 0..5),
         proptest::option::of(text()),
         proptest::option::of(text()),
