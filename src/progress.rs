@@ -100,7 +100,12 @@ impl Progress {
     pub fn new(mode: ProgressMode, color: bool) -> Progress {
         let stats = Arc::new(Stats::default());
         let (multi, total) = if mode == ProgressMode::Bar {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            // Not `stderr_with_hz`: indicatif hides that target when stderr
+            // is not a terminal, and `--progress bar` must win over the
+            // terminal check (config.rs already picked bars for terminals).
+            let stderr = Box::new(console::Term::buffered_stderr());
+            let multi =
+                MultiProgress::with_draw_target(ProgressDrawTarget::term_like_with_hz(stderr, 10));
             let template = if color {
                 TOTAL_TEMPLATE
             } else {

@@ -314,3 +314,29 @@ fn dry_run_from_stdin_lists_each_url_once() {
     out.assert_code(0);
     assert_eq!(out.stdout, format!("{a} -> out/a.txt\n"), "{out}");
 }
+
+/// Contract: `--progress bar|log|none` overrides the terminal check, so
+/// `bar` draws the overall bar even when stderr is a pipe.
+#[test]
+fn progress_bar_is_drawn_when_asked_for_even_without_a_terminal() {
+    let server = server::http(|_req| async move {
+        server::drip(
+            vec![b'x'; 64 * 1024],
+            8 * 1024,
+            std::time::Duration::from_millis(100),
+        )
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out =
+        run(haul_in(tmp.path()).args([&server.url("/slow.bin"), "--progress", "bar", "-d", "out"]));
+
+    out.assert_code(0)
+        .assert_stdout_empty()
+        .assert_summary(1, 0, 0);
+    assert!(
+        out.stderr.contains("files"),
+        "no progress bar on stderr:\n{}",
+        out.stderr
+    );
+}
