@@ -52,14 +52,14 @@ static HELD: AtomicUsize = AtomicUsize::new(0);
 /// come (what a crash can lose, and what a later run can resume).
 const WRITE_DELAY_MAX: Duration = Duration::from_secs(1);
 
-/// A file up to this size, received whole, is written by the writer thread
-/// (see [`write_small`]).
+/// A file up to this size, received whole, is written, renamed and closed
+/// on the transfer thread that received it. Many small files cost as much
+/// in `open`, `write`, `rename` as in HTTP; a hand-off to another thread
+/// per file (a writer thread, the blocking pool) added two wake-ups and
+/// two context switches per file and about a fifth more CPU on 10,000 ×
+/// 16 KiB (BENCHMARKS.md). curl and wget2 write inline too. Larger bodies
+/// are written on the blocking pool, a step at a time.
 const SMALL_FILE: usize = 64 * 1024;
-
-/// Small files waiting for the writer thread before others go to the
-/// blocking pool instead (a slow disk must not queue them all behind one
-/// thread).
-const WRITER_BACKLOG: usize = 16;
 
 /// The extended attribute on `DEST.part` that records which URL and which
 /// version of it (`ETag` or `Last-Modified`) its bytes came from. Only a
@@ -731,7 +731,7 @@ impl PartFile {
         let len = std::mem::take(&mut self.buffered) as u64;
         self.account();
         if inline {
-            write_small(step).await?;
+            step.run()?;
         } else {
             tokio::task::spawn_blocking(move || step.run())
                 .await
@@ -764,64 +764,6 @@ impl PartFile {
             }
         }
     }
-}
-
-/// Writes a small file whole. Many small files cost as much in `open`,
-/// `write`, `rename` as in HTTP, so they go to one long-lived writer thread,
-/// off the transfer thread and without a blocking-pool hand-off per file
-/// (10,000 × 16 KiB: about 15 % faster than writing them on the transfer
-/// thread, and than the pool; BENCHMARKS.md). When the writer falls behind
-/// (a slow disk), the pool takes the overflow.
-async fn write_small(step: WriteStep) -> anyhow::Result<Option<File>> {
-    let writer = writer();
-    let step = if writer.backlog.fetch_add(1, Relaxed) < WRITER_BACKLOG {
-        let (reply, done) = tokio::sync::oneshot::channel();
-        match writer.jobs.send((step, reply)) {
-            Ok(()) => return done.await.context("writer thread ended")?,
-            Err(std::sync::mpsc::SendError((step, _))) => step,
-        }
-    } else {
-        step
-    };
-    writer.backlog.fetch_sub(1, Relaxed);
-    tokio::task::spawn_blocking(move || step.run())
-        .await
-        .context("writer task failed")?
-}
-
-type WriterJob = (
-    WriteStep,
-    tokio::sync::oneshot::Sender<anyhow::Result<Option<File>>>,
-);
-
-struct Writer {
-    jobs: std::sync::mpsc::Sender<WriterJob>,
-    /// Jobs sent and not yet done.
-    backlog: AtomicUsize,
-}
-
-fn writer() -> &'static Writer {
-    static WRITER: std::sync::OnceLock<Writer> = std::sync::OnceLock::new();
-    WRITER.get_or_init(|| {
-        let (jobs, queue) = std::sync::mpsc::channel::<WriterJob>();
-        let spawned = std::thread::Builder::new()
-            .name("haul-writer".into())
-            .spawn(move || {
-                for (step, reply) in queue {
-                    let result = step.run();
-                    writer().backlog.fetch_sub(1, Relaxed);
-                    let _ = reply.send(result);
-                }
-            });
-        if let Err(err) = spawned {
-            // Without the thread every send fails and the pool does the work.
-            tracing::debug!("no writer thread: {err}");
-        }
-        Writer {
-            jobs,
-            backlog: AtomicUsize::new(0),
-        }
-    })
 }
 
 impl Drop for PartFile {

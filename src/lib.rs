@@ -17,6 +17,7 @@ mod runner;
 mod seen;
 mod source;
 mod template;
+mod workers;
 
 use std::sync::Arc;
 

@@ -14,11 +14,10 @@ fn main() -> ExitCode {
     };
     let progress = Progress::new(config.progress, config.color);
     haul::logging::init(config.verbose, config.quiet, progress.log_writer());
-    // One thread drives every transfer: a download is mostly waiting, and
-    // on a few cores the work-stealing scheduler's cross-thread wake-ups
-    // cost more CPU than they save (BENCHMARKS.md: about a third of the
-    // CPU on 10,000 small files). Disk writes of any size that matters go
-    // to the blocking pool, and the input is read on a thread of its own.
+    // A current-thread runtime: it runs the scheduler and its share of the
+    // downloads; `workers.rs` adds one such runtime per further core.
+    // tokio's work-stealing runtime costs more CPU in cross-thread
+    // wake-ups than it saves (BENCHMARKS.md).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

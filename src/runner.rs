@@ -28,6 +28,7 @@ use crate::fetch::{Ctx, Step, Task, fetch};
 use crate::plan::{Job, Planned, Planner, Rejected};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary};
+use crate::workers::{self, Worker};
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
 /// list of ten million lines is never held in memory.
@@ -49,20 +50,26 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     if config.http.insecure {
         progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
     }
-    let ctx = Arc::new(Ctx {
-        client: build_client(&config.http, config.jobs.get())?,
-        headers: config.http.headers.iter().cloned().collect(),
-        root,
-        on_exists: config.on_exists,
-        content_disposition: config.content_disposition,
-        stall_timeout: config.http.stall_timeout,
-        timeout: config.http.timeout,
-        retries: config.http.retries,
-        retry_wait: config.http.retry_wait,
-        resume: config.http.resume,
-        progress: progress.handle(),
-        cancel: CancellationToken::new(),
-    });
+    let cancel = CancellationToken::new();
+    let jobs = config.jobs.get();
+    let threads = workers::count(jobs);
+    let workers = workers::start(threads, || {
+        Ok(Ctx {
+            // Each thread's connections are its own.
+            client: build_client(&config.http, jobs.div_ceil(threads))?,
+            headers: config.http.headers.iter().cloned().collect(),
+            root: root.clone(),
+            on_exists: config.on_exists,
+            content_disposition: config.content_disposition,
+            stall_timeout: config.http.stall_timeout,
+            timeout: config.http.timeout,
+            retries: config.http.retries,
+            retry_wait: config.http.retry_wait,
+            resume: config.http.resume,
+            progress: progress.handle(),
+            cancel: cancel.clone(),
+        })
+    })?;
 
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -70,8 +77,8 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     progress.start();
 
     let mut sched = Scheduler {
-        jobs: config.jobs.get(),
-        ctx: ctx.clone(),
+        jobs,
+        workers,
         set: JoinSet::new(),
         in_flight: HashMap::new(),
         waiting: BinaryHeap::new(),
@@ -150,7 +157,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     // received to their `.part` and return; the planner thread ends when
     // its channel closes.
     drop(planned);
-    ctx.cancel.cancel();
+    cancel.cancel();
     let drain = async {
         while let Some(joined) = sched.set.join_next_with_id().await {
             if let Step::Finished(outcome) = sched.finished(joined) {
@@ -195,10 +202,12 @@ enum Stop {
 /// waiting to retry holds no `--jobs` slot.
 struct Scheduler {
     jobs: usize,
-    ctx: Arc<Ctx>,
+    /// The transfer threads; a download runs on the least busy one.
+    workers: Vec<Worker>,
     set: JoinSet<Step>,
-    /// What each running task is about, to name it if it panics.
-    in_flight: HashMap<tokio::task::Id, (String, PathBuf)>,
+    /// Each running task's thread, and what it is about (to name it if it
+    /// panics).
+    in_flight: HashMap<tokio::task::Id, (usize, String, PathBuf)>,
     waiting: BinaryHeap<Waiting>,
     seq: u64,
     /// Hosts that asked for a pause (429/503 + Retry-After), until when.
@@ -232,8 +241,18 @@ impl Scheduler {
                 self.paused.remove(&host);
             }
         }
-        let about = (task.job.url.to_string(), task.job.path.clone());
-        let id = self.set.spawn(fetch(self.ctx.clone(), task)).id();
+        let (index, worker) = self
+            .workers
+            .iter_mut()
+            .enumerate()
+            .min_by_key(|(_, w)| w.load)
+            .expect("at least one transfer thread");
+        worker.load += 1;
+        let about = (index, task.job.url.to_string(), task.job.path.clone());
+        let id = self
+            .set
+            .spawn_on(fetch(worker.ctx.clone(), task), &worker.handle)
+            .id();
         self.in_flight.insert(id, about);
     }
 
@@ -264,6 +283,13 @@ impl Scheduler {
         });
     }
 
+    /// Forgets a finished task; returns what it was about.
+    fn done(&mut self, id: tokio::task::Id) -> Option<(String, PathBuf)> {
+        let (index, url, path) = self.in_flight.remove(&id)?;
+        self.workers[index].load -= 1;
+        Some((url, path))
+    }
+
     /// Unwraps a joined task; a panic becomes that URL's failure.
     fn finished(
         &mut self,
@@ -271,11 +297,11 @@ impl Scheduler {
     ) -> Step {
         match joined {
             Ok((id, step)) => {
-                self.in_flight.remove(&id);
+                self.done(id);
                 step
             }
             Err(err) => {
-                let (url, path) = self.in_flight.remove(&err.id()).unwrap_or_default();
+                let (url, path) = self.done(err.id()).unwrap_or_default();
                 let kind = if err.is_cancelled() {
                     FailureKind::Cancelled
                 } else {

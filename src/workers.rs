@@ -1,0 +1,111 @@
+//! Transfer threads. Downloads run on one current-thread tokio runtime per
+//! core: the caller's runtime (which also runs the scheduler) and one
+//! extra thread per further core, each with an HTTP client of its own so
+//! that a connection, its socket and the task reading it stay on one
+//! thread. The scheduler hands each download to the least busy thread;
+//! nothing else crosses threads per file.
+//!
+//! Why not tokio's multi-thread runtime: its work stealing wakes idle
+//! threads through futexes for every task it moves, which cost about a
+//! third of the CPU on 10,000 small files (BENCHMARKS.md). Threads that
+//! share nothing but the scheduler's hand-offs keep a download's socket
+//! reads, its parsing and its small-file writes on the thread that owns
+//! the connection, and still give each core its share of the bytes (a
+//! 512 MiB download on each of two cores).
+//!
+//! This module does not decide what runs where (that is `runner.rs`) or
+//! how a download goes (that is `fetch.rs`).
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+use crate::fetch::Ctx;
+
+/// At most this many transfer threads, however many cores there are:
+/// beyond it, more threads only split the connection pools further.
+const MAX_THREADS: usize = 8;
+
+/// One transfer thread: where its tasks run, and the context (HTTP client
+/// included) they use.
+pub(crate) struct Worker {
+    pub(crate) handle: Handle,
+    pub(crate) ctx: Arc<Ctx>,
+    /// Downloads running on it now.
+    pub(crate) load: usize,
+    /// `None` for the caller's own runtime.
+    thread: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+/// How many transfer threads a run of `jobs` concurrent downloads gets.
+pub(crate) fn count(jobs: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(jobs).clamp(1, MAX_THREADS)
+}
+
+/// Starts `n` transfer threads, the first being the caller's runtime;
+/// `ctx` builds each thread's context (its HTTP client is built on that
+/// thread's runtime).
+pub(crate) fn start(n: usize, ctx: impl Fn() -> Result<Ctx>) -> Result<Vec<Worker>> {
+    let mut workers = vec![Worker {
+        handle: Handle::current(),
+        ctx: Arc::new(ctx()?),
+        load: 0,
+        thread: None,
+    }];
+    for i in 1..n {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (ready, handle) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("haul-transfer-{i}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        let _ = ready.send(Err(err));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(runtime.handle().clone()));
+                // Runs the thread's tasks until the run is over; whatever
+                // is left is dropped with the runtime, on this thread.
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                // The scheduler has drained or aborted every download by
+                // now; a write still on the blocking pool gets a moment.
+                runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            })
+            .context("cannot start a transfer thread")?;
+        let handle = handle
+            .recv()
+            .context("transfer thread ended at start")?
+            .context("cannot start a transfer thread's runtime")?;
+        let ctx = {
+            let _entered = handle.enter();
+            ctx()?
+        };
+        workers.push(Worker {
+            handle,
+            ctx: Arc::new(ctx),
+            load: 0,
+            thread: Some((stop, thread)),
+        });
+    }
+    Ok(workers)
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some((stop, thread)) = self.thread.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+}
