@@ -32,34 +32,27 @@ use crate::progress::Handle;
 use crate::report::{Done, Failure, Outcome};
 
 /// Bytes gathered (as received, not copied) before one `writev` to the
-/// `.part` file. Small files are written with a single system call; large
-/// ones in steps of this size, each on the blocking pool so a slow disk
-/// does not stall the runtime, while the next step is being received.
+/// `.part` file, on the transfer thread that receives them, as curl and
+/// wget2 do. A small file is opened, written, renamed and closed there in
+/// one go: a hand-off to another thread per file (a writer thread, the
+/// blocking pool) cost two wake-ups and two context switches per file,
+/// about a fifth more CPU on 10,000 × 16 KiB. Writing
+/// as the bytes come keeps hyper's read buffers few and warm: holding 4 MiB
+/// of them for a write on the blocking pool cost 40,000 page faults and
+/// two thread hand-offs per step on 2 × 512 MiB (0.90 s → 0.71 s;
+/// BENCHMARKS.md). On a disk slower than the network, the transfer
+/// thread waits for it: the disk is then the limit anyway.
 const WRITE_BUFFER: usize = 256 * 1024;
-/// Larger steps mean fewer hand-offs to the blocking pool (a 2 × 512 MiB
-/// download is about 15% faster with 4 MiB steps than with 256 KiB ones),
-/// so a download uses them while all downloads together hold less than
-/// [`WRITE_BUDGET`] in memory; past that, everyone is back to
-/// [`WRITE_BUFFER`] and memory stays bounded whatever `--jobs` is.
-const WRITE_STEP_MAX: usize = 4 * 1024 * 1024;
+/// Past this much buffered by all downloads together, every chunk is
+/// written as it comes: memory stays bounded whatever `--jobs` is.
 const WRITE_BUDGET: usize = 32 * 1024 * 1024;
 
-/// Body bytes held in memory by every download of the process (buffered
-/// or being written).
+/// Body bytes buffered by every download of the process.
 static HELD: AtomicUsize = AtomicUsize::new(0);
 
 /// Bytes received are on disk within about this long, however slowly they
 /// come (what a crash can lose, and what a later run can resume).
 const WRITE_DELAY_MAX: Duration = Duration::from_secs(1);
-
-/// A file up to this size, received whole, is written, renamed and closed
-/// on the transfer thread that received it. Many small files cost as much
-/// in `open`, `write`, `rename` as in HTTP; a hand-off to another thread
-/// per file (a writer thread, the blocking pool) added two wake-ups and
-/// two context switches per file and about a fifth more CPU on 10,000 ×
-/// 16 KiB (BENCHMARKS.md). curl and wget2 write inline too. Larger bodies
-/// are written on the blocking pool, a step at a time.
-const SMALL_FILE: usize = 64 * 1024;
 
 /// The extended attribute on `DEST.part` that records which URL and which
 /// version of it (`ETag` or `Last-Modified`) its bytes came from. Only a
@@ -354,7 +347,7 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
-            part.write(chunk).await.map_err(BodyError::Write)?;
+            part.write(chunk).map_err(BodyError::Write)?;
         }
         if let Some(expected) = total
             && part.len() != expected
@@ -369,7 +362,7 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
     if let Err(error) = body.await {
         let bytes = part.len();
         // Every byte received is kept for a later resume.
-        part.abandon(true).await;
+        part.abandon(true);
         let (kind, error) = match error {
             BodyError::Network(e) => (FailureKind::Network, e),
             BodyError::Write(e) => (FailureKind::of_write(&e), e),
@@ -384,12 +377,12 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
     let bytes = part.len();
     if let Err(mut failure) = check_digest(job.sha256, digest) {
         // Wrong bytes are worth nothing for a later resume.
-        part.abandon(false).await;
+        part.abandon(false);
         failure.http_status = Some(status.as_u16());
         failure.bytes = bytes;
         return Err(failure);
     }
-    part.finish(modified).await.map_err(|e| {
+    part.finish(modified).map_err(|e| {
         let mut failure = fail(FailureKind::of_write(&e), e);
         failure.bytes = bytes;
         failure
@@ -464,7 +457,6 @@ async fn finish_from_part(
     let len = resumable.len;
     let part = PartFile::append(ctx.root.clone(), job.rel.clone(), path.into(), len);
     part.finish(None)
-        .await
         .map_err(|e| fail(FailureKind::of_write(&e), e))?;
     Ok(Done::Saved {
         http_status: status.as_u16(),
@@ -579,34 +571,25 @@ fn stalled(limit: Duration) -> anyhow::Error {
 
 /// `DEST.part` and the bytes not yet written to it. The body's chunks are
 /// kept as they arrived (no copy) and written with one `writev` per
-/// [`WRITE_BUFFER`] on the blocking pool, while the next ones are received:
-/// at most one write is in flight per download. The file is opened on the
-/// first write that reaches the disk, so an attempt that fails before its
-/// first byte leaves nothing behind.
+/// [`WRITE_BUFFER`], on the transfer thread. The file is opened on the
+/// first write, so an attempt that fails before its first byte leaves
+/// nothing behind.
 struct PartFile {
     root: PathBuf,
     rel: PathBuf,
     dest: PathBuf,
     part: PathBuf,
     mode: Mode,
-    /// `None` while a write is in flight (it owns the file) or before the
-    /// first write.
+    /// `None` before the first write.
     file: Option<File>,
     chunks: Vec<Bytes>,
     buffered: usize,
     /// When the oldest buffered chunk arrived.
     buffered_since: Option<Instant>,
-    in_flight: Option<InFlight>,
     /// Bytes in the file on disk.
     written: u64,
     /// What this download has counted in [`HELD`].
     held: usize,
-}
-
-/// A write on the blocking pool, and how many bytes it carries.
-struct InFlight {
-    handle: tokio::task::JoinHandle<anyhow::Result<Option<File>>>,
-    len: u64,
 }
 
 enum Mode {
@@ -636,7 +619,6 @@ impl PartFile {
             chunks: Vec::new(),
             buffered: 0,
             buffered_since: None,
-            in_flight: None,
             written,
             held: 0,
         }
@@ -644,7 +626,7 @@ impl PartFile {
 
     /// Brings [`HELD`] up to date with what this download holds now.
     fn account(&mut self) {
-        let now = self.buffered + self.in_flight.as_ref().map_or(0, |w| w.len as usize);
+        let now = self.buffered;
         if now >= self.held {
             HELD.fetch_add(now - self.held, Relaxed);
         } else {
@@ -653,111 +635,95 @@ impl PartFile {
         self.held = now;
     }
 
-    /// Bytes of the file so far (on disk, being written, or buffered).
+    /// Bytes of the file so far (on disk or buffered).
     fn len(&self) -> u64 {
-        self.written + self.in_flight.as_ref().map_or(0, |w| w.len) + self.buffered as u64
+        self.written + self.buffered as u64
     }
 
-    async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
+    fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
         self.buffered += chunk.len();
         self.chunks.push(chunk);
         self.account();
         let since = *self.buffered_since.get_or_insert_with(Instant::now);
+        // Past the budget every chunk goes to the disk as it comes.
         let step = if HELD.load(Relaxed) <= WRITE_BUDGET {
-            WRITE_STEP_MAX
-        } else {
             WRITE_BUFFER
+        } else {
+            0
         };
         if self.buffered >= step || since.elapsed() >= WRITE_DELAY_MAX {
-            self.buffered_since = None;
-            self.settle().await?;
-            let step = self.step(None);
-            let len = std::mem::take(&mut self.buffered) as u64;
-            let handle = tokio::task::spawn_blocking(move || step.run());
-            self.in_flight = Some(InFlight { handle, len });
-            self.account();
+            self.flush(None)?;
         }
         Ok(())
     }
 
-    /// Waits for the write in flight, if any, and takes its file back.
-    async fn settle(&mut self) -> anyhow::Result<()> {
-        if let Some(InFlight { handle, len }) = self.in_flight.take() {
-            let done = handle.await.context("writer task failed");
-            self.account();
-            self.file = done??;
-            self.written += len;
-        }
-        Ok(())
-    }
-
-    /// The next trip to the disk, carrying the buffered chunks; `finish`
-    /// is `Some(mtime)` to finish the file. Call after [`PartFile::settle`].
-    fn step(&mut self, finish: Option<Option<SystemTime>>) -> WriteStep {
-        let record = match &mut self.mode {
-            // A file written whole in this one step never outlives it as a
-            // `.part`: no resume record needed.
-            Mode::Fresh { record } => Some(record.take().filter(|_| finish.is_none())),
-            Mode::Append => None,
+    /// Writes the buffered chunks (opening the `.part` on the first call);
+    /// `finish` is `Some(mtime)` to also set the modification time and
+    /// rename the file to its final name. A chunk that failed to be written
+    /// is dropped, never written twice: the file stays a prefix of the body.
+    fn flush(&mut self, finish: Option<Option<SystemTime>>) -> anyhow::Result<()> {
+        let chunks = std::mem::take(&mut self.chunks);
+        let len = std::mem::take(&mut self.buffered);
+        self.buffered_since = None;
+        self.account();
+        let mut file = match self.file.take() {
+            Some(file) => file,
+            None => {
+                let record = match &mut self.mode {
+                    // A file written whole in this one step never outlives
+                    // it as a `.part`: no resume record needed.
+                    Mode::Fresh { record } => Some(record.take().filter(|_| finish.is_none())),
+                    Mode::Append => None,
+                };
+                let file = open_part(&self.root, &self.rel, &self.part, record)?;
+                // From here on the file exists: later steps append to it.
+                self.mode = Mode::Append;
+                file
+            }
         };
-        // From here on the file exists: later steps append to it.
-        self.mode = Mode::Append;
-        WriteStep {
-            root: self.root.clone(),
-            rel: self.rel.clone(),
-            part: self.part.clone(),
-            dest: self.dest.clone(),
-            file: self.file.take(),
-            chunks: std::mem::take(&mut self.chunks),
-            record,
-            finish,
+        write_chunks(&mut file, &chunks)
+            .with_context(|| format!("cannot write {}", self.part.display()))?;
+        self.written += len as u64;
+        let Some(modified) = finish else {
+            self.file = Some(file);
+            return Ok(());
+        };
+        if let Some(modified) = modified {
+            // Best effort: `--on-exists update` relies on it, but a file
+            // system without mtimes should not fail the download.
+            let _ = file.set_modified(modified);
         }
+        drop(file);
+        std::fs::rename(&self.part, &self.dest).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.part.display(),
+                self.dest.display()
+            )
+        })
     }
 
     /// Writes what is buffered, sets the modification time and renames
     /// `.part` to the destination.
-    async fn finish(mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
-        let result = self.finish_inner(modified).await;
+    fn finish(mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
+        let result = self.flush(Some(modified));
         if result.is_err() {
-            self.abandon(true).await;
+            self.abandon(true);
         }
         result
     }
 
-    async fn finish_inner(&mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
-        self.settle().await?;
-        let inline = self.file.is_none() && self.buffered <= SMALL_FILE;
-        let step = self.step(Some(modified));
-        let len = std::mem::take(&mut self.buffered) as u64;
-        self.account();
-        if inline {
-            step.run()?;
-        } else {
-            tokio::task::spawn_blocking(move || step.run())
-                .await
-                .context("writer task failed")??;
-        }
-        self.written += len;
-        Ok(())
-    }
-
     /// Gives up: keeps a non-empty `.part` for a later resume when `keep`,
     /// removes it otherwise.
-    async fn abandon(mut self, keep: bool) {
-        // Best effort: a write error here was probably the cause.
-        if self.settle().await.is_ok() && keep && self.buffered > 0 {
-            let step = self.step(None);
-            let len = std::mem::take(&mut self.buffered) as u64;
-            self.account();
-            if let Ok(Ok(file)) = tokio::task::spawn_blocking(move || step.run()).await {
-                self.file = file;
-                self.written += len;
-            }
+    fn abandon(mut self, keep: bool) {
+        if keep && self.buffered > 0 {
+            // Best effort: a write error here was probably the cause.
+            let _ = self.flush(None);
         }
         drop(self.file.take());
         // Also when a failed first write left the file empty behind it.
         if !keep || self.written == 0 {
-            match tokio::fs::remove_file(&self.part).await {
+            match std::fs::remove_file(&self.part) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => tracing::warn!("cannot remove {}: {e}", self.part.display()),
@@ -770,55 +736,6 @@ impl Drop for PartFile {
     fn drop(&mut self) {
         // Whatever path ended the download, its bytes leave the budget.
         HELD.fetch_sub(self.held, Relaxed);
-    }
-}
-
-/// One trip to the disk: open the `.part` if needed, write the chunks, and
-/// when finishing set the mtime and rename it to its final name.
-struct WriteStep {
-    root: PathBuf,
-    rel: PathBuf,
-    part: PathBuf,
-    dest: PathBuf,
-    file: Option<File>,
-    chunks: Vec<Bytes>,
-    /// See [`open_part`].
-    record: Option<Option<String>>,
-    /// `Some(mtime)` to finish the file.
-    finish: Option<Option<SystemTime>>,
-}
-
-impl WriteStep {
-    /// Returns the file, still open, unless it was finished.
-    fn run(self) -> anyhow::Result<Option<File>> {
-        let WriteStep {
-            root,
-            rel,
-            part,
-            dest,
-            file,
-            chunks,
-            record,
-            finish,
-        } = self;
-        let mut file = match file {
-            Some(file) => file,
-            None => open_part(&root, &rel, &part, record)?,
-        };
-        write_chunks(&mut file, &chunks)
-            .with_context(|| format!("cannot write {}", part.display()))?;
-        let Some(modified) = finish else {
-            return Ok(Some(file));
-        };
-        if let Some(modified) = modified {
-            // Best effort: `--on-exists update` relies on it, but a file
-            // system without mtimes should not fail the download.
-            let _ = file.set_modified(modified);
-        }
-        drop(file);
-        std::fs::rename(&part, &dest)
-            .with_context(|| format!("cannot rename {} to {}", part.display(), dest.display()))?;
-        Ok(None)
     }
 }
 
