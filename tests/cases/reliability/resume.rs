@@ -391,3 +391,45 @@ fn a_cut_chunked_body_is_not_taken_for_a_whole_one() {
     assert_saved(&out, &tmp, "r.bin", &full);
     assert_eq!(server.hits(), 2, "{}", show(&server.requests()));
 }
+
+/// README: every received byte is on disk within about a second, however
+/// slowly it comes, so a crash or Ctrl-C loses little and a later run can
+/// resume it. 120 KiB dripped over 3 s never reaches the 256 KiB write
+/// step: only the one-second rule puts it into the `.part` early.
+#[test]
+fn a_slow_download_reaches_its_part_within_about_a_second() {
+    let full = pseudo_random(59, 120 * 1024);
+    let body = full.clone();
+    let server = server::http(move |_req| {
+        let res = server::drip(
+            body.clone(),
+            4 * 1024,
+            std::time::Duration::from_millis(100),
+        );
+        async move { server::with_header(res, "etag", "\"v1\"") }
+    });
+    let tmp = TempDir::new().unwrap();
+    let mut running = crate::support::spawn(
+        haul_in(tmp.path())
+            .args([&server.url("/r.bin"), "-d", "out"])
+            .args(FAST),
+    );
+
+    // Watch the `.part` while the body drips (3 s in all).
+    let mut seen = None;
+    while running.elapsed() < std::time::Duration::from_millis(2_200) && !running.has_exited() {
+        if let Some(len) = part_len(&tmp).filter(|&len| len > 0) {
+            seen = Some((running.elapsed(), len));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = running.wait(crate::support::TIMEOUT);
+
+    let (when, len) = seen.expect("no bytes in r.bin.part within 2.2 s of a 3 s download");
+    assert!(
+        len < full.len(),
+        "r.bin.part already whole ({len} bytes) after {when:?}"
+    );
+    assert_saved(&out, &tmp, "r.bin", &full);
+}
