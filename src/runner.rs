@@ -53,23 +53,29 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     let cancel = CancellationToken::new();
     let jobs = config.jobs.get();
     let threads = workers::count(jobs);
-    let workers = workers::start(threads, || {
-        Ok(Ctx {
-            // Each thread's connections are its own.
-            client: build_client(&config.http, jobs.div_ceil(threads))?,
-            headers: config.http.headers.iter().cloned().collect(),
-            root: root.clone(),
-            on_exists: config.on_exists,
-            content_disposition: config.content_disposition,
-            stall_timeout: config.http.stall_timeout,
-            timeout: config.http.timeout,
-            retries: config.http.retries,
-            retry_wait: config.http.retry_wait,
-            resume: config.http.resume,
-            progress: progress.handle(),
-            cancel: cancel.clone(),
-        })
-    })?;
+    let make_ctx = {
+        let config = config.clone();
+        let handle = progress.handle();
+        let cancel = cancel.clone();
+        move || {
+            Ok(Ctx {
+                // Each thread's connections are its own.
+                client: build_client(&config.http, jobs.div_ceil(threads))?,
+                headers: config.http.headers.iter().cloned().collect(),
+                root: root.clone(),
+                on_exists: config.on_exists,
+                content_disposition: config.content_disposition,
+                stall_timeout: config.http.stall_timeout,
+                timeout: config.http.timeout,
+                retries: config.http.retries,
+                retry_wait: config.http.retry_wait,
+                resume: config.http.resume,
+                progress: handle.clone(),
+                cancel: cancel.clone(),
+            })
+        }
+    };
+    let workers = workers::start(threads, make_ctx)?;
 
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;

@@ -46,19 +46,20 @@ pub(crate) fn count(jobs: usize) -> usize {
     cores.min(jobs).clamp(1, MAX_THREADS)
 }
 
-/// Starts `n` transfer threads, the first being the caller's runtime;
-/// `ctx` builds each thread's context (its HTTP client is built on that
-/// thread's runtime).
-pub(crate) fn start(n: usize, ctx: impl Fn() -> Result<Ctx>) -> Result<Vec<Worker>> {
-    let mut workers = vec![Worker {
-        handle: Handle::current(),
-        ctx: Arc::new(ctx()?),
-        load: 0,
-        thread: None,
-    }];
+/// Starts `n` transfer threads, the first being the caller's runtime.
+/// `ctx` builds each thread's context; the threads build theirs at the
+/// same time as the caller (an HTTP client reads the system's root
+/// certificates, a few milliseconds each).
+pub(crate) fn start<F>(n: usize, ctx: F) -> Result<Vec<Worker>>
+where
+    F: Fn() -> Result<Ctx> + Send + Sync + 'static,
+{
+    let ctx = Arc::new(ctx);
+    let mut starting = Vec::with_capacity(n.saturating_sub(1));
     for i in 1..n {
         let (stop, stopped) = oneshot::channel::<()>();
-        let (ready, handle) = std::sync::mpsc::channel();
+        let (ready, started) = std::sync::mpsc::channel::<Result<(Handle, Ctx)>>();
+        let ctx = ctx.clone();
         let thread = std::thread::Builder::new()
             .name(format!("haul-transfer-{i}"))
             .spawn(move || {
@@ -68,32 +69,54 @@ pub(crate) fn start(n: usize, ctx: impl Fn() -> Result<Ctx>) -> Result<Vec<Worke
                 {
                     Ok(runtime) => runtime,
                     Err(err) => {
+                        let err = anyhow::Error::new(err).context("cannot start a runtime");
                         let _ = ready.send(Err(err));
                         return;
                     }
                 };
-                let _ = ready.send(Ok(runtime.handle().clone()));
-                // Runs the thread's tasks until the run is over; whatever
-                // is left is dropped with the runtime, on this thread.
+                let built = {
+                    let _entered = runtime.enter();
+                    ctx()
+                };
+                let failed = built.is_err();
+                let _ = ready.send(built.map(|ctx| (runtime.handle().clone(), ctx)));
+                if failed {
+                    return;
+                }
+                // Runs the thread's tasks until the run is over.
                 runtime.block_on(async {
                     let _ = stopped.await;
                 });
                 // The scheduler has drained or aborted every download by
-                // now; a write still on the blocking pool gets a moment.
+                // now; a blocking task still running gets a moment.
                 runtime.shutdown_timeout(std::time::Duration::from_secs(1));
             })
             .context("cannot start a transfer thread")?;
-        let handle = handle
-            .recv()
-            .context("transfer thread ended at start")?
-            .context("cannot start a transfer thread's runtime")?;
-        let ctx = {
-            let _entered = handle.enter();
-            ctx()?
+        starting.push((started, stop, thread));
+    }
+    let mut workers = vec![Worker {
+        handle: Handle::current(),
+        ctx: Arc::new(ctx()?),
+        load: 0,
+        thread: None,
+    }];
+    for (started, stop, thread) in starting {
+        // On an error, the threads not yet pushed see their stop sender
+        // dropped and end; the pushed ones are stopped by `Drop`.
+        let (handle, built) = match started.recv() {
+            Ok(Ok((handle, ctx))) => (handle, ctx),
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                return Err(err.context("cannot start a transfer thread"));
+            }
+            Err(_) => {
+                let _ = thread.join();
+                anyhow::bail!("a transfer thread ended at start");
+            }
         };
         workers.push(Worker {
             handle,
-            ctx: Arc::new(ctx),
+            ctx: Arc::new(built),
             load: 0,
             thread: Some((stop, thread)),
         });
