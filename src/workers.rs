@@ -132,3 +132,16 @@ impl Drop for Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_thread_per_core_within_jobs_and_the_cap() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(count(1), 1, "-j 1 needs no second thread");
+        assert_eq!(count(2), cores.min(2));
+        assert_eq!(count(10_000), cores.min(MAX_THREADS));
+    }
+}
