@@ -1,6 +1,7 @@
 //! The scheduler: pulls planned jobs (in batches, from the planner thread)
 //! only while fewer than `--jobs` downloads are in flight, runs each on its
-//! own task in a `JoinSet`, parks failed attempts until their retry time
+//! own task in a `JoinSet`, on the least busy transfer thread
+//! (`workers.rs`), parks failed attempts until their retry time
 //! without holding a slot (and holds back a host that asked for a pause),
 //! and feeds every outcome to the summary, the report and the failure
 //! lines. It also owns stopping: `--fail-fast`/`--max-failures`, a disk
