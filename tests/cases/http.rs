@@ -1,5 +1,6 @@
 //! Request-side behaviour seen by the server: extra headers, the user agent,
-//! no compression by default, redirects and `--max-redirects`, and `--shard`.
+//! no compression by default, redirects and `--max-redirects`, `--shard`,
+//! and TLS: certificates verified unless `-k`, HTTP/2 when offered.
 //!
 //! Not here: response failures (errors.rs).
 
@@ -166,4 +167,89 @@ fn credentials_are_not_forwarded_to_another_host() {
     }
     let traces: Vec<_> = second.headers.get_all("x-trace").iter().collect();
     assert_eq!(traces, ["a", "b"], "{second:?}");
+}
+
+/// Contract: TLS is verified. A self-signed certificate fails the URL
+/// (exit 1, a failure line naming it) before any request is made, and
+/// leaves no file.
+#[test]
+fn an_unverifiable_certificate_fails_the_url() {
+    let server = server::https(|_req| async { server::ok("secret") }).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/a.txt");
+
+    let out = run(haul_in(tmp.path()).args([&url, "--retries", "0", "-d", "out"]));
+
+    out.assert_code(1)
+        .assert_failure(&url, &["certificate"])
+        .assert_summary(0, 0, 1);
+    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+}
+
+/// Contract: `-k, --insecure` turns verification off and says so on stderr.
+#[test]
+fn insecure_accepts_a_self_signed_certificate_and_says_so() {
+    let server = server::https(|_req| async { server::ok("over tls") });
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([&server.url("/a.txt"), "-k", "-d", "out"]));
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert!(
+        out.stderr.contains("TLS certificates are not verified"),
+        "no warning for -k:\n{}",
+        out.stderr
+    );
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("a.txt", &b"over tls"[..])]),
+    );
+}
+
+/// Contract: HTTP/2 is used when the server offers it (ALPN), and many
+/// downloads share its connections.
+#[test]
+fn http2_is_used_when_the_server_offers_it() {
+    let files: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| {
+            (
+                format!("/f{i}.bin"),
+                vec![b'a' + i as u8; 50_000 + i * 1000],
+            )
+        })
+        .collect();
+    let bodies = files.clone();
+    let server = server::https(move |req| {
+        let body = bodies
+            .iter()
+            .find(|(path, _)| path == req.uri().path())
+            .map(|(_, body)| body.clone());
+        async move {
+            match body {
+                Some(body) => server::ok(body),
+                None => server::status(hyper::StatusCode::NOT_FOUND),
+            }
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+    let urls: Vec<String> = files.iter().map(|(path, _)| server.url(path)).collect();
+
+    let out = run(haul_in(tmp.path())
+        .args(&urls)
+        .args(["-k", "-j", "4", "-d", "out"]));
+
+    out.assert_code(0).assert_summary(20, 0, 0);
+    let versions: Vec<_> = server.requests().iter().map(|r| r.version).collect();
+    assert!(
+        versions.iter().all(|v| *v == hyper::Version::HTTP_2),
+        "not all over HTTP/2: {versions:?}"
+    );
+    let want: Vec<(String, Vec<u8>)> = files
+        .into_iter()
+        .map(|(path, body)| (path.trim_start_matches('/').to_string(), body))
+        .collect();
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected(want.iter().map(|(name, body)| (name.as_str(), &body[..]))),
+    );
 }

@@ -21,7 +21,10 @@
 //! payload in a [`Shape`] (whole, cut after N bytes, stalled, dripped), and
 //! every [`Recorded`] request carries its arrival time for timing assertions.
 //!
-//! It does not do TLS, HTTP/2 or anything haul-specific.
+//! [`https`] serves the same over TLS with a fresh self-signed certificate
+//! for `localhost` and `127.0.0.1`, offering HTTP/2 and HTTP/1.1 by ALPN;
+//! [`Recorded::version`] says which one each request used. Nothing here is
+//! haul-specific.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -53,6 +56,7 @@ pub struct Recorded {
     pub headers: HeaderMap,
     /// When the server received it (before the handler ran).
     pub at: Instant,
+    pub version: hyper::Version,
 }
 
 impl Recorded {
@@ -85,6 +89,7 @@ enum HitCheck {
 
 pub struct Server {
     addr: std::net::SocketAddr,
+    scheme: &'static str,
     state: Arc<State>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
@@ -92,9 +97,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// `http://127.0.0.1:PORT{path}`.
+    /// `http://127.0.0.1:PORT{path}` (`https://` for [`https`]).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     /// `127.0.0.1:PORT`.
@@ -190,10 +195,35 @@ where
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     // Only this wrapper is generic; `http_inner` is compiled once.
-    http_inner(Arc::new(move |req| Box::pin(handler(req))))
+    http_inner(Arc::new(move |req| Box::pin(handler(req))), None)
 }
 
-fn http_inner(handler: Arc<Handler>) -> Server {
+/// Like [`http`], over TLS with a self-signed certificate (so clients must
+/// be told not to verify it), offering HTTP/2 and HTTP/1.1.
+pub fn https<F, Fut>(handler: F) -> Server
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let cert =
+        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("self-signed certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .expect("TLS server config");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    http_inner(Arc::new(move |req| Box::pin(handler(req))), Some(acceptor))
+}
+
+fn http_inner(handler: Arc<Handler>, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener =
         std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind test server to 127.0.0.1:0");
     listener.set_nonblocking(true).expect("set_nonblocking");
@@ -217,7 +247,7 @@ fn http_inner(handler: Arc<Handler>) -> Server {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("from_std");
                 tokio::select! {
                     _ = shutdown_rx => {}
-                    _ = accept_loop(listener, handler, thread_state) => {}
+                    _ = accept_loop(listener, handler, thread_state, tls) => {}
                 }
             });
             // Dropping the runtime drops every connection task still running.
@@ -226,6 +256,7 @@ fn http_inner(handler: Arc<Handler>) -> Server {
 
     Server {
         addr,
+        scheme,
         state,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
@@ -233,7 +264,12 @@ fn http_inner(handler: Arc<Handler>) -> Server {
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, handler: Arc<Handler>, state: Arc<State>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    handler: Arc<Handler>,
+    state: Arc<State>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((io, _)) = listener.accept().await else {
             continue;
@@ -245,11 +281,28 @@ async fn accept_loop(listener: tokio::net::TcpListener, handler: Arc<Handler>, s
             let state = state.clone();
             async move { Ok::<_, Infallible>(serve_one(req, handler, state).await) }
         });
+        let tls = tls.clone();
         tokio::spawn(async move {
             // Errors here are usually the client going away, or a scripted cut.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(io), svc)
-                .await;
+            match tls {
+                None => {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(io), svc)
+                        .await;
+                }
+                Some(acceptor) => {
+                    // A failed handshake (a client that refuses the
+                    // certificate) just ends the connection.
+                    let Ok(io) = acceptor.accept(io).await else {
+                        return;
+                    };
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(TokioIo::new(io), svc)
+                    .await;
+                }
+            }
         });
     }
 }
@@ -267,6 +320,7 @@ async fn serve_one(
         ),
         headers: req.headers().clone(),
         at: Instant::now(),
+        version: req.version(),
     });
     let guard = InFlight::enter(state.clone());
     // Run the handler as its own task so a panic is caught (as a JoinError)
