@@ -1,6 +1,7 @@
 //! Request-side behaviour seen by the server: extra headers, the user agent,
 //! no compression by default, redirects and `--max-redirects`, `--shard`,
-//! and TLS: certificates verified unless `-k`, HTTP/2 when offered.
+//! proxies from the environment, and TLS: certificates verified unless
+//! `-k`, HTTP/2 when offered.
 //!
 //! Not here: response failures (errors.rs).
 
@@ -251,5 +252,55 @@ fn http2_is_used_when_the_server_offers_it() {
     assert_tree_eq(
         &tree(&tmp.path().join("out")),
         &expected(want.iter().map(|(name, body)| (name.as_str(), &body[..]))),
+    );
+}
+
+/// Contract: proxies come from `HTTP_PROXY` (and `http_proxy`). The test
+/// server plays the proxy: it receives the request for another host, in
+/// absolute form, and answers it.
+#[test]
+fn http_proxy_from_the_environment_is_used() {
+    for var in ["HTTP_PROXY", "http_proxy"] {
+        let proxy = server::http(|_req| async { server::ok("via proxy") });
+        let tmp = TempDir::new().unwrap();
+
+        let out = run(haul_in(tmp.path()).env(var, proxy.url("")).args([
+            "http://haul-test.invalid/a.txt",
+            "--retries",
+            "0",
+            "-d",
+            "out",
+        ]));
+
+        out.assert_code(0).assert_summary(1, 0, 0);
+        let req = &proxy.requests()[0];
+        assert_eq!(
+            req.header("host"),
+            Some("haul-test.invalid"),
+            "{var}: the proxy did not get the request for the origin: {req:?}"
+        );
+        assert_tree_eq(
+            &tree(&tmp.path().join("out")),
+            &expected([("a.txt", &b"via proxy"[..])]),
+        );
+    }
+}
+
+/// Contract: `NO_PROXY` names hosts reached directly, proxy or not.
+#[test]
+fn no_proxy_hosts_are_reached_directly() {
+    let proxy = server::http(|_req| async { server::ok("via proxy") }).expect_no_hits();
+    let origin = server::files([("/a.txt", b"direct".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path())
+        .env("HTTP_PROXY", proxy.url(""))
+        .env("NO_PROXY", "127.0.0.1")
+        .args([&origin.url("/a.txt"), "--retries", "0", "-d", "out"]));
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_tree_eq(
+        &tree(&tmp.path().join("out")),
+        &expected([("a.txt", &b"direct"[..])]),
     );
 }
