@@ -9,7 +9,7 @@ use hyper::StatusCode;
 use hyper::header::LOCATION;
 use tempfile::TempDir;
 
-use crate::support::{assert_tree_eq, expected, haul_in, run, server, tree};
+use crate::support::{assert_out_holds, assert_tree_eq, expected, haul_in, run, server, tree};
 
 #[test]
 fn extra_headers_and_user_agent_are_sent() {
@@ -184,7 +184,7 @@ fn an_unverifiable_certificate_fails_the_url() {
     out.assert_code(1)
         .assert_failure(&url, &["certificate"])
         .assert_summary(0, 0, 1);
-    assert_tree_eq(&tree(&tmp.path().join("out")), &expected([]));
+    assert_out_holds(tmp.path(), []);
 }
 
 /// Contract: `-k, --insecure` turns verification off and says so on stderr.
@@ -201,10 +201,7 @@ fn insecure_accepts_a_self_signed_certificate_and_says_so() {
         "no warning for -k:\n{}",
         out.stderr
     );
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"over tls"[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"over tls"[..])]);
 }
 
 /// Contract: HTTP/2 is used when the server offers it (ALPN), and many
@@ -219,19 +216,7 @@ fn http2_is_used_when_the_server_offers_it() {
             )
         })
         .collect();
-    let bodies = files.clone();
-    let server = server::https(move |req| {
-        let body = bodies
-            .iter()
-            .find(|(path, _)| path == req.uri().path())
-            .map(|(_, body)| body.clone());
-        async move {
-            match body {
-                Some(body) => server::ok(body),
-                None => server::status(hyper::StatusCode::NOT_FOUND),
-            }
-        }
-    });
+    let server = server::https_files(files.clone());
     let tmp = TempDir::new().unwrap();
     let urls: Vec<String> = files.iter().map(|(path, _)| server.url(path)).collect();
 
@@ -245,13 +230,11 @@ fn http2_is_used_when_the_server_offers_it() {
         versions.iter().all(|v| *v == hyper::Version::HTTP_2),
         "not all over HTTP/2: {versions:?}"
     );
-    let want: Vec<(String, Vec<u8>)> = files
-        .into_iter()
-        .map(|(path, body)| (path.trim_start_matches('/').to_string(), body))
-        .collect();
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected(want.iter().map(|(name, body)| (name.as_str(), &body[..]))),
+    assert_out_holds(
+        tmp.path(),
+        files
+            .iter()
+            .map(|(path, body)| (path.trim_start_matches('/'), &body[..])),
     );
 }
 
@@ -279,10 +262,7 @@ fn http_proxy_from_the_environment_is_used() {
             Some("haul-test.invalid"),
             "{var}: the proxy did not get the request for the origin: {req:?}"
         );
-        assert_tree_eq(
-            &tree(&tmp.path().join("out")),
-            &expected([("a.txt", &b"via proxy"[..])]),
-        );
+        assert_out_holds(tmp.path(), [("a.txt", &b"via proxy"[..])]);
     }
 }
 
@@ -299,8 +279,5 @@ fn no_proxy_hosts_are_reached_directly() {
         .args([&origin.url("/a.txt"), "--retries", "0", "-d", "out"]));
 
     out.assert_code(0).assert_summary(1, 0, 0);
-    assert_tree_eq(
-        &tree(&tmp.path().join("out")),
-        &expected([("a.txt", &b"direct"[..])]),
-    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"direct"[..])]);
 }

@@ -552,15 +552,31 @@ pub fn files_delayed<P: Into<String>>(
     files: impl IntoIterator<Item = (P, Vec<u8>)>,
     delay: Duration,
 ) -> Server {
+    http(serve_files(files, delay))
+}
+
+/// Like [`files`], over TLS (see [`https`]).
+pub fn https_files<P: Into<String>>(files: impl IntoIterator<Item = (P, Vec<u8>)>) -> Server {
+    https(serve_files(files, Duration::ZERO))
+}
+
+/// The handler of [`files_delayed`] and [`https_files`].
+fn serve_files<P: Into<String>>(
+    files: impl IntoIterator<Item = (P, Vec<u8>)>,
+    delay: Duration,
+) -> impl Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>
++ Send
++ Sync
++ 'static {
     let files: Arc<HashMap<String, Bytes>> = Arc::new(
         files
             .into_iter()
             .map(|(p, b)| (p.into(), Bytes::from(b)))
             .collect(),
     );
-    http(move |req| {
+    move |req| {
         let files = files.clone();
-        async move {
+        Box::pin(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
@@ -568,8 +584,8 @@ pub fn files_delayed<P: Into<String>>(
                 Some(bytes) => ok(bytes.clone()),
                 None => status(StatusCode::NOT_FOUND),
             }
-        }
-    })
+        })
+    }
 }
 
 /// Like [`http`], but the handler also gets `n`: how many earlier requests had
