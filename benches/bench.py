@@ -2,6 +2,7 @@
 """Benchmark harness for haul against curl, aria2c, wget2 and an aiohttp script.
 
     python3 benches/bench.py [--quick] [--scenario NAME ...] [--runs N] [--haul PATH]
+    python3 benches/bench.py --haul NEW --haul-baseline OLD [--tools haul,haul-base] ...
 
 Standard library only (Python 3.11+). Builds haul with `cargo build --release
 --locked` unless --haul is given, builds a corpus in a temporary folder
@@ -9,6 +10,10 @@ Standard library only (Python 3.11+). Builds haul with `cargo build --release
 server when nginx is not installed), runs every installed tool at the same
 concurrency, verifies every run, and prints one Markdown table per scenario
 (also written to benches/results/latest.md and latest.json).
+
+With --haul-baseline a second haul build runs as the tool "haul-base", with
+haul's exact arguments, in the same interleaved rounds; each scenario then
+also reports the haul/haul-base ratios of median wall and CPU time.
 
 See BENCHMARKS.md at the repository root for the methodology.
 """
@@ -50,6 +55,7 @@ SEED = 20240601
 SAMPLE = 20  # files hashed per verification (first and last included)
 
 TOOLS = ["haul", "curl", "aria2c", "wget2", "python"]
+BASE = "haul-base"  # --haul-baseline: a second haul build, run exactly like haul
 
 
 # --------------------------------------------------------------------------
@@ -580,7 +586,7 @@ class Inputs:
 
 def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
     j = str(inp.jobs)
-    if tool == "haul":
+    if tool in ("haul", BASE):
         c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j, "--progress", "none", "-q"]
         return c + (["--retries", "3", "--retry-wait", "1s"] if inp.retry else [])
     if tool == "curl":
@@ -676,6 +682,18 @@ def scenario_table(sc: Scenario, results: dict[str, list[Run]], total_bytes: int
     return "\n".join(lines)
 
 
+def base_ratios(new: dict, old: dict, keys=("wall", "cpu")) -> dict[str, float | None]:
+    """haul / haul-base for each median in keys (None when either side has no good run)."""
+    return {k: new[k] / old[k] if new.get(k) is not None and old.get(k) else None for k in keys}
+
+
+def base_line(ratios: dict[str, float | None], label: str = "") -> str:
+    names = {"wall": "wall", "cpu": "CPU", "rss_mib": "peak RSS"}
+    parts = ", ".join(f"{names[k]} {'—' if v is None else f'{v:.2f}x'}" for k, v in ratios.items())
+    return f"haul vs {BASE}{label}: {parts}" + (
+        " (a run failed on one side)" if None in ratios.values() else "")
+
+
 # --------------------------------------------------------------------------
 # Scenario runners
 # --------------------------------------------------------------------------
@@ -692,6 +710,7 @@ class Bench:
         results: dict[str, list[Run]] = {t: [] for t in tools}
         logs = self.work / "logs"
         logs.mkdir(exist_ok=True)
+        width = max([7, *map(len, tools)])
         for i in range(self.args.runs):
             for tool, exe in tools.items():
                 out = outroot / sc.name / tool
@@ -717,7 +736,7 @@ class Bench:
                         r.msg = vmsg + (f" (exit {r.rc})" if r.rc else "")
                 results[tool].append(r)
                 extra = f"  requests {r.requests}" if r.requests is not None else ""
-                log(f"  {sc.name:8} run {i + 1}/{self.args.runs}  {tool:7} {r.wall:8.3f} s  "
+                log(f"  {sc.name:8} run {i + 1}/{self.args.runs}  {tool:{width}} {r.wall:8.3f} s  "
                     f"cpu {r.cpu:6.2f} s ({r.user:.2f} usr {r.sys:.2f} sys)  rss {r.rss_kib / KiB:7.1f} MiB{extra}  "
                     f"{'ok' if r.ok else 'FAILED'}: {r.msg}")
                 if self.args.verbose:
@@ -729,6 +748,10 @@ class Bench:
         title = f"### {sc.name}: {sc.count:,} × {human(sc.size)}, -j {sc.jobs}"
         table = scenario_table(sc, results, total_bytes)
         text = f"{title}\n\n{sc.what}. {note}\n\n{table}\n"
+        vs = None
+        if "haul" in results and BASE in results:
+            vs = base_ratios(summarize(results["haul"]), summarize(results[BASE]))
+            text += f"\n{base_line(vs)}\n"
         log("\n" + text)
         self.sections.append(text)
         self.json["scenarios"][sc.name] = {
@@ -737,6 +760,8 @@ class Bench:
                           "runs": [{k: v for k, v in r.__dict__.items() if k != "log"} for r in rs]}
                       for t, rs in results.items()},
         }
+        if vs is not None:
+            self.json["scenarios"][sc.name]["haul_vs_base"] = vs
 
     # -- bulk -------------------------------------------------------------
 
@@ -778,8 +803,11 @@ class Bench:
 
     # -- memory -------------------------------------------------------------
 
-    def memory(self, sc: Scenario, haul: str) -> None:
+    def memory(self, sc: Scenario, builds: dict[str, str]) -> None:
+        """builds: {"haul": path}, plus {BASE: path} with --haul-baseline (same
+        arguments, interleaved in each run)."""
         big, small, real = sc.count, sc.base, sc.real
+        both = len(builds) > 1
         lists = self.work / "lists" / "memory"
         lists.mkdir(parents=True, exist_ok=True)
         url = f"http://127.0.0.1:{self.bulk_port}/m/"
@@ -796,62 +824,87 @@ class Bench:
         logs = self.work / "logs"
         logs.mkdir(exist_ok=True)
         rows = []
-        res: dict[tuple[str, int], list[Run]] = {}
+        res: dict[tuple[str, str, int], list[Run]] = {}
         cases = [("dry-run", small), ("dry-run", big), ("real", small), ("real", real)]
         for mode, n in cases:
             lst = write_list(n)
             for i in range(self.args.runs):
-                out = self.outroot / "memory"
-                reset_dir(out)
-                cmd = [haul, "-i", str(lst), "-d", str(out), "-j", str(sc.jobs), "--progress", "none", "-q"]
-                if mode == "dry-run":
-                    cmd.append("--dry-run")
-                timeout = self.args.timeout if mode == "dry-run" else max(self.args.timeout, n / 500)
-                r = measure("haul", cmd, logs / f"memory-{mode}-{n}-{i + 1}.log", timeout,
-                            stdout_devnull=(mode == "dry-run"))
-                if r.timed_out:
-                    r.msg = f"timed out after {timeout:.0f}s"
-                elif r.rc != 0:
-                    r.msg = f"exit {r.rc}: {tail(r.log)}"
-                elif mode == "real":
-                    smp = [(str(k + 1), one_sha) for k in sample_idx(n)]
-                    r.ok, r.msg = verify(out, None, n, n * KiB, smp)
-                else:
-                    left = scan(out) if out.exists() else {}
-                    r.ok = not left
-                    r.msg = "nothing written" if r.ok else f"--dry-run wrote {len(left)} files"
-                res.setdefault((mode, n), []).append(r)
-                log(f"  memory   run {i + 1}/{self.args.runs}  {mode:7} {n:>9,} URLs  {r.wall:8.3f} s  "
-                    f"cpu {r.cpu:7.2f} s  rss {r.rss_kib / KiB:7.1f} MiB  {'ok' if r.ok else 'FAILED'}: {r.msg}")
-                shutil.rmtree(out, ignore_errors=True)
+                for tool, exe in builds.items():
+                    out = self.outroot / "memory"
+                    reset_dir(out)
+                    cmd = [exe, "-i", str(lst), "-d", str(out), "-j", str(sc.jobs), "--progress", "none", "-q"]
+                    if mode == "dry-run":
+                        cmd.append("--dry-run")
+                    timeout = self.args.timeout if mode == "dry-run" else max(self.args.timeout, n / 500)
+                    name = f"memory-{mode}-{n}-{i + 1}.log"
+                    if tool != "haul":
+                        name = f"memory-{tool}-{name[7:]}"
+                    r = measure(tool, cmd, logs / name, timeout, stdout_devnull=(mode == "dry-run"))
+                    if r.timed_out:
+                        r.msg = f"timed out after {timeout:.0f}s"
+                    elif r.rc != 0:
+                        r.msg = f"exit {r.rc}: {tail(r.log)}"
+                    elif mode == "real":
+                        smp = [(str(k + 1), one_sha) for k in sample_idx(n)]
+                        r.ok, r.msg = verify(out, None, n, n * KiB, smp)
+                    else:
+                        left = scan(out) if out.exists() else {}
+                        r.ok = not left
+                        r.msg = "nothing written" if r.ok else f"--dry-run wrote {len(left)} files"
+                    res.setdefault((tool, mode, n), []).append(r)
+                    who = f"{tool:9} " if both else ""
+                    log(f"  memory   run {i + 1}/{self.args.runs}  {who}{mode:7} {n:>9,} URLs  {r.wall:8.3f} s  "
+                        f"cpu {r.cpu:7.2f} s  rss {r.rss_kib / KiB:7.1f} MiB  {'ok' if r.ok else 'FAILED'}: {r.msg}")
+                    shutil.rmtree(out, ignore_errors=True)
         med = {}
-        for (mode, n), rs in res.items():
+        for (tool, mode, n), rs in res.items():
             s = summarize(rs)
-            med[(mode, n)] = s.get("rss_mib")
-            rows.append(f"| {mode} | {n:,} | {fmt(s.get('rss_mib'), 1)} | "
+            med[(tool, mode, n)] = s.get("rss_mib")
+            lead = f"| {tool} " if both else ""
+            rows.append(f"{lead}| {mode} | {n:,} | {fmt(s.get('rss_mib'), 1)} | "
                         f"{' / '.join(f'{r.rss_kib / KiB:.1f}' for r in rs)} | {fmt(s.get('wall'))} | "
                         f"{fmt(s.get('cpu'))} | {s['status']} |")
         growth = []
-        for mode, n in (("dry-run", big), ("real", real)):
-            a, b = med.get((mode, small)), med.get((mode, n))
-            if a is not None and b is not None and n > small:
-                per = (b - a) * MiB / (n - small)
-                growth.append(f"- {mode}: ({fmt(b, 1)} MiB − {fmt(a, 1)} MiB) / {n - small:,} URLs = "
-                              f"**{per:.1f} bytes per URL**")
-                self.json.setdefault("memory_growth", {})[mode] = per
-            else:
-                growth.append(f"- {mode}: not measured (a run failed)")
-        table = "\n".join(["| mode | URLs | peak RSS median (MiB) | runs (MiB) | wall (s) | CPU s | status |",
-                           "|---|---|---|---|---|---|---|", *rows])
-        text = (f"### memory: haul peak RSS, {small:,} vs {big:,}-line lists (real run: {small:,} vs {real:,})\n\n"
+        for tool in builds:
+            who = f"{tool} " if both else ""
+            for mode, n in (("dry-run", big), ("real", real)):
+                a, b = med.get((tool, mode, small)), med.get((tool, mode, n))
+                if a is not None and b is not None and n > small:
+                    per = (b - a) * MiB / (n - small)
+                    growth.append(f"- {who}{mode}: ({fmt(b, 1)} MiB − {fmt(a, 1)} MiB) / {n - small:,} URLs = "
+                                  f"**{per:.1f} bytes per URL**")
+                    key = "memory_growth" if tool == "haul" else "memory_growth_base"
+                    self.json.setdefault(key, {})[mode] = per
+                else:
+                    growth.append(f"- {who}{mode}: not measured (a run failed)")
+        hdr = "| mode | URLs | peak RSS median (MiB) | runs (MiB) | wall (s) | CPU s | status |"
+        sep = "|---|---|---|---|---|---|---|"
+        if both:
+            hdr, sep = "| tool " + hdr, "|---" + sep
+        table = "\n".join([hdr, sep, *rows])
+        who = f"haul and {BASE}" if both else "haul"
+        text = (f"### memory: {who} peak RSS, {small:,} vs {big:,}-line lists (real run: {small:,} vs {real:,})\n\n"
                 f"`--dry-run` (stdout to /dev/null) and a real run where every URL `/m/N` serves the same "
                 f"1 KiB file (-j {sc.jobs}, default `{{name}}` naming, so N files are written). "
                 f"Server: {self.bulk_server_name}.\n\n{table}\n\nGrowth:\n\n" + "\n".join(growth) + "\n")
+        vs = {}
+        if both:
+            lines = []
+            for mode, n in cases:
+                v = vs[f"{mode}-{n}"] = base_ratios(summarize(res[("haul", mode, n)]),
+                                                    summarize(res[(BASE, mode, n)]), ("wall", "cpu", "rss_mib"))
+                lines.append(base_line(v, f" ({mode}, {n:,} URLs)"))
+            text += "\n" + "\n".join(lines) + "\n"
         log("\n" + text)
         self.sections.append(text)
         self.json["scenarios"]["memory"] = {
             "runs": {f"{m}-{n}": [{k: v for k, v in r.__dict__.items() if k != "log"} for r in rs]
-                     for (m, n), rs in res.items()}}
+                     for (t, m, n), rs in res.items() if t == "haul"}}
+        if both:
+            self.json["scenarios"]["memory"]["baseline_runs"] = {
+                f"{m}-{n}": [{k: v for k, v in r.__dict__.items() if k != "log"} for r in rs]
+                for (t, m, n), rs in res.items() if t == BASE}
+            self.json["scenarios"]["memory"]["haul_vs_base"] = vs
 
     # -- main -----------------------------------------------------------------
 
@@ -866,11 +919,18 @@ class Bench:
             log(f"error: {haul} is not an executable")
             return 2
         haul = os.path.abspath(haul)
+        order = TOOLS
+        exes: dict[str, str] = {"haul": haul}
+        if a.haul_baseline:
+            if not os.access(a.haul_baseline, os.X_OK):
+                log(f"error: {a.haul_baseline} is not an executable")
+                return 2
+            exes[BASE] = os.path.abspath(a.haul_baseline)
+            order = ["haul", BASE, *TOOLS[1:]]
 
         # peers
-        want = [t.strip() for t in a.tools.split(",")] if a.tools else TOOLS
+        want = [t.strip() for t in a.tools.split(",")] if a.tools else order
         venv_ok, venv_msg = ensure_venv(not a.no_pip)
-        exes: dict[str, str] = {"haul": haul}
         missing: list[str] = []
         for t in ("curl", "aria2c", "wget2"):
             p = shutil.which(t)
@@ -882,7 +942,7 @@ class Bench:
             exes["python"] = str(venv_python())
         else:
             missing.append(f"python ({venv_msg})")
-        tools = {t: exes[t] for t in TOOLS if t in exes and t in want}
+        tools = {t: exes[t] for t in order if t in exes and t in want}
 
         # work dirs
         shm = Path("/dev/shm")
@@ -972,7 +1032,8 @@ class Bench:
             elif sc.kind in ("latency", "flaky"):
                 self.synthetic(sc, tools)
             elif sc.kind == "memory":
-                self.memory(sc, haul)
+                # haul always runs here (it is the subject); the baseline when selected
+                self.memory(sc, {"haul": haul, **({BASE: tools[BASE]} if BASE in tools else {})})
 
         elapsed = time.perf_counter() - t_start
         doc = header + "\n" + "\n".join(self.sections) + f"\n_Harness wall time: {elapsed:.0f} s._\n"
@@ -1001,6 +1062,8 @@ class Bench:
                                   "import sys, aiohttp; print('Python', sys.version.split()[0], "
                                   "'aiohttp', aiohttp.__version__)"]),
         }
+        if BASE in tools:
+            vers[BASE] = first_line([tools[BASE], "--version"]) + f" ({tools[BASE]}; same arguments as haul)"
         lines = [
             "# haul benchmark results",
             "",
@@ -1017,9 +1080,8 @@ class Bench:
             f"latency/flaky = {getattr(self, 'test_server_name', 'n/a')}",
             "- tools:",
         ]
-        for t in TOOLS:
-            if t in tools:
-                lines.append(f"  - {t}: {vers[t]}")
+        for t in tools:
+            lines.append(f"  - {t}: {vers[t]}" + (f" ({haul})" if t == "haul" and BASE in tools else ""))
         for m in missing:
             lines.append(f"  - missing: {m}")
         lines.append("")
@@ -1040,7 +1102,11 @@ def main() -> int:
                     help="run only this scenario (repeatable; default all)")
     ap.add_argument("--runs", type=int, default=3, help="runs per tool (median reported; default 3)")
     ap.add_argument("--haul", help="use this haul binary instead of building one")
-    ap.add_argument("--tools", help="comma-separated subset of: " + ",".join(TOOLS))
+    ap.add_argument("--haul-baseline", metavar="PATH",
+                    help=f"a second haul binary, run as tool '{BASE}' with haul's exact arguments in the "
+                         f"same rounds; adds haul/{BASE} wall and CPU ratios per scenario")
+    ap.add_argument("--tools", help="comma-separated subset of: " + ",".join(TOOLS)
+                    + f" (and {BASE} with --haul-baseline)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per tool run (default 300)")
     ap.add_argument("--memory-real", type=int, metavar="N",
                     help="URLs in the memory case's big real run (default 1,000,000; quick 100,000)")
@@ -1054,6 +1120,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be >= 1")
+    if args.tools and BASE in [t.strip() for t in args.tools.split(",")] and not args.haul_baseline:
+        ap.error(f"--tools {BASE} needs --haul-baseline PATH")
     SUBREAPER["on"] = become_subreaper()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)

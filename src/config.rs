@@ -1,28 +1,35 @@
 //! Resolves the raw [`Cli`] into a validated [`Config`]: defaults, the output
 //! template, the TTY and `NO_COLOR` decisions. This is the only module that
 //! reads the environment or the terminal state; everything after it is a
-//! function of `Config`. It does no I/O beyond a `stat`/read of small files
-//! named on the command line (`--checksums`).
+//! function of `Config`. Its only I/O is on files named on the command
+//! line: it reads the small `--checksums` file, and opens every `-i` list
+//! file (without reading it) so that one that cannot be read is an input
+//! error before anything is fetched; the open file is handed on in
+//! [`Input::List`] for `source.rs` to read.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal};
 use std::num::NonZeroUsize;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, OnExists, ProgressMode, Shard};
 use crate::naming::OutputTemplate;
 
 /// Where URLs come from, in input order: arguments first, then `-i` sources.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Input {
     /// A URL or pattern given on the command line (1-based argument index).
     Arg { index: usize, text: String },
-    /// A list file; `None` is standard input.
-    List(Option<PathBuf>),
+    /// A list: an opened file; `None` is standard input.
+    List(Option<ListFile>),
 }
 
 impl Input {
@@ -30,10 +37,92 @@ impl Input {
     pub fn label(&self) -> String {
         match self {
             Input::Arg { index, .. } => format!("argument {index}"),
-            Input::List(Some(path)) => path.display().to_string(),
+            Input::List(Some(list)) => list.path.display().to_string(),
             Input::List(None) => "<stdin>".into(),
         }
     }
+}
+
+/// A `-i` list file, opened (not yet read) by [`ListFile::open`].
+#[derive(Debug, Clone)]
+pub struct ListFile {
+    path: PathBuf,
+    /// Shared by the clones of a [`Config`]'s inputs: one open file, read
+    /// once, by `source.rs`.
+    file: Arc<File>,
+    /// A FIFO (or a pipe, `-i <(cmd)`): left non-blocking, so a read must
+    /// wait in `poll(2)` first (see [`ListFile::open`]).
+    fifo: bool,
+}
+
+impl ListFile {
+    /// Opens a list file, or says why it cannot be read: an OS error, or
+    /// that it is a folder.
+    ///
+    /// It is opened `O_NONBLOCK` because opening a FIFO for reading
+    /// otherwise waits for a writer: with `-i f1 -i f2` fed by one program
+    /// that writes `f1` (more than a pipe holds) before it opens `f2`, a
+    /// blocking open of `f2` here would wait for that program, and it for
+    /// haul to read `f1`. A FIFO stays non-blocking: clearing the flag
+    /// would not do, because a read on a FIFO whose writer has not opened
+    /// it yet returns end-of-file, not a wait. Instead the reader calls
+    /// `poll(POLLIN)` before each read (`source.rs`): Linux reports no
+    /// `POLLHUP` to a reader that opened a FIFO non-blocking until a
+    /// writer has opened it, so the poll waits for the writer and its data
+    /// (or its close, the true end), as a blocking open and read would.
+    /// Anything else (a regular file, a terminal) is made blocking at once.
+    pub(crate) fn open(path: &Path) -> Result<ListFile> {
+        let cannot = |err: io::Error| anyhow!("cannot read list file {}: {err}", path.display());
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(cannot)?;
+        // fstat(2) of what was opened, not a stat of the name beforehand.
+        let kind = file.metadata().map_err(cannot)?.file_type();
+        if kind.is_dir() {
+            bail!("cannot read list file {}: it is a folder", path.display());
+        }
+        let fifo = kind.is_fifo();
+        if !fifo {
+            set_blocking(&file).map_err(cannot)?;
+        }
+        Ok(ListFile {
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            fifo,
+        })
+    }
+
+    /// The path as given to `-i`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Whether reads must wait in `poll(2)` first (see [`ListFile::open`]).
+    pub(crate) fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+}
+
+/// Clears `O_NONBLOCK` on `file`.
+fn set_blocking(file: &File) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl(2) with F_GETFL/F_SETFL on a descriptor `file` owns
+    // touches no memory of ours.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Everything a run needs, validated.
@@ -50,6 +139,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Expected digests by file name, from `--checksums`.
     pub checksums: HashMap<String, [u8; 32]>,
+    /// The `--checksums` file itself (haul's own: no download may replace it).
+    pub checksums_file: Option<PathBuf>,
     pub report: Option<ReportTarget>,
     pub dry_run: bool,
     /// Stop after this many failed URLs (`--fail-fast` is 1).
@@ -90,24 +181,15 @@ impl Config {
                 inputs.push(Input::Arg { index: i + 1, text });
             }
         }
-        for file in cli.input_file {
-            inputs.push(Input::List((file != "-").then(|| PathBuf::from(file))));
-        }
-        if inputs.is_empty() {
+        if inputs.is_empty() && cli.input_file.is_empty() {
             bail!("no URL given: pass URLs as arguments, or a list with -i/--input-file FILE");
         }
-        // A list file that cannot be read at all is an input error (exit 2)
-        // before anything is fetched, not a failure found half-way through.
-        for input in &inputs {
-            if let Input::List(Some(path)) = input {
-                let meta = std::fs::metadata(path)
-                    .with_context(|| format!("cannot read list file {}", path.display()))?;
-                if meta.is_dir() {
-                    bail!("cannot read list file {}: it is a folder", path.display());
-                }
-            }
-        }
-        if inputs.iter().filter(|i| **i == Input::List(None)).count() > 1 {
+        let stdin_lists = inputs
+            .iter()
+            .filter(|i| matches!(i, Input::List(None)))
+            .count()
+            + cli.input_file.iter().filter(|f| *f == "-").count();
+        if stdin_lists > 1 {
             bail!("standard input ('-') can be read only once");
         }
 
@@ -151,6 +233,19 @@ impl Config {
             cli.max_failures
         };
 
+        // A list file that cannot be read at all is an input error (exit 2)
+        // before anything is fetched, not a failure found half-way through:
+        // so each is opened here, and read from that open file later. Last,
+        // once every other flag is known to be valid, because opening a
+        // FIFO lets its writer go on.
+        for file in cli.input_file {
+            let list = match file.as_str() {
+                "-" => None,
+                path => Some(ListFile::open(Path::new(path))?),
+            };
+            inputs.push(Input::List(list));
+        }
+
         Ok(Config {
             inputs,
             dir: cli.dir,
@@ -175,6 +270,7 @@ impl Config {
                 resume: !cli.no_resume,
             },
             checksums,
+            checksums_file: cli.checksums.clone(),
             report,
             dry_run: cli.dry_run,
             max_failures,
@@ -212,4 +308,99 @@ fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
         map.insert(name.to_string(), digest);
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::sync::mpsc;
+
+    fn from_args(args: &[&str]) -> Result<Config> {
+        let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
+        Config::from_cli(cli)
+    }
+
+    fn is_nonblocking(list: &ListFile) -> bool {
+        // SAFETY: F_GETFL on a descriptor `list` keeps open.
+        let flags = unsafe { libc::fcntl(list.file().as_raw_fd(), libc::F_GETFL) };
+        assert!(flags >= 0);
+        flags & libc::O_NONBLOCK != 0
+    }
+
+    fn mkfifo(path: &Path) {
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: `c_path` is a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn list_files_that_cannot_be_opened_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("folder")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).unwrap();
+        let cases = [
+            ("missing", "No such file or directory"),
+            ("folder", "it is a folder"),
+            ("sock", "No such device or address"),
+        ];
+        for (name, reason) in cases {
+            let path = dir.path().join(name);
+            let err = format!("{:#}", ListFile::open(&path).unwrap_err());
+            let want = format!("cannot read list file {}: ", path.display());
+            assert!(err.starts_with(&want), "{name}: {err}");
+            assert!(err.contains(reason), "{name}: {err}");
+            // The same error, before any input is read, from the flags.
+            let err = format!(
+                "{:#}",
+                from_args(&["-i", path.to_str().unwrap()]).unwrap_err()
+            );
+            assert!(err.starts_with(&want), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_regular_list_file_is_read_blocking_and_a_fifo_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("urls.txt");
+        std::fs::write(&file, "http://a/\n").unwrap();
+        let list = ListFile::open(&file).unwrap();
+        assert!(!list.is_fifo() && !is_nonblocking(&list));
+        assert_eq!(list.path(), file);
+
+        // No writer: a blocking open would wait here for ever.
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let (tx, rx) = mpsc::channel();
+        let opener = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || tx.send(ListFile::open(&fifo).unwrap()).unwrap())
+        };
+        let Ok(list) = rx.recv_timeout(Duration::from_secs(10)) else {
+            // Let the open return, then fail.
+            let _writer = OpenOptions::new().write(true).open(&fifo);
+            panic!("opening a FIFO waited for a writer");
+        };
+        opener.join().unwrap();
+        assert!(list.is_fifo() && is_nonblocking(&list));
+    }
+
+    #[test]
+    fn inputs_keep_their_order_and_stdin_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("urls.txt");
+        std::fs::write(&file, "").unwrap();
+        let file = file.to_str().unwrap();
+        let config = from_args(&["http://a/", "-i", file, "-", "-i", file]).unwrap();
+        let labels: Vec<String> = config.inputs.iter().map(Input::label).collect();
+        assert_eq!(labels, ["argument 1", "<stdin>", file, file]);
+
+        for args in [&["-", "-i", "-"][..], &["-i", "-", "-i", "-"], &["-", "-"]] {
+            let err = from_args(args).unwrap_err().to_string();
+            assert_eq!(
+                err, "standard input ('-') can be read only once",
+                "{args:?}"
+            );
+        }
+    }
 }

@@ -1,14 +1,17 @@
 //! One attempt at one download: the request (with `Range` + `If-Range` when
 //! a `.part` that haul recorded can be continued), the status check (before
-//! any file is touched), the body streamed chunk by chunk into `DEST.part`
-//! (hashed on the way when a digest is expected), the length and digest
-//! checks, and the rename to `DEST`. A failed attempt never leaves a file
-//! under the final name. It does not schedule or wait: it returns a
-//! [`Step`], and the runner decides when a retry runs.
+//! any file is touched), the destination's claim when the server names the
+//! file (`--content-disposition`), the body streamed chunk by chunk into
+//! `DEST.part` (hashed on the way when a digest is expected), the length and
+//! digest checks, and the rename to `DEST`. A failed attempt never leaves a
+//! file under the final name, and every file access goes through
+//! `outdir.rs`. Whether an answer may be appended to a `.part` is
+//! `resume.rs`'s rule. It does not schedule or wait: it returns a [`Step`],
+//! and the runner decides when a retry runs.
 
-use std::fs::{File, OpenOptions};
-use std::io::{IoSlice, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
+use std::io::{IoSlice, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -18,18 +21,22 @@ use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{
-    CONTENT_DISPOSITION, CONTENT_RANGE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE,
-    LAST_MODIFIED, RANGE,
+    CONTENT_DISPOSITION, CONTENT_RANGE, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE, LAST_MODIFIED,
+    RANGE,
 };
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
+use crate::claims::Claims;
 use crate::cli::OnExists;
 use crate::error::{FailureKind, backoff, retry_after};
-use crate::naming::{content_disposition_name, part_path, safe_relative};
+use crate::naming::{part_path, safe_relative, suggested_name};
+use crate::outdir::{Existing, OutDir};
 use crate::plan::Job;
 use crate::progress::Handle;
-use crate::report::{Done, Failure, Outcome};
+use crate::report::{Done, Failure, Outcome, masked};
+use crate::resume::{self, Note};
 
 /// Bytes gathered (as received, not copied) before one `writev` to the
 /// `.part` file, on the transfer thread that receives them, as curl and
@@ -54,19 +61,17 @@ static HELD: AtomicUsize = AtomicUsize::new(0);
 /// come (what a crash can lose, and what a later run can resume).
 const WRITE_DELAY_MAX: Duration = Duration::from_secs(1);
 
-/// The extended attribute on `DEST.part` that records which URL and which
-/// version of it (`ETag` or `Last-Modified`) its bytes came from. Only a
-/// `.part` carrying it is ever continued; it goes away with the file.
-const RESUME_XATTR: &str = "user.haul.resume";
-
 /// What every download shares.
 pub(crate) struct Ctx {
     pub(crate) client: reqwest::Client,
     /// `-H` headers, set on every request (repeats kept, and they win over
     /// the client's defaults such as User-Agent).
     pub(crate) headers: HeaderMap,
-    /// `--dir`, canonicalised once: symlinks must not lead out of it.
-    pub(crate) root: PathBuf,
+    /// `--dir`: every file access of a download goes through it.
+    pub(crate) out: Arc<OutDir>,
+    /// Names taken by downloads; a `Content-Disposition` name is claimed
+    /// here when the answer arrives.
+    pub(crate) claims: Arc<Claims>,
     pub(crate) on_exists: OnExists,
     pub(crate) content_disposition: bool,
     pub(crate) stall_timeout: Duration,
@@ -89,16 +94,27 @@ pub(crate) struct Task {
     retries_used: u32,
     checksum_retry_used: bool,
     started: Instant,
+    /// Where the file goes, as reported: `job.path`, or the name the server
+    /// gave under `--content-disposition`.
+    path: PathBuf,
+    /// Under `--content-disposition`: the name this download claimed. Kept
+    /// across attempts, so a retry continues its own `.part`.
+    claimed: Option<PathBuf>,
+    /// Why a file already there is fetched again.
+    replaced: Option<&'static str>,
 }
 
 impl Task {
     pub(crate) fn new(job: Job) -> Task {
         Task {
+            path: job.path.clone(),
             job,
             attempts: 0,
             retries_used: 0,
             checksum_retry_used: false,
             started: Instant::now(),
+            claimed: None,
+            replaced: None,
         }
     }
 
@@ -114,14 +130,13 @@ impl Task {
 
     /// The outcome for a task that never got its next attempt.
     pub(crate) fn into_outcome(self, failure: Failure) -> Outcome {
-        let path = self.job.path.clone();
-        self.finish(path, Err(failure))
+        self.finish(Err(failure))
     }
 
-    fn finish(self, path: PathBuf, result: Result<Done, Failure>) -> Outcome {
+    fn finish(self, result: Result<Done, Failure>) -> Outcome {
         Outcome {
-            url: self.job.url.to_string(),
-            path: Some(path),
+            url: masked(&self.job.url),
+            path: Some(self.path),
             origin: None,
             result,
             attempts: self.attempts,
@@ -145,11 +160,28 @@ pub(crate) enum Step {
 }
 
 pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
+    if task.job.verify_existing {
+        // A digest says what the file there must hold: no request when it
+        // does (the planner found the file; hashing is this slot's work).
+        task.job.verify_existing = false;
+        match digest_of_existing(&ctx.out, &task.job.rel).await {
+            Ok(Some(digest)) if Some(digest) == task.job.sha256 => {
+                let done = Done::Skipped {
+                    sha256: Some(digest),
+                };
+                return Step::Finished(task.finish(Ok(done)));
+            }
+            Ok(Some(_)) => task.replaced = Some("sha256 mismatch"),
+            Ok(None) => {}
+            Err(err) => {
+                let failure = Failure::new(FailureKind::Refused, None, err);
+                return Step::Finished(task.finish(Err(failure)));
+            }
+        }
+    }
     task.attempts += 1;
-    let mut path = task.job.path.clone();
-    let result = attempt(&ctx, &task.job, task.attempts > 1, &mut path).await;
-    let failure = match result {
-        Ok(done) => return Step::Finished(task.finish(path, Ok(done))),
+    let failure = match attempt(&ctx, &mut task).await {
+        Ok(done) => return Step::Finished(task.finish(Ok(done))),
         Err(failure) => failure,
     };
     if failure.kind == FailureKind::Checksum && !task.checksum_retry_used {
@@ -182,125 +214,140 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
             .error
             .context(format!("gave up after {} attempts", task.attempts));
     }
-    Step::Finished(task.finish(path, Err(failure)))
+    Step::Finished(task.finish(Err(failure)))
 }
 
-/// A `.part` that may be continued: its length and the validator to send.
+/// A `.part` this download may continue: opened, its length, its note.
 struct Resumable {
+    file: File,
     len: u64,
-    validator: String,
+    note: Note,
 }
 
-/// One attempt. `path` is updated when the server names the file.
-/// One attempt; `retry` when an earlier attempt may have left a `.part`.
-async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Result<Done, Failure> {
-    let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
+/// One attempt (one request, or two when a range answer proves to be of
+/// another version and the file starts over).
+async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
+    let job = &task.job;
     let url = job.url.as_str();
-    let part_path = part_path(&job.path);
-    // A name from Content-Disposition is known only from the answer, so
-    // such downloads start over instead of guessing which `.part` is theirs.
-    let resumable = if ctx.resume && !ctx.content_disposition && (job.had_part || retry) {
-        // A stat and an xattr read: cheaper inline than a trip to the
-        // blocking pool.
-        read_resumable(&part_path, url)
+    // The destination, when it is known before the answer (under
+    // --content-disposition only once an attempt has claimed one).
+    let known = if ctx.content_disposition {
+        task.claimed.clone()
     } else {
-        None
+        Some(job.rel.clone())
+    };
+    let mut resumable = match &known {
+        Some(rel) if ctx.resume && (job.had_part || task.attempts > 1) => {
+            open_resumable(&ctx.out, &part_path(rel), url)
+                .map_err(|e| Failure::new(FailureKind::Refused, None, e))?
+        }
+        _ => None,
     };
 
-    let mut request = ctx.client.get(job.url.clone()).headers(ctx.headers.clone());
-    if let Some(timeout) = ctx.timeout {
-        request = request.timeout(timeout);
-    }
-    if let Some(r) = &resumable {
-        request = request
-            .header(RANGE, format!("bytes={}-", r.len))
-            .header(IF_RANGE, &r.validator);
-    }
-    if ctx.on_exists == OnExists::Update
-        && let Ok(modified) = std::fs::metadata(&job.path).and_then(|m| m.modified())
-    {
-        request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
-    }
-    let send = tokio::time::timeout(ctx.stall_timeout, request.send());
-    let mut response = tokio::select! {
-        sent = send => sent
-            .map_err(|_| fail(FailureKind::Network, stalled(ctx.stall_timeout)))?
-            .map_err(|e| fail(FailureKind::of_reqwest(&e), e.into()))?,
-        () = ctx.cancel.cancelled() => return Err(cancelled()),
+    let mut response = loop {
+        let response = send(ctx, job, resumable.as_ref()).await?;
+        let Some(r) = &resumable else { break response };
+        let (status, headers) = (response.status(), response.headers());
+        // Bytes are appended only when the answer proves it is the version
+        // the `.part` holds (resume.rs); otherwise the file starts over.
+        let proven = match status {
+            StatusCode::PARTIAL_CONTENT => {
+                content_range_start(headers).is_some_and(|(start, _)| start == r.len)
+                    && r.note.proves(headers)
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                unsatisfied_range_total(headers) == Some(r.len) && r.note.proves(headers)
+            }
+            // An error: the `.part` stays for a later attempt.
+            _ if !status.is_success() => true,
+            _ => false,
+        };
+        if proven {
+            break response;
+        }
+        let old = resumable.take().expect("checked above");
+        let part = part_path(known.as_deref().expect("resuming a known name"));
+        if let Err(err) = ctx.out.remove_own(&old.file, &part) {
+            tracing::warn!("{err:#}");
+        }
+        if status.is_success() && status != StatusCode::PARTIAL_CONTENT {
+            // A whole answer (200): the server ignored the range or the
+            // version changed. Its body is the file, from zero.
+            break response;
+        }
+        tracing::debug!(
+            "{}: the range answer ({status}) is not of the recorded version; starting over",
+            masked(&job.url)
+        );
+        task.attempts += 1;
     };
+
     let status = response.status();
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
     if status == StatusCode::NOT_MODIFIED && ctx.on_exists == OnExists::Update {
         return Ok(Done::NotModified {
             http_status: status.as_u16(),
         });
     }
-    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
-    if status == StatusCode::RANGE_NOT_SATISFIABLE
-        && let Some(r) = &resumable
-    {
-        return finish_from_part(ctx, job, path, r, response.headers(), status).await;
-    }
     if !status.is_success() {
+        if status == StatusCode::RANGE_NOT_SATISFIABLE
+            && let (Some(r), Some(rel)) = (resumable, &known)
+        {
+            // Proven above: the `.part` already holds the whole version.
+            return finish_from_part(ctx, job, rel, r, status).await;
+        }
         // No file is touched for an error answer: its body is not the
         // resource, so it is never written, not even into a `.part`.
         let mut failure = fail(FailureKind::Http(status.as_u16()), anyhow!("HTTP {status}"));
         failure.retry_after = retry_after(response.headers());
         return Err(failure);
     }
-
-    // Where the body goes, and from which offset.
-    let offset = match (&resumable, status) {
-        (Some(r), StatusCode::PARTIAL_CONTENT) => {
-            let problem = match content_range_start(response.headers()) {
-                Some((start, _)) if start != r.len => Some("with another range"),
-                None => Some("without a usable Content-Range"),
-                // A server that ignores If-Range may send the tail of a
-                // newer version: never append it to the old bytes.
-                Some(_) if !same_version(&r.validator, response.headers()) => {
-                    Some("with bytes of another version")
-                }
-                Some(_) => None,
-            };
-            if let Some(problem) = problem {
-                let _ = tokio::fs::remove_file(&part_path).await;
-                return Err(fail(
-                    FailureKind::Network,
-                    anyhow!("the server answered the range request {problem}; starting over"),
-                ));
-            }
-            r.len
-        }
-        (_, StatusCode::PARTIAL_CONTENT) => {
-            return Err(fail(
-                FailureKind::Network,
-                anyhow!("unexpected 206 Partial Content to a request without Range"),
-            ));
-        }
-        // 200: the server ignored the range or the validator changed: the
-        // download starts from zero, the old bytes are dropped.
-        _ => 0,
-    };
+    if status == StatusCode::PARTIAL_CONTENT && resumable.is_none() {
+        return Err(fail(
+            FailureKind::Network,
+            anyhow!("unexpected 206 Partial Content to a request without Range"),
+        ));
+    }
+    let offset = resumable.as_ref().map_or(0, |r| r.len);
     let total = match offset {
         0 => response.content_length(),
         _ => content_range_start(response.headers()).and_then(|(_, total)| total),
     };
 
-    let mut rel = job.rel.clone();
-    if ctx.content_disposition
-        && let Some(name) = response
-            .headers()
-            .get(CONTENT_DISPOSITION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(content_disposition_name)
-    {
-        let suggested = rel.with_file_name(&name);
-        rel = safe_relative(&suggested.to_string_lossy())
-            .map_err(|e| fail(FailureKind::Refused, e.into()))?;
-        *path = job.path.with_file_name(&name);
-        if ctx.on_exists == OnExists::Skip && std::fs::symlink_metadata(&*path).is_ok() {
-            return Ok(Done::Skipped);
+    let rel = match known {
+        Some(rel) => rel,
+        None => {
+            // --content-disposition: the name is claimed now, before any
+            // byte is written, first come first served.
+            let rel = answer_name(&ctx.claims, job, response.headers())
+                .map_err(|e| fail(FailureKind::Refused, e))?;
+            task.path = ctx.out.display(&rel);
+            task.claimed = Some(rel.clone());
+            match ctx.out.existing(&rel) {
+                Ok(Existing::File { .. }) => match ctx.on_exists {
+                    OnExists::Skip if job.sha256.is_some() => {
+                        let digest = digest_of_existing(&ctx.out, &rel)
+                            .await
+                            .map_err(|e| fail(FailureKind::Refused, e))?;
+                        if digest.is_some() && digest == job.sha256 {
+                            return Ok(Done::Skipped { sha256: digest });
+                        }
+                        task.replaced = digest.map(|_| "sha256 mismatch");
+                    }
+                    OnExists::Skip => return Ok(Done::Skipped { sha256: None }),
+                    OnExists::Update | OnExists::Overwrite => {}
+                },
+                Ok(Existing::Other(what)) => {
+                    let error = anyhow!("refusing {}: it is {what}", task.path.display());
+                    return Err(fail(FailureKind::Refused, error));
+                }
+                Ok(Existing::Missing | Existing::Symlink) => {}
+                Err(err) => return Err(fail(FailureKind::Refused, err)),
+            }
+            rel
         }
-    }
+    };
+    let job = &task.job;
 
     let modified = response
         .headers()
@@ -308,23 +355,25 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v).ok());
     let mut hasher = job.sha256.map(|_| Sha256::new());
-    let mut part = if offset > 0 {
-        if let Some(hasher) = &mut hasher {
-            // The digest covers every byte of the file, the earlier ones too.
-            *hasher = hash_file(&part_path, offset)
-                .await
-                .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+    let mut part = match resumable {
+        Some(r) => {
+            let file = match &mut hasher {
+                Some(hasher) => {
+                    // The digest covers every byte of the file, the
+                    // earlier ones too.
+                    let (file, state) = hash_prefix(r.file, r.len)
+                        .await
+                        .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+                    *hasher = state;
+                    file
+                }
+                None => r.file,
+            };
+            PartFile::append(&ctx.out, rel, file, offset)
         }
-        PartFile::append(ctx.root.clone(), rel, path.clone(), offset)
-    } else {
-        PartFile::fresh(
-            ctx.root.clone(),
-            rel,
-            path.clone(),
-            validator(response.headers()).map(|v| format!("{url}\n{v}")),
-        )
+        None => PartFile::fresh(&ctx.out, rel, Note::for_answer(url, response.headers())),
     };
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let name = task.path.file_name().unwrap_or_default().to_string_lossy();
     let bar = ctx.progress.file_bar(&name, total);
     if let Some(bar) = &bar {
         bar.inc(part.len());
@@ -338,7 +387,9 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
             };
             let chunk = chunk
                 .map_err(|_| BodyError::Network(stalled(ctx.stall_timeout)))?
-                .map_err(|e| BodyError::Network(anyhow!(e).context("body transfer failed")))?;
+                .map_err(|e| {
+                    BodyError::Network(network_error(e, &job.url).context("body transfer failed"))
+                })?;
             let Some(chunk) = chunk else { break };
             if let Some(hasher) = &mut hasher {
                 hasher.update(&chunk);
@@ -391,7 +442,84 @@ async fn attempt(ctx: &Ctx, job: &Job, retry: bool, path: &mut PathBuf) -> Resul
         http_status: status.as_u16(),
         bytes,
         sha256: digest,
+        replaced: task.replaced,
     })
+}
+
+/// Sends the request for `job`, continuing `resumable` when given.
+async fn send(
+    ctx: &Ctx,
+    job: &Job,
+    resumable: Option<&Resumable>,
+) -> Result<reqwest::Response, Failure> {
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
+    let mut request = ctx.client.get(job.url.clone()).headers(ctx.headers.clone());
+    if let Some(timeout) = ctx.timeout {
+        request = request.timeout(timeout);
+    }
+    if let Some(r) = resumable {
+        request = request
+            .header(RANGE, format!("bytes={}-", r.len))
+            .header(IF_RANGE, r.note.if_range());
+    }
+    if ctx.on_exists == OnExists::Update
+        && let Some(modified) = job.modified
+    {
+        request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
+    }
+    let send = tokio::time::timeout(ctx.stall_timeout, request.send());
+    tokio::select! {
+        sent = send => sent
+            .map_err(|_| fail(FailureKind::Network, stalled(ctx.stall_timeout)))?
+            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, &job.url))),
+        () = ctx.cancel.cancelled() => Err(cancelled()),
+    }
+}
+
+/// A reqwest error without the URL it carries (which may hold a password):
+/// the failure line names the URL, masked. A redirect target is named, masked.
+fn network_error(err: reqwest::Error, url: &Url) -> anyhow::Error {
+    let elsewhere = err.url().filter(|at| *at != url).map(masked);
+    let err = anyhow::Error::new(err.without_url());
+    match elsewhere {
+        Some(at) => err.context(format!("at {at}")),
+        None => err,
+    }
+}
+
+/// The name the answer gives the file under `--content-disposition` (or the
+/// name from the URL when it suggests none), checked and claimed.
+fn answer_name(claims: &Claims, job: &Job, headers: &HeaderMap) -> anyhow::Result<PathBuf> {
+    let suggested = headers
+        .get(CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(suggested_name);
+    let rel = match suggested {
+        None => job.rel.clone(),
+        Some(Ok(name)) => safe_relative(&job.rel.with_file_name(name).to_string_lossy())?,
+        Some(Err(unsafe_name)) => return Err(unsafe_name.into()),
+    };
+    claims
+        .claim(&rel, &masked(&job.url))
+        .map_err(|collision| anyhow!(collision.0))?;
+    Ok(rel)
+}
+
+/// The `.part` at `part` if this download may continue it: a regular file
+/// of its own (one link, inside `--dir`), not empty, whose note says it
+/// holds the start of this URL's body.
+fn open_resumable(out: &OutDir, part: &Path, url: &str) -> anyhow::Result<Option<Resumable>> {
+    let Some(file) = out.open_append(part)? else {
+        return Ok(None);
+    };
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot look at {}", out.display(part).display()))?
+        .len();
+    let note = Note::read(&file).filter(|note| note.continues(url));
+    Ok(note
+        .filter(|_| len > 0)
+        .map(|note| Resumable { file, len, note }))
 }
 
 enum BodyError {
@@ -419,49 +547,42 @@ fn check_digest(want: Option<[u8; 32]>, got: Option<[u8; 32]>) -> Result<(), Fai
     }
 }
 
-/// `416 Range Not Satisfiable` to `Range: bytes=LEN-`: when the resource is
-/// exactly `LEN` bytes long, the `.part` already holds all of it (the run
-/// that wrote it stopped before the rename). Anything else starts over.
+/// `416 Range Not Satisfiable` to `Range: bytes=LEN-`, proven to be of the
+/// recorded version, with the resource exactly `LEN` bytes long: the
+/// `.part` already holds all of it (the run that wrote it stopped before
+/// the rename).
 async fn finish_from_part(
     ctx: &Ctx,
     job: &Job,
-    path: &Path,
-    resumable: &Resumable,
-    headers: &HeaderMap,
+    rel: &Path,
+    resumable: Resumable,
     status: StatusCode,
 ) -> Result<Done, Failure> {
     let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
-    let part_path = part_path(path);
-    let complete = unsatisfied_range_total(headers) == Some(resumable.len);
-    if !complete {
-        let _ = tokio::fs::remove_file(&part_path).await;
-        return Err(fail(
-            FailureKind::Network,
-            anyhow!("the server cannot continue the partial download; starting over"),
-        ));
-    }
-    let digest = match job.sha256 {
-        Some(_) => Some(
-            hash_file(&part_path, resumable.len)
+    let Resumable { file, len, note } = resumable;
+    let (file, digest) = match job.sha256 {
+        Some(_) => {
+            let (file, hasher) = hash_prefix(file, len)
                 .await
-                .map_err(|e| fail(FailureKind::of_write(&e), e))?
-                .finalize()
-                .into(),
-        ),
-        None => None,
+                .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+            (file, Some(hasher.finalize().into()))
+        }
+        None => (file, None),
     };
     if let Err(failure) = check_digest(job.sha256, digest) {
-        let _ = tokio::fs::remove_file(&part_path).await;
+        if let Err(err) = ctx.out.remove_own(&file, &part_path(rel)) {
+            tracing::warn!("{err:#}");
+        }
         return Err(failure);
     }
-    let len = resumable.len;
-    let part = PartFile::append(ctx.root.clone(), job.rel.clone(), path.into(), len);
-    part.finish(None)
+    let part = PartFile::append(&ctx.out, rel.to_path_buf(), file, len);
+    part.finish(note.modified())
         .map_err(|e| fail(FailureKind::of_write(&e), e))?;
     Ok(Done::Saved {
         http_status: status.as_u16(),
-        bytes: resumable.len,
+        bytes: len,
         sha256: digest,
+        replaced: None,
     })
 }
 
@@ -494,67 +615,39 @@ fn unsatisfied_range_total(headers: &HeaderMap) -> Option<u64> {
     value.trim().strip_prefix("bytes */")?.trim().parse().ok()
 }
 
-/// The validator to record for a later `If-Range`: a strong ETag, else
-/// Last-Modified. Weak ETags cannot be used in `If-Range` (RFC 9110 13.1.5).
-fn validator(headers: &HeaderMap) -> Option<String> {
-    let etag = headers.get(ETAG).and_then(|v| v.to_str().ok());
-    match etag {
-        Some(etag) if !etag.starts_with("W/") => Some(etag.to_string()),
-        _ => headers
-            .get(LAST_MODIFIED)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-    }
-}
-
-/// Whether a 206 answer is of the version recorded for the `.part`: its
-/// ETag (or Last-Modified, whichever was recorded) must not differ.
-fn same_version(recorded: &str, headers: &HeaderMap) -> bool {
-    let header = if recorded.starts_with('"') {
-        ETAG
-    } else {
-        LAST_MODIFIED
+/// The digest of the regular file at `rel`, hashed on the blocking pool;
+/// `None` when no regular file is there (any more).
+async fn digest_of_existing(out: &OutDir, rel: &Path) -> anyhow::Result<Option<[u8; 32]>> {
+    let Some(file) = out.open_read(rel)? else {
+        return Ok(None);
     };
-    match headers.get(header).and_then(|v| v.to_str().ok()) {
-        Some(current) => current == recorded,
-        None => true,
-    }
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot look at {}", out.display(rel).display()))?
+        .len();
+    let (_, hasher) = hash_prefix(file, len)
+        .await
+        .with_context(|| format!("cannot read {}", out.display(rel).display()))?;
+    Ok(Some(hasher.finalize().into()))
 }
 
-/// A `.part` this run may continue: a regular file, not empty, carrying
-/// haul's record for this very URL.
-fn read_resumable(part: &Path, url: &str) -> Option<Resumable> {
-    let meta = std::fs::symlink_metadata(part).ok()?;
-    if !meta.is_file() || meta.len() == 0 {
-        return None;
-    }
-    let record = xattr::get(part, RESUME_XATTR).ok()??;
-    let record = String::from_utf8(record).ok()?;
-    let (recorded_url, validator) = record.split_once('\n')?;
-    (recorded_url == url && !validator.is_empty()).then(|| Resumable {
-        len: meta.len(),
-        validator: validator.to_string(),
-    })
-}
-
-/// Hashes the first `len` bytes of `path` on the blocking pool.
-async fn hash_file(path: &Path, len: u64) -> anyhow::Result<Sha256> {
-    let path = path.to_path_buf();
+/// Hashes the first `len` bytes of `file` on the blocking pool (positioned
+/// reads: an append-mode file is left as it was) and hands it back.
+async fn hash_prefix(file: File, len: u64) -> anyhow::Result<(File, Sha256)> {
     tokio::task::spawn_blocking(move || {
-        let file = File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut hasher = Sha256::new();
-        let mut reader = file.take(len);
         let mut buf = vec![0; WRITE_BUFFER];
-        loop {
-            let n = reader
-                .read(&mut buf)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut at = 0;
+        while at < len {
+            let want = buf.len().min((len - at) as usize);
+            let n = file.read_at(&mut buf[..want], at).context("cannot read")?;
             if n == 0 {
-                break;
+                anyhow::bail!("the file is shorter than {len} bytes");
             }
             hasher.update(&buf[..n]);
+            at += n as u64;
         }
-        Ok(hasher)
+        Ok((file, hasher))
     })
     .await
     .context("hashing task failed")?
@@ -571,16 +664,19 @@ fn stalled(limit: Duration) -> anyhow::Error {
 
 /// `DEST.part` and the bytes not yet written to it. The body's chunks are
 /// kept as they arrived (no copy) and written with one `writev` per
-/// [`WRITE_BUFFER`], on the transfer thread. The file is opened on the
+/// [`WRITE_BUFFER`], on the transfer thread. A fresh file is created on the
 /// first write, so an attempt that fails before its first byte leaves
 /// nothing behind.
-struct PartFile {
-    root: PathBuf,
+struct PartFile<'a> {
+    out: &'a OutDir,
+    /// The destination, relative to `--dir`.
     rel: PathBuf,
-    dest: PathBuf,
+    /// `DEST.part`, relative to `--dir`.
     part: PathBuf,
-    mode: Mode,
-    /// `None` before the first write.
+    /// A fresh file's resume note, recorded when the file is created
+    /// (unless the whole body is written in that one step).
+    note: Option<Note>,
+    /// `None` before the first write of a fresh file.
     file: Option<File>,
     chunks: Vec<Bytes>,
     buffered: usize,
@@ -592,30 +688,30 @@ struct PartFile {
     held: usize,
 }
 
-enum Mode {
-    /// A new `.part`, replacing any old one, with its resume record.
-    Fresh { record: Option<String> },
-    /// Continue the existing `.part`.
-    Append,
-}
-
-impl PartFile {
-    fn fresh(root: PathBuf, rel: PathBuf, dest: PathBuf, record: Option<String>) -> PartFile {
-        PartFile::new(root, rel, dest, Mode::Fresh { record }, 0)
+impl<'a> PartFile<'a> {
+    /// A new `.part`, replacing whatever was at that name.
+    fn fresh(out: &'a OutDir, rel: PathBuf, note: Option<Note>) -> PartFile<'a> {
+        PartFile::new(out, rel, note, None, 0)
     }
 
-    fn append(root: PathBuf, rel: PathBuf, dest: PathBuf, len: u64) -> PartFile {
-        PartFile::new(root, rel, dest, Mode::Append, len)
+    /// The opened `.part` of a resumed download, `len` bytes long.
+    fn append(out: &'a OutDir, rel: PathBuf, file: File, len: u64) -> PartFile<'a> {
+        PartFile::new(out, rel, None, Some(file), len)
     }
 
-    fn new(root: PathBuf, rel: PathBuf, dest: PathBuf, mode: Mode, written: u64) -> PartFile {
+    fn new(
+        out: &'a OutDir,
+        rel: PathBuf,
+        note: Option<Note>,
+        file: Option<File>,
+        written: u64,
+    ) -> PartFile<'a> {
         PartFile {
-            part: part_path(&dest),
-            root,
+            out,
+            part: part_path(&rel),
             rel,
-            dest,
-            mode,
-            file: None,
+            note,
+            file,
             chunks: Vec::new(),
             buffered: 0,
             buffered_since: None,
@@ -652,61 +748,52 @@ impl PartFile {
             0
         };
         if self.buffered >= step || since.elapsed() >= WRITE_DELAY_MAX {
-            self.flush(None)?;
+            self.flush(false)?;
         }
         Ok(())
     }
 
-    /// Writes the buffered chunks (opening the `.part` on the first call);
-    /// `finish` is `Some(mtime)` to also set the modification time and
-    /// rename the file to its final name. A chunk that failed to be written
-    /// is dropped, never written twice: the file stays a prefix of the body.
-    fn flush(&mut self, finish: Option<Option<SystemTime>>) -> anyhow::Result<()> {
+    /// Writes the buffered chunks, creating the `.part` on the first call
+    /// (with its note unless this is the `last` write). A chunk that failed
+    /// to be written is dropped, never written twice: the file stays a
+    /// prefix of the body.
+    fn flush(&mut self, last: bool) -> anyhow::Result<()> {
         let chunks = std::mem::take(&mut self.chunks);
         let len = std::mem::take(&mut self.buffered);
         self.buffered_since = None;
         self.account();
-        let mut file = match self.file.take() {
+        let file = match &mut self.file {
             Some(file) => file,
             None => {
-                let record = match &mut self.mode {
-                    // A file written whole in this one step never outlives
-                    // it as a `.part`: no resume record needed.
-                    Mode::Fresh { record } => Some(record.take().filter(|_| finish.is_none())),
-                    Mode::Append => None,
-                };
-                let file = open_part(&self.root, &self.rel, &self.part, record)?;
-                // From here on the file exists: later steps append to it.
-                self.mode = Mode::Append;
-                file
+                let file = self.out.create(&self.part)?;
+                if !last && let Some(note) = self.note.take() {
+                    note.write(&file);
+                }
+                self.file.insert(file)
             }
         };
-        write_chunks(&mut file, &chunks)
-            .with_context(|| format!("cannot write {}", self.part.display()))?;
+        write_chunks(file, &chunks)
+            .with_context(|| format!("cannot write {}", self.out.display(&self.part).display()))?;
         self.written += len as u64;
-        let Some(modified) = finish else {
-            self.file = Some(file);
-            return Ok(());
-        };
-        if let Some(modified) = modified {
-            // Best effort: `--on-exists update` relies on it, but a file
-            // system without mtimes should not fail the download.
-            let _ = file.set_modified(modified);
-        }
-        drop(file);
-        std::fs::rename(&self.part, &self.dest).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                self.part.display(),
-                self.dest.display()
-            )
-        })
+        Ok(())
     }
 
-    /// Writes what is buffered, sets the modification time and renames
-    /// `.part` to the destination.
+    /// Writes what is buffered, sets the modification time, removes the
+    /// note and renames `.part` to the destination, if the `.part` is still
+    /// this download's file.
     fn finish(mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
-        let result = self.flush(Some(modified));
+        let result = self.flush(true).and_then(|()| {
+            let file = self.file.as_ref().expect("created by flush");
+            if let Some(modified) = modified {
+                // Best effort: `--on-exists update` relies on it, but a file
+                // system without mtimes should not fail the download.
+                let _ = file.set_modified(modified);
+            }
+            resume::clear(file).with_context(|| {
+                format!("cannot clear {}", self.out.display(&self.part).display())
+            })?;
+            self.out.promote(file, &self.part, &self.rel)
+        });
         if result.is_err() {
             self.abandon(true);
         }
@@ -714,25 +801,22 @@ impl PartFile {
     }
 
     /// Gives up: keeps a non-empty `.part` for a later resume when `keep`,
-    /// removes it otherwise.
+    /// removes it otherwise (only if it is still this download's file).
     fn abandon(mut self, keep: bool) {
         if keep && self.buffered > 0 {
             // Best effort: a write error here was probably the cause.
-            let _ = self.flush(None);
+            let _ = self.flush(false);
         }
-        drop(self.file.take());
-        // Also when a failed first write left the file empty behind it.
-        if !keep || self.written == 0 {
-            match std::fs::remove_file(&self.part) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!("cannot remove {}: {e}", self.part.display()),
-            }
+        if let Some(file) = self.file.take()
+            && (!keep || self.written == 0)
+            && let Err(err) = self.out.remove_own(&file, &self.part)
+        {
+            tracing::warn!("{err:#}");
         }
     }
 }
 
-impl Drop for PartFile {
+impl Drop for PartFile<'_> {
     fn drop(&mut self) {
         // Whatever path ended the download, its bytes leave the budget.
         HELD.fetch_sub(self.held, Relaxed);
@@ -751,80 +835,6 @@ fn write_chunks(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
             Ok(n) => IoSlice::advance_slices(&mut slices, n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Opens `.part` for writing: `record` is `Some` for a fresh file (which
-/// replaces any old one and carries the resume record), `None` to append
-/// to the existing one.
-fn open_part(
-    root: &Path,
-    rel: &Path,
-    part: &Path,
-    record: Option<Option<String>>,
-) -> anyhow::Result<File> {
-    let Some(record) = record else {
-        return OpenOptions::new()
-            .append(true)
-            .open(part)
-            .with_context(|| format!("cannot open {}", part.display()));
-    };
-    create_parents(root, rel)?;
-    // A stale `.part` is truncated; a symlink planted in its place is
-    // replaced, never followed (O_NOFOLLOW fails on it with ELOOP).
-    let open = || {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(part)
-    };
-    let file = match open() {
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => std::fs::remove_file(part)
-            .and_then(|()| open())
-            .with_context(|| format!("cannot replace symlink {}", part.display()))?,
-        opened => opened.with_context(|| format!("cannot create {}", part.display()))?,
-    };
-    if let Some(record) = record
-        && let Err(err) = xattr::set(part, RESUME_XATTR, record.as_bytes())
-    {
-        // Without the record the download still works; it just cannot be
-        // continued later (file systems without user xattrs).
-        tracing::debug!("cannot record resume data on {}: {err}", part.display());
-    }
-    Ok(file)
-}
-
-/// Creates the folders leading to `rel` under `root`, refusing to follow a
-/// symlink that leads out of it.
-fn create_parents(root: &Path, rel: &Path) -> anyhow::Result<()> {
-    let Some(parent) = rel.parent() else {
-        return Ok(());
-    };
-    let mut dir = root.to_path_buf();
-    for component in parent.components() {
-        dir.push(component);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = dir
-                    .canonicalize()
-                    .with_context(|| format!("cannot resolve symlink {}", dir.display()))?;
-                if !target.starts_with(root) {
-                    anyhow::bail!(
-                        "refusing to write through {}: a symlink that leads out of the output folder",
-                        dir.display()
-                    );
-                }
-            }
-            Ok(_) => {}
-            Err(_) => {
-                let all = root.join(parent);
-                return std::fs::create_dir_all(&all)
-                    .with_context(|| format!("cannot create folder {}", all.display()));
-            }
         }
     }
     Ok(())
@@ -868,52 +878,5 @@ mod tests {
             unsatisfied_range_total(&headers(CONTENT_RANGE, "bytes 0-1/1000")),
             None
         );
-    }
-
-    #[test]
-    fn versions_of_a_206() {
-        assert!(same_version("\"v1\"", &headers(ETAG, "\"v1\"")));
-        assert!(!same_version("\"v1\"", &headers(ETAG, "\"v2\"")));
-        assert!(same_version("\"v1\"", &HeaderMap::new()));
-        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
-        assert!(same_version(date, &headers(LAST_MODIFIED, date)));
-        assert!(!same_version(
-            date,
-            &headers(LAST_MODIFIED, "Thu, 22 Oct 2015 07:28:00 GMT")
-        ));
-        assert!(same_version(date, &headers(ETAG, "\"v9\"")));
-    }
-
-    #[test]
-    fn validators() {
-        assert_eq!(
-            validator(&headers(ETAG, "\"v1\"")).as_deref(),
-            Some("\"v1\"")
-        );
-        assert_eq!(validator(&headers(ETAG, "W/\"v1\"")), None);
-        let mut both = headers(ETAG, "W/\"v1\"");
-        both.insert(
-            LAST_MODIFIED,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(
-            validator(&both).as_deref(),
-            Some("Wed, 21 Oct 2015 07:28:00 GMT")
-        );
-        assert_eq!(validator(&HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn resume_record_must_match_the_url() {
-        let dir = tempfile::tempdir().unwrap();
-        let part = dir.path().join("a.part");
-        std::fs::write(&part, b"12345").unwrap();
-        assert!(read_resumable(&part, "http://h/a").is_none(), "no record");
-        xattr::set(&part, RESUME_XATTR, b"http://h/a\n\"v1\"").unwrap();
-        let r = read_resumable(&part, "http://h/a").unwrap();
-        assert_eq!((r.len, r.validator.as_str()), (5, "\"v1\""));
-        assert!(read_resumable(&part, "http://h/b").is_none(), "other URL");
-        std::fs::write(&part, b"").unwrap();
-        assert!(read_resumable(&part, "http://h/a").is_none(), "empty");
     }
 }

@@ -4,15 +4,18 @@
 //! (bounded task set) -> `fetch` (one download) -> `report` (outcomes,
 //! summary, exit code); `progress` and `logging` own stderr.
 
+mod claims;
 mod cli;
 mod config;
 mod error;
 mod fetch;
 pub mod logging;
 mod naming;
+mod outdir;
 mod plan;
 mod progress;
 mod report;
+mod resume;
 mod runner;
 mod seen;
 mod source;
@@ -95,8 +98,9 @@ pub mod testing {
         crate::naming::safe_relative(name).map_err(|e| e.to_string())
     }
 
-    /// The file name a `Content-Disposition` header suggests.
-    pub fn content_disposition_name(header: &str) -> Option<String> {
-        crate::naming::content_disposition_name(header)
+    /// The file name a `Content-Disposition` header suggests: `None`
+    /// without one, `Err` when it cannot be used.
+    pub fn content_disposition_name(header: &str) -> Option<Result<String, String>> {
+        crate::naming::suggested_name(header).map(|r| r.map_err(|e| e.to_string()))
     }
 }

@@ -1,8 +1,9 @@
 //! File names: the `-o`/`out=` output template (`{name}` `{path}` `{host}`
-//! `{n}` `{1}`...), the path-safety check every destination passes through,
-//! and the file name suggested by a `Content-Disposition` header. Pure
-//! functions of their inputs: no filesystem access (the symlink check that
-//! needs the disk lives in `fetch.rs`).
+//! `{n}` `{1}`...), the path-safety check every destination passes through
+//! ([`safe_relative`]: whatever named the file, a URL, a template, `out=` or
+//! a server header), and the file name suggested by a `Content-Disposition`
+//! header. Pure functions of their inputs: no file-system access (what
+//! needs the disk, symlinks and special files, is `outdir.rs`).
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -150,11 +151,23 @@ fn decode(segment: &str) -> String {
     percent_decode_str(segment).decode_utf8_lossy().into_owned()
 }
 
+/// What a temp file adds to its destination's name.
+pub(crate) const PART_SUFFIX: &str = ".part";
+
 /// `DEST.part`: where a download is written until it is complete.
 pub fn part_path(dest: &Path) -> PathBuf {
     let mut part = dest.as_os_str().to_owned();
-    part.push(".part");
+    part.push(PART_SUFFIX);
     part.into()
+}
+
+/// Characters no file name may hold: controls (`char::is_control`, which
+/// covers NUL, ESC, BEL, CR and LF) and the bidirectional marks that make a
+/// name display as another, so listing a download folder cannot drive a
+/// terminal.
+pub(crate) fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Why a destination was refused.
@@ -178,9 +191,9 @@ impl fmt::Display for UnsafeName {
 impl std::error::Error for UnsafeName {}
 
 /// Normalises `name` into a relative path that stays inside `--dir`, or
-/// refuses it. `.` and empty components are dropped; `..`, absolute paths and
-/// NUL bytes are refused, never trimmed (trimming would write somewhere the
-/// user did not ask for).
+/// refuses it. `.` and empty components are dropped; `..`, absolute paths,
+/// NUL bytes and other control or bidirectional characters are refused,
+/// never trimmed (trimming would write somewhere the user did not ask for).
 pub fn safe_relative(name: &str) -> Result<PathBuf, UnsafeName> {
     let refuse = |reason| {
         Err(UnsafeName {
@@ -190,6 +203,9 @@ pub fn safe_relative(name: &str) -> Result<PathBuf, UnsafeName> {
     };
     if name.contains('\0') {
         return refuse("it contains a NUL byte");
+    }
+    if name.contains(is_forbidden_char) {
+        return refuse("it contains a control or bidirectional character");
     }
     if name.starts_with('/') || Path::new(name).is_absolute() {
         return refuse("it is an absolute path");
@@ -219,10 +235,31 @@ pub fn safe_relative(name: &str) -> Result<PathBuf, UnsafeName> {
     Ok(out)
 }
 
-/// The file name a `Content-Disposition` header suggests, if any: the
-/// `filename*=UTF-8''...` form is preferred over `filename=`. Only the last
-/// path component is kept, as browsers do; the caller still checks it.
-pub fn content_disposition_name(header: &str) -> Option<String> {
+/// The file name a `Content-Disposition` header suggests: `None` when it
+/// suggests none, an error when the suggestion cannot be used (empty, `.`,
+/// `..`, or holding NUL, control or bidirectional characters). The
+/// `filename*=UTF-8''...` form is preferred over `filename=`; only the last
+/// path component is kept (RFC 6266 section 4.3, as curl `-J` does).
+pub fn suggested_name(header: &str) -> Option<Result<String, UnsafeName>> {
+    let name = content_disposition_name(header)?;
+    let refuse = |reason| {
+        Some(Err(UnsafeName {
+            name: name.clone(),
+            reason,
+        }))
+    };
+    if name.is_empty() || name == "." || name == ".." {
+        return refuse("the server suggested no usable file name");
+    }
+    match safe_relative(&name) {
+        Ok(_) => Some(Ok(name)),
+        Err(err) => Some(Err(err)),
+    }
+}
+
+/// The last path component of the name a `Content-Disposition` header
+/// suggests, unchecked.
+fn content_disposition_name(header: &str) -> Option<String> {
     let mut plain = None;
     let mut extended = None;
     for param in split_params(header).into_iter().skip(1) {
@@ -244,7 +281,7 @@ pub fn content_disposition_name(header: &str) -> Option<String> {
     }
     let name = extended.or(plain)?;
     let name = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
-    (!name.is_empty() && name != "." && name != "..").then(|| name.to_string())
+    Some(name.to_string())
 }
 
 /// Splits on `;` outside double quotes.
@@ -356,6 +393,10 @@ mod tests {
             ("a/../../b", "'..'"),
             ("/etc/passwd", "absolute"),
             ("a\0b", "NUL"),
+            ("a\u{1b}[2J", "control"),
+            ("bell\u{7}", "control"),
+            ("line\nfeed", "control"),
+            ("evil\u{202E}gpj.exe", "bidirectional"),
             ("", "empty"),
             (".", "empty"),
             ("./", "folder"),
@@ -378,20 +419,27 @@ mod tests {
                 Some("naïve.txt"),
             ),
             ("attachment; filename=\"../../etc/passwd\"", Some("passwd")),
-            ("attachment; filename=\"..\"", None),
             (
                 "attachment; filename=\"semi;colon.txt\"",
                 Some("semi;colon.txt"),
             ),
             ("inline", None),
-            ("attachment; filename=\"\"", None),
         ];
         for (header, want) in cases {
-            assert_eq!(
-                content_disposition_name(header).as_deref(),
-                want,
-                "{header}"
-            );
+            let got = suggested_name(header).and_then(Result::ok);
+            assert_eq!(got.as_deref(), want, "{header}");
         }
+        let refused = [
+            "attachment; filename=\"..\"",
+            "attachment; filename=\"\"",
+            "attachment; filename=\"dir/\"",
+            "attachment; filename=\"a\u{1b}[2Jb\"",
+            "attachment; filename*=UTF-8''bell%07.txt",
+            "attachment; filename*=UTF-8''nul%00.txt",
+        ];
+        for header in refused {
+            assert!(matches!(suggested_name(header), Some(Err(_))), "{header}");
+        }
+        assert_eq!(suggested_name("inline"), None);
     }
 }

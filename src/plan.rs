@@ -1,32 +1,34 @@
 //! Turns input lines into download jobs, lazily: glob expansion, URL
 //! validation, positions (`{n}`, `--shard`), de-duplication, destination
-//! naming and the collision policy, and the `--on-exists skip` check. The
-//! planner is an iterator, so `--dry-run` prints from it directly and the
-//! runner pulls from it on a thread of its own, back-pressured by a bounded
-//! channel. It fetches nothing.
+//! naming, the destination's claim (`claims.rs`; under
+//! `--content-disposition` the download claims its name when the answer
+//! comes), and what to do with a file already there (`--on-exists`: skip
+//! it, hash it first when a digest is known, or send its mtime with
+//! `update`), looked up through `outdir.rs`. The planner is an iterator, so
+//! `--dry-run` prints from it directly and the runner pulls from it on a
+//! thread of its own, back-pressured by a bounded channel. It fetches
+//! nothing.
 //!
 //! Memory: the only state that grows with the input is one 64-bit hash per
-//! URL (de-duplication) and one per destination (collisions), kept in
-//! [`SeenSet`]s at about 10 bytes a key, plus the URL text of the first
-//! [`KEEP_URLS`] destinations, so that a collision message can quote the
-//! earlier URL.
+//! URL (de-duplication, a [`SeenSet`] at about 10 bytes a key) and the
+//! claims (see `claims.rs`).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use url::Url;
 
+use crate::claims::Claims;
 use crate::cli::{OnExists, Shard};
 use crate::config::{Config, Input};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
-use crate::seen::{IdentityHasher, SeenSet};
+use crate::outdir::{Existing, OutDir};
+use crate::report::{masked, masked_text};
+use crate::seen::SeenSet;
 use crate::source::{Entry, Line, Lines};
 use crate::template::{Expansion, Pattern};
-
-/// Destinations whose URL text is kept for collision messages.
-const KEEP_URLS: usize = 1 << 16;
 
 /// One planned download.
 #[derive(Debug, Clone)]
@@ -40,6 +42,11 @@ pub(crate) struct Job {
     /// A `DEST.part` was there when the job was planned (looked up on the
     /// planner's thread, so the transfer thread need not for every file).
     pub(crate) had_part: bool,
+    /// A file is at the destination and a digest says what it must hold:
+    /// hash it first, and fetch only when it does not match.
+    pub(crate) verify_existing: bool,
+    /// `--on-exists update`: the modification time of the file there.
+    pub(crate) modified: Option<SystemTime>,
 }
 
 /// Something the input asked for that will not be fetched.
@@ -70,8 +77,8 @@ pub(crate) struct Planner {
     position: u64,
     hasher: RandomState,
     urls: SeenSet,
-    dests: SeenSet,
-    early: HashMap<u64, String, BuildHasherDefault<IdentityHasher>>,
+    out: Arc<OutDir>,
+    claims: Arc<Claims>,
     /// `--dir` was empty (or missing) when the run began: no destination
     /// and no `.part` can exist but the ones this run makes, which the
     /// collision check already keeps apart, so the per-URL `stat`s are
@@ -88,7 +95,7 @@ struct Current {
 }
 
 impl Planner {
-    pub(crate) fn new(config: Arc<Config>) -> Planner {
+    pub(crate) fn new(config: Arc<Config>, out: Arc<OutDir>, claims: Arc<Claims>) -> Planner {
         Planner {
             labels: config.inputs.iter().map(Input::label).collect(),
             lines: Lines::new(config.inputs.clone()),
@@ -96,8 +103,8 @@ impl Planner {
             position: 0,
             hasher: RandomState::new(),
             urls: SeenSet::default(),
-            dests: SeenSet::default(),
-            early: HashMap::default(),
+            out,
+            claims,
             empty_dir: is_empty_dir(&config.dir),
             config,
         }
@@ -117,7 +124,7 @@ impl Planner {
         let origin = self.origin(&line);
         let reject = |url: Option<&str>, error: String| Rejected {
             origin: origin.clone(),
-            url: url.map(Into::into),
+            url: url.map(masked_text),
             path: None,
             error,
         };
@@ -148,7 +155,11 @@ impl Planner {
                 ),
             ));
         }
-        tracing::debug!("{origin}: {} URL(s) from {text}", pattern.len());
+        tracing::debug!(
+            "{origin}: {} URL(s) from {}",
+            pattern.len(),
+            masked_text(&text)
+        );
         self.current = Some(Current {
             origin,
             out,
@@ -164,7 +175,7 @@ impl Planner {
         let reject = |url: &str, path: Option<PathBuf>, error: String| {
             Some(Planned::Rejected(Rejected {
                 origin: current.origin.clone(),
-                url: Some(url.into()),
+                url: Some(masked_text(url)),
                 path,
                 error,
             }))
@@ -181,7 +192,11 @@ impl Planner {
             return None;
         }
         if !self.urls.insert(self.hasher.hash_one(url.as_str())) {
-            tracing::debug!("{url}: listed again ({}), fetched once", current.origin);
+            tracing::debug!(
+                "{}: listed again ({}), fetched once",
+                masked(&url),
+                current.origin
+            );
             return None;
         }
 
@@ -194,22 +209,12 @@ impl Planner {
             Ok(rel) => rel,
             Err(error) => return reject(url.as_str(), None, error.to_string()),
         };
-        let path = self.config.dir.join(&rel);
-        let key = self.hasher.hash_one(&rel);
-        if !self.dests.insert(key) {
-            let earlier = match self.early.get(&key) {
-                Some(earlier) => format!("by {earlier}"),
-                None => "by an earlier URL".into(),
-            };
-            let error = format!(
-                "destination {} is already taken {earlier}; name files apart with -o \
-                 (e.g. -o '{{n}}-{{name}}' or '{{path}}')",
-                path.display()
-            );
-            return reject(url.as_str(), Some(path), error);
-        }
-        if self.early.len() < KEEP_URLS {
-            self.early.insert(key, url.to_string());
+        let path = self.out.display(&rel);
+        // Under --content-disposition this name is only provisional: the
+        // download claims its name when the answer arrives.
+        let content_disposition = self.config.content_disposition;
+        if !content_disposition && let Err(collision) = self.claims.claim(&rel, &masked(&url)) {
+            return reject(url.as_str(), Some(path), collision.0);
         }
 
         let sha256 = current.sha256.or_else(|| {
@@ -222,17 +227,36 @@ impl Planner {
             path,
             sha256,
             had_part: false,
+            verify_existing: false,
+            modified: None,
         };
-        if self.empty_dir {
+        if self.empty_dir || content_disposition {
             return Some(Planned::Fetch(job));
         }
-        if self.config.on_exists == OnExists::Skip && exists(&job.path) {
-            return Some(Planned::Skip(job));
+        match self.out.existing(&job.rel) {
+            Ok(Existing::File { modified, .. }) => match self.config.on_exists {
+                // A digest says what the file must hold: hashed first, by
+                // the download's slot (not this thread).
+                OnExists::Skip | OnExists::Update if job.sha256.is_some() => {
+                    job.verify_existing = true;
+                }
+                OnExists::Skip => return Some(Planned::Skip(job)),
+                OnExists::Update => job.modified = modified,
+                OnExists::Overwrite => {}
+            },
+            Ok(Existing::Other(what)) => {
+                let error = format!("refusing {}: it is {what}", job.path.display());
+                return reject(job.url.as_str(), Some(job.path), error);
+            }
+            Ok(Existing::Missing | Existing::Symlink) => {}
+            Err(err) => return reject(job.url.as_str(), Some(job.path), format!("{err:#}")),
         }
         job.had_part = self.config.http.resume
             && !self.config.dry_run
-            && !self.config.content_disposition
-            && exists(&part_path(&job.path));
+            && matches!(
+                self.out.existing(&part_path(&job.rel)),
+                Ok(Existing::File { len: 1.., .. })
+            );
         Some(Planned::Fetch(job))
     }
 }
@@ -288,10 +312,6 @@ pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn exists(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok()
-}
-
 fn is_empty_dir(dir: &Path) -> bool {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => entries.next().is_none(),
@@ -308,7 +328,9 @@ mod tests {
     fn plan(args: &[&str]) -> Vec<String> {
         let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
         let config = Arc::new(Config::from_cli(cli).unwrap());
-        Planner::new(config)
+        let out = Arc::new(OutDir::open(&config.dir, false).unwrap());
+        let claims = Arc::new(Claims::new(&config.dir, false));
+        Planner::new(config, out, claims)
             .map(|p| match p {
                 Planned::Fetch(job) => format!("{} {}", job.url, job.path.display()),
                 Planned::Skip(job) => format!("skip {}", job.url),

@@ -14,6 +14,8 @@ use indicatif::HumanBytes;
 use serde_json::json;
 
 use crate::config::ReportTarget;
+use url::Url;
+
 use crate::error::FailureKind;
 
 /// How one URL ended.
@@ -34,9 +36,12 @@ pub(crate) enum Done {
         http_status: u16,
         bytes: u64,
         sha256: Option<[u8; 32]>,
+        /// Why a file that was already there was fetched again.
+        replaced: Option<&'static str>,
     },
-    /// `--on-exists skip` and the file was there: no request.
-    Skipped,
+    /// The file was there (`--on-exists skip`, or its digest matched): no
+    /// request. `sha256` when the file was hashed to decide.
+    Skipped { sha256: Option<[u8; 32]> },
     /// `--on-exists update` and the server answered 304.
     NotModified { http_status: u16 },
 }
@@ -72,7 +77,7 @@ impl Outcome {
     fn status(&self) -> &'static str {
         match &self.result {
             Ok(Done::Saved { .. }) => "ok",
-            Ok(Done::Skipped) => "skipped",
+            Ok(Done::Skipped { .. }) => "skipped",
             Ok(Done::NotModified { .. }) => "not_modified",
             Err(_) => "failed",
         }
@@ -105,13 +110,18 @@ impl Outcome {
     }
 
     fn json(&self) -> serde_json::Value {
+        let mut replaced = None;
         let (http_status, bytes, sha256, error) = match &self.result {
             Ok(Done::Saved {
                 http_status,
                 bytes,
                 sha256,
-            }) => (Some(*http_status), *bytes, sha256.map(hex::encode), None),
-            Ok(Done::Skipped) => (None, 0, None, None),
+                replaced: why,
+            }) => {
+                replaced = *why;
+                (Some(*http_status), *bytes, sha256.map(hex::encode), None)
+            }
+            Ok(Done::Skipped { sha256 }) => (None, 0, sha256.map(hex::encode), None),
             Ok(Done::NotModified { http_status }) => (Some(*http_status), 0, None, None),
             Err(f) => {
                 let error = match &self.origin {
@@ -121,7 +131,7 @@ impl Outcome {
                 (f.http_status, f.bytes, None, Some(error))
             }
         };
-        json!({
+        let mut value = json!({
             "url": self.url,
             "path": self.path.as_deref().map(Path::display).map(|p| p.to_string()),
             "status": self.status(),
@@ -131,7 +141,11 @@ impl Outcome {
             "attempts": self.attempts,
             "elapsed_ms": self.elapsed.as_millis() as u64,
             "error": error,
-        })
+        });
+        if let Some(why) = replaced {
+            value["replaced"] = why.into();
+        }
+        value
     }
 }
 
@@ -191,7 +205,7 @@ impl Summary {
     pub(crate) fn record(&mut self, outcome: &Outcome) {
         match &outcome.result {
             Ok(Done::Saved { .. }) => self.ok += 1,
-            Ok(Done::Skipped) => self.skipped += 1,
+            Ok(Done::Skipped { .. }) => self.skipped += 1,
             Ok(Done::NotModified { .. }) => self.not_modified += 1,
             Err(f) if f.kind == FailureKind::Cancelled => self.cancelled += 1,
             Err(_) => self.failed += 1,
@@ -233,6 +247,38 @@ impl Summary {
     }
 }
 
+/// A URL as haul prints or stores it: a password is masked
+/// (`user:***@host`), so failure lines, logs, `--dry-run` and `--report`
+/// never hold one. A script that feeds failed URLs back must add the
+/// credentials again (or use `--netrc`).
+pub(crate) fn masked(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut url = url.clone();
+    // Cannot fail: the URL has a host, since it has a password.
+    let _ = url.set_password(Some("***"));
+    url.to_string()
+}
+
+/// [`masked`] for text that may not parse as a URL (a bad list line, a
+/// glob pattern): the part between `scheme://` and the last `@` of the
+/// authority loses everything after its first `:`.
+pub(crate) fn masked_text(text: &str) -> String {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return text.to_string();
+    };
+    let rest = &text[start..];
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    let Some(at) = authority.rfind('@') else {
+        return text.to_string();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return text.to_string();
+    };
+    format!("{}:***{}", &text[..start + colon], &text[start + at..])
+}
+
 /// Strips control and bidi characters before a server- or user-provided
 /// string reaches a terminal.
 pub(crate) fn sanitize(text: &str) -> String {
@@ -266,6 +312,25 @@ mod tests {
         assert_eq!(s.exit_code(), ExitCode::from(1));
         s.interrupted = Some(Interrupt::Sigterm);
         assert_eq!(s.exit_code(), ExitCode::from(143));
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        let url = Url::parse("https://alice:s3cret@h/a?token=1").unwrap();
+        assert_eq!(masked(&url), "https://alice:***@h/a?token=1");
+        let plain = Url::parse("https://alice@h/a").unwrap();
+        assert_eq!(masked(&plain), "https://alice@h/a");
+        let cases = [
+            ("http://u:p@h/[1-3]", "http://u:***@h/[1-3]"),
+            ("http://u:p:q@h:80/x@y", "http://u:***@h:80/x@y"),
+            ("http://u:p@[bad", "http://u:***@[bad"),
+            ("http://h/a:b@c", "http://h/a:b@c"),
+            ("no url here", "no url here"),
+            ("http://u@h/", "http://u@h/"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(masked_text(text), want, "{text}");
+        }
     }
 
     #[test]

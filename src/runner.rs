@@ -11,7 +11,7 @@
 //! are read (that is `plan.rs`).
 
 use std::collections::{BinaryHeap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -23,12 +23,14 @@ use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, HttpConfig};
+use crate::claims::Claims;
+use crate::config::{Config, HttpConfig, Input, ReportTarget};
 use crate::error::FailureKind;
 use crate::fetch::{Ctx, Step, Task, fetch};
+use crate::outdir::OutDir;
 use crate::plan::{Job, Planned, Planner, Rejected};
 use crate::progress::Progress;
-use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary};
+use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
 use crate::workers::{self, Worker};
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
@@ -41,12 +43,8 @@ type Batch = Vec<Planned>;
 
 pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<Summary> {
     let started = Instant::now();
-    std::fs::create_dir_all(&config.dir)
-        .with_context(|| format!("cannot create output folder {}", config.dir.display()))?;
-    let root = config
-        .dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve output folder {}", config.dir.display()))?;
+    let out = Arc::new(OutDir::open(&config.dir, true)?);
+    let claims = Arc::new(own_files(&config, &out)?);
     let report = config.report.as_ref().map(Report::open).transpose()?;
     if config.http.insecure {
         progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
@@ -56,6 +54,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     let threads = workers::count(jobs);
     let make_ctx = {
         let config = config.clone();
+        let (out, claims) = (out.clone(), claims.clone());
         let handle = progress.handle();
         let cancel = cancel.clone();
         move || {
@@ -63,7 +62,8 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
                 // Each thread's connections are its own.
                 client: build_client(&config.http, jobs.div_ceil(threads))?,
                 headers: config.http.headers.iter().cloned().collect(),
-                root: root.clone(),
+                out: out.clone(),
+                claims: claims.clone(),
                 on_exists: config.on_exists,
                 content_disposition: config.content_disposition,
                 stall_timeout: config.http.stall_timeout,
@@ -80,7 +80,8 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
 
     let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut planned = spawn_planner(config.clone(), progress)?;
+    let planner = Planner::new(config.clone(), out, claims);
+    let mut planned = spawn_planner(planner, progress)?;
     progress.start();
 
     let mut sched = Scheduler {
@@ -128,7 +129,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
                     Step::Retry { task, wait, pause_host, error } => {
                         tracing::warn!(
                             "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
-                            task.job.url, task.attempts, wait.as_secs_f64()
+                            masked(&task.job.url), task.attempts, wait.as_secs_f64()
                         );
                         sched.retry_later(task, wait, pause_host);
                     }
@@ -255,7 +256,7 @@ impl Scheduler {
             .min_by_key(|(_, w)| w.load)
             .expect("at least one transfer thread");
         worker.load += 1;
-        let about = (index, task.job.url.to_string(), task.job.path.clone());
+        let about = (index, masked(&task.job.url), task.job.path.clone());
         let id = self
             .set
             .spawn_on(fetch(worker.ctx.clone(), task), &worker.handle)
@@ -405,13 +406,12 @@ impl Sink {
 
 /// Runs the planner on a thread of its own (it reads files and stdin with
 /// blocking calls) and hands its output over a bounded channel.
-fn spawn_planner(config: Arc<Config>, progress: &Progress) -> Result<mpsc::Receiver<Batch>> {
+fn spawn_planner(mut planner: Planner, progress: &Progress) -> Result<mpsc::Receiver<Batch>> {
     let (tx, rx) = mpsc::channel(PLAN_AHEAD / BATCH);
     let stats = progress.stats().clone();
     std::thread::Builder::new()
         .name("haul-planner".into())
         .spawn(move || {
-            let mut planner = Planner::new(config);
             let mut batch = Vec::with_capacity(BATCH);
             loop {
                 let next = planner.next();
@@ -445,11 +445,14 @@ pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summar
     let mut summary = Summary::default();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let quiet = config.quiet;
-    for planned in Planner::new(config) {
+    // Nothing is created: a missing --dir holds no file yet.
+    let dir = Arc::new(OutDir::open(&config.dir, false)?);
+    let claims = Arc::new(own_files(&config, &dir)?);
+    for planned in Planner::new(config, dir, claims) {
         let result = match planned {
             Planned::Fetch(job) => {
                 summary.ok += 1;
-                writeln!(out, "{} -> {}", job.url, job.path.display())
+                writeln!(out, "{} -> {}", masked(&job.url), job.path.display())
             }
             Planned::Skip(_) => {
                 summary.skipped += 1;
@@ -485,6 +488,49 @@ pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summar
     Ok(summary)
 }
 
+/// The registry of names, with haul's own files under `--dir` (the
+/// `--report` file, `-i` lists, `--checksums`) claimed first, so no
+/// download, `--on-exists overwrite` included, can replace them.
+fn own_files(config: &Config, out: &OutDir) -> Result<Claims> {
+    let claims = Claims::new(&config.dir, out.case_insensitive());
+    let Ok(root) = config.dir.canonicalize() else {
+        // No folder yet (a dry run): nothing of haul's is in it.
+        return Ok(claims);
+    };
+    let mut own: Vec<(PathBuf, &str)> = Vec::new();
+    if let Some(ReportTarget::File(path)) = &config.report {
+        own.push((path.clone(), "haul's --report file"));
+    }
+    for input in &config.inputs {
+        if let Input::List(Some(list)) = input {
+            own.push((list.path().to_path_buf(), "haul's -i list"));
+        }
+    }
+    if let Some(path) = &config.checksums_file {
+        own.push((path.clone(), "haul's --checksums file"));
+    }
+    for (path, what) in own {
+        if let Some(rel) = inside(&root, &path) {
+            // Two roles for one file (a list that is also the report) are
+            // not a download's business.
+            let _ = claims.claim(&rel, what);
+        }
+    }
+    Ok(claims)
+}
+
+/// `path` relative to the canonical `root`, when it lies inside it (its
+/// folder resolved, the file itself possibly not there yet).
+fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let rel = parent.canonicalize().ok()?.join(name);
+    rel.strip_prefix(root).ok().map(Path::to_path_buf)
+}
+
 fn build_client(http: &HttpConfig, jobs: usize) -> Result<reqwest::Client> {
     let max_redirects = http.max_redirects;
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
@@ -501,6 +547,9 @@ fn build_client(http: &HttpConfig, jobs: usize) -> Result<reqwest::Client> {
         .user_agent(&http.user_agent)
         .connect_timeout(http.connect_timeout)
         .redirect(policy)
+        // curl and wget send no Referer either: a redirect must not tell the
+        // next host the URL (and its query tokens) that led there.
+        .referer(false)
         .danger_accept_invalid_certs(http.insecure)
         .pool_max_idle_per_host(jobs)
         .pool_idle_timeout(Duration::from_secs(30))
@@ -516,7 +565,7 @@ fn describe(outcome: &Outcome) -> String {
             indicatif::HumanBytes(*bytes),
             outcome.elapsed.as_secs_f64()
         ),
-        Ok(Done::Skipped) => "skipped (exists)".into(),
+        Ok(Done::Skipped { .. }) => "skipped (exists)".into(),
         Ok(Done::NotModified { .. }) => "not modified".into(),
         Err(_) => "failed".into(),
     }
@@ -524,10 +573,10 @@ fn describe(outcome: &Outcome) -> String {
 
 fn skipped(job: Job) -> Outcome {
     Outcome {
-        url: job.url.to_string(),
+        url: masked(&job.url),
         path: Some(job.path),
         origin: None,
-        result: Ok(Done::Skipped),
+        result: Ok(Done::Skipped { sha256: None }),
         attempts: 0,
         elapsed: Duration::ZERO,
     }

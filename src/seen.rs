@@ -51,7 +51,6 @@ impl SeenSet {
         self.sorted[start..end].binary_search(&key).is_ok()
     }
 
-    #[cfg(test)]
     pub(crate) fn contains(&self, key: u64) -> bool {
         self.recent.contains(&key) || self.in_sorted(key)
     }

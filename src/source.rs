@@ -1,13 +1,20 @@
-//! Reads URL lists as a stream: one line at a time from a file or standard
-//! input, skipping blank lines and `#` comments, keeping line numbers for
-//! error messages, and splitting each line into the URL text and its
-//! `key=value` fields. It does not expand globs or validate URLs (that is
-//! `plan.rs`), and it never holds more than one line in memory.
+//! Reads URL lists as a stream: one line at a time from a list file (opened
+//! by `config.rs`) or standard input, skipping blank lines and `#`
+//! comments, keeping line numbers for error messages, and splitting each
+//! line into the URL text and its `key=value` fields. It does not open
+//! files, expand globs or validate URLs (that is `config.rs` and
+//! `plan.rs`). Memory is bounded whatever the input: it holds at most one
+//! line of up to [`MAX_LINE`] bytes (a longer line is skipped, unstored,
+//! and reported as a bad line) besides its read buffer.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
 
-use crate::config::Input;
+use crate::config::{Input, ListFile};
+
+/// The longest list line accepted: its bytes without the `\n` or `\r\n`.
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// One non-blank, non-comment line of input (or one URL argument).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +59,8 @@ pub(crate) struct Lines {
     next_input: usize,
     current: Option<Reader>,
     buf: Vec<u8>,
+    /// [`MAX_LINE`]; smaller in unit tests.
+    limit: usize,
 }
 
 struct Reader {
@@ -62,11 +71,17 @@ struct Reader {
 
 impl Lines {
     pub(crate) fn new(inputs: Vec<Input>) -> Lines {
+        Lines::with_limit(inputs, MAX_LINE)
+    }
+
+    /// Like [`Lines::new`], with lines longer than `limit` bytes refused.
+    fn with_limit(inputs: Vec<Input>, limit: usize) -> Lines {
         Lines {
             inputs,
             next_input: 0,
             current: None,
             buf: Vec::with_capacity(256),
+            limit,
         }
     }
 }
@@ -88,19 +103,27 @@ impl Iterator for Lines {
     fn next(&mut self) -> Option<Line> {
         loop {
             if let Some(reader) = &mut self.current {
-                self.buf.clear();
                 let source = reader.source;
-                match reader.inner.read_until(b'\n', &mut self.buf) {
-                    Ok(0) => self.current = None,
-                    Ok(_) => {
+                match read_line(&mut reader.inner, &mut self.buf, self.limit) {
+                    Ok(LineRead::End) => self.current = None,
+                    Ok(read) => {
                         reader.line += 1;
                         let line = reader.line;
-                        let entry = match std::str::from_utf8(&self.buf) {
-                            Ok(text) => match parse_line(text) {
-                                Some(entry) => entry,
-                                None => continue,
+                        let entry = match read {
+                            LineRead::TooLong(len) => Err(BadLine::new(
+                                None,
+                                format!(
+                                    "line is longer than {} ({len} bytes); skipped",
+                                    describe_size(self.limit)
+                                ),
+                            )),
+                            _ => match std::str::from_utf8(&self.buf) {
+                                Ok(text) => match parse_line(text) {
+                                    Some(entry) => entry,
+                                    None => continue,
+                                },
+                                Err(_) => Err(BadLine::new(None, "line is not valid UTF-8")),
                             },
-                            Err(_) => Err(BadLine::new(None, "line is not valid UTF-8")),
                         };
                         return Some(Line {
                             source,
@@ -137,22 +160,10 @@ impl Iterator for Lines {
                         }),
                     });
                 }
-                Input::List(path) => {
-                    let inner: Box<dyn Read + Send> = match path {
+                Input::List(list) => {
+                    let inner: Box<dyn Read + Send> = match list {
                         None => Box::new(io::stdin()),
-                        Some(path) => match File::open(path) {
-                            Ok(file) => Box::new(file),
-                            Err(err) => {
-                                return Some(Line {
-                                    source,
-                                    line: 0,
-                                    entry: Err(BadLine::new(
-                                        None,
-                                        format!("cannot read list file: {err}"),
-                                    )),
-                                });
-                            }
-                        },
+                        Some(list) => Box::new(ListReader(list.clone())),
                     };
                     self.current = Some(Reader {
                         source,
@@ -161,6 +172,127 @@ impl Iterator for Lines {
                     });
                 }
             }
+        }
+    }
+}
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum LineRead {
+    /// A line, in the buffer without its `\n` or `\r\n`.
+    Line,
+    /// A line of this many bytes, longer than the limit: read to its end
+    /// but not kept.
+    TooLong(u64),
+    /// The end of the input.
+    End,
+}
+
+/// Reads the next line from `reader` into `buf`, keeping at most
+/// `limit + 1` bytes of it (the `+ 1` for the `\r` of a `\r\n`): a longer
+/// line is read to its `\n` and dropped as it goes, so memory stays bounded
+/// whatever the input. The last line needs no `\n`.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Result<LineRead> {
+    buf.clear();
+    let keep = limit.saturating_add(1);
+    // Bytes of the line before its `\n`, and the last of them.
+    let mut len = 0u64;
+    let mut last = None;
+    let newline = loop {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if chunk.is_empty() {
+            if len == 0 {
+                return Ok(LineRead::End);
+            }
+            break false;
+        }
+        let (part, used, found) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], i + 1, true),
+            None => (chunk, chunk.len(), false),
+        };
+        let stored = part.len().min(keep - buf.len());
+        reserve_at_most(buf, stored, keep);
+        buf.extend_from_slice(&part[..stored]);
+        len += part.len() as u64;
+        last = part.last().copied().or(last);
+        reader.consume(used);
+        if found {
+            break true;
+        }
+    };
+    let content = len - u64::from(newline && last == Some(b'\r'));
+    if content > limit as u64 {
+        return Ok(LineRead::TooLong(content));
+    }
+    buf.truncate(content as usize);
+    Ok(LineRead::Line)
+}
+
+/// Makes room in `buf` for `additional` more bytes, growing it as a `Vec`
+/// does (doubling) but never past a capacity of `max`, so a long line
+/// costs no more than `max` bytes.
+fn reserve_at_most(buf: &mut Vec<u8>, additional: usize, max: usize) {
+    let needed = buf.len() + additional;
+    if needed > buf.capacity() {
+        let target = needed.max(buf.capacity() * 2).min(max);
+        buf.reserve_exact(target - buf.len());
+    }
+}
+
+/// `1 MiB` for [`MAX_LINE`]; other limits (in tests) in bytes.
+fn describe_size(bytes: usize) -> String {
+    if bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Reads a list file that `config.rs` opened. A FIFO was left
+/// non-blocking (see [`ListFile::open`] for why), so each read first waits
+/// in `poll(2)` until there is data or the writer has closed it: Linux
+/// reports no `POLLHUP` to such a reader before a writer has opened the
+/// FIFO, so a writer that connects late is waited for, not taken for an
+/// empty list.
+struct ListReader(ListFile);
+
+impl Read for ListReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut file: &File = self.0.file();
+        if !self.0.is_fifo() {
+            return file.read(buf);
+        }
+        loop {
+            wait_readable(file)?;
+            match file.read(buf) {
+                // Woken without data (another reader of the FIFO took it).
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return done,
+            }
+        }
+    }
+}
+
+/// Waits until `file` has data, an end or an error to report.
+fn wait_readable(file: &File) -> io::Result<()> {
+    let mut pollfd = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `pollfd` is one valid, writable `struct pollfd`, and the
+        // count passed is 1; `file` keeps the descriptor open meanwhile.
+        if unsafe { libc::poll(&mut pollfd, 1, -1) } >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
         }
     }
 }
@@ -291,7 +423,7 @@ mod tests {
                 index: 1,
                 text: "http://arg/".into(),
             },
-            Input::List(Some(file.path().into())),
+            list_input(file.path()),
         ];
         let got: Vec<(usize, u64, bool)> = Lines::new(inputs.to_vec())
             .map(|l| (l.source, l.line, l.entry.is_ok()))
@@ -306,5 +438,125 @@ mod tests {
                 (1, 6, true)
             ]
         );
+    }
+
+    fn list_input(path: &std::path::Path) -> Input {
+        Input::List(Some(ListFile::open(path).unwrap()))
+    }
+
+    /// A line read, or the length of one too long.
+    type Got = Result<String, u64>;
+
+    /// What [`read_line`] yields for each line of `input`, until the end.
+    fn read_all(input: &[u8], limit: usize, capacity: usize) -> Vec<Got> {
+        let mut reader = BufReader::with_capacity(capacity, input);
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        loop {
+            match read_line(&mut reader, &mut buf, limit).unwrap() {
+                LineRead::Line => got.push(Ok(String::from_utf8(buf.clone()).unwrap())),
+                LineRead::TooLong(len) => got.push(Err(len)),
+                LineRead::End => break,
+            }
+            // Never more than the line and a `\r` kept, however long it is.
+            assert!(buf.capacity() <= limit + 1, "{input:?}: {}", buf.capacity());
+        }
+        got
+    }
+
+    #[test]
+    fn long_lines_are_skipped_and_the_rest_still_read() {
+        let ok = |s: &str| Ok(s.to_string());
+        // (input, with a limit of 4 bytes, the lines read or the length of
+        // those that are too long)
+        let cases: &[(&[u8], &[Got])] = &[
+            (b"", &[]),
+            (b"\n", &[ok("")]),
+            (b"\n\n", &[ok(""), ok("")]),
+            (b"abcd\n", &[ok("abcd")]),
+            (b"abcd", &[ok("abcd")]),
+            (b"abcd\r\n", &[ok("abcd")]),
+            (b"abc\r", &[ok("abc\r")]),
+            (b"abcde\n", &[Err(5)]),
+            (b"abcde", &[Err(5)]),
+            (b"abcde\r\n", &[Err(5)]),
+            (b"abcd\r\r\n", &[Err(5)]),
+            (b"abcd\rx\n", &[Err(6)]),
+            (b"a\nabcdefghij\nb\n", &[ok("a"), Err(10), ok("b")]),
+            (b"abcdefghij\r\n\r\nxy", &[Err(10), ok(""), ok("xy")]),
+            (b"a\r\nb\r\n", &[ok("a"), ok("b")]),
+        ];
+        for (input, want) in cases {
+            // Small read buffers split lines (and `\r\n`) across reads.
+            for capacity in [1, 2, 3, 5, 64] {
+                assert_eq!(
+                    &read_all(input, 4, capacity),
+                    want,
+                    "{:?} read {capacity} bytes at a time",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_of_max_line_bytes_is_accepted_and_one_more_is_not() {
+        let line = |len: usize| format!("#{}\r\n", "x".repeat(len - 1));
+        let input = format!("{}{}", line(MAX_LINE), line(MAX_LINE + 1));
+        let got: Vec<Result<usize, u64>> = read_all(input.as_bytes(), MAX_LINE, 64 * 1024)
+            .into_iter()
+            .map(|r| r.map(|s| s.len()))
+            .collect();
+        assert_eq!(got, [Ok(MAX_LINE), Err(MAX_LINE as u64 + 1)]);
+    }
+
+    #[test]
+    fn a_long_line_is_a_bad_line_and_the_numbering_goes_on() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"http://a/1\nhttp://a/too-long\n\nhttp://a/2\n")
+            .unwrap();
+        let got: Vec<(u64, Result<String, String>)> =
+            Lines::with_limit(vec![list_input(file.path())], 12)
+                .map(|l| (l.line, l.entry.map(|e| e.text).map_err(|e| e.error)))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                (1, Ok("http://a/1".into())),
+                (
+                    2,
+                    Err("line is longer than 12 bytes (17 bytes); skipped".into())
+                ),
+                (4, Ok("http://a/2".into())),
+            ]
+        );
+        assert_eq!(describe_size(MAX_LINE), "1 MiB");
+    }
+
+    #[test]
+    fn a_fifo_whose_writer_comes_late_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: `c_path` is a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        // Opened (non-blocking) before any writer, as `Config` does.
+        let input = list_input(&path);
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            fifo.write_all(b"http://a/1\n").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            fifo.write_all(b"http://a/2\n").unwrap();
+        });
+        // Kept open, so that the writer's open cannot wait for a reader
+        // should the lines not wait for it (a hang, not a failure).
+        let keep = input.clone();
+        let got: Vec<String> = Lines::new(vec![input])
+            .map(|l| l.entry.unwrap().text)
+            .collect();
+        assert_eq!(got, ["http://a/1", "http://a/2"]);
+        writer.join().unwrap();
+        drop(keep);
     }
 }

@@ -29,6 +29,10 @@ pub fn assert_safe_path(path: &Path, what: &dyn Display) {
         !path.as_os_str().as_encoded_bytes().contains(&0),
         "{what}: {path:?} contains NUL"
     );
+    assert!(
+        !path.to_string_lossy().chars().any(forbidden),
+        "{what}: {path:?} contains a control or bidirectional character"
+    );
     for component in path.components() {
         match component {
             Component::Normal(name) => {
@@ -37,6 +41,12 @@ pub fn assert_safe_path(path: &Path, what: &dyn Display) {
             other => panic!("{what}: {path:?} has a {other:?} component"),
         }
     }
+}
+
+/// What no file name may hold: controls and bidirectional marks.
+pub fn forbidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The path rendered back the way a user would write it.
@@ -76,22 +86,25 @@ pub fn check_destination(template: &str, url: &str, n: u64, globs: &[String]) {
     }
 }
 
-/// `content_disposition_name`: a single plain name, which `safe_relative`
-/// takes as is unless it holds a NUL (the caller refuses that).
+/// `content_disposition_name`: an accepted suggestion is a single plain
+/// name that `safe_relative` takes as is; a refused one is empty, `.`,
+/// `..`, or holds a character no file name may (NUL, controls, bidi marks).
 #[track_caller]
 pub fn check_content_disposition(header: &str) {
-    let Some(name) = content_disposition_name(header) else {
-        return;
-    };
-    assert!(
-        !name.is_empty() && name != "." && name != "..",
-        "{header:?} -> {name:?}"
-    );
-    assert!(!name.contains(['/', '\\']), "{header:?} -> {name:?}");
-    assert_eq!(name.trim(), name, "{header:?} -> {name:?}");
-    match check_safe_relative(&name) {
-        Ok(path) => assert_eq!(path, Path::new(&name), "{header:?}"),
-        Err(err) => assert!(name.contains('\0'), "{header:?} -> {name:?}: {err}"),
+    match content_disposition_name(header) {
+        None => {}
+        Some(Ok(name)) => {
+            assert!(
+                !name.is_empty() && name != "." && name != "..",
+                "{header:?} -> {name:?}"
+            );
+            assert!(!name.contains(['/', '\\']), "{header:?} -> {name:?}");
+            assert_eq!(name.trim(), name, "{header:?} -> {name:?}");
+            let path = check_safe_relative(&name)
+                .unwrap_or_else(|err| panic!("{header:?} -> {name:?}: {err}"));
+            assert_eq!(path, Path::new(&name), "{header:?}");
+        }
+        Some(Err(err)) => assert!(err.contains("refusing destination"), "{header:?}: {err}"),
     }
 }
 

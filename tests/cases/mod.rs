@@ -9,4 +9,5 @@ mod naming;
 mod output;
 mod properties;
 mod reliability;
+mod safety;
 mod template;

@@ -43,7 +43,7 @@ mod invariants;
 use invariants::{
     BIG_STEPS, GlobPattern, HOSTS, LITERAL_CHARS, LineCase, Literal, SPACES, Set, WORD_CHARS,
     check_content_disposition, check_destination, check_expand, check_line, check_safe_relative,
-    hex_lower, is_escapable,
+    forbidden, hex_lower, is_escapable,
 };
 
 // ---------------------------------------------------------------------------
@@ -254,7 +254,8 @@ proptest! {
     }
 
     /// An independent model of `safe_relative` (on Unix, where `/` is the
-    /// only separator): refused for NUL, a leading or trailing `/`, any `..`
+    /// only separator): refused for NUL or another control or bidirectional
+    /// character, a leading or trailing `/`, any `..`
     /// component, or nothing left once `.` and empty components are dropped;
     /// otherwise those remaining components, in order.
     #[test]
@@ -262,6 +263,7 @@ proptest! {
         let got = check_safe_relative(&name);
         let kept: Vec<&str> = name.split('/').filter(|c| !matches!(*c, "" | ".")).collect();
         let refused = name.contains('\0')
+            || name.chars().any(forbidden)
             || name.starts_with('/')
             || name.ends_with('/')
             || name.split('/').any(|c| c == "..")
@@ -434,19 +436,20 @@ proptest! {
                 && !n.contains(['/', '\\'])
                 && n != "."
                 && n != ".."
+                && !n.chars().any(forbidden)
         }),
         fallback in text(),
     ) {
         let quoted = name.replace('"', "\\\"");
         let plain = format!("attachment; filename=\"{quoted}\"");
-        prop_assert_eq!(content_disposition_name(&plain), Some(name.clone()), "{:?}", plain);
+        prop_assert_eq!(content_disposition_name(&plain), Some(Ok(name.clone())), "{:?}", plain);
         check_content_disposition(&plain);
         let fallback = fallback.replace(['"', '\\'], "_");
         let extended = format!(
             "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
             percent_encode_all(&name)
         );
-        prop_assert_eq!(content_disposition_name(&extended), Some(name), "{:?}", extended);
+        prop_assert_eq!(content_disposition_name(&extended), Some(Ok(name)), "{:?}", extended);
         check_content_disposition(&extended);
     }
 }

@@ -1,0 +1,200 @@
+//! The collision registry: every file a download will write under `--dir`
+//! is claimed here before its first byte, for the whole run, whatever
+//! named it (the URL, a template, `out=`, a `Content-Disposition` header),
+//! and a later claim on a taken name fails. A claim on `DEST` also covers
+//! its temp file `DEST.part`, so a destination can never be another
+//! download's temp file, nor the other way round. haul's own files under
+//! `--dir` (`--report`, `-i` lists, `--checksums`) are claimed before any
+//! download, so `--on-exists overwrite` can never replace them.
+//!
+//! On a case-insensitive folder (`OutDir::case_insensitive`), names are
+//! compared after Unicode NFC normalisation and lower-casing.
+//!
+//! Memory: one 64-bit hash per claim (about 10 bytes, [`SeenSet`]) plus the
+//! claimant's text for the first [`KEEP_BYTES`] of them, so that a message
+//! can say who holds a name. The planner thread and the transfer threads
+//! share it behind a mutex (held for a hash probe).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::naming::PART_SUFFIX;
+use crate::seen::{IdentityHasher, SeenSet};
+
+/// Claimants' text kept for messages, in bytes; past it, messages say "an
+/// earlier URL". Bounded by bytes, not count: URLs can be long.
+const KEEP_BYTES: usize = 8 << 20;
+
+pub(crate) struct Claims {
+    /// `--dir` as given, for messages.
+    dir: PathBuf,
+    fold: bool,
+    hasher: RandomState,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    taken: SeenSet,
+    who: HashMap<u64, Box<str>, BuildHasherDefault<IdentityHasher>>,
+    kept: usize,
+}
+
+/// A refused claim: the message names the path and who holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Collision(pub(crate) String);
+
+impl Claims {
+    pub(crate) fn new(dir: &Path, case_insensitive: bool) -> Claims {
+        Claims {
+            dir: dir.to_path_buf(),
+            fold: case_insensitive,
+            hasher: RandomState::new(),
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Claims `rel` (a checked relative path) and its `.part` for `by` (a
+    /// URL, already masked, or a description of one of haul's own files).
+    pub(crate) fn claim(&self, rel: &Path, by: &str) -> Result<(), Collision> {
+        let name = self.key_text(rel);
+        let key = self.hasher.hash_one(&name);
+        // Our `.part` is someone's destination; our destination is someone's
+        // `.part`.
+        let our_part = self.hasher.hash_one(format!("{name}{PART_SUFFIX}"));
+        let theirs = name
+            .strip_suffix(PART_SUFFIX)
+            .map(|dest| self.hasher.hash_one(dest));
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let path = self.dir.join(rel);
+        if inner.taken.contains(key) {
+            return Err(Collision(format!(
+                "destination {} is already taken {}; name files apart with -o \
+                 (e.g. -o '{{n}}-{{name}}' or '{{path}}')",
+                path.display(),
+                inner.by(key)
+            )));
+        }
+        if inner.taken.contains(our_part) {
+            return Err(Collision(format!(
+                "destination {}: its temporary file {}{PART_SUFFIX} is already taken {}",
+                path.display(),
+                path.display(),
+                inner.by(our_part)
+            )));
+        }
+        if let Some(theirs) = theirs
+            && inner.taken.contains(theirs)
+        {
+            return Err(Collision(format!(
+                "destination {} is the temporary file of the download {}",
+                path.display(),
+                inner.by(theirs)
+            )));
+        }
+        inner.taken.insert(key);
+        if inner.kept + by.len() <= KEEP_BYTES {
+            inner.kept += by.len();
+            inner.who.insert(key, by.into());
+        }
+        Ok(())
+    }
+
+    /// The text names are compared by.
+    fn key_text(&self, rel: &Path) -> String {
+        let text = rel.to_string_lossy();
+        if self.fold {
+            fold(&text)
+        } else {
+            text.into_owned()
+        }
+    }
+}
+
+impl Inner {
+    fn by(&self, key: u64) -> String {
+        match self.who.get(&key) {
+            Some(who) => format!("by {who}"),
+            None => "by an earlier URL".into(),
+        }
+    }
+}
+
+/// How a case-insensitive file system compares names: NFC, then lower case
+/// (NFC again, since lower-casing can decompose).
+pub(crate) fn fold(name: &str) -> String {
+    let nfc = icu_normalizer::ComposingNormalizerBorrowed::new_nfc();
+    let lower = nfc.normalize(name).to_lowercase();
+    nfc.normalize(&lower).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(fold: bool) -> Claims {
+        Claims::new(Path::new("out"), fold)
+    }
+
+    #[test]
+    fn a_name_is_taken_once() {
+        let c = claims(false);
+        assert_eq!(c.claim(Path::new("a/x"), "http://h/1"), Ok(()));
+        let err = c.claim(Path::new("a/x"), "http://h/2").unwrap_err().0;
+        assert!(
+            err.contains("out/a/x is already taken by http://h/1"),
+            "{err}"
+        );
+        assert_eq!(c.claim(Path::new("a/X"), "http://h/3"), Ok(()), "case kept");
+    }
+
+    #[test]
+    fn a_destination_and_a_temp_file_never_meet() {
+        let c = claims(false);
+        c.claim(Path::new("x"), "http://h/x").unwrap();
+        let err = c
+            .claim(Path::new("x.part"), "http://h/x.part")
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("temporary file of the download by http://h/x"),
+            "{err}"
+        );
+
+        let c = claims(false);
+        c.claim(Path::new("y.part"), "http://h/y.part").unwrap();
+        let err = c.claim(Path::new("y"), "http://h/y").unwrap_err().0;
+        assert!(
+            err.contains("its temporary file out/y.part is already taken"),
+            "{err}"
+        );
+        // `y.part.part` is y.part's temp file, not y's.
+        assert!(c.claim(Path::new("y.part.part"), "http://h/z").is_err());
+        assert!(c.claim(Path::new("z.partx"), "http://h/w").is_ok());
+    }
+
+    #[test]
+    fn case_insensitive_folders_fold_case_and_normalisation() {
+        let c = claims(true);
+        c.claim(Path::new("Caf\u{e9}.TXT"), "http://h/1").unwrap();
+        assert!(c.claim(Path::new("cafe\u{301}.txt"), "http://h/2").is_err());
+        assert!(
+            c.claim(Path::new("CAF\u{c9}.txt.PART"), "http://h/3")
+                .is_err()
+        );
+        assert_eq!(fold("\u{c5}ngstr\u{f6}m"), fold("a\u{30a}ngstro\u{308}m"));
+    }
+
+    #[test]
+    fn remembered_text_is_bounded_by_bytes() {
+        let c = claims(false);
+        let long = "x".repeat(KEEP_BYTES / 2 + 1);
+        c.claim(Path::new("a"), &long).unwrap();
+        c.claim(Path::new("b"), &long).unwrap();
+        let err = c.claim(Path::new("b"), "u").unwrap_err().0;
+        assert!(err.contains("by an earlier URL"), "{err}");
+        assert!(c.inner.lock().unwrap().kept <= KEEP_BYTES);
+    }
+}

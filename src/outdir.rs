@@ -1,0 +1,583 @@
+//! The output folder (`--dir`): the one place where a download touches the
+//! file system. Every access of a download (the skip check, the resume
+//! probe, creating and writing `DEST.part`, the rename to `DEST`, removing a
+//! `.part`, hashing a file already there) resolves its path here, relative to
+//! a descriptor of `--dir` opened once, so that:
+//!
+//! - nothing outside `--dir` is reached: the folders on the way are opened
+//!   with `openat2(RESOLVE_BENEATH)`, so a symlinked folder that stays inside
+//!   is followed and one that leads out (or is absolute) is refused by the
+//!   kernel in the same call. Where the kernel has no `openat2` (Linux
+//!   before 5.6, other Unixes), each folder is opened with `O_NOFOLLOW`
+//!   instead, which refuses every symlinked folder;
+//! - the last component is never followed (`O_NOFOLLOW`), and no open can
+//!   wait (`O_NONBLOCK`: a FIFO planted at a `.part` cannot hang the run);
+//! - only a regular file with a single link is ever appended to; a temp file
+//!   is created fresh (unlinked, then `O_CREAT | O_EXCL`) and renamed only
+//!   while it is still the file this download created; a folder or special
+//!   file at a destination is refused, never replaced.
+//!
+//! It knows nothing of HTTP or of where names come from: `naming.rs` checks
+//! names, `claims.rs` keeps downloads from sharing one.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, anyhow, bail};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+/// `--dir`, opened once for the whole run.
+#[derive(Debug)]
+pub(crate) struct OutDir {
+    /// As the user gave it: error messages and reports name paths under it.
+    path: PathBuf,
+    /// `None` when the folder does not exist (a dry run creates nothing):
+    /// then nothing exists under it either.
+    fd: Option<OwnedFd>,
+    /// The kernel resolves paths with `RESOLVE_BENEATH`.
+    beneath: bool,
+    /// Names that differ only in case or Unicode normalisation are one file
+    /// here (macOS's default, ext4 casefold folders).
+    case_insensitive: bool,
+}
+
+/// What sits at a path, the last component not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Existing {
+    Missing,
+    File {
+        len: u64,
+        modified: Option<SystemTime>,
+    },
+    Symlink,
+    /// A folder or a special file (FIFO, socket, device), by name.
+    Other(&'static str),
+}
+
+/// A folder under `--dir` and a name in it: where one `*at` call acts.
+struct At<'a> {
+    dir: Dir<'a>,
+    name: &'a OsStr,
+}
+
+enum Dir<'a> {
+    Root(BorrowedFd<'a>),
+    Sub(OwnedFd),
+}
+
+impl AsFd for Dir<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Dir::Root(fd) => *fd,
+            Dir::Sub(fd) => fd.as_fd(),
+        }
+    }
+}
+
+impl OutDir {
+    /// Opens `dir`, creating it first when `create` (a dry run creates
+    /// nothing), and probes once whether its names are case-insensitive.
+    pub(crate) fn open(dir: &Path, create: bool) -> Result<OutDir> {
+        if create {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(dir, flags, Mode::empty()) {
+            Ok(fd) => Some(fd),
+            Err(Errno::NOENT) if !create => None,
+            Err(e) => {
+                return Err(io::Error::from(e))
+                    .with_context(|| format!("cannot open output folder {}", dir.display()));
+            }
+        };
+        let mut out = OutDir {
+            path: dir.to_path_buf(),
+            beneath: fd.as_ref().is_some_and(|fd| beneath_works(fd.as_fd())),
+            case_insensitive: false,
+            fd,
+        };
+        out.case_insensitive = out.probe_case(create);
+        Ok(out)
+    }
+
+    /// `--dir` joined with `rel`, for messages and reports.
+    pub(crate) fn display(&self, rel: &Path) -> PathBuf {
+        self.path.join(rel)
+    }
+
+    pub(crate) fn case_insensitive(&self) -> bool {
+        self.case_insensitive
+    }
+
+    /// What is at `rel` now. A path whose folders lead out of `--dir`
+    /// through a symlink is an error, never a file found outside.
+    pub(crate) fn existing(&self, rel: &Path) -> Result<Existing> {
+        let Some(at) = self.resolve(rel, false)? else {
+            return Ok(Existing::Missing);
+        };
+        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(kind(&stat)),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(Existing::Missing),
+            Err(e) => Err(self.io_error(e, "cannot look at", rel)),
+        }
+    }
+
+    /// Opens the regular file at `rel` to read it; `None` when nothing,
+    /// or something else than a regular file, is there.
+    pub(crate) fn open_read(&self, rel: &Path) -> Result<Option<File>> {
+        self.open_existing(rel, OFlags::RDONLY, false)
+    }
+
+    /// Opens the `.part` at `rel` to continue it: only a regular file with
+    /// a single link (a hard link would write through to its other name).
+    /// `None` when anything else is there; [`OutDir::create`] replaces it.
+    pub(crate) fn open_append(&self, rel: &Path) -> Result<Option<File>> {
+        self.open_existing(rel, OFlags::RDWR | OFlags::APPEND, true)
+    }
+
+    fn open_existing(&self, rel: &Path, flags: OFlags, single_link: bool) -> Result<Option<File>> {
+        let Some(at) = self.resolve(rel, false)? else {
+            return Ok(None);
+        };
+        let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&at.dir, at.name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            // Missing, a symlink (ELOOP), a folder, a socket: not a file
+            // of ours.
+            Err(
+                Errno::NOENT
+                | Errno::LOOP
+                | Errno::ISDIR
+                | Errno::NXIO
+                | Errno::NOTDIR
+                | Errno::MLINK,
+            ) => return Ok(None),
+            Err(e) => return Err(self.io_error(e, "cannot open", rel)),
+        };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| self.io_error(e, "cannot look at", rel))?;
+        let regular = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile;
+        if !regular || (single_link && stat.st_nlink != 1) {
+            return Ok(None);
+        }
+        // O_NONBLOCK means nothing to a regular file's reads and writes.
+        Ok(Some(File::from(fd)))
+    }
+
+    /// Creates `rel` as a new, empty file, first removing whatever file,
+    /// symlink or special file was at that name (never opening it).
+    /// Folders on the way are created.
+    pub(crate) fn create(&self, rel: &Path) -> Result<File> {
+        let at = self
+            .resolve(rel, true)?
+            .ok_or_else(|| anyhow!("cannot create {}", self.display(rel).display()))?;
+        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(Errno::ISDIR | Errno::PERM) if self.is_folder(&at) => {
+                bail!("refusing {}: it is a folder", self.display(rel).display())
+            }
+            Err(e) => return Err(self.io_error(e, "cannot replace", rel)),
+        }
+        let flags = OFlags::WRONLY
+            | OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&at.dir, at.name, flags, Mode::from_raw_mode(0o666))
+            .map_err(|e| self.io_error(e, "cannot create", rel))?;
+        Ok(File::from(fd))
+    }
+
+    /// Renames `part` (open as `file`) to `dest`, in the same folder, if
+    /// `part` is still the file this download made. A folder or special
+    /// file at `dest` is refused; a file or a symlink there is replaced
+    /// (the symlink itself, never its target).
+    pub(crate) fn promote(&self, file: &File, part: &Path, dest: &Path) -> Result<()> {
+        let at = self
+            .resolve(part, false)?
+            .ok_or_else(|| anyhow!("{} is gone", self.display(part).display()))?;
+        let dest_name = dest.file_name().unwrap_or_default();
+        debug_assert_eq!(part.parent(), dest.parent(), "a .part sits beside its file");
+        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
+        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
+            Ok(_) | Err(Errno::NOENT) => bail!(
+                "{} was replaced or removed by something else during the download",
+                self.display(part).display()
+            ),
+            Err(e) => return Err(self.io_error(e, "cannot look at", part)),
+        }
+        match rustix::fs::statat(&at.dir, dest_name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => {
+                if let Existing::Other(what) = kind(&stat) {
+                    bail!("refusing {}: it is {what}", self.display(dest).display());
+                }
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(self.io_error(e, "cannot look at", dest)),
+        }
+        rustix::fs::renameat(&at.dir, at.name, &at.dir, dest_name).map_err(|e| {
+            anyhow::Error::new(io::Error::from(e)).context(format!(
+                "cannot rename {} to {}",
+                self.display(part).display(),
+                self.display(dest).display()
+            ))
+        })
+    }
+
+    /// Removes the file at `rel` if it is still `file` (what this download
+    /// opened or created): never a file something else put there since.
+    pub(crate) fn remove_own(&self, file: &File, rel: &Path) -> Result<()> {
+        let Some(at) = self.resolve(rel, false)? else {
+            return Ok(());
+        };
+        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", rel))?;
+        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
+            Ok(_) | Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(self.io_error(e, "cannot look at", rel)),
+        }
+        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(self.io_error(e, "cannot remove", rel)),
+        }
+    }
+
+    /// The folder of `rel` (created when `create`) and its last name;
+    /// `None` when a folder on the way does not exist.
+    fn resolve<'a>(&'a self, rel: &'a Path, create: bool) -> Result<Option<At<'a>>> {
+        let Some(root) = &self.fd else {
+            return Ok(None);
+        };
+        let name = rel
+            .file_name()
+            .ok_or_else(|| anyhow!("refusing destination {}: no file name", rel.display()))?;
+        let parent = rel.parent().filter(|p| !p.as_os_str().is_empty());
+        let Some(parent) = parent else {
+            return Ok(Some(At {
+                dir: Dir::Root(root.as_fd()),
+                name,
+            }));
+        };
+        let dir = match self.open_dir(root.as_fd(), parent) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) if create => self.create_dirs(root.as_fd(), parent)?,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(self.refusal(parent, e)),
+        };
+        Ok(Some(At {
+            dir: Dir::Sub(dir),
+            name,
+        }))
+    }
+
+    /// Opens the folder `rel` under `root` without leaving `root`.
+    fn open_dir(&self, root: BorrowedFd<'_>, rel: &Path) -> rustix::io::Result<OwnedFd> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if self.beneath {
+            use rustix::fs::ResolveFlags;
+            return rustix::fs::openat2(
+                root,
+                rel,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+            );
+        }
+        // No openat2: one folder at a time, none of them a symlink.
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut dir: Option<OwnedFd> = None;
+        for component in rel.components() {
+            let base = dir.as_ref().map_or(root, AsFd::as_fd);
+            dir = Some(rustix::fs::openat(
+                base,
+                component.as_os_str(),
+                flags,
+                Mode::empty(),
+            )?);
+        }
+        dir.ok_or(Errno::NOENT)
+    }
+
+    /// Creates the folders of `rel` one by one, each checked as it is
+    /// opened, and returns the last one.
+    fn create_dirs(&self, root: BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd> {
+        let mut prefix = PathBuf::new();
+        let mut dir: Option<OwnedFd> = None;
+        for component in rel.components() {
+            prefix.push(component);
+            let opened = match self.open_dir(root, &prefix) {
+                Err(Errno::NOENT) => {
+                    let base = dir.as_ref().map_or(root, AsFd::as_fd);
+                    match rustix::fs::mkdirat(
+                        base,
+                        component.as_os_str(),
+                        Mode::from_raw_mode(0o777),
+                    ) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(self.io_error(e, "cannot create folder", &prefix)),
+                    }
+                    self.open_dir(root, &prefix)
+                }
+                opened => opened,
+            };
+            dir = Some(opened.map_err(|e| self.refusal(&prefix, e))?);
+        }
+        dir.ok_or_else(|| anyhow!("cannot create folder {}", self.display(rel).display()))
+    }
+
+    fn is_folder(&self, at: &At<'_>) -> bool {
+        rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory)
+    }
+
+    /// Why the folder `rel` could not be used.
+    fn refusal(&self, rel: &Path, errno: Errno) -> anyhow::Error {
+        let path = self.display(rel);
+        match errno {
+            Errno::XDEV => anyhow!(
+                "refusing to write through {}: a symlink that leads out of the output folder",
+                path.display()
+            ),
+            Errno::LOOP if !self.beneath => anyhow!(
+                "refusing to write through {}: a symlinked folder (this system cannot check \
+                 where it leads)",
+                path.display()
+            ),
+            Errno::LOOP => anyhow!(
+                "refusing to write through {}: too many levels of symlinks",
+                path.display()
+            ),
+            Errno::NOTDIR => anyhow!("cannot use {}: it is not a folder", path.display()),
+            e => anyhow::Error::new(io::Error::from(e))
+                .context(format!("cannot open folder {}", path.display())),
+        }
+    }
+
+    fn io_error(&self, errno: Errno, what: &str, rel: &Path) -> anyhow::Error {
+        anyhow::Error::new(io::Error::from(errno))
+            .context(format!("{what} {}", self.display(rel).display()))
+    }
+
+    /// Whether `--dir` treats `Name` and `NAME` as one file. With `write`,
+    /// a probe file is created and looked up by its upper-case name; a dry
+    /// run (no writes) looks up an existing entry's name in another case.
+    fn probe_case(&self, write: bool) -> bool {
+        let Some(root) = &self.fd else {
+            return false;
+        };
+        let same = |lower: &str, upper: &str| {
+            let a = rustix::fs::statat(root, lower, AtFlags::SYMLINK_NOFOLLOW);
+            let b = rustix::fs::statat(root, upper, AtFlags::SYMLINK_NOFOLLOW);
+            matches!((a, b), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
+        };
+        if write {
+            let name = format!(".haul-case-probe-{}", std::process::id());
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+            if rustix::fs::openat(root, name.as_str(), flags, Mode::from_raw_mode(0o600)).is_ok() {
+                let found = same(&name, &name.to_uppercase());
+                let _ = rustix::fs::unlinkat(root, name.as_str(), AtFlags::empty());
+                return found;
+            }
+        }
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return false;
+        };
+        for entry in entries.flatten().take(64) {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let flipped: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_lowercase() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
+                .collect();
+            if flipped != name {
+                return same(name, &flipped);
+            }
+        }
+        false
+    }
+}
+
+/// Whether `openat2(RESOLVE_BENEATH)` works here (Linux 5.6 and later,
+/// unless a seccomp filter refuses it).
+fn beneath_works(root: BorrowedFd<'_>) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::ResolveFlags;
+        rustix::fs::openat2(
+            root,
+            ".",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH,
+        )
+        .is_ok()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = root;
+        false
+    }
+}
+
+fn kind(stat: &Stat) -> Existing {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => Existing::File {
+            len: stat.st_size as u64,
+            modified: mtime(stat),
+        },
+        FileType::Symlink => Existing::Symlink,
+        FileType::Directory => Existing::Other("a folder"),
+        FileType::Fifo => Existing::Other("a FIFO"),
+        FileType::Socket => Existing::Other("a socket"),
+        FileType::CharacterDevice | FileType::BlockDevice => Existing::Other("a device"),
+        FileType::Unknown => Existing::Other("not a regular file"),
+    }
+}
+
+#[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+fn mtime(stat: &Stat) -> Option<SystemTime> {
+    let secs = stat.st_mtime as i64;
+    let nanos = stat.st_mtime_nsec as u32;
+    if secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs as u64, nanos))
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn out() -> (tempfile::TempDir, OutDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = OutDir::open(&tmp.path().join("out"), true).unwrap();
+        (tmp, out)
+    }
+
+    #[test]
+    fn creates_folders_and_promotes() {
+        let (tmp, out) = out();
+        let mut file = out.create(Path::new("a/b/c.part")).unwrap();
+        file.write_all(b"hello").unwrap();
+        out.promote(&file, Path::new("a/b/c.part"), Path::new("a/b/c"))
+            .unwrap();
+        let got = std::fs::read(tmp.path().join("out/a/b/c")).unwrap();
+        assert_eq!(got, b"hello");
+        assert!(matches!(
+            out.existing(Path::new("a/b/c")).unwrap(),
+            Existing::File { len: 5, .. }
+        ));
+        assert_eq!(out.existing(Path::new("a/x/y")).unwrap(), Existing::Missing);
+    }
+
+    #[test]
+    fn symlinks_leading_out_are_refused_everywhere() {
+        let (tmp, out) = out();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("f"), b"secret").unwrap();
+        std::fs::write(outside.join("f.part"), b"secret").unwrap();
+        std::os::unix::fs::symlink(&outside, tmp.path().join("out/link")).unwrap();
+        let f = Path::new("link/f");
+        let part = Path::new("link/f.part");
+        let err = out.existing(f).unwrap_err().to_string();
+        assert!(err.contains("refusing"), "{err}");
+        assert!(out.open_read(f).is_err());
+        assert!(out.open_append(part).is_err());
+        assert!(out.create(Path::new("link/new.part")).is_err());
+        let mine = File::open(outside.join("f.part")).unwrap();
+        assert!(out.remove_own(&mine, part).is_err());
+        assert_eq!(std::fs::read(outside.join("f.part")).unwrap(), b"secret");
+        assert!(!outside.join("new.part").exists());
+    }
+
+    #[test]
+    fn a_symlinked_folder_inside_is_followed() {
+        let (tmp, out) = out();
+        std::fs::create_dir(tmp.path().join("out/real")).unwrap();
+        std::os::unix::fs::symlink("real", tmp.path().join("out/alias")).unwrap();
+        if !out.beneath {
+            return; // Without openat2, every symlinked folder is refused.
+        }
+        let file = out.create(Path::new("alias/x.part")).unwrap();
+        out.promote(&file, Path::new("alias/x.part"), Path::new("alias/x"))
+            .unwrap();
+        assert!(tmp.path().join("out/real/x").exists());
+    }
+
+    #[test]
+    fn special_files_and_links_are_not_ours() {
+        let (tmp, out) = out();
+        let root = tmp.path().join("out");
+        // A FIFO: never opened (an open would wait for a writer).
+        let fifo = root.join("f.part");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert!(out.open_append(Path::new("f.part")).unwrap().is_none());
+        assert_eq!(
+            out.existing(Path::new("f.part")).unwrap(),
+            Existing::Other("a FIFO")
+        );
+        let file = out.create(Path::new("f.part")).unwrap();
+        drop(file);
+        assert!(std::fs::metadata(&fifo).unwrap().is_file(), "replaced");
+
+        // A hard link: appending would write through to the other name.
+        std::fs::write(root.join("other"), b"keep").unwrap();
+        std::fs::hard_link(root.join("other"), root.join("h.part")).unwrap();
+        assert!(out.open_append(Path::new("h.part")).unwrap().is_none());
+        assert!(out.open_read(Path::new("h.part")).unwrap().is_some());
+        let mut file = out.create(Path::new("h.part")).unwrap();
+        file.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read(root.join("other")).unwrap(), b"keep");
+
+        // A symlink at the destination is replaced, not written through.
+        std::fs::write(tmp.path().join("target"), b"keep").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("target"), root.join("h")).unwrap();
+        out.promote(&file, Path::new("h.part"), Path::new("h"))
+            .unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("target")).unwrap(), b"keep");
+        let mut text = String::new();
+        File::open(root.join("h"))
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "new");
+
+        // A folder at the destination is refused.
+        std::fs::create_dir(root.join("d")).unwrap();
+        let file = out.create(Path::new("d.part")).unwrap();
+        let err = out
+            .promote(&file, Path::new("d.part"), Path::new("d"))
+            .unwrap_err();
+        assert!(err.to_string().contains("it is a folder"), "{err}");
+    }
+
+    #[test]
+    fn promote_refuses_a_replaced_temp_file() {
+        let (tmp, out) = out();
+        let file = out.create(Path::new("x.part")).unwrap();
+        std::fs::remove_file(tmp.path().join("out/x.part")).unwrap();
+        std::fs::write(tmp.path().join("out/x.part"), b"someone else").unwrap();
+        let err = out
+            .promote(&file, Path::new("x.part"), Path::new("x"))
+            .unwrap_err();
+        assert!(err.to_string().contains("replaced"), "{err}");
+        assert!(!tmp.path().join("out/x").exists());
+    }
+}
