@@ -93,6 +93,25 @@ pub mod testing {
         crate::naming::safe_relative(&name).map_err(|e| e.to_string())
     }
 
+    /// Claims `names` in order in one registry (each first through the
+    /// path-safety check, as every destination is): `Ok` for a name that
+    /// got its file, the refusal otherwise.
+    pub fn claim_all(names: &[String], case_insensitive: bool) -> Vec<Result<(), String>> {
+        let claims = crate::claims::Claims::new(std::path::Path::new("out"), case_insensitive);
+        names
+            .iter()
+            .map(|name| {
+                let rel = crate::naming::safe_relative(name).map_err(|e| e.to_string())?;
+                claims.claim(&rel, name).map_err(|c| c.0)
+            })
+            .collect()
+    }
+
+    /// How names compare on a case-insensitive file system.
+    pub fn fold_name(name: &str) -> String {
+        crate::claims::fold(name)
+    }
+
     /// The path-safety check on its own.
     pub fn safe_relative(name: &str) -> Result<PathBuf, String> {
         crate::naming::safe_relative(name).map_err(|e| e.to_string())

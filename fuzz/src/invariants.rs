@@ -11,7 +11,9 @@
 use std::fmt::Display;
 use std::path::{Component, Path, PathBuf};
 
-use haul::testing::{content_disposition_name, destination, expand, parse_line, safe_relative};
+use haul::testing::{
+    claim_all, content_disposition_name, destination, expand, fold_name, parse_line, safe_relative,
+};
 
 // ---------------------------------------------------------------------------
 // Paths.
@@ -105,6 +107,45 @@ pub fn check_content_disposition(header: &str) {
             assert_eq!(path, Path::new(&name), "{header:?}");
         }
         Some(Err(err)) => assert!(err.contains("refusing destination"), "{header:?}: {err}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Claims.
+
+/// `claim_all`: a model in terms of files. Every accepted name occupies two
+/// files, `NAME` and `NAME.part` (compared after case folding on a
+/// case-insensitive folder); a name is accepted exactly when it is safe and
+/// both of its files are still free. So no two downloads ever share a file.
+#[track_caller]
+pub fn check_claims(names: &[String], case_insensitive: bool) {
+    let got = claim_all(names, case_insensitive);
+    assert_eq!(got.len(), names.len());
+    let mut occupied = std::collections::HashSet::new();
+    for (name, got) in names.iter().zip(&got) {
+        let Ok(path) = safe_relative(name) else {
+            assert!(got.is_err(), "{name:?} is unsafe but was claimed");
+            continue;
+        };
+        let mut key = joined(&path);
+        if case_insensitive {
+            key = fold_name(&key);
+        }
+        let files = [key.clone(), format!("{key}.part")];
+        let free = files.iter().all(|f| !occupied.contains(f));
+        match got {
+            Ok(()) => {
+                assert!(
+                    free,
+                    "{name:?} was claimed, but a file of it is taken: {names:?}"
+                );
+                occupied.extend(files);
+            }
+            Err(err) => {
+                assert!(!free, "{name:?} was refused with its files free: {err}");
+                assert!(err.contains("out/"), "the refusal names the path: {err}");
+            }
+        }
     }
 }
 

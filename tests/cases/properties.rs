@@ -1,6 +1,7 @@
 //! Property tests for the parsers that read untrusted input, through
 //! `haul::testing`: list lines, curl-style globs, output templates with the
-//! path-safety check, and `Content-Disposition` names. No binary, no server:
+//! path-safety check, `Content-Disposition` names, and the collision
+//! registry that keeps downloads from sharing a file. No binary, no server:
 //! each property runs a bounded number of cases so the file stays fast in
 //! debug builds. The same invariants are fuzzed by the targets in `fuzz/`:
 //! the checkers and the glob model are one file, `fuzz/src/invariants.rs`,
@@ -42,8 +43,8 @@ mod invariants;
 
 use invariants::{
     BIG_STEPS, GlobPattern, HOSTS, LITERAL_CHARS, LineCase, Literal, SPACES, Set, WORD_CHARS,
-    check_content_disposition, check_destination, check_expand, check_line, check_safe_relative,
-    forbidden, hex_lower, is_escapable,
+    check_claims, check_content_disposition, check_destination, check_expand, check_line,
+    check_safe_relative, forbidden, hex_lower, is_escapable,
 };
 
 // ---------------------------------------------------------------------------
@@ -452,6 +453,54 @@ proptest! {
         prop_assert_eq!(content_disposition_name(&extended), Some(Ok(name)), "{:?}", extended);
         check_content_disposition(&extended);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Claims: no two downloads share a file.
+
+/// Names from a small pool, so that they collide in every way: equal, one
+/// the other's `.part`, in other case or normalisation, through `./` and
+/// `//`, in folders.
+fn colliding_name() -> impl Strategy<Value = String> {
+    let stem = select(
+        &[
+            "a", "A", "b", "\u{e9}", "e\u{301}", "\u{c9}", "\u{212a}", "k", "d/a",
+        ][..],
+    );
+    let suffix = select(&["", ".part", ".PART", ".part.part", ".Part"][..]);
+    let prefix = select(&["", "./", "d/", "d//", "D/"][..]);
+    prop_oneof![
+        8 => (prefix, stem, suffix).prop_map(|(p, s, x)| format!("{p}{s}{x}")),
+        1 => text(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn claimed_names_never_share_a_file(
+        names in vec(colliding_name(), 0..12),
+        case_insensitive in any::<bool>(),
+    ) {
+        check_claims(&names, case_insensitive);
+    }
+}
+
+#[test]
+fn claims_collide_as_files_do() {
+    let names: Vec<String> = ["x", "x.part", "X", "y.part", "y", "y.part.part"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let got = haul::testing::claim_all(&names, false);
+    let ok: Vec<bool> = got.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, true, true, false, false]);
+    let got = haul::testing::claim_all(&names, true);
+    let ok: Vec<bool> = got.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, false, true, false, false]);
+    check_claims(&names, false);
+    check_claims(&names, true);
 }
 
 // ---------------------------------------------------------------------------

@@ -8,9 +8,11 @@
 //! - versions.rs: never two versions in one file.
 //! - credentials.rs: no Referer, masked passwords, nothing left on files.
 //! - digest.rs: a digest is a promise about the file on disk.
+//! - batches.rs: random batches of colliding names, every file whole.
 
 mod collisions;
 mod credentials;
+mod batches;
 mod digest;
 mod fs;
 mod versions;
