@@ -189,24 +189,27 @@ fn a_part_finished_by_a_416_gets_the_recorded_mtime() {
 }
 
 /// Issue 8: an ETag without quotes (`abc`, not RFC 9110's `"abc"`) was
-/// taken for a date, so the recorded version was checked against
-/// Last-Modified alone: v2 (`abd`, the same date) was appended to v1. An
-/// ETag is an ETag, quoted or not.
+/// taken for a date, so a 206 was checked against its Last-Modified, and
+/// one without Last-Modified counted as the recorded version: v2 (`abd`)
+/// was appended to v1. An ETag is an ETag, quoted or not. (Had v2 sent
+/// v1's Last-Modified, the old code compared that date with `abc` and
+/// started over by accident; without it, nothing stopped the splice.)
 #[test]
 fn an_unquoted_etag_still_tells_versions_apart() {
-    let v1 = pseudo_random(906, LEN);
-    let v2 = pseudo_random(907, LEN);
-    let (server, tmp) = leave_a_part(
-        Resource::new(v1).etag("abc").last_modified(DATE),
-        CUT,
-        Resource::new(v2.clone())
-            .etag("abd")
-            .last_modified(DATE)
-            .ignore_if_range(),
-    );
+    // v2 without a Last-Modified (the splice), then with v1's (the brief's case).
+    for (seed, v2_date) in [(906, None), (908, Some(DATE))] {
+        let v1 = pseudo_random(seed, LEN);
+        let v2 = pseudo_random(seed + 1, LEN);
+        let mut then = Resource::new(v2.clone()).etag("abd").ignore_if_range();
+        if let Some(date) = v2_date {
+            then = then.last_modified(date);
+        }
+        let (server, tmp) =
+            leave_a_part(Resource::new(v1).etag("abc").last_modified(DATE), CUT, then);
 
-    let out = haul_once(&tmp, &server, &[]);
+        let out = haul_once(&tmp, &server, &[]);
 
-    assert_started_over(&tmp, &server, &out, &v2);
-    assert_eq!(server.requests()[1].header("if-range"), Some("abc"));
+        assert_started_over(&tmp, &server, &out, &v2);
+        assert_eq!(server.requests()[1].header("if-range"), Some("abc"));
+    }
 }
