@@ -10,9 +10,9 @@
 //! - digest.rs: a digest is a promise about the file on disk.
 //! - batches.rs: random batches of colliding names, every file whole.
 
+mod batches;
 mod collisions;
 mod credentials;
-mod batches;
 mod digest;
 mod fs;
 mod versions;
