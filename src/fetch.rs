@@ -676,6 +676,8 @@ struct PartFile<'a> {
     /// A fresh file's resume note, recorded when the file is created
     /// (unless the whole body is written in that one step).
     note: Option<Note>,
+    /// The file carries a note, to be removed before the rename.
+    noted: bool,
     /// `None` before the first write of a fresh file.
     file: Option<File>,
     chunks: Vec<Bytes>,
@@ -696,7 +698,9 @@ impl<'a> PartFile<'a> {
 
     /// The opened `.part` of a resumed download, `len` bytes long.
     fn append(out: &'a OutDir, rel: PathBuf, file: File, len: u64) -> PartFile<'a> {
-        PartFile::new(out, rel, None, Some(file), len)
+        let mut part = PartFile::new(out, rel, None, Some(file), len);
+        part.noted = true;
+        part
     }
 
     fn new(
@@ -711,6 +715,7 @@ impl<'a> PartFile<'a> {
             part: part_path(&rel),
             rel,
             note,
+            noted: false,
             file,
             chunks: Vec::new(),
             buffered: 0,
@@ -768,6 +773,7 @@ impl<'a> PartFile<'a> {
                 let file = self.out.create(&self.part)?;
                 if !last && let Some(note) = self.note.take() {
                     note.write(&file);
+                    self.noted = true;
                 }
                 self.file.insert(file)
             }
@@ -789,9 +795,11 @@ impl<'a> PartFile<'a> {
                 // system without mtimes should not fail the download.
                 let _ = file.set_modified(modified);
             }
-            resume::clear(file).with_context(|| {
-                format!("cannot clear {}", self.out.display(&self.part).display())
-            })?;
+            if self.noted {
+                resume::clear(file).with_context(|| {
+                    format!("cannot clear {}", self.out.display(&self.part).display())
+                })?;
+            }
             self.out.promote(file, &self.part, &self.rel)
         });
         if result.is_err() {

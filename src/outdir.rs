@@ -169,28 +169,37 @@ impl OutDir {
         Ok(Some(File::from(fd)))
     }
 
-    /// Creates `rel` as a new, empty file, first removing whatever file,
-    /// symlink or special file was at that name (never opening it).
-    /// Folders on the way are created.
+    /// Creates `rel` as a new, empty file, replacing whatever file, symlink
+    /// or special file was at that name (unlinked, never opened). Folders
+    /// on the way are created.
     pub(crate) fn create(&self, rel: &Path) -> Result<File> {
         let at = self
             .resolve(rel, true)?
             .ok_or_else(|| anyhow!("cannot create {}", self.display(rel).display()))?;
-        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => {}
-            Err(Errno::ISDIR | Errno::PERM) if self.is_folder(&at) => {
-                bail!("refusing {}: it is a folder", self.display(rel).display())
-            }
-            Err(e) => return Err(self.io_error(e, "cannot replace", rel)),
-        }
+        // O_EXCL never opens what is there, a FIFO or a link included; only
+        // when something is in the way is it unlinked (one call per file in
+        // the common case, where nothing is).
         let flags = OFlags::WRONLY
             | OFlags::CREATE
             | OFlags::EXCL
             | OFlags::NOFOLLOW
             | OFlags::NONBLOCK
             | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&at.dir, at.name, flags, Mode::from_raw_mode(0o666))
-            .map_err(|e| self.io_error(e, "cannot create", rel))?;
+        let mode = Mode::from_raw_mode(0o666);
+        let fd = match rustix::fs::openat(&at.dir, at.name, flags, mode) {
+            Err(Errno::EXIST) => {
+                match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
+                    Ok(()) | Err(Errno::NOENT) => {}
+                    Err(Errno::ISDIR | Errno::PERM) if self.is_folder(&at) => {
+                        bail!("refusing {}: it is a folder", self.display(rel).display())
+                    }
+                    Err(e) => return Err(self.io_error(e, "cannot replace", rel)),
+                }
+                rustix::fs::openat(&at.dir, at.name, flags, mode)
+            }
+            created => created,
+        };
+        let fd = fd.map_err(|e| self.io_error(e, "cannot create", rel))?;
         Ok(File::from(fd))
     }
 
