@@ -15,8 +15,9 @@
 //! can say who holds a name. The planner thread and the transfer threads
 //! share it behind a mutex (held for a hash probe).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -60,13 +61,11 @@ impl Claims {
     /// URL, already masked, or a description of one of haul's own files).
     pub(crate) fn claim(&self, rel: &Path, by: &str) -> Result<(), Collision> {
         let name = self.key_text(rel);
-        let key = self.hasher.hash_one(&name);
+        let key = self.key(&[&name]);
         // Our `.part` is someone's destination; our destination is someone's
         // `.part`.
-        let our_part = self.hasher.hash_one(format!("{name}{PART_SUFFIX}"));
-        let theirs = name
-            .strip_suffix(PART_SUFFIX)
-            .map(|dest| self.hasher.hash_one(dest));
+        let our_part = self.key(&[&name, PART_SUFFIX]);
+        let theirs = name.strip_suffix(PART_SUFFIX).map(|dest| self.key(&[dest]));
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let path = self.dir.join(rel);
         if inner.taken.contains(key) {
@@ -103,13 +102,19 @@ impl Claims {
     }
 
     /// The text names are compared by.
-    fn key_text(&self, rel: &Path) -> String {
+    fn key_text<'a>(&self, rel: &'a Path) -> Cow<'a, str> {
         let text = rel.to_string_lossy();
-        if self.fold {
-            fold(&text)
-        } else {
-            text.into_owned()
+        if self.fold { fold(&text).into() } else { text }
+    }
+
+    /// The hash of the concatenated `parts` (no string is built for it).
+    fn key(&self, parts: &[&str]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        for part in parts {
+            hasher.write(part.as_bytes());
         }
+        hasher.write_u8(0xff);
+        hasher.finish()
     }
 }
 

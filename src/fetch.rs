@@ -678,6 +678,9 @@ struct PartFile<'a> {
     note: Option<Note>,
     /// The file carries a note, to be removed before the rename.
     noted: bool,
+    /// Writes so far: a file created and finished in one (a small body)
+    /// was never left alone between its creation and its rename.
+    flushes: u32,
     /// `None` before the first write of a fresh file.
     file: Option<File>,
     chunks: Vec<Bytes>,
@@ -716,6 +719,7 @@ impl<'a> PartFile<'a> {
             rel,
             note,
             noted: false,
+            flushes: 0,
             file,
             chunks: Vec::new(),
             buffered: 0,
@@ -763,6 +767,7 @@ impl<'a> PartFile<'a> {
     /// to be written is dropped, never written twice: the file stays a
     /// prefix of the body.
     fn flush(&mut self, last: bool) -> anyhow::Result<()> {
+        self.flushes += 1;
         let chunks = std::mem::take(&mut self.chunks);
         let len = std::mem::take(&mut self.buffered);
         self.buffered_since = None;
@@ -800,7 +805,8 @@ impl<'a> PartFile<'a> {
                     format!("cannot clear {}", self.out.display(&self.part).display())
                 })?;
             }
-            self.out.promote(file, &self.part, &self.rel)
+            let in_one_go = self.flushes == 1 && !self.noted;
+            self.out.promote(file, &self.part, &self.rel, !in_one_go)
         });
         if result.is_err() {
             self.abandon(true);

@@ -204,35 +204,38 @@ impl OutDir {
     }
 
     /// Renames `part` (open as `file`) to `dest`, in the same folder, if
-    /// `part` is still the file this download made. A folder or special
-    /// file at `dest` is refused; a file or a symlink there is replaced
-    /// (the symlink itself, never its target).
-    pub(crate) fn promote(&self, file: &File, part: &Path, dest: &Path) -> Result<()> {
+    /// `part` is still the file this download made: `check` compares the
+    /// file at that name with `file` first (two system calls; a file created
+    /// and renamed in one go, microseconds apart, skips it). A file or a
+    /// symlink at `dest` is replaced (the symlink itself, never its target);
+    /// a folder there makes the rename fail. Special files at `dest` are
+    /// refused when the download is planned (`existing`).
+    pub(crate) fn promote(&self, file: &File, part: &Path, dest: &Path, check: bool) -> Result<()> {
         let at = self
             .resolve(part, false)?
             .ok_or_else(|| anyhow!("{} is gone", self.display(part).display()))?;
         let dest_name = dest.file_name().unwrap_or_default();
         debug_assert_eq!(part.parent(), dest.parent(), "a .part sits beside its file");
-        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
-        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
-            Ok(_) | Err(Errno::NOENT) => bail!(
-                "{} was replaced or removed by something else during the download",
-                self.display(part).display()
-            ),
-            Err(e) => return Err(self.io_error(e, "cannot look at", part)),
-        }
-        match rustix::fs::statat(&at.dir, dest_name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => {
-                if let Existing::Other(what) = kind(&stat) {
-                    bail!("refusing {}: it is {what}", self.display(dest).display());
-                }
+        if check {
+            let ours =
+                rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
+            match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
+                Ok(_) | Err(Errno::NOENT) => bail!(
+                    "{} was replaced or removed by something else during the download",
+                    self.display(part).display()
+                ),
+                Err(e) => return Err(self.io_error(e, "cannot look at", part)),
             }
-            Err(Errno::NOENT) => {}
-            Err(e) => return Err(self.io_error(e, "cannot look at", dest)),
         }
         rustix::fs::renameat(&at.dir, at.name, &at.dir, dest_name).map_err(|e| {
-            anyhow::Error::new(io::Error::from(e)).context(format!(
+            let what = match e {
+                Errno::ISDIR => {
+                    anyhow!("refusing {}: it is a folder", self.display(dest).display())
+                }
+                e => anyhow::Error::new(io::Error::from(e)),
+            };
+            what.context(format!(
                 "cannot rename {} to {}",
                 self.display(part).display(),
                 self.display(dest).display()
@@ -483,7 +486,7 @@ mod tests {
         let (tmp, out) = out();
         let mut file = out.create(Path::new("a/b/c.part")).unwrap();
         file.write_all(b"hello").unwrap();
-        out.promote(&file, Path::new("a/b/c.part"), Path::new("a/b/c"))
+        out.promote(&file, Path::new("a/b/c.part"), Path::new("a/b/c"), true)
             .unwrap();
         let got = std::fs::read(tmp.path().join("out/a/b/c")).unwrap();
         assert_eq!(got, b"hello");
@@ -524,7 +527,7 @@ mod tests {
             return; // Without openat2, every symlinked folder is refused.
         }
         let file = out.create(Path::new("alias/x.part")).unwrap();
-        out.promote(&file, Path::new("alias/x.part"), Path::new("alias/x"))
+        out.promote(&file, Path::new("alias/x.part"), Path::new("alias/x"), true)
             .unwrap();
         assert!(tmp.path().join("out/real/x").exists());
     }
@@ -558,7 +561,7 @@ mod tests {
         // A symlink at the destination is replaced, not written through.
         std::fs::write(tmp.path().join("target"), b"keep").unwrap();
         std::os::unix::fs::symlink(tmp.path().join("target"), root.join("h")).unwrap();
-        out.promote(&file, Path::new("h.part"), Path::new("h"))
+        out.promote(&file, Path::new("h.part"), Path::new("h"), true)
             .unwrap();
         assert_eq!(std::fs::read(tmp.path().join("target")).unwrap(), b"keep");
         let mut text = String::new();
@@ -572,9 +575,9 @@ mod tests {
         std::fs::create_dir(root.join("d")).unwrap();
         let file = out.create(Path::new("d.part")).unwrap();
         let err = out
-            .promote(&file, Path::new("d.part"), Path::new("d"))
+            .promote(&file, Path::new("d.part"), Path::new("d"), false)
             .unwrap_err();
-        assert!(err.to_string().contains("it is a folder"), "{err}");
+        assert!(format!("{err:#}").contains("it is a folder"), "{err:#}");
     }
 
     #[test]
@@ -584,7 +587,7 @@ mod tests {
         std::fs::remove_file(tmp.path().join("out/x.part")).unwrap();
         std::fs::write(tmp.path().join("out/x.part"), b"someone else").unwrap();
         let err = out
-            .promote(&file, Path::new("x.part"), Path::new("x"))
+            .promote(&file, Path::new("x.part"), Path::new("x"), true)
             .unwrap_err();
         assert!(err.to_string().contains("replaced"), "{err}");
         assert!(!tmp.path().join("out/x").exists());
