@@ -11,7 +11,7 @@
 //! compared after Unicode NFC normalisation and lower-casing.
 //!
 //! Memory: one 64-bit hash per claim (about 10 bytes, [`SeenSet`]) plus the
-//! claimant's text for the first [`KEEP_BYTES`] of them, so that a message
+//! claimants' text for the first [`KEEP_BYTES`] (4 MiB) of it, so that a message
 //! can say who holds a name. The planner thread and the transfer threads
 //! share it behind a mutex (held for a hash probe).
 
@@ -24,9 +24,13 @@ use std::sync::Mutex;
 use crate::naming::PART_SUFFIX;
 use crate::seen::{IdentityHasher, SeenSet};
 
-/// Claimants' text kept for messages, in bytes; past it, messages say "an
-/// earlier URL". Bounded by bytes, not count: URLs can be long.
-const KEEP_BYTES: usize = 8 << 20;
+/// Claimants' text kept for messages, in bytes (each entry counted with
+/// [`ENTRY_OVERHEAD`]); past it, messages say "an earlier URL". Bounded by
+/// bytes, not count: URLs can be long.
+const KEEP_BYTES: usize = 4 << 20;
+/// What a kept entry costs besides its text: the map slot, the box, the
+/// allocator's header.
+const ENTRY_OVERHEAD: usize = 48;
 
 pub(crate) struct Claims {
     /// `--dir` as given, for messages.
@@ -94,8 +98,9 @@ impl Claims {
             )));
         }
         inner.taken.insert(key);
-        if inner.kept + by.len() <= KEEP_BYTES {
-            inner.kept += by.len();
+        let cost = by.len() + ENTRY_OVERHEAD;
+        if inner.kept + cost <= KEEP_BYTES {
+            inner.kept += cost;
             inner.who.insert(key, by.into());
         }
         Ok(())
@@ -195,7 +200,7 @@ mod tests {
     #[test]
     fn remembered_text_is_bounded_by_bytes() {
         let c = claims(false);
-        let long = "x".repeat(KEEP_BYTES / 2 + 1);
+        let long = "x".repeat(KEEP_BYTES / 2);
         c.claim(Path::new("a"), &long).unwrap();
         c.claim(Path::new("b"), &long).unwrap();
         let err = c.claim(Path::new("b"), "u").unwrap_err().0;
