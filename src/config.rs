@@ -8,122 +8,17 @@
 //! [`Input::List`] for `source.rs` to read.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, IsTerminal};
+use std::io::IsTerminal;
 use std::num::NonZeroUsize;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, OnExists, ProgressMode, Shard};
 use crate::naming::OutputTemplate;
-
-/// Where URLs come from, in input order: arguments first, then `-i` sources.
-#[derive(Debug, Clone)]
-pub enum Input {
-    /// A URL or pattern given on the command line (1-based argument index).
-    Arg { index: usize, text: String },
-    /// A list: an opened file; `None` is standard input.
-    List(Option<ListFile>),
-}
-
-impl Input {
-    /// How error messages name this source (`urls.txt`, `<stdin>`).
-    pub fn label(&self) -> String {
-        match self {
-            Input::Arg { index, .. } => format!("argument {index}"),
-            Input::List(Some(list)) => list.path.display().to_string(),
-            Input::List(None) => "<stdin>".into(),
-        }
-    }
-}
-
-/// A `-i` list file, opened (not yet read) by [`ListFile::open`].
-#[derive(Debug, Clone)]
-pub struct ListFile {
-    path: PathBuf,
-    /// Shared by the clones of a [`Config`]'s inputs: one open file, read
-    /// once, by `source.rs`.
-    file: Arc<File>,
-    /// A FIFO (or a pipe, `-i <(cmd)`): left non-blocking, so a read must
-    /// wait in `poll(2)` first (see [`ListFile::open`]).
-    fifo: bool,
-}
-
-impl ListFile {
-    /// Opens a list file, or says why it cannot be read: an OS error, or
-    /// that it is a folder.
-    ///
-    /// It is opened `O_NONBLOCK` because opening a FIFO for reading
-    /// otherwise waits for a writer: with `-i f1 -i f2` fed by one program
-    /// that writes `f1` (more than a pipe holds) before it opens `f2`, a
-    /// blocking open of `f2` here would wait for that program, and it for
-    /// haul to read `f1`. A FIFO stays non-blocking: clearing the flag
-    /// would not do, because a read on a FIFO whose writer has not opened
-    /// it yet returns end-of-file, not a wait. Instead the reader calls
-    /// `poll(POLLIN)` before each read (`source.rs`): Linux reports no
-    /// `POLLHUP` to a reader that opened a FIFO non-blocking until a
-    /// writer has opened it, so the poll waits for the writer and its data
-    /// (or its close, the true end), as a blocking open and read would.
-    /// Anything else (a regular file, a terminal) is made blocking at once.
-    pub(crate) fn open(path: &Path) -> Result<ListFile> {
-        let cannot = |err: io::Error| anyhow!("cannot read list file {}: {err}", path.display());
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(cannot)?;
-        // fstat(2) of what was opened, not a stat of the name beforehand.
-        let kind = file.metadata().map_err(cannot)?.file_type();
-        if kind.is_dir() {
-            bail!("cannot read list file {}: it is a folder", path.display());
-        }
-        let fifo = kind.is_fifo();
-        if !fifo {
-            set_blocking(&file).map_err(cannot)?;
-        }
-        Ok(ListFile {
-            path: path.to_path_buf(),
-            file: Arc::new(file),
-            fifo,
-        })
-    }
-
-    /// The path as given to `-i`.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub(crate) fn file(&self) -> &File {
-        &self.file
-    }
-
-    /// Whether reads must wait in `poll(2)` first (see [`ListFile::open`]).
-    pub(crate) fn is_fifo(&self) -> bool {
-        self.fifo
-    }
-}
-
-/// Clears `O_NONBLOCK` on `file`.
-fn set_blocking(file: &File) -> io::Result<()> {
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl(2) with F_GETFL/F_SETFL on a descriptor `file` owns
-    // touches no memory of ours.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
+use crate::source::{Input, ListFile};
 
 /// Everything a run needs, validated.
 #[derive(Debug)]
@@ -294,7 +189,7 @@ fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
         }
         let parsed = line.split_once(' ').and_then(|(hex, name)| {
             let name = name.strip_prefix([' ', '*'])?;
-            Some((crate::source::parse_sha256(hex).ok()?, name))
+            Some((crate::digest::parse_sha256(hex).ok()?, name))
         });
         let Some((digest, name)) = parsed else {
             bail!(
@@ -314,75 +209,10 @@ fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
 mod tests {
     use super::*;
     use clap::Parser;
-    use std::sync::mpsc;
 
     fn from_args(args: &[&str]) -> Result<Config> {
         let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
         Config::from_cli(cli)
-    }
-
-    fn is_nonblocking(list: &ListFile) -> bool {
-        // SAFETY: F_GETFL on a descriptor `list` keeps open.
-        let flags = unsafe { libc::fcntl(list.file().as_raw_fd(), libc::F_GETFL) };
-        assert!(flags >= 0);
-        flags & libc::O_NONBLOCK != 0
-    }
-
-    fn mkfifo(path: &Path) {
-        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-        // SAFETY: `c_path` is a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-    }
-
-    #[test]
-    fn list_files_that_cannot_be_opened_are_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("folder")).unwrap();
-        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).unwrap();
-        let cases = [
-            ("missing", "No such file or directory"),
-            ("folder", "it is a folder"),
-            ("sock", "No such device or address"),
-        ];
-        for (name, reason) in cases {
-            let path = dir.path().join(name);
-            let err = format!("{:#}", ListFile::open(&path).unwrap_err());
-            let want = format!("cannot read list file {}: ", path.display());
-            assert!(err.starts_with(&want), "{name}: {err}");
-            assert!(err.contains(reason), "{name}: {err}");
-            // The same error, before any input is read, from the flags.
-            let err = format!(
-                "{:#}",
-                from_args(&["-i", path.to_str().unwrap()]).unwrap_err()
-            );
-            assert!(err.starts_with(&want), "{name}: {err}");
-        }
-    }
-
-    #[test]
-    fn a_regular_list_file_is_read_blocking_and_a_fifo_is_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("urls.txt");
-        std::fs::write(&file, "http://a/\n").unwrap();
-        let list = ListFile::open(&file).unwrap();
-        assert!(!list.is_fifo() && !is_nonblocking(&list));
-        assert_eq!(list.path(), file);
-
-        // No writer: a blocking open would wait here for ever.
-        let fifo = dir.path().join("fifo");
-        mkfifo(&fifo);
-        let (tx, rx) = mpsc::channel();
-        let opener = {
-            let fifo = fifo.clone();
-            std::thread::spawn(move || tx.send(ListFile::open(&fifo).unwrap()).unwrap())
-        };
-        let Ok(list) = rx.recv_timeout(Duration::from_secs(10)) else {
-            // Let the open return, then fail.
-            let _writer = OpenOptions::new().write(true).open(&fifo);
-            panic!("opening a FIFO waited for a writer");
-        };
-        opener.join().unwrap();
-        assert!(list.is_fifo() && is_nonblocking(&list));
     }
 
     #[test]

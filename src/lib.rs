@@ -7,27 +7,30 @@
 mod claims;
 mod cli;
 mod config;
+mod digest;
 mod error;
 mod fetch;
+mod glob;
+mod http;
 pub mod logging;
 mod naming;
 mod outdir;
 mod plan;
 mod progress;
 mod report;
-mod resume;
+mod retry;
 mod runner;
 mod seen;
 mod source;
-mod template;
 mod workers;
 
 use std::sync::Arc;
 
 pub use cli::{Cli, OnExists, ProgressMode, Shard};
-pub use config::{Config, Input, ReportTarget};
+pub use config::{Config, ReportTarget};
 pub use progress::Progress;
 pub use report::{Interrupt, Summary};
+pub use source::{Input, ListFile};
 
 /// Runs a whole download session (or prints the plan with `--dry-run`).
 /// Per-URL failures are counted in the [`Summary`]; an `Err` means the run
@@ -68,7 +71,7 @@ pub mod testing {
         pattern: &str,
         limit: usize,
     ) -> Result<(u64, Vec<(String, Vec<String>)>), String> {
-        let pattern = crate::template::Pattern::parse(pattern).map_err(|e| e.to_string())?;
+        let pattern = crate::glob::Pattern::parse(pattern).map_err(|e| e.to_string())?;
         let len = pattern.len();
         let items = pattern
             .into_iter()

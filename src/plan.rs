@@ -22,13 +22,13 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::cli::{OnExists, Shard};
-use crate::config::{Config, Input};
+use crate::config::Config;
+use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::outdir::{Existing, OutDir};
 use crate::report::{masked, masked_text};
 use crate::seen::SeenSet;
-use crate::source::{Entry, Line, Lines};
-use crate::template::{Expansion, Pattern};
+use crate::source::{Entry, Input, Line, Lines};
 
 /// One planned download.
 #[derive(Debug, Clone)]

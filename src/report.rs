@@ -57,7 +57,52 @@ pub(crate) struct Failure {
     pub(crate) error: anyhow::Error,
 }
 
+impl Outcome {
+    /// How `url` (already masked) ended, its file at `path`.
+    pub(crate) fn new(
+        url: String,
+        path: Option<PathBuf>,
+        result: Result<Done, Failure>,
+    ) -> Outcome {
+        Outcome {
+            url,
+            path,
+            origin: None,
+            result,
+            attempts: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// A URL refused before any request (a bad line, an unsafe name, a
+    /// collision); `origin` names its line when there is no path to name.
+    pub(crate) fn refused(
+        url: String,
+        path: Option<PathBuf>,
+        origin: Option<String>,
+        error: String,
+    ) -> Outcome {
+        let failure = Failure::new(FailureKind::Refused, None, anyhow::anyhow!(error));
+        let mut outcome = Outcome::new(url, path, Err(failure));
+        outcome.origin = origin;
+        outcome
+    }
+
+    /// The requests made and the time spent.
+    pub(crate) fn with_attempts(mut self, attempts: u32, elapsed: Duration) -> Outcome {
+        self.attempts = attempts;
+        self.elapsed = elapsed;
+        self
+    }
+}
+
 impl Failure {
+    /// The HTTP status of the answer the failure came with.
+    pub(crate) fn with_status(mut self, status: u16) -> Failure {
+        self.http_status = Some(status);
+        self
+    }
+
     pub(crate) fn new(
         kind: FailureKind,
         http_status: Option<u16>,

@@ -24,13 +24,16 @@ use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
 use crate::claims::Claims;
-use crate::config::{Config, HttpConfig, Input, ReportTarget};
+use crate::config::{Config, ReportTarget};
 use crate::error::FailureKind;
-use crate::fetch::{Ctx, Step, Task, fetch};
+use crate::fetch::{Step, Task, fetch};
+use crate::http::Ctx;
 use crate::outdir::OutDir;
 use crate::plan::{Job, Planned, Planner, Rejected};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
+use crate::retry::HostPauses;
+use crate::source::Input;
 use crate::workers::{self, Worker};
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
@@ -57,23 +60,17 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
         let (out, claims) = (out.clone(), claims.clone());
         let handle = progress.handle();
         let cancel = cancel.clone();
+        // Each thread's connections are its own.
+        let idle_per_host = jobs.div_ceil(threads);
         move || {
-            Ok(Ctx {
-                // Each thread's connections are its own.
-                client: build_client(&config.http, jobs.div_ceil(threads))?,
-                headers: config.http.headers.iter().cloned().collect(),
-                out: out.clone(),
-                claims: claims.clone(),
-                on_exists: config.on_exists,
-                content_disposition: config.content_disposition,
-                stall_timeout: config.http.stall_timeout,
-                timeout: config.http.timeout,
-                retries: config.http.retries,
-                retry_wait: config.http.retry_wait,
-                resume: config.http.resume,
-                progress: handle.clone(),
-                cancel: cancel.clone(),
-            })
+            Ctx::new(
+                config.clone(),
+                out.clone(),
+                claims.clone(),
+                handle.clone(),
+                cancel.clone(),
+                idle_per_host,
+            )
         }
     };
     let workers = workers::start(threads, make_ctx)?;
@@ -91,7 +88,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
         in_flight: HashMap::new(),
         waiting: BinaryHeap::new(),
         seq: 0,
-        paused: HashMap::new(),
+        paused: HostPauses::default(),
     };
     let mut sink = Sink {
         summary: Summary::default(),
@@ -219,7 +216,7 @@ struct Scheduler {
     waiting: BinaryHeap<Waiting>,
     seq: u64,
     /// Hosts that asked for a pause (429/503 + Retry-After), until when.
-    paused: HashMap<String, Instant>,
+    paused: HostPauses,
 }
 
 impl Scheduler {
@@ -239,15 +236,11 @@ impl Scheduler {
     fn launch(&mut self, task: Task) {
         // Hosts are named only when some host asked for a pause: the
         // common case costs no allocation per file.
-        if !self.paused.is_empty() {
-            let host = task.host();
-            if let Some(&until) = self.paused.get(&host) {
-                if until > Instant::now() {
-                    self.wait(task, until);
-                    return;
-                }
-                self.paused.remove(&host);
-            }
+        if !self.paused.is_empty()
+            && let Some(until) = self.paused.paused_until(&task.host())
+        {
+            self.wait(task, until);
+            return;
         }
         let (index, worker) = self
             .workers
@@ -276,8 +269,7 @@ impl Scheduler {
     fn retry_later(&mut self, task: Task, wait: Duration, pause_host: bool) {
         let at = Instant::now() + wait;
         if pause_host {
-            let until = self.paused.entry(task.host()).or_insert(at);
-            *until = (*until).max(at);
+            self.paused.pause(task.host(), at);
         }
         self.wait(task, at);
     }
@@ -315,12 +307,8 @@ impl Scheduler {
                 } else {
                     FailureKind::Refused
                 };
-                Step::Finished(failed(
-                    url,
-                    Some(path),
-                    None,
-                    Failure::new(kind, None, anyhow!("download task ended: {err}")),
-                ))
+                let failure = Failure::new(kind, None, anyhow!("download task ended: {err}"));
+                Step::Finished(Outcome::new(url, Some(path), Err(failure)))
             }
         }
     }
@@ -531,33 +519,6 @@ fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
     rel.strip_prefix(root).ok().map(Path::to_path_buf)
 }
 
-fn build_client(http: &HttpConfig, jobs: usize) -> Result<reqwest::Client> {
-    let max_redirects = http.max_redirects;
-    let policy = reqwest::redirect::Policy::custom(move |attempt| {
-        // `previous()` holds every URL requested so far, the first included.
-        if attempt.previous().len() > max_redirects {
-            attempt.error(format!(
-                "more than {max_redirects} redirects (--max-redirects)"
-            ))
-        } else {
-            attempt.follow()
-        }
-    });
-    reqwest::Client::builder()
-        .user_agent(&http.user_agent)
-        .connect_timeout(http.connect_timeout)
-        .redirect(policy)
-        // curl and wget send no Referer either: a redirect must not tell the
-        // next host the URL (and its query tokens) that led there.
-        .referer(false)
-        .danger_accept_invalid_certs(http.insecure)
-        .pool_max_idle_per_host(jobs)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")
-}
-
 fn describe(outcome: &Outcome) -> String {
     match &outcome.result {
         Ok(Done::Saved { bytes, .. }) => format!(
@@ -572,29 +533,14 @@ fn describe(outcome: &Outcome) -> String {
 }
 
 fn skipped(job: Job) -> Outcome {
-    Outcome {
-        url: masked(&job.url),
-        path: Some(job.path),
-        origin: None,
-        result: Ok(Done::Skipped { sha256: None }),
-        attempts: 0,
-        elapsed: Duration::ZERO,
-    }
+    Outcome::new(
+        masked(&job.url),
+        Some(job.path),
+        Ok(Done::Skipped { sha256: None }),
+    )
 }
 
 fn rejected_outcome(r: Rejected) -> Outcome {
     let origin = (r.path.is_none()).then_some(r.origin);
-    let failure = Failure::new(FailureKind::Refused, None, anyhow!(r.error));
-    failed(r.url.unwrap_or_default(), r.path, origin, failure)
-}
-
-fn failed(url: String, path: Option<PathBuf>, origin: Option<String>, failure: Failure) -> Outcome {
-    Outcome {
-        url,
-        path,
-        origin,
-        result: Err(failure),
-        attempts: 0,
-        elapsed: Duration::ZERO,
-    }
+    Outcome::refused(r.url.unwrap_or_default(), r.path, origin, r.error)
 }

@@ -1,6 +1,8 @@
-//! The resume note: what haul records on a `DEST.part` (as the extended
+//! Resuming: the note haul records on a `DEST.part` (as the extended
 //! attribute [`NOTE_XATTR`]) so that a later attempt or run can continue it,
-//! and the rule that decides whether an answer may be appended to it.
+//! the `.part` a download may continue ([`open_resumable`]), the
+//! `Content-Range` forms of a range answer, and the rule that decides
+//! whether an answer may be appended ([`Resumable::proven_by`]).
 //!
 //! The note holds only what resuming needs: a version number, a hash of
 //! the URL (never the URL itself: query-string signatures and passwords
@@ -16,10 +18,15 @@
 //! over from zero.
 
 use std::fs::File;
+use std::path::Path;
 use std::time::SystemTime;
 
-use reqwest::header::{ETAG, HeaderMap, LAST_MODIFIED};
+use anyhow::Context;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_RANGE, ETAG, HeaderMap, LAST_MODIFIED};
 use sha2::{Digest, Sha256};
+
+use crate::outdir::OutDir;
 
 /// The extended attribute holding the note.
 pub(crate) const NOTE_XATTR: &str = "user.haul.resume";
@@ -155,6 +162,84 @@ impl Note {
     }
 }
 
+/// A `.part` this download may continue: opened, its length, its note.
+pub(crate) struct Resumable {
+    pub(crate) file: File,
+    pub(crate) len: u64,
+    pub(crate) note: Note,
+}
+
+impl Resumable {
+    /// Whether an answer to the range request may be used with this
+    /// `.part`: a `206` for exactly the missing bytes, or a `416` saying the
+    /// resource is exactly as long, either carrying the recorded validator.
+    /// An error answer leaves the `.part` for a later attempt (`true`); any
+    /// other success (a `200`: the range was ignored or the version changed)
+    /// does not continue it.
+    pub(crate) fn proven_by(&self, status: StatusCode, headers: &HeaderMap) -> bool {
+        match status {
+            StatusCode::PARTIAL_CONTENT => {
+                content_range_start(headers).is_some_and(|(start, _)| start == self.len)
+                    && self.note.proves(headers)
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                unsatisfied_range_total(headers) == Some(self.len) && self.note.proves(headers)
+            }
+            _ => !status.is_success(),
+        }
+    }
+}
+
+/// The `.part` at `part` if this download may continue it: a regular file
+/// of its own (one link, inside `--dir`), not empty, whose note says it
+/// holds the start of this URL's body.
+pub(crate) fn open_resumable(
+    out: &OutDir,
+    part: &Path,
+    url: &str,
+) -> anyhow::Result<Option<Resumable>> {
+    let Some(file) = out.open_append(part)? else {
+        return Ok(None);
+    };
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot look at {}", out.display(part).display()))?
+        .len();
+    let note = Note::read(&file).filter(|note| note.continues(url));
+    Ok(note
+        .filter(|_| len > 0)
+        .map(|note| Resumable { file, len, note }))
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → `(START, TOTAL)`; TOTAL may be
+/// `*`. See <https://www.rfc-editor.org/rfc/rfc9110#section-14.4>.
+pub(crate) fn content_range_start(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
+    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    if end < start {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        total => {
+            let total: u64 = total.parse().ok()?;
+            if end >= total {
+                return None;
+            }
+            Some(total)
+        }
+    };
+    Some((start, total))
+}
+
+/// `Content-Range: bytes */TOTAL` (with a 416) → TOTAL.
+fn unsatisfied_range_total(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+    value.trim().strip_prefix("bytes */")?.trim().parse().ok()
+}
+
 /// Removes the note from a finished file (nothing of haul's stays on it).
 pub(crate) fn clear(file: &File) -> std::io::Result<()> {
     match rustix::fs::fremovexattr(file, NOTE_XATTR) {
@@ -180,6 +265,41 @@ fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<Stri
 mod tests {
     use super::*;
     use reqwest::header::{HeaderName, HeaderValue};
+
+    fn one_header(name: HeaderName, value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(name, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
+    #[test]
+    fn content_range_parsing() {
+        let cases = [
+            ("bytes 0-499/1234", Some((0, Some(1234)))),
+            ("bytes 500-1233/1234", Some((500, Some(1234)))),
+            ("bytes 500-1233/*", Some((500, None))),
+            ("bytes 500-1234/1234", None),
+            ("bytes 9-8/20", None),
+            ("bytes */1234", None),
+            ("items 0-1/2", None),
+            ("bytes x-1/2", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                content_range_start(&one_header(CONTENT_RANGE, value)),
+                want,
+                "{value}"
+            );
+        }
+        assert_eq!(
+            unsatisfied_range_total(&one_header(CONTENT_RANGE, "bytes */1000")),
+            Some(1000)
+        );
+        assert_eq!(
+            unsatisfied_range_total(&one_header(CONTENT_RANGE, "bytes 0-1/1000")),
+            None
+        );
+    }
 
     fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -1,5 +1,5 @@
 //! Reads URL lists as a stream: one line at a time from a list file (opened
-//! by `config.rs`) or standard input, skipping blank lines and `#`
+//! by `list.rs`) or standard input, skipping blank lines and `#`
 //! comments, keeping line numbers for error messages, and splitting each
 //! line into the URL text and its `key=value` fields. It does not open
 //! files, expand globs or validate URLs (that is `config.rs` and
@@ -7,11 +7,13 @@
 //! line of up to [`MAX_LINE`] bytes (a longer line is skipped, unstored,
 //! and reported as a bad line) besides its read buffer.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::os::fd::AsRawFd;
+mod list;
 
-use crate::config::{Input, ListFile};
+use std::io::{self, BufRead, BufReader, Read};
+
+pub use list::{Input, ListFile};
+
+use crate::digest::parse_sha256;
 
 /// The longest list line accepted: its bytes without the `\n` or `\r\n`.
 pub(crate) const MAX_LINE: usize = 1 << 20;
@@ -163,7 +165,7 @@ impl Iterator for Lines {
                 Input::List(list) => {
                     let inner: Box<dyn Read + Send> = match list {
                         None => Box::new(io::stdin()),
-                        Some(list) => Box::new(ListReader(list.clone())),
+                        Some(list) => Box::new(list.reader()),
                     };
                     self.current = Some(Reader {
                         source,
@@ -252,51 +254,6 @@ fn describe_size(bytes: usize) -> String {
     }
 }
 
-/// Reads a list file that `config.rs` opened. A FIFO was left
-/// non-blocking (see [`ListFile::open`] for why), so each read first waits
-/// in `poll(2)` until there is data or the writer has closed it: Linux
-/// reports no `POLLHUP` to such a reader before a writer has opened the
-/// FIFO, so a writer that connects late is waited for, not taken for an
-/// empty list.
-struct ListReader(ListFile);
-
-impl Read for ListReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut file: &File = self.0.file();
-        if !self.0.is_fifo() {
-            return file.read(buf);
-        }
-        loop {
-            wait_readable(file)?;
-            match file.read(buf) {
-                // Woken without data (another reader of the FIFO took it).
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return done,
-            }
-        }
-    }
-}
-
-/// Waits until `file` has data, an end or an error to report.
-fn wait_readable(file: &File) -> io::Result<()> {
-    let mut pollfd = libc::pollfd {
-        fd: file.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: `pollfd` is one valid, writable `struct pollfd`, and the
-        // count passed is 1; `file` keeps the descriptor open meanwhile.
-        if unsafe { libc::poll(&mut pollfd, 1, -1) } >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
 /// Parses one list line. `None` for blank lines and comments.
 pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, BadLine>> {
     let text = text.trim();
@@ -335,14 +292,6 @@ pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, BadLine>> {
         }
     }
     Some(Ok(entry))
-}
-
-/// Parses a 64-digit hexadecimal SHA-256 digest (either case).
-pub(crate) fn parse_sha256(hex: &str) -> Result<[u8; 32], String> {
-    let mut digest = [0u8; 32];
-    hex::decode_to_slice(hex, &mut digest)
-        .map_err(|_| format!("invalid sha256 '{hex}': expected 64 hexadecimal digits"))?;
-    Ok(digest)
 }
 
 #[cfg(test)]

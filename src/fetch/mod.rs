@@ -1,0 +1,562 @@
+//! One download, one attempt at a time. An attempt goes through named
+//! stages: [`request`] (with `Range` + `If-Range` when the `.part` may be
+//! continued, starting over when the answer does not prove the recorded
+//! version), [`check_status`] (before any file is touched), [`destination`]
+//! (under `--content-disposition`, the name the answer gives, claimed now),
+//! [`stream_body`] into `DEST.part` (hashed on the way when a digest is
+//! expected) and [`finish`] (length and digest checks, the rename). A failed
+//! attempt never leaves a file under the final name. What it does not do:
+//! decide whether to try again (`retry.rs`; [`fetch`] only asks), schedule
+//! (`runner.rs`), or touch a file other than through `outdir.rs`.
+//!
+//! - `resume.rs`: the note on a `.part`, which `.part` may be continued, and
+//!   whether an answer proves the recorded version.
+//! - `part.rs`: the temp file, its writes and its rename.
+
+mod part;
+mod resume;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::anyhow;
+use reqwest::header::{
+    CONTENT_DISPOSITION, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE, LAST_MODIFIED, RANGE,
+};
+use reqwest::{Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+use self::part::PartFile;
+use self::resume::{Note, Resumable, content_range_start, open_resumable};
+use crate::claims::Claims;
+use crate::cli::OnExists;
+use crate::digest::{check_digest, digest_of_existing, hash_prefix};
+use crate::error::FailureKind;
+use crate::http::{Ctx, network_error};
+use crate::naming::{part_path, safe_relative, suggested_name};
+use crate::outdir::Existing;
+use crate::plan::Job;
+use crate::report::{Done, Failure, Outcome, masked};
+use crate::retry::{Budget, retry_after};
+
+/// A job and what its attempts so far have used up.
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub(crate) job: Job,
+    /// Requests made so far.
+    pub(crate) attempts: u32,
+    budget: Budget,
+    started: Instant,
+    /// Where the file goes, as reported: `job.path`, or the name the server
+    /// gave under `--content-disposition`.
+    path: PathBuf,
+    /// Under `--content-disposition`: the name this download claimed. Kept
+    /// across attempts, so a retry continues its own `.part`.
+    claimed: Option<PathBuf>,
+    /// Why a file already there is fetched again.
+    replaced: Option<&'static str>,
+}
+
+impl Task {
+    pub(crate) fn new(job: Job) -> Task {
+        Task {
+            path: job.path.clone(),
+            job,
+            attempts: 0,
+            budget: Budget::default(),
+            started: Instant::now(),
+            claimed: None,
+            replaced: None,
+        }
+    }
+
+    /// The host whose requests a `Retry-After` pauses (host and port).
+    pub(crate) fn host(&self) -> String {
+        let url = &self.job.url;
+        format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        )
+    }
+
+    /// The outcome for a task that never got its next attempt.
+    pub(crate) fn into_outcome(self, failure: Failure) -> Outcome {
+        self.finish(Err(failure))
+    }
+
+    fn finish(self, result: Result<Done, Failure>) -> Outcome {
+        Outcome::new(masked(&self.job.url), Some(self.path), result)
+            .with_attempts(self.attempts, self.started.elapsed())
+    }
+}
+
+/// How an attempt ended, for the runner.
+pub(crate) enum Step {
+    Finished(Outcome),
+    Retry {
+        task: Task,
+        /// Wait this long before the next attempt.
+        wait: Duration,
+        /// The server asked the whole host to wait (429/503 + Retry-After).
+        pause_host: bool,
+        /// Why the attempt failed, for the log line.
+        error: anyhow::Error,
+    },
+}
+
+/// Runs the next attempt of `task` (after hashing a file already there
+/// when a digest says what it must hold) and says what comes next.
+pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
+    if task.job.verify_existing {
+        task.job.verify_existing = false;
+        if let Some(done) = verify_existing(&ctx, &mut task).await {
+            return Step::Finished(task.finish(done));
+        }
+    }
+    task.attempts += 1;
+    let mut failure = match attempt(&ctx, &mut task).await {
+        Ok(done) => return Step::Finished(task.finish(Ok(done))),
+        Err(failure) => failure,
+    };
+    if let Some(retry) = task.budget.next(ctx.retry_policy(), &failure) {
+        return Step::Retry {
+            task,
+            wait: retry.wait,
+            pause_host: retry.pause_host,
+            error: failure.error,
+        };
+    }
+    if task.attempts > 1 && failure.kind != FailureKind::Cancelled {
+        failure.error = failure
+            .error
+            .context(format!("gave up after {} attempts", task.attempts));
+    }
+    Step::Finished(task.finish(Err(failure)))
+}
+
+/// A file is at the destination and a digest says what it must hold: no
+/// request when it does (the planner found the file; hashing is this
+/// slot's work). `None` when the download must go ahead.
+async fn verify_existing(ctx: &Ctx, task: &mut Task) -> Option<Result<Done, Failure>> {
+    match digest_of_existing(&ctx.out, &task.job.rel).await {
+        Ok(Some(digest)) if Some(digest) == task.job.sha256 => Some(Ok(Done::Skipped {
+            sha256: Some(digest),
+        })),
+        Ok(Some(_)) => {
+            task.replaced = Some("sha256 mismatch");
+            None
+        }
+        Ok(None) => None,
+        Err(err) => Some(Err(Failure::new(FailureKind::Refused, None, err))),
+    }
+}
+
+/// One attempt (one request, or two when a range answer proves to be of
+/// another version and the file starts over).
+async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
+    // The destination, when it is known before the answer (under
+    // --content-disposition only once an attempt has claimed one).
+    let known = if ctx.config.content_disposition {
+        task.claimed.clone()
+    } else {
+        Some(task.job.rel.clone())
+    };
+    let mut resumable = match &known {
+        Some(rel) if ctx.http().resume && (task.job.had_part || task.attempts > 1) => {
+            open_resumable(&ctx.out, &part_path(rel), task.job.url.as_str())
+                .map_err(|e| Failure::new(FailureKind::Refused, None, e))?
+        }
+        _ => None,
+    };
+    let response = request(ctx, task, known.as_deref(), &mut resumable).await?;
+    let status = response.status();
+    let total = match check_status(ctx, &response, resumable.as_ref())? {
+        Checked::Body { total } => total,
+        Checked::NotModified => {
+            return Ok(Done::NotModified {
+                http_status: status.as_u16(),
+            });
+        }
+        Checked::Complete => {
+            let (r, rel) = resumable.zip(known).expect("a 416 is proven for a .part");
+            return finish_from_part(ctx, &task.job, &rel, r, status).await;
+        }
+    };
+    let rel = match known {
+        Some(rel) => rel,
+        None => match destination(ctx, task, response.headers()).await? {
+            Destination::Write(rel) => rel,
+            Destination::Done(done) => return Ok(done),
+        },
+    };
+    let modified = response
+        .headers()
+        .get(LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    let (part, hasher) = open_part(ctx, &task.job, rel, resumable, response.headers())
+        .await
+        .map_err(|f| f.with_status(status.as_u16()))?;
+    let name = task.path.file_name().unwrap_or_default().to_string_lossy();
+    let body = Body {
+        response,
+        part,
+        hasher,
+        total,
+    };
+    let (part, digest) = stream_body(ctx, &task.job, &name, body).await?;
+    finish(part, &task.job, digest, modified, task.replaced, status)
+}
+
+/// Sends the request, continuing `resumable` when given; when the answer
+/// does not prove the recorded version, the `.part` is dropped and the
+/// request made again from zero (one more request of this attempt).
+async fn request(
+    ctx: &Ctx,
+    task: &mut Task,
+    known: Option<&Path>,
+    resumable: &mut Option<Resumable>,
+) -> Result<Response, Failure> {
+    loop {
+        let response = send(ctx, &task.job, resumable.as_ref()).await?;
+        let Some(r) = resumable.as_ref() else {
+            return Ok(response);
+        };
+        let status = response.status();
+        if r.proven_by(status, response.headers()) {
+            return Ok(response);
+        }
+        let old = resumable.take().expect("checked above");
+        let part = part_path(known.expect("resuming a known name"));
+        if let Err(err) = ctx.out.remove_own(&old.file, &part) {
+            tracing::warn!("{err:#}");
+        }
+        if status != StatusCode::PARTIAL_CONTENT && status != StatusCode::RANGE_NOT_SATISFIABLE {
+            // A whole answer (200): the server ignored the range or the
+            // version changed. Its body is the file, from zero.
+            return Ok(response);
+        }
+        tracing::debug!(
+            "{}: the range answer ({status}) is not of the recorded version; starting over",
+            masked(&task.job.url)
+        );
+        task.attempts += 1;
+    }
+}
+
+/// Sends the request for `job`, continuing `resumable` when given.
+async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Response, Failure> {
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
+    let http = ctx.http();
+    let mut request = ctx.client.get(job.url.clone()).headers(ctx.headers.clone());
+    if let Some(timeout) = http.timeout {
+        request = request.timeout(timeout);
+    }
+    if let Some(r) = resumable {
+        request = request
+            .header(RANGE, format!("bytes={}-", r.len))
+            .header(IF_RANGE, r.note.if_range());
+    }
+    if ctx.config.on_exists == OnExists::Update
+        && let Some(modified) = job.modified
+    {
+        request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
+    }
+    let send = tokio::time::timeout(http.stall_timeout, request.send());
+    tokio::select! {
+        sent = send => sent
+            .map_err(|_| fail(FailureKind::Network, stalled(http.stall_timeout)))?
+            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, &job.url))),
+        () = ctx.cancel.cancelled() => Err(cancelled()),
+    }
+}
+
+/// What the status says comes next.
+enum Checked {
+    /// A body to write: the whole file, or the rest of a proven `.part`.
+    Body { total: Option<u64> },
+    /// `--on-exists update` and a `304`: the file stays.
+    NotModified,
+    /// A proven `416`: the `.part` already holds the whole file.
+    Complete,
+}
+
+/// Checks the status before any file is touched: an error answer's body is
+/// not the resource, so it is never written, not even into a `.part`.
+fn check_status(
+    ctx: &Ctx,
+    response: &Response,
+    resumable: Option<&Resumable>,
+) -> Result<Checked, Failure> {
+    let status = response.status();
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
+    if status == StatusCode::NOT_MODIFIED && ctx.config.on_exists == OnExists::Update {
+        return Ok(Checked::NotModified);
+    }
+    if status == StatusCode::RANGE_NOT_SATISFIABLE && resumable.is_some() {
+        return Ok(Checked::Complete);
+    }
+    if !status.is_success() {
+        let mut failure = fail(FailureKind::Http(status.as_u16()), anyhow!("HTTP {status}"));
+        failure.retry_after = retry_after(response.headers());
+        return Err(failure);
+    }
+    let total = match (resumable, status) {
+        (Some(_), _) => content_range_start(response.headers()).and_then(|(_, total)| total),
+        (None, StatusCode::PARTIAL_CONTENT) => {
+            return Err(fail(
+                FailureKind::Network,
+                anyhow!("unexpected 206 Partial Content to a request without Range"),
+            ));
+        }
+        (None, _) => response.content_length(),
+    };
+    Ok(Checked::Body { total })
+}
+
+/// Where a `--content-disposition` download goes.
+enum Destination {
+    Write(PathBuf),
+    /// The file is there and `--on-exists` keeps it.
+    Done(Done),
+}
+
+/// `--content-disposition`: the name is claimed now, before any byte is
+/// written, first come first served; then what is already at that name is
+/// looked at, as the planner does for names it knows.
+async fn destination(
+    ctx: &Ctx,
+    task: &mut Task,
+    headers: &HeaderMap,
+) -> Result<Destination, Failure> {
+    let refused = |error| Failure::new(FailureKind::Refused, None, error);
+    let rel = answer_name(&ctx.claims, &task.job, headers).map_err(refused)?;
+    task.path = ctx.out.display(&rel);
+    task.claimed = Some(rel.clone());
+    match ctx.out.existing(&rel).map_err(refused)? {
+        Existing::File { .. } => match ctx.config.on_exists {
+            OnExists::Skip if task.job.sha256.is_some() => {
+                let digest = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
+                if digest.is_some() && digest == task.job.sha256 {
+                    return Ok(Destination::Done(Done::Skipped { sha256: digest }));
+                }
+                task.replaced = digest.map(|_| "sha256 mismatch");
+            }
+            OnExists::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None })),
+            OnExists::Update | OnExists::Overwrite => {}
+        },
+        Existing::Other(what) => {
+            return Err(refused(anyhow!(
+                "refusing {}: it is {what}",
+                task.path.display()
+            )));
+        }
+        Existing::Missing | Existing::Symlink => {}
+    }
+    Ok(Destination::Write(rel))
+}
+
+/// The name the answer gives the file under `--content-disposition` (or the
+/// name from the URL when it suggests none), checked and claimed.
+fn answer_name(claims: &Claims, job: &Job, headers: &HeaderMap) -> anyhow::Result<PathBuf> {
+    let suggested = headers
+        .get(CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(suggested_name);
+    let rel = match suggested {
+        None => job.rel.clone(),
+        Some(Ok(name)) => safe_relative(&job.rel.with_file_name(name).to_string_lossy())?,
+        Some(Err(unsafe_name)) => return Err(unsafe_name.into()),
+    };
+    claims
+        .claim(&rel, &masked(&job.url))
+        .map_err(|collision| anyhow!(collision.0))?;
+    Ok(rel)
+}
+
+/// The `.part` to write to (the proven one continued, or a fresh one) and
+/// the hasher, already fed the bytes the `.part` holds.
+async fn open_part<'a>(
+    ctx: &'a Ctx,
+    job: &Job,
+    rel: PathBuf,
+    resumable: Option<Resumable>,
+    headers: &HeaderMap,
+) -> Result<(PartFile<'a>, Option<Sha256>), Failure> {
+    let Some(r) = resumable else {
+        let note = Note::for_answer(job.url.as_str(), headers);
+        let hasher = job.sha256.map(|_| Sha256::new());
+        return Ok((PartFile::fresh(&ctx.out, rel, note), hasher));
+    };
+    if job.sha256.is_none() {
+        return Ok((PartFile::append(&ctx.out, rel, r.file, r.len), None));
+    }
+    // The digest covers every byte of the file, the earlier ones too.
+    let (file, hasher) = hash_prefix(r.file, r.len)
+        .await
+        .map_err(|e| Failure::new(FailureKind::of_write(&e), None, e))?;
+    Ok((PartFile::append(&ctx.out, rel, file, r.len), Some(hasher)))
+}
+
+/// An answer's body on its way into its `.part`.
+struct Body<'a> {
+    response: Response,
+    part: PartFile<'a>,
+    hasher: Option<Sha256>,
+    /// The file's whole length, when the answer says it.
+    total: Option<u64>,
+}
+
+/// Streams the body into the `.part` until it ends, stalls, is cut or the
+/// run stops; the bytes received are kept for a later resume when it fails.
+async fn stream_body<'a>(
+    ctx: &Ctx,
+    job: &Job,
+    name: &str,
+    body: Body<'a>,
+) -> Result<(PartFile<'a>, Option<[u8; 32]>), Failure> {
+    let Body {
+        mut response,
+        mut part,
+        mut hasher,
+        total,
+    } = body;
+    let status = response.status().as_u16();
+    let stall = ctx.http().stall_timeout;
+    let bar = ctx.progress.file_bar(name, total);
+    if let Some(bar) = &bar {
+        bar.inc(part.len());
+    }
+    let result = async {
+        loop {
+            let chunk = tokio::select! {
+                chunk = tokio::time::timeout(stall, response.chunk()) => chunk,
+                () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
+            };
+            let chunk = chunk
+                .map_err(|_| BodyError::Network(stalled(stall)))?
+                .map_err(|e| {
+                    BodyError::Network(network_error(e, &job.url).context("body transfer failed"))
+                })?;
+            let Some(chunk) = chunk else { break };
+            if let Some(hasher) = &mut hasher {
+                hasher.update(&chunk);
+            }
+            ctx.progress.add_bytes(chunk.len() as u64);
+            if let Some(bar) = &bar {
+                bar.inc(chunk.len() as u64);
+            }
+            part.write(chunk).map_err(BodyError::Write)?;
+        }
+        match total {
+            Some(expected) if part.len() != expected => Err(BodyError::Network(anyhow!(
+                "truncated: received {} of {expected} bytes",
+                part.len()
+            ))),
+            _ => Ok(()),
+        }
+    }
+    .await;
+    let Err(error) = result else {
+        return Ok((part, hasher.map(|h| h.finalize().into())));
+    };
+    let bytes = part.len();
+    // Every byte received is kept for a later resume.
+    part.abandon(true);
+    let (kind, error) = match error {
+        BodyError::Network(e) => (FailureKind::Network, e),
+        BodyError::Write(e) => (FailureKind::of_write(&e), e),
+        BodyError::Cancelled => return Err(cancelled()),
+    };
+    let mut failure = Failure::new(kind, Some(status), error);
+    failure.bytes = bytes;
+    Err(failure)
+}
+
+/// Checks the digest and renames the `.part` to its final name.
+fn finish(
+    part: PartFile<'_>,
+    job: &Job,
+    digest: Option<[u8; 32]>,
+    modified: Option<SystemTime>,
+    replaced: Option<&'static str>,
+    status: StatusCode,
+) -> Result<Done, Failure> {
+    let bytes = part.len();
+    if let Err(mut failure) = check_digest(job.sha256, digest) {
+        // Wrong bytes are worth nothing for a later resume.
+        part.abandon(false);
+        failure.http_status = Some(status.as_u16());
+        failure.bytes = bytes;
+        return Err(failure);
+    }
+    part.finish(modified).map_err(|e| {
+        let mut failure = Failure::new(FailureKind::of_write(&e), Some(status.as_u16()), e);
+        failure.bytes = bytes;
+        failure
+    })?;
+    Ok(Done::Saved {
+        http_status: status.as_u16(),
+        bytes,
+        sha256: digest,
+        replaced,
+    })
+}
+
+/// A proven `416` to `Range: bytes=LEN-`: the `.part` already holds the
+/// whole version (the run that wrote it stopped before the rename).
+async fn finish_from_part(
+    ctx: &Ctx,
+    job: &Job,
+    rel: &Path,
+    resumable: Resumable,
+    status: StatusCode,
+) -> Result<Done, Failure> {
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
+    let Resumable { file, len, note } = resumable;
+    let (file, digest) = match job.sha256 {
+        Some(_) => {
+            let (file, hasher) = hash_prefix(file, len)
+                .await
+                .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+            (file, Some(hasher.finalize().into()))
+        }
+        None => (file, None),
+    };
+    if let Err(failure) = check_digest(job.sha256, digest) {
+        if let Err(err) = ctx.out.remove_own(&file, &part_path(rel)) {
+            tracing::warn!("{err:#}");
+        }
+        return Err(failure);
+    }
+    let part = PartFile::append(&ctx.out, rel.to_path_buf(), file, len);
+    part.finish(note.modified())
+        .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+    Ok(Done::Saved {
+        http_status: status.as_u16(),
+        bytes: len,
+        sha256: digest,
+        replaced: None,
+    })
+}
+
+enum BodyError {
+    Network(anyhow::Error),
+    Write(anyhow::Error),
+    Cancelled,
+}
+
+fn cancelled() -> Failure {
+    Failure::new(FailureKind::Cancelled, None, anyhow!("interrupted"))
+}
+
+fn stalled(limit: Duration) -> anyhow::Error {
+    let limit = if limit.subsec_millis() == 0 {
+        format!("{}s", limit.as_secs())
+    } else {
+        format!("{}ms", limit.as_millis())
+    };
+    anyhow!("stalled: no data for {limit} (--stall-timeout)")
+}

@@ -1,0 +1,241 @@
+//! The retry story, whole: which failures earn another attempt (the
+//! transient kinds, up to `--retries`; exactly one more after a checksum
+//! mismatch, whatever `--retries` says), how long to wait (exponential
+//! backoff with full jitter from `--retry-wait`, or what `Retry-After`
+//! asks, both capped at [`MAX_WAIT`]), and which hosts asked everyone to
+//! wait (a 429 or 503 with `Retry-After`). It decides and keeps the data;
+//! the runner applies it (parks a task without holding a slot, holds back a
+//! paused host's downloads). It does not classify failures (`error.rs`).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::error::FailureKind;
+use crate::report::Failure;
+
+/// The longest haul ever waits before a retry, whatever the backoff or a
+/// `Retry-After` header says.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// `--retries` and `--retry-wait`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    pub(crate) retries: u32,
+    pub(crate) base: Duration,
+}
+
+/// What one download's retries have used up.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    retries_used: u32,
+    checksum_retry_used: bool,
+}
+
+/// Another attempt, after `wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Retry {
+    pub(crate) wait: Duration,
+    /// The server asked the whole host to wait (429/503 + Retry-After).
+    pub(crate) pause_host: bool,
+}
+
+impl Budget {
+    /// Whether `failure` earns another attempt, and when; spends the
+    /// budget it takes.
+    pub(crate) fn next(&mut self, policy: Policy, failure: &Failure) -> Option<Retry> {
+        if failure.kind == FailureKind::Checksum && !self.checksum_retry_used {
+            // Exactly one more attempt from zero (the `.part` was removed,
+            // so nothing is resumed).
+            self.checksum_retry_used = true;
+            return Some(Retry {
+                wait: Duration::ZERO,
+                pause_host: false,
+            });
+        }
+        if !is_transient(failure.kind) || self.retries_used >= policy.retries {
+            return None;
+        }
+        self.retries_used += 1;
+        Some(match failure.retry_after {
+            Some(wait) => Retry {
+                wait,
+                pause_host: matches!(failure.kind, FailureKind::Http(429 | 503)),
+            },
+            None => Retry {
+                wait: backoff(policy.base, self.retries_used),
+                pause_host: false,
+            },
+        })
+    }
+}
+
+/// The kinds `--retries` applies to.
+pub(crate) fn is_transient(kind: FailureKind) -> bool {
+    match kind {
+        FailureKind::Http(status) => matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504),
+        FailureKind::Network => true,
+        _ => false,
+    }
+}
+
+/// Hosts (`host:port`) that asked for a pause, until when.
+#[derive(Debug, Default)]
+pub(crate) struct HostPauses {
+    until: HashMap<String, Instant>,
+}
+
+impl HostPauses {
+    /// No host is paused: the common case, which costs nothing per file.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+
+    /// Pauses `host` until `at` (a later pause wins).
+    pub(crate) fn pause(&mut self, host: String, at: Instant) {
+        let until = self.until.entry(host).or_insert(at);
+        *until = (*until).max(at);
+    }
+
+    /// Until when `host` is paused, if it still is (a pause that is over
+    /// is forgotten).
+    pub(crate) fn paused_until(&mut self, host: &str) -> Option<Instant> {
+        let until = *self.until.get(host)?;
+        if until > Instant::now() {
+            return Some(until);
+        }
+        self.until.remove(host);
+        None
+    }
+}
+
+/// The wait a `Retry-After` header asks for: delay-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(MAX_WAIT));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_WAIT),
+    )
+}
+
+/// Exponential backoff with full jitter: the `retry`th retry (1-based) waits
+/// a uniform random time in `[0, min(MAX_WAIT, base * 2^(retry-1))]`.
+pub(crate) fn backoff(base: Duration, retry: u32) -> Duration {
+    let ceiling = base
+        .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
+        .min(MAX_WAIT);
+    ceiling.mul_f64(fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn transient_kinds() {
+        for status in [408, 425, 429, 500, 502, 503, 504] {
+            assert!(is_transient(FailureKind::Http(status)), "{status}");
+        }
+        for status in [400, 401, 403, 404, 410, 416, 501, 505] {
+            assert!(!is_transient(FailureKind::Http(status)), "{status}");
+        }
+        assert!(is_transient(FailureKind::Network));
+        assert!(!is_transient(FailureKind::Checksum));
+        assert!(!is_transient(FailureKind::Write { storage: false }));
+        assert!(!is_transient(FailureKind::Redirects));
+    }
+
+    #[test]
+    fn the_budget_spends_retries_and_one_checksum_retry() {
+        let policy = Policy {
+            retries: 2,
+            base: Duration::ZERO,
+        };
+        let failure = |kind| Failure::new(kind, None, anyhow::anyhow!("x"));
+        let mut budget = Budget::default();
+        let checksum = failure(FailureKind::Checksum);
+        assert!(budget.next(policy, &checksum).is_some());
+        assert_eq!(budget.next(policy, &checksum), None, "only one");
+        let network = failure(FailureKind::Network);
+        assert!(budget.next(policy, &network).is_some());
+        assert!(budget.next(policy, &network).is_some());
+        assert_eq!(budget.next(policy, &network), None, "--retries 2");
+        assert_eq!(
+            Budget::default().next(policy, &failure(FailureKind::Http(404))),
+            None
+        );
+
+        let mut busy = failure(FailureKind::Http(503));
+        busy.retry_after = Some(Duration::from_secs(3));
+        let retry = Budget::default().next(policy, &busy).unwrap();
+        assert_eq!(
+            (retry.wait, retry.pause_host),
+            (Duration::from_secs(3), true)
+        );
+    }
+
+    #[test]
+    fn pauses_end_and_the_later_one_wins() {
+        let mut pauses = HostPauses::default();
+        let now = Instant::now();
+        pauses.pause("h:80".into(), now + Duration::from_secs(5));
+        pauses.pause("h:80".into(), now + Duration::from_secs(1));
+        assert_eq!(
+            pauses.paused_until("h:80"),
+            Some(now + Duration::from_secs(5))
+        );
+        pauses.pause("g:80".into(), now);
+        assert_eq!(pauses.paused_until("g:80"), None);
+        assert!(!pauses.is_empty());
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
+        assert_eq!(retry_after(&headers), Some(MAX_WAIT));
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_str(&httpdate::fmt_http_date(soon)).unwrap(),
+        );
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(27) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn backoff_is_jittered_under_a_growing_cap() {
+        let base = Duration::from_secs(1);
+        for retry in 1..=10 {
+            let cap = (base * 2u32.pow(retry - 1)).min(MAX_WAIT);
+            for _ in 0..50 {
+                assert!(backoff(base, retry) <= cap);
+            }
+        }
+        // Jitter: not every draw is the same.
+        let draws: Vec<_> = (0..20).map(|_| backoff(base, 3)).collect();
+        assert!(draws.iter().any(|d| *d != draws[0]));
+        assert_eq!(backoff(Duration::ZERO, 5), Duration::ZERO);
+        assert!(backoff(base, 1000) <= MAX_WAIT);
+    }
+}
