@@ -32,18 +32,27 @@ pub use progress::Progress;
 pub use report::{Interrupt, Summary};
 pub use source::{Input, ListFile};
 
-/// Runs a whole download session (or prints the plan with `--dry-run`).
+/// Runs a whole download session (or prints the plan with `--dry-run`)
+/// until the input is done or `stop` resolves: then downloads in flight
+/// stop, keeping their `.part` files, and the summary says which
+/// [`Interrupt`] it was. `main.rs` turns SIGINT and SIGTERM into `stop`; a
+/// caller that never stops passes `std::future::pending()`.
+///
 /// Per-URL failures are counted in the [`Summary`]; an `Err` means the run
 /// could not start or continue at all (an output folder that cannot be
 /// created, a report file that cannot be opened).
-pub async fn run(config: Config, mut progress: Progress) -> anyhow::Result<Summary> {
+pub async fn run(
+    config: Config,
+    mut progress: Progress,
+    stop: impl Future<Output = Interrupt>,
+) -> anyhow::Result<Summary> {
     let config = Arc::new(config);
     if config.dry_run {
         // Nothing else runs during a dry run: reading the input on this
         // thread blocks no one.
         return runner::dry_run(config, &progress);
     }
-    runner::run(config, &mut progress).await
+    runner::run(config, &mut progress, stop).await
 }
 
 /// Entry points for property tests and fuzz targets (`fuzz/`). Not a

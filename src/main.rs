@@ -1,7 +1,11 @@
+use std::future::{Future, pending};
+use std::pin::Pin;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
-use haul::{Cli, Config, Progress};
+use haul::{Cli, Config, Interrupt, Progress};
+use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -28,11 +32,40 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(haul::run(config, progress)) {
+    let dry_run = config.dry_run;
+    let run = async {
+        // A dry run only prints: Ctrl-C ends it the usual way.
+        let stop = if dry_run {
+            Box::pin(pending())
+        } else {
+            stop_on_signals()?
+        };
+        haul::run(config, progress, stop).await
+    };
+    match runtime.block_on(run) {
         Ok(summary) => summary.exit_code(),
         Err(err) => {
             eprintln!("haul: error: {err:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// SIGINT or SIGTERM becomes the run's stop (downloads in flight keep their
+/// `.part`, exit 130 or 143); a second SIGINT exits at once, since the run
+/// is then only waiting for downloads to flush.
+fn stop_on_signals() -> anyhow::Result<Pin<Box<dyn Future<Output = Interrupt>>>> {
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(Box::pin(async move {
+        let first = tokio::select! {
+            _ = sigint.recv() => Interrupt::Sigint,
+            _ = sigterm.recv() => Interrupt::Sigterm,
+        };
+        tokio::spawn(async move {
+            sigint.recv().await;
+            std::process::exit(130);
+        });
+        first
+    }))
 }

@@ -1,23 +1,24 @@
-//! The scheduler: pulls planned jobs (in batches, from the planner thread)
-//! only while fewer than `--jobs` downloads are in flight, runs each on its
-//! own task in a `JoinSet`, on the least busy transfer thread
-//! (`workers.rs`), parks failed attempts until their retry time
-//! without holding a slot (and holds back a host that asked for a pause),
-//! and feeds every outcome to the summary, the report and the failure
-//! lines. It also owns stopping: `--fail-fast`/`--max-failures`, a disk
-//! that fails every write, and SIGINT/SIGTERM stop new downloads and cancel
-//! the ones in flight, which flush what they received to their `.part` for
-//! a later resume. It does not know HTTP (that is `fetch.rs`) or how inputs
-//! are read (that is `plan.rs`).
+//! The scheduler, in three steps: [`start`] (the output folder, the
+//! report, the transfer threads, the planner thread), [`drive`] (pulls
+//! planned jobs in batches only while fewer than `--jobs` downloads are in
+//! flight, runs each on its own task in a `JoinSet` on the least busy
+//! transfer thread, parks failed attempts until their retry time without
+//! holding a slot, holds back a host that asked for a pause, and feeds
+//! every outcome to the summary, the report and the failure lines) and
+//! [`shutdown`]. It owns stopping: `--fail-fast`/`--max-failures`, a disk
+//! that fails every write, and the `stop` future it is given (`main.rs`
+//! turns SIGINT/SIGTERM into it; a test can use a timer) stop new downloads
+//! and cancel the ones in flight, which flush what they received to their
+//! `.part` for a later resume. It does not speak HTTP (`http.rs`,
+//! `fetch/`), decide retries (`retry.rs`) or read inputs (`plan.rs`).
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
@@ -44,8 +45,46 @@ const PLAN_AHEAD: usize = 1024;
 const BATCH: usize = 64;
 type Batch = Vec<Planned>;
 
-pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<Summary> {
+/// Runs a whole download session: [`start`], [`drive`] until the input is
+/// done or `stop` (a signal, turned into an [`Interrupt`] by `main.rs`; a
+/// test's timer) or a stop condition ends it, then [`shutdown`].
+pub(crate) async fn run(
+    config: Arc<Config>,
+    progress: &mut Progress,
+    stop: impl Future<Output = Interrupt>,
+) -> Result<Summary> {
     let started = Instant::now();
+    let mut run = start(config, progress)?;
+    progress.start();
+    drive(&mut run, progress, stop).await;
+    Ok(shutdown(run, progress, started).await)
+}
+
+/// A session under way: the scheduler, where outcomes go, and the planned
+/// jobs not yet started.
+struct Run {
+    config: Arc<Config>,
+    sched: Scheduler,
+    sink: Sink,
+    planned: mpsc::Receiver<Batch>,
+    /// Jobs received from the planner, not yet started.
+    pending: VecDeque<Planned>,
+    /// The planner may still send jobs.
+    input_open: bool,
+    /// Stops the attempts in flight (they keep their `.part`).
+    cancel: CancellationToken,
+}
+
+impl Run {
+    /// Nothing is left: the input is done and no download runs or waits.
+    fn is_done(&self) -> bool {
+        !self.input_open && self.pending.is_empty() && self.sched.is_idle()
+    }
+}
+
+/// Opens what the session writes (`--dir`, the report), claims haul's own
+/// files, starts the transfer threads and the planner thread.
+fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let out = Arc::new(OutDir::open(&config.dir, true)?);
     let claims = Arc::new(own_files(&config, &out)?);
     let report = config.report.as_ref().map(Report::open).transpose()?;
@@ -74,33 +113,44 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
         }
     };
     let workers = workers::start(threads, make_ctx)?;
-
-    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let planner = Planner::new(config.clone(), out, claims);
-    let mut planned = spawn_planner(planner, progress)?;
-    progress.start();
+    let planned = spawn_planner(planner, progress)?;
+    Ok(Run {
+        sched: Scheduler {
+            jobs,
+            workers,
+            set: JoinSet::new(),
+            in_flight: HashMap::new(),
+            waiting: BinaryHeap::new(),
+            seq: 0,
+            paused: HostPauses::default(),
+        },
+        sink: Sink {
+            summary: Summary::default(),
+            report,
+            max_failures: config.max_failures.map(|n| n.get() as u64),
+            stop: None,
+        },
+        config,
+        planned,
+        pending: VecDeque::new(),
+        input_open: true,
+        cancel,
+    })
+}
 
-    let mut sched = Scheduler {
-        jobs,
-        workers,
-        set: JoinSet::new(),
-        in_flight: HashMap::new(),
-        waiting: BinaryHeap::new(),
-        seq: 0,
-        paused: HostPauses::default(),
-    };
-    let mut sink = Sink {
-        summary: Summary::default(),
-        report,
-        max_failures: config.max_failures.map(|n| n.get() as u64),
-        stop: None,
-    };
-    let mut input_open = true;
-    let mut pending = std::collections::VecDeque::new();
-
+/// The scheduling loop: retries whose time has come first, then new work
+/// while there is room; then waits for a download to end, a retry's time,
+/// the next batch of jobs, or `stop`.
+async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = Interrupt>) {
+    tokio::pin!(stop);
     loop {
-        // Retries whose time has come go first, then new work.
+        let Run {
+            sched,
+            sink,
+            pending,
+            ..
+        } = run;
         sched.launch_due();
         while sink.stop.is_none() && sched.has_room() {
             match pending.pop_front() {
@@ -112,14 +162,21 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
                 None => break,
             }
         }
-        if sink.stop.is_some() || !(input_open || !pending.is_empty() || !sched.is_idle()) {
-            break;
+        if run.sink.stop.is_some() || run.is_done() {
+            return;
         }
+        let Run {
+            sched,
+            sink,
+            pending,
+            planned,
+            input_open,
+            ..
+        } = run;
         let next_wake = sched.next_wake();
         tokio::select! {
             biased;
-            _ = sigint.recv() => sink.stop = Some(Stop::Signal(Interrupt::Sigint)),
-            _ = sigterm.recv() => sink.stop = Some(Stop::Signal(Interrupt::Sigterm)),
+            signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
             Some(joined) = sched.set.join_next_with_id(), if !sched.set.is_empty() => {
                 match sched.finished(joined) {
                     Step::Finished(outcome) => sink.record(outcome, progress),
@@ -134,33 +191,39 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
             }
             () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
                 if next_wake.is_some() && sched.has_room() => sched.launch_due(),
-            batch = planned.recv(), if input_open && pending.is_empty() && sched.has_room() => {
+            batch = planned.recv(), if *input_open && pending.is_empty() && sched.has_room() => {
                 match batch {
                     Some(batch) => pending.extend(batch),
-                    None => input_open = false,
+                    None => *input_open = false,
                 }
             }
         }
     }
+}
 
-    if let Some(stop) = &sink.stop {
-        if let Stop::Signal(signal) = stop {
-            sink.summary.interrupted = Some(*signal);
-            // A second Ctrl-C does not wait for anything.
-            tokio::spawn(async move {
-                sigint.recv().await;
-                std::process::exit(130);
-            });
-        } else {
-            sink.summary.stopped_early = input_open || !pending.is_empty() || !sched.is_idle();
+/// Stops whatever still runs (attempts in flight flush what they received
+/// to their `.part` and return; the planner thread ends when its channel
+/// closes), records what never finished, and prints the summary.
+async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summary {
+    let done = run.is_done();
+    let Run {
+        config,
+        mut sched,
+        mut sink,
+        planned,
+        cancel,
+        ..
+    } = run;
+    match &sink.stop {
+        Some(Stop::Signal(signal)) => sink.summary.interrupted = Some(*signal),
+        Some(stop) => {
+            sink.summary.stopped_early = !done;
+            if let Stop::Storage(message) = stop {
+                progress.println(&format!("haul: error: {message}; stopping"));
+            }
         }
-        if let Stop::Storage(message) = stop {
-            progress.println(&format!("haul: error: {message}; stopping"));
-        }
+        None => {}
     }
-    // Stop whatever is still running: attempts in flight flush what they
-    // received to their `.part` and return; the planner thread ends when
-    // its channel closes.
     drop(planned);
     cancel.cancel();
     let drain = async {
@@ -188,7 +251,7 @@ pub(crate) async fn run(config: Arc<Config>, progress: &mut Progress) -> Result<
     if !config.quiet {
         progress.println(&summary.line());
     }
-    Ok(summary)
+    summary
 }
 
 /// How long stopped downloads get to flush their `.part` files.

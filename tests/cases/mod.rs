@@ -4,6 +4,7 @@
 mod concurrency;
 mod errors;
 mod http;
+mod in_process;
 mod list;
 mod naming;
 mod output;
