@@ -5,13 +5,13 @@
 
 use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::config::ReportTarget;
 use url::Url;
@@ -154,44 +154,62 @@ impl Outcome {
         Some(line)
     }
 
-    fn json(&self) -> serde_json::Value {
-        let mut replaced = None;
-        let (http_status, bytes, sha256, error) = match &self.result {
+    /// The `--report` record.
+    fn record(&self) -> Record<'_> {
+        let mut record = Record {
+            url: &self.url,
+            path: self.path.as_deref().map(|p| p.display().to_string()),
+            status: self.status(),
+            http_status: None,
+            bytes: 0,
+            sha256: None,
+            attempts: self.attempts,
+            elapsed_ms: self.elapsed.as_millis() as u64,
+            error: None,
+            replaced: None,
+        };
+        match &self.result {
             Ok(Done::Saved {
                 http_status,
                 bytes,
                 sha256,
-                replaced: why,
+                replaced,
             }) => {
-                replaced = *why;
-                (Some(*http_status), *bytes, sha256.map(hex::encode), None)
+                record.http_status = Some(*http_status);
+                record.bytes = *bytes;
+                record.sha256 = sha256.map(hex::encode);
+                record.replaced = *replaced;
             }
-            Ok(Done::Skipped { sha256 }) => (None, 0, sha256.map(hex::encode), None),
-            Ok(Done::NotModified { http_status }) => (Some(*http_status), 0, None, None),
+            Ok(Done::Skipped { sha256 }) => record.sha256 = sha256.map(hex::encode),
+            Ok(Done::NotModified { http_status }) => record.http_status = Some(*http_status),
             Err(f) => {
-                let error = match &self.origin {
+                record.http_status = f.http_status;
+                record.bytes = f.bytes;
+                record.error = Some(match &self.origin {
                     Some(origin) if self.path.is_none() => format!("{origin}: {:#}", f.error),
                     _ => format!("{:#}", f.error),
-                };
-                (f.http_status, f.bytes, None, Some(error))
+                });
             }
-        };
-        let mut value = json!({
-            "url": self.url,
-            "path": self.path.as_deref().map(Path::display).map(|p| p.to_string()),
-            "status": self.status(),
-            "http_status": http_status,
-            "bytes": bytes,
-            "sha256": sha256,
-            "attempts": self.attempts,
-            "elapsed_ms": self.elapsed.as_millis() as u64,
-            "error": error,
-        });
-        if let Some(why) = replaced {
-            value["replaced"] = why.into();
         }
-        value
+        record
     }
+}
+
+/// One `--report` line: every key is always there (`null` when it does not
+/// apply), except `replaced`, which only a file fetched again has.
+#[derive(Debug, Serialize)]
+struct Record<'a> {
+    url: &'a str,
+    path: Option<String>,
+    status: &'static str,
+    http_status: Option<u16>,
+    bytes: u64,
+    sha256: Option<String>,
+    attempts: u32,
+    elapsed_ms: u64,
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaced: Option<&'static str>,
 }
 
 /// `--report`: one JSON object per finished URL, flushed line by line so
@@ -213,7 +231,8 @@ impl Report {
     }
 
     pub(crate) fn write(&mut self, outcome: &Outcome) -> Result<()> {
-        let mut line = outcome.json().to_string();
+        let mut line =
+            serde_json::to_string(&outcome.record()).context("cannot encode a report line")?;
         line.push('\n');
         self.out
             .write_all(line.as_bytes())
@@ -396,7 +415,7 @@ mod tests {
             outcome.failure_line().unwrap(),
             "haul: http://h/x\u{FFFD}[31m -> out/x: HTTP 404 Not Found"
         );
-        let value = outcome.json();
+        let value = serde_json::to_value(outcome.record()).unwrap();
         assert_eq!(value["status"], "failed");
         assert_eq!(value["http_status"], 404);
         assert_eq!(value["path"], "out/x");
