@@ -81,7 +81,8 @@ impl AsFd for Dir<'_> {
 
 impl OutDir {
     /// Opens `dir`, creating it first when `create` (a dry run creates
-    /// nothing), and probes once whether its names are case-insensitive.
+    /// nothing), and probes once, without writing, whether its names are
+    /// case-insensitive.
     pub(crate) fn open(dir: &Path, create: bool) -> Result<OutDir> {
         if create {
             std::fs::create_dir_all(dir)
@@ -102,7 +103,7 @@ impl OutDir {
             case_insensitive: false,
             fd,
         };
-        out.case_insensitive = out.probe_case(create);
+        out.case_insensitive = out.probe_case();
         Ok(out)
     }
 
@@ -377,49 +378,74 @@ impl OutDir {
             .context(format!("{what} {}", self.display(rel).display()))
     }
 
-    /// Whether `--dir` treats `Name` and `NAME` as one file. With `write`,
-    /// a probe file is created and looked up by its upper-case name; a dry
-    /// run (no writes) looks up an existing entry's name in another case.
-    fn probe_case(&self, write: bool) -> bool {
+    /// Whether `--dir` treats `Name` and `NAME` as one file, found
+    /// without writing anything: a case-folding folder on Linux (ext4 and
+    /// f2fs `casefold`), else an entry of the folder (or the folder itself,
+    /// in its parent) looked up by its name in another case.
+    fn probe_case(&self) -> bool {
         let Some(root) = &self.fd else {
             return false;
         };
-        let same = |lower: &str, upper: &str| {
-            let a = rustix::fs::statat(root, lower, AtFlags::SYMLINK_NOFOLLOW);
-            let b = rustix::fs::statat(root, upper, AtFlags::SYMLINK_NOFOLLOW);
-            matches!((a, b), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
-        };
-        if write {
-            let name = format!(".haul-case-probe-{}", std::process::id());
-            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
-            if rustix::fs::openat(root, name.as_str(), flags, Mode::from_raw_mode(0o600)).is_ok() {
-                let found = same(&name, &name.to_uppercase());
-                let _ = rustix::fs::unlinkat(root, name.as_str(), AtFlags::empty());
-                return found;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            /// `FS_CASEFOLD_FL` (linux/fs.h).
+            const CASEFOLD: u32 = 0x4000_0000;
+            if rustix::fs::ioctl_getflags(root).is_ok_and(|f| f.bits() & CASEFOLD != 0) {
+                return true;
             }
         }
-        let Ok(entries) = std::fs::read_dir(&self.path) else {
+        let same = |dir: BorrowedFd<'_>, name: &str| {
+            let flipped = flip_case(name);
+            if flipped == name {
+                return None;
+            }
+            let a = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            let found = match rustix::fs::statat(dir, flipped.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(b) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+                Err(_) => false,
+            };
+            Some(found)
+        };
+        if let Ok(entries) = std::fs::read_dir(&self.path) {
+            for entry in entries.flatten().take(64) {
+                if let Some(name) = entry.file_name().to_str()
+                    && let Some(found) = same(root.as_fd(), name)
+                {
+                    return found;
+                }
+            }
+        }
+        // An empty folder: its own name, in its parent.
+        let Ok(canonical) = self.path.canonicalize() else {
             return false;
         };
-        for entry in entries.flatten().take(64) {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let flipped: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_lowercase() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        c.to_ascii_lowercase()
-                    }
-                })
-                .collect();
-            if flipped != name {
-                return same(name, &flipped);
-            }
-        }
-        false
+        let (Some(parent), Some(name)) = (canonical.parent(), canonical.file_name()) else {
+            return false;
+        };
+        let Ok(parent) = rustix::fs::open(
+            parent,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return false;
+        };
+        name.to_str()
+            .and_then(|name| same(parent.as_fd(), name))
+            .unwrap_or(false)
     }
+}
+
+/// `name` with its ASCII letters in the other case.
+fn flip_case(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
 }
 
 /// Whether `openat2(RESOLVE_BENEATH)` works here (Linux 5.6 and later,
@@ -578,6 +604,18 @@ mod tests {
             .promote(&file, Path::new("d.part"), Path::new("d"), false)
             .unwrap_err();
         assert!(format!("{err:#}").contains("it is a folder"), "{err:#}");
+    }
+
+    #[test]
+    fn this_folder_is_case_sensitive_and_probing_writes_nothing() {
+        let (tmp, out) = out();
+        // tmpfs and ext4 without casefold, as in CI.
+        assert!(!out.case_insensitive());
+        assert_eq!(
+            std::fs::read_dir(tmp.path().join("out")).unwrap().count(),
+            0
+        );
+        assert_eq!(flip_case("Ab-1.txt"), "aB-1.TXT");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::outdir::{Existing, OutDir};
-use crate::report::{masked, masked_text};
+use crate::report::{Done, Outcome, masked, masked_text};
 use crate::seen::SeenSet;
 use crate::source::{Entry, Input, Line, Lines};
 
@@ -49,23 +49,53 @@ pub(crate) struct Job {
     pub(crate) modified: Option<SystemTime>,
 }
 
-/// Something the input asked for that will not be fetched.
-#[derive(Debug, Clone)]
-pub(crate) struct Rejected {
-    /// Where it came from (`urls.txt:17`, `argument 2`).
-    pub(crate) origin: String,
-    /// The URL (or the text that should have been one), when there is one.
-    pub(crate) url: Option<String>,
-    pub(crate) path: Option<PathBuf>,
-    pub(crate) error: String,
-}
-
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Planned {
     Fetch(Job),
-    /// `--on-exists skip` and the destination exists: no request at all.
-    Skip(Job),
-    Rejected(Rejected),
+    /// Decided without a request: skipped (`--on-exists skip` and the file
+    /// is there) or refused (a bad line, an unsafe name, a collision).
+    Done(Outcome),
+}
+
+/// What to do about what is already at a destination: `--on-exists`, and
+/// a digest that says what the file must hold. The one rule for names the
+/// planner knows and for names a server gives (`fetch/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AtDestination {
+    /// Nothing there (or a symlink, which the file will replace): download.
+    Fetch,
+    /// Keep the file, no request.
+    Skip,
+    /// Hash the file first; download only when it does not match.
+    Verify,
+    /// Download only if newer than the file's modification time.
+    Update(Option<SystemTime>),
+    /// A folder or special file, or a path leading out of `--dir`.
+    Refuse(String),
+}
+
+/// The rule: a digest is checked before a file counts as done (`skip` and
+/// `update` alike); without one, `skip` keeps the file and `update` asks
+/// `If-Modified-Since`; `overwrite` always downloads.
+pub(crate) fn at_destination(
+    existing: anyhow::Result<Existing>,
+    on_exists: OnExists,
+    has_digest: bool,
+    path: &Path,
+) -> AtDestination {
+    match existing {
+        Ok(Existing::File { modified, .. }) => match on_exists {
+            OnExists::Skip | OnExists::Update if has_digest => AtDestination::Verify,
+            OnExists::Skip => AtDestination::Skip,
+            OnExists::Update => AtDestination::Update(modified),
+            OnExists::Overwrite => AtDestination::Fetch,
+        },
+        Ok(Existing::Other(what)) => {
+            AtDestination::Refuse(format!("refusing {}: it is {what}", path.display()))
+        }
+        Ok(Existing::Missing | Existing::Symlink) => AtDestination::Fetch,
+        Err(err) => AtDestination::Refuse(format!("{err:#}")),
+    }
 }
 
 pub(crate) struct Planner {
@@ -119,14 +149,12 @@ impl Planner {
         }
     }
 
-    /// Starts expanding a line, or rejects it.
-    fn start(&mut self, line: Line) -> Result<(), Rejected> {
+    /// Starts expanding a line, or refuses it.
+    fn start(&mut self, line: Line) -> Result<(), Box<Outcome>> {
         let origin = self.origin(&line);
-        let reject = |url: Option<&str>, error: String| Rejected {
-            origin: origin.clone(),
-            url: url.map(masked_text),
-            path: None,
-            error,
+        let reject = |url: Option<&str>, error: String| {
+            let url = url.map(masked_text).unwrap_or_default();
+            Box::new(Outcome::refused(url, None, Some(origin.clone()), error))
         };
         let Entry { text, out, sha256 } = line
             .entry
@@ -173,12 +201,9 @@ impl Planner {
     fn plan(&mut self, expansion: Expansion) -> Option<Planned> {
         let current = self.current.as_ref().expect("plan() runs inside a line");
         let reject = |url: &str, path: Option<PathBuf>, error: String| {
-            Some(Planned::Rejected(Rejected {
-                origin: current.origin.clone(),
-                url: Some(masked_text(url)),
-                path,
-                error,
-            }))
+            let origin = path.is_none().then(|| current.origin.clone());
+            let outcome = Outcome::refused(masked_text(url), path, origin, error);
+            Some(Planned::Done(outcome))
         };
         let url = match parse_url(&expansion.text) {
             Ok(url) => url,
@@ -233,23 +258,28 @@ impl Planner {
         if self.empty_dir || content_disposition {
             return Some(Planned::Fetch(job));
         }
-        match self.out.existing(&job.rel) {
-            Ok(Existing::File { modified, .. }) => match self.config.on_exists {
-                // A digest says what the file must hold: hashed first, by
-                // the download's slot (not this thread).
-                OnExists::Skip | OnExists::Update if job.sha256.is_some() => {
-                    job.verify_existing = true;
-                }
-                OnExists::Skip => return Some(Planned::Skip(job)),
-                OnExists::Update => job.modified = modified,
-                OnExists::Overwrite => {}
-            },
-            Ok(Existing::Other(what)) => {
-                let error = format!("refusing {}: it is {what}", job.path.display());
+        let existing = self.out.existing(&job.rel);
+        match at_destination(
+            existing,
+            self.config.on_exists,
+            job.sha256.is_some(),
+            &job.path,
+        ) {
+            AtDestination::Fetch => {}
+            AtDestination::Skip => {
+                let skipped = Ok(Done::Skipped { sha256: None });
+                return Some(Planned::Done(Outcome::new(
+                    masked(&job.url),
+                    Some(job.path),
+                    skipped,
+                )));
+            }
+            // Hashed by the download's slot, not on this thread.
+            AtDestination::Verify => job.verify_existing = true,
+            AtDestination::Update(modified) => job.modified = modified,
+            AtDestination::Refuse(error) => {
                 return reject(job.url.as_str(), Some(job.path), error);
             }
-            Ok(Existing::Missing | Existing::Symlink) => {}
-            Err(err) => return reject(job.url.as_str(), Some(job.path), format!("{err:#}")),
         }
         job.had_part = self.config.http.resume
             && !self.config.dry_run
@@ -288,8 +318,8 @@ impl Iterator for Planner {
                 }
             }
             let line = self.lines.next()?;
-            if let Err(rejected) = self.start(line) {
-                return Some(Planned::Rejected(rejected));
+            if let Err(refused) = self.start(line) {
+                return Some(Planned::Done(*refused));
             }
         }
     }
@@ -333,8 +363,10 @@ mod tests {
         Planner::new(config, out, claims)
             .map(|p| match p {
                 Planned::Fetch(job) => format!("{} {}", job.url, job.path.display()),
-                Planned::Skip(job) => format!("skip {}", job.url),
-                Planned::Rejected(r) => format!("error {}: {}", r.origin, r.error),
+                Planned::Done(outcome) => match outcome.failure_line() {
+                    Some(line) => line,
+                    None => format!("skip {}", outcome.url),
+                },
             })
             .collect()
     }
@@ -358,7 +390,9 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[0], "http://h/x o/x");
         assert!(
-            got[1].starts_with("error argument 3: destination o/x is already taken by http://h/x"),
+            got[1].starts_with(
+                "haul: http://g/x -> o/x: destination o/x is already taken by http://h/x"
+            ),
             "{}",
             got[1]
         );
@@ -379,7 +413,7 @@ mod tests {
         // ftp://bad/ takes no position: b is position 2, so shard 2 of 3 takes b.
         assert_eq!(
             got[0],
-            "error argument 2: unsupported scheme 'ftp' (only http and https)"
+            "haul: argument 2: ftp://bad/: unsupported scheme 'ftp' (only http and https)"
         );
         assert_eq!(got[1..], ["http://h/b o/b"]);
     }
@@ -396,7 +430,7 @@ mod tests {
         ]);
         assert_eq!(got.len(), 4, "{got:?}");
         assert!(got[0].contains("not a URL"), "{}", got[0]);
-        assert!(got[1].contains("error argument 2"), "{}", got[1]);
+        assert!(got[1].starts_with("haul: argument 2: "), "{}", got[1]);
         assert!(got[2].contains("bad glob"), "{}", got[2]);
         assert!(
             got[3].contains("refusing destination '../../etc'"),

@@ -30,7 +30,7 @@ use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
 use crate::http::Ctx;
 use crate::outdir::OutDir;
-use crate::plan::{Job, Planned, Planner, Rejected};
+use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
 use crate::retry::HostPauses;
@@ -155,10 +155,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
         while sink.stop.is_none() && sched.has_room() {
             match pending.pop_front() {
                 Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
-                Some(Planned::Skip(job)) => sink.record(skipped(job), progress),
-                Some(Planned::Rejected(rejected)) => {
-                    sink.record(rejected_outcome(rejected), progress);
-                }
+                Some(Planned::Done(outcome)) => sink.record(outcome, progress),
                 None => break,
             }
         }
@@ -505,14 +502,11 @@ pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summar
                 summary.ok += 1;
                 writeln!(out, "{} -> {}", masked(&job.url), job.path.display())
             }
-            Planned::Skip(_) => {
-                summary.skipped += 1;
-                Ok(())
-            }
-            Planned::Rejected(rejected) => {
-                let outcome = rejected_outcome(rejected);
+            Planned::Done(outcome) => {
                 summary.record(&outcome);
-                progress.println(&outcome.failure_line().unwrap_or_default());
+                if let Some(line) = outcome.failure_line() {
+                    progress.println(&line);
+                }
                 Ok(())
             }
         };
@@ -593,17 +587,4 @@ fn describe(outcome: &Outcome) -> String {
         Ok(Done::NotModified { .. }) => "not modified".into(),
         Err(_) => "failed".into(),
     }
-}
-
-fn skipped(job: Job) -> Outcome {
-    Outcome::new(
-        masked(&job.url),
-        Some(job.path),
-        Ok(Done::Skipped { sha256: None }),
-    )
-}
-
-fn rejected_outcome(r: Rejected) -> Outcome {
-    let origin = (r.path.is_none()).then_some(r.origin);
-    Outcome::refused(r.url.unwrap_or_default(), r.path, origin, r.error)
 }

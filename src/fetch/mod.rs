@@ -35,8 +35,7 @@ use crate::digest::{check_digest, digest_of_existing, hash_prefix};
 use crate::error::FailureKind;
 use crate::http::{Ctx, network_error};
 use crate::naming::{part_path, safe_relative, suggested_name};
-use crate::outdir::Existing;
-use crate::plan::Job;
+use crate::plan::{AtDestination, Job, at_destination};
 use crate::report::{Done, Failure, Outcome, masked};
 use crate::retry::{Budget, retry_after};
 
@@ -325,7 +324,7 @@ enum Destination {
 
 /// `--content-disposition`: the name is claimed now, before any byte is
 /// written, first come first served; then what is already at that name is
-/// looked at, as the planner does for names it knows.
+/// dealt with by the planner's rule ([`at_destination`]).
 async fn destination(
     ctx: &Ctx,
     task: &mut Task,
@@ -335,25 +334,21 @@ async fn destination(
     let rel = answer_name(&ctx.claims, &task.job, headers).map_err(refused)?;
     task.path = ctx.out.display(&rel);
     task.claimed = Some(rel.clone());
-    match ctx.out.existing(&rel).map_err(refused)? {
-        Existing::File { .. } => match ctx.config.on_exists {
-            OnExists::Skip if task.job.sha256.is_some() => {
-                let digest = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
-                if digest.is_some() && digest == task.job.sha256 {
-                    return Ok(Destination::Done(Done::Skipped { sha256: digest }));
-                }
-                task.replaced = digest.map(|_| "sha256 mismatch");
+    let existing = ctx.out.existing(&rel);
+    let has_digest = task.job.sha256.is_some();
+    match at_destination(existing, ctx.config.on_exists, has_digest, &task.path) {
+        // The request went out without `If-Modified-Since` (the name was
+        // not known): the answer is the file.
+        AtDestination::Fetch | AtDestination::Update(_) => {}
+        AtDestination::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None })),
+        AtDestination::Verify => {
+            let digest = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
+            if digest.is_some() && digest == task.job.sha256 {
+                return Ok(Destination::Done(Done::Skipped { sha256: digest }));
             }
-            OnExists::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None })),
-            OnExists::Update | OnExists::Overwrite => {}
-        },
-        Existing::Other(what) => {
-            return Err(refused(anyhow!(
-                "refusing {}: it is {what}",
-                task.path.display()
-            )));
+            task.replaced = digest.map(|_| "sha256 mismatch");
         }
-        Existing::Missing | Existing::Symlink => {}
+        AtDestination::Refuse(error) => return Err(refused(anyhow!(error))),
     }
     Ok(Destination::Write(rel))
 }
