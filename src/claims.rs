@@ -21,8 +21,11 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::config::{Config, ReportTarget};
 use crate::naming::PART_SUFFIX;
+use crate::outdir::OutDir;
 use crate::seen::{IdentityHasher, SeenSet};
+use crate::source::Input;
 
 /// Claimants' text kept for messages, in bytes (each entry counted with
 /// [`ENTRY_OVERHEAD`]); past it, messages say "an earlier URL". Bounded by
@@ -121,6 +124,51 @@ impl Claims {
         hasher.write_u8(0xff);
         hasher.finish()
     }
+}
+
+impl Claims {
+    /// The registry of a run, with haul's own files under `--dir` (the
+    /// `--report` file, `-i` lists, `--checksums`) claimed first, so no
+    /// download, `--on-exists overwrite` included, can replace them.
+    pub(crate) fn for_run(config: &Config, out: &OutDir) -> Claims {
+        let claims = Claims::new(&config.dir, out.case_insensitive());
+        let Ok(root) = config.dir.canonicalize() else {
+            // No folder yet (a dry run): nothing of haul's is in it.
+            return claims;
+        };
+        let mut own: Vec<(PathBuf, &str)> = Vec::new();
+        if let Some(ReportTarget::File(path)) = &config.report {
+            own.push((path.clone(), "haul's --report file"));
+        }
+        for input in &config.inputs {
+            if let Input::List(Some(list)) = input {
+                own.push((list.path().to_path_buf(), "haul's -i list"));
+            }
+        }
+        if let Some(path) = &config.checksums_file {
+            own.push((path.clone(), "haul's --checksums file"));
+        }
+        for (path, what) in own {
+            if let Some(rel) = inside(&root, &path) {
+                // Two roles for one file (a list that is also the report) are
+                // not a download's business.
+                let _ = claims.claim(&rel, what);
+            }
+        }
+        claims
+    }
+}
+
+/// `path` relative to the canonical `root`, when it lies inside it (its
+/// folder resolved, the file itself possibly not there yet).
+fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let rel = parent.canonicalize().ok()?.join(name);
+    rel.strip_prefix(root).ok().map(Path::to_path_buf)
 }
 
 impl Inner {

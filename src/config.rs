@@ -1,11 +1,11 @@
 //! Resolves the raw [`Cli`] into a validated [`Config`]: defaults, the output
-//! template, the TTY and `NO_COLOR` decisions. This is the only module that
-//! reads the environment or the terminal state; everything after it is a
-//! function of `Config`. Its only I/O is on files named on the command
-//! line: it reads the small `--checksums` file, and opens every `-i` list
-//! file (without reading it) so that one that cannot be read is an input
-//! error before anything is fetched; the open file is handed on in
-//! [`Input::List`] for `source.rs` to read.
+//! template, the TTY and `NO_COLOR` decisions. Everything after it is a
+//! function of `Config`, except for three readers of the environment:
+//! `logging.rs` (`RUST_LOG`), the HTTP client (the proxy variables, read by
+//! reqwest) and `main.rs` (signals). Its only I/O is on files named on the
+//! command line: it reads the small `--checksums` file, and opens every
+//! `-i` list file (without reading it, `source/list.rs`) so that one that
+//! cannot be read is an input error before anything is fetched.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -68,26 +68,7 @@ pub enum ReportTarget {
 
 impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config> {
-        let mut inputs = Vec::new();
-        for (i, text) in cli.urls.into_iter().enumerate() {
-            if text == "-" {
-                inputs.push(Input::List(None));
-            } else {
-                inputs.push(Input::Arg { index: i + 1, text });
-            }
-        }
-        if inputs.is_empty() && cli.input_file.is_empty() {
-            bail!("no URL given: pass URLs as arguments, or a list with -i/--input-file FILE");
-        }
-        let stdin_lists = inputs
-            .iter()
-            .filter(|i| matches!(i, Input::List(None)))
-            .count()
-            + cli.input_file.iter().filter(|f| *f == "-").count();
-        if stdin_lists > 1 {
-            bail!("standard input ('-') can be read only once");
-        }
-
+        let mut inputs = arguments(&cli)?;
         let template = OutputTemplate::parse(cli.output.as_deref().unwrap_or("{name}"))
             .context("invalid -o/--output template")?;
         if cli.globoff && template.max_glob() > 0 {
@@ -96,84 +77,119 @@ impl Config {
                 template.max_glob()
             );
         }
-
         let checksums = match &cli.checksums {
             Some(path) => read_checksums(path)?,
             None => HashMap::new(),
         };
-
-        let report = cli.report.map(|r| {
+        let report = cli.report.as_ref().map(|r| {
             if r == "-" {
                 ReportTarget::Stdout
             } else {
                 ReportTarget::File(r.into())
             }
         });
-
-        let stderr_tty = std::io::stderr().is_terminal();
-        let progress = if cli.quiet {
-            ProgressMode::None
-        } else if let Some(mode) = cli.progress {
-            mode
-        } else if stderr_tty {
-            ProgressMode::Bar
-        } else {
-            ProgressMode::Log
-        };
-        let color = stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-
+        let (progress, color) = display(&cli);
         let max_failures = if cli.fail_fast {
             NonZeroUsize::new(1)
         } else {
             cli.max_failures
         };
-
         // A list file that cannot be read at all is an input error (exit 2)
         // before anything is fetched, not a failure found half-way through:
         // so each is opened here, and read from that open file later. Last,
         // once every other flag is known to be valid, because opening a
         // FIFO lets its writer go on.
-        for file in cli.input_file {
+        for file in &cli.input_file {
             let list = match file.as_str() {
                 "-" => None,
                 path => Some(ListFile::open(Path::new(path))?),
             };
             inputs.push(Input::List(list));
         }
-
         Ok(Config {
             inputs,
-            dir: cli.dir,
             template,
+            checksums,
+            checksums_file: cli.checksums.clone(),
+            report,
+            max_failures,
+            progress,
+            color,
+            http: http(&cli),
+            dir: cli.dir,
             content_disposition: cli.content_disposition,
             on_exists: cli.on_exists,
             jobs: cli.jobs,
             shard: cli.shard,
             globoff: cli.globoff,
-            http: HttpConfig {
-                headers: cli.header,
-                user_agent: cli
-                    .user_agent
-                    .unwrap_or_else(|| concat!("haul/", env!("CARGO_PKG_VERSION")).into()),
-                max_redirects: cli.max_redirects,
-                connect_timeout: cli.connect_timeout,
-                stall_timeout: cli.stall_timeout,
-                timeout: cli.timeout,
-                insecure: cli.insecure,
-                retries: cli.retries,
-                retry_wait: cli.retry_wait,
-                resume: !cli.no_resume,
-            },
-            checksums,
-            checksums_file: cli.checksums.clone(),
-            report,
             dry_run: cli.dry_run,
-            max_failures,
-            progress,
             quiet: cli.quiet,
             verbose: cli.verbose,
-            color,
         })
+    }
+}
+
+/// The URL arguments (`-` is standard input), checked with the `-i` names:
+/// something to read, and standard input at most once. The lists
+/// themselves are opened last, by [`Config::from_cli`].
+fn arguments(cli: &Cli) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for (i, text) in cli.urls.iter().enumerate() {
+        if text == "-" {
+            inputs.push(Input::List(None));
+        } else {
+            inputs.push(Input::Arg {
+                index: i + 1,
+                text: text.clone(),
+            });
+        }
+    }
+    if inputs.is_empty() && cli.input_file.is_empty() {
+        bail!("no URL given: pass URLs as arguments, or a list with -i/--input-file FILE");
+    }
+    let stdin_lists = inputs
+        .iter()
+        .filter(|i| matches!(i, Input::List(None)))
+        .count()
+        + cli.input_file.iter().filter(|f| *f == "-").count();
+    if stdin_lists > 1 {
+        bail!("standard input ('-') can be read only once");
+    }
+    Ok(inputs)
+}
+
+/// How progress is shown (bars on a terminal, log lines otherwise, nothing
+/// with `-q`; `--progress` overrides) and whether in colour (`NO_COLOR`).
+fn display(cli: &Cli) -> (ProgressMode, bool) {
+    let stderr_tty = std::io::stderr().is_terminal();
+    let progress = if cli.quiet {
+        ProgressMode::None
+    } else if let Some(mode) = cli.progress {
+        mode
+    } else if stderr_tty {
+        ProgressMode::Bar
+    } else {
+        ProgressMode::Log
+    };
+    let color = stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    (progress, color)
+}
+
+fn http(cli: &Cli) -> HttpConfig {
+    HttpConfig {
+        headers: cli.header.clone(),
+        user_agent: cli
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| concat!("haul/", env!("CARGO_PKG_VERSION")).into()),
+        max_redirects: cli.max_redirects,
+        connect_timeout: cli.connect_timeout,
+        stall_timeout: cli.stall_timeout,
+        timeout: cli.timeout,
+        insecure: cli.insecure,
+        retries: cli.retries,
+        retry_wait: cli.retry_wait,
+        resume: !cli.no_resume,
     }
 }
 

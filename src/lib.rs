@@ -50,7 +50,7 @@ pub async fn run(
     if config.dry_run {
         // Nothing else runs during a dry run: reading the input on this
         // thread blocks no one.
-        return runner::dry_run(config, &progress);
+        return plan::dry_run(config, &progress);
     }
     runner::run(config, &mut progress, stop).await
 }

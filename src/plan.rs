@@ -16,8 +16,9 @@
 use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
+use anyhow::{Context, Result};
 use url::Url;
 
 use crate::claims::Claims;
@@ -26,7 +27,8 @@ use crate::config::Config;
 use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::outdir::{Existing, OutDir};
-use crate::report::{Done, Outcome, masked, masked_text};
+use crate::progress::Progress;
+use crate::report::{Done, Outcome, Summary, masked, masked_text};
 use crate::seen::SeenSet;
 use crate::source::{Entry, Input, Line, Lines};
 
@@ -246,7 +248,7 @@ impl Planner {
             let name = rel.file_name()?.to_str()?;
             self.config.checksums.get(name).copied()
         });
-        let mut job = Job {
+        let job = Job {
             url,
             rel,
             path,
@@ -258,27 +260,26 @@ impl Planner {
         if self.empty_dir || content_disposition {
             return Some(Planned::Fetch(job));
         }
+        Some(self.decide(job))
+    }
+
+    /// What the files already under `--dir` make of `job`: skipped, hashed
+    /// first, conditional, refused, or continued from its `.part`.
+    fn decide(&self, mut job: Job) -> Planned {
         let existing = self.out.existing(&job.rel);
-        match at_destination(
-            existing,
-            self.config.on_exists,
-            job.sha256.is_some(),
-            &job.path,
-        ) {
+        let has_digest = job.sha256.is_some();
+        match at_destination(existing, self.config.on_exists, has_digest, &job.path) {
             AtDestination::Fetch => {}
             AtDestination::Skip => {
                 let skipped = Ok(Done::Skipped { sha256: None });
-                return Some(Planned::Done(Outcome::new(
-                    masked(&job.url),
-                    Some(job.path),
-                    skipped,
-                )));
+                return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
             }
             // Hashed by the download's slot, not on this thread.
             AtDestination::Verify => job.verify_existing = true,
             AtDestination::Update(modified) => job.modified = modified,
             AtDestination::Refuse(error) => {
-                return reject(job.url.as_str(), Some(job.path), error);
+                let url = masked(&job.url);
+                return Planned::Done(Outcome::refused(url, Some(job.path), None, error));
             }
         }
         job.had_part = self.config.http.resume
@@ -287,7 +288,7 @@ impl Planner {
                 self.out.existing(&part_path(&job.rel)),
                 Ok(Existing::File { len: 1.., .. })
             );
-        Some(Planned::Fetch(job))
+        Planned::Fetch(job)
     }
 }
 
@@ -323,6 +324,53 @@ impl Iterator for Planner {
             }
         }
     }
+}
+
+/// `--dry-run`: prints `URL -> PATH` for every planned download.
+pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summary> {
+    use std::io::Write;
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let quiet = config.quiet;
+    // Nothing is created: a missing --dir holds no file yet.
+    let dir = Arc::new(OutDir::open(&config.dir, false)?);
+    let claims = Arc::new(Claims::for_run(&config, &dir));
+    for planned in Planner::new(config, dir, claims) {
+        let result = match planned {
+            Planned::Fetch(job) => {
+                summary.ok += 1;
+                writeln!(out, "{} -> {}", masked(&job.url), job.path.display())
+            }
+            Planned::Done(outcome) => {
+                summary.record(&outcome);
+                if let Some(line) = outcome.failure_line() {
+                    progress.println(&line);
+                }
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => {}
+            // `haul --dry-run ... | head` is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(summary),
+            Err(e) => return Err(e).context("cannot write the plan to stdout"),
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("cannot write the plan to stdout");
+        }
+        _ => {}
+    }
+    summary.elapsed = started.elapsed();
+    if !quiet {
+        progress.println(&format!(
+            "dry run: {} to download, {} skipped (already there), {} failed",
+            summary.ok, summary.skipped, summary.failed
+        ));
+    }
+    Ok(summary)
 }
 
 /// Parses and checks one URL: `http` and `https` only, with a host.

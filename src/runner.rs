@@ -13,7 +13,7 @@
 //! `fetch/`), decide retries (`retry.rs`) or read inputs (`plan.rs`).
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
 use crate::claims::Claims;
-use crate::config::{Config, ReportTarget};
+use crate::config::Config;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
 use crate::http::Ctx;
@@ -34,7 +34,6 @@ use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
 use crate::retry::HostPauses;
-use crate::source::Input;
 use crate::workers::{self, Worker};
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
@@ -86,7 +85,7 @@ impl Run {
 /// files, starts the transfer threads and the planner thread.
 fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let out = Arc::new(OutDir::open(&config.dir, true)?);
-    let claims = Arc::new(own_files(&config, &out)?);
+    let claims = Arc::new(Claims::for_run(&config, &out));
     let report = config.report.as_ref().map(Report::open).transpose()?;
     if config.http.insecure {
         progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
@@ -484,96 +483,6 @@ fn spawn_planner(mut planner: Planner, progress: &Progress) -> Result<mpsc::Rece
         })
         .context("cannot start the planner thread")?;
     Ok(rx)
-}
-
-/// `--dry-run`: prints `URL -> PATH` for every planned download.
-pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summary> {
-    use std::io::Write;
-    let started = Instant::now();
-    let mut summary = Summary::default();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let quiet = config.quiet;
-    // Nothing is created: a missing --dir holds no file yet.
-    let dir = Arc::new(OutDir::open(&config.dir, false)?);
-    let claims = Arc::new(own_files(&config, &dir)?);
-    for planned in Planner::new(config, dir, claims) {
-        let result = match planned {
-            Planned::Fetch(job) => {
-                summary.ok += 1;
-                writeln!(out, "{} -> {}", masked(&job.url), job.path.display())
-            }
-            Planned::Done(outcome) => {
-                summary.record(&outcome);
-                if let Some(line) = outcome.failure_line() {
-                    progress.println(&line);
-                }
-                Ok(())
-            }
-        };
-        match result {
-            Ok(()) => {}
-            // `haul --dry-run ... | head` is not an error.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(summary),
-            Err(e) => return Err(e).context("cannot write the plan to stdout"),
-        }
-    }
-    match out.flush() {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(e).context("cannot write the plan to stdout");
-        }
-        _ => {}
-    }
-    summary.elapsed = started.elapsed();
-    if !quiet {
-        progress.println(&format!(
-            "dry run: {} to download, {} skipped (already there), {} failed",
-            summary.ok, summary.skipped, summary.failed
-        ));
-    }
-    Ok(summary)
-}
-
-/// The registry of names, with haul's own files under `--dir` (the
-/// `--report` file, `-i` lists, `--checksums`) claimed first, so no
-/// download, `--on-exists overwrite` included, can replace them.
-fn own_files(config: &Config, out: &OutDir) -> Result<Claims> {
-    let claims = Claims::new(&config.dir, out.case_insensitive());
-    let Ok(root) = config.dir.canonicalize() else {
-        // No folder yet (a dry run): nothing of haul's is in it.
-        return Ok(claims);
-    };
-    let mut own: Vec<(PathBuf, &str)> = Vec::new();
-    if let Some(ReportTarget::File(path)) = &config.report {
-        own.push((path.clone(), "haul's --report file"));
-    }
-    for input in &config.inputs {
-        if let Input::List(Some(list)) = input {
-            own.push((list.path().to_path_buf(), "haul's -i list"));
-        }
-    }
-    if let Some(path) = &config.checksums_file {
-        own.push((path.clone(), "haul's --checksums file"));
-    }
-    for (path, what) in own {
-        if let Some(rel) = inside(&root, &path) {
-            // Two roles for one file (a list that is also the report) are
-            // not a download's business.
-            let _ = claims.claim(&rel, what);
-        }
-    }
-    Ok(claims)
-}
-
-/// `path` relative to the canonical `root`, when it lies inside it (its
-/// folder resolved, the file itself possibly not there yet).
-fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let rel = parent.canonicalize().ok()?.join(name);
-    rel.strip_prefix(root).ok().map(Path::to_path_buf)
 }
 
 fn describe(outcome: &Outcome) -> String {
