@@ -116,7 +116,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let planned = spawn_planner(planner, progress)?;
     Ok(Run {
         sched: Scheduler {
-            jobs,
+            slots: Slots::new(jobs),
             workers,
             set: JoinSet::new(),
             in_flight: HashMap::new(),
@@ -265,7 +265,7 @@ enum Stop {
 /// The tasks in flight and the retries waiting for their time. A task
 /// waiting to retry holds no `--jobs` slot.
 struct Scheduler {
-    jobs: usize,
+    slots: Slots,
     /// The transfer threads; a download runs on the least busy one.
     workers: Vec<Worker>,
     set: JoinSet<Step>,
@@ -280,7 +280,7 @@ struct Scheduler {
 
 impl Scheduler {
     fn has_room(&self) -> bool {
-        self.set.len() < self.jobs
+        self.slots.free()
     }
 
     fn is_idle(&self) -> bool {
@@ -308,6 +308,7 @@ impl Scheduler {
             .min_by_key(|(_, w)| w.load)
             .expect("at least one transfer thread");
         worker.load += 1;
+        self.slots.take();
         let about = (index, masked(&task.job.url), task.job.path.clone());
         let id = self
             .set
@@ -346,6 +347,7 @@ impl Scheduler {
     fn done(&mut self, id: tokio::task::Id) -> Option<(String, PathBuf)> {
         let (index, url, path) = self.in_flight.remove(&id)?;
         self.workers[index].load -= 1;
+        self.slots.give_back();
         Some((url, path))
     }
 
@@ -370,6 +372,34 @@ impl Scheduler {
                 Step::Finished(Outcome::new(url, Some(path), Err(failure)))
             }
         }
+    }
+}
+
+/// The slot accounting every start goes through: a running download holds
+/// one of the `--jobs` slots until it ends (a task waiting for its retry
+/// holds none). Limits still to come (per host, a file's extra
+/// connections) are more counts here, checked by the same `free`, not new
+/// scheduling loops.
+struct Slots {
+    jobs: usize,
+    used: usize,
+}
+
+impl Slots {
+    fn new(jobs: usize) -> Slots {
+        Slots { jobs, used: 0 }
+    }
+
+    fn free(&self) -> bool {
+        self.used < self.jobs
+    }
+
+    fn take(&mut self) {
+        self.used += 1;
+    }
+
+    fn give_back(&mut self) {
+        self.used -= 1;
     }
 }
 
