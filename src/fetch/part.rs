@@ -163,10 +163,12 @@ impl<'a> PartFile<'a> {
                 self.file.insert(file)
             }
         };
-        write_chunks(file, &chunks)
-            .with_context(|| format!("cannot write {}", self.out.display(&self.part).display()))?;
-        self.written += len as u64;
-        Ok(())
+        // Bytes that reached the file count even when a later step of the
+        // same write fails: the `.part` keeps them, as a prefix of the body.
+        let (written, result) = write_chunks(file, &chunks);
+        debug_assert!(written <= len);
+        self.written += written as u64;
+        result.with_context(|| format!("cannot write {}", self.out.display(&self.part).display()))
     }
 
     /// Writes what is buffered, sets the modification time, removes the
@@ -218,18 +220,22 @@ impl Drop for PartFile<'_> {
 }
 
 /// `write_all` for a list of chunks, with as few `writev` calls as the
-/// kernel allows.
-fn write_chunks(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
+/// kernel allows; also says how many bytes were written before an error.
+fn write_chunks(file: &mut File, chunks: &[Bytes]) -> (usize, std::io::Result<()>) {
     let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
     let mut slices = &mut slices[..];
+    let mut written = 0;
     IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match file.write_vectored(slices) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Ok(0) => return (written, Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => {
+                written += n;
+                IoSlice::advance_slices(&mut slices, n);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return (written, Err(e)),
         }
     }
-    Ok(())
+    (written, Ok(()))
 }
