@@ -13,6 +13,8 @@ use crate::support::{
     server, sha256_hex, tree, write_file, write_list,
 };
 
+/// The types every record's fields have; each test pins which of a
+/// nullable field's two forms its records take.
 #[track_caller]
 fn assert_record_shape(rec: &Value) {
     let obj = rec.as_object().expect("a report record is a JSON object");
@@ -20,7 +22,7 @@ fn assert_record_shape(rec: &Value) {
         assert!(obj.contains_key(*key), "record lacks {key:?}: {rec}");
     }
     assert!(rec["url"].is_string(), "{rec}");
-    // A bad list line has no destination, so its path may be null.
+    // Null for a bad list line, which has no destination.
     assert!(rec["path"].is_string() || rec["path"].is_null(), "{rec}");
     assert!(
         rec["http_status"].is_u64() || rec["http_status"].is_null(),
@@ -36,20 +38,22 @@ fn assert_record_shape(rec: &Value) {
     assert!(rec["error"].is_string() || rec["error"].is_null(), "{rec}");
 }
 
+/// Asserts `rec` is a first-attempt `ok` of `body` saved as `path` (`--dir`
+/// joined with the destination, as given); `sha256` is the digest when one
+/// was `checked`, else null.
 #[track_caller]
-fn assert_ok_record(rec: &Value, name: &str, body: &[u8]) {
+fn assert_ok_record(rec: &Value, path: &str, body: &[u8], checked: bool) {
     assert_record_shape(rec);
     assert_eq!(rec["status"], "ok", "{rec}");
     assert_eq!(rec["http_status"], 200, "{rec}");
     assert_eq!(rec["bytes"], body.len() as u64, "{rec}");
-    assert!(
-        rec["path"].as_str().unwrap().ends_with(name),
-        "path should end with {name}: {rec}"
-    );
-    if !rec["sha256"].is_null() {
+    assert_eq!(rec["path"], path, "{rec}");
+    if checked {
         assert_eq!(rec["sha256"], sha256_hex(body), "{rec}");
+    } else {
+        assert!(rec["sha256"].is_null(), "no digest was checked: {rec}");
     }
-    assert!(rec["attempts"].as_u64().unwrap() >= 1, "{rec}");
+    assert_eq!(rec["attempts"], 1, "{rec}");
     assert!(rec["error"].is_null(), "{rec}");
 }
 
@@ -182,19 +186,23 @@ fn report_file_has_one_record_per_url() {
     assert_eq!(records.len(), 4, "one record per URL:\n{text}");
     records.iter().for_each(assert_record_shape);
 
-    assert_ok_record(record(&records, &a), "a.txt", b"alpha");
-    assert_ok_record(record(&records, &b), "b.bin", &[0u8; 4096]);
+    assert_ok_record(record(&records, &a), "out/a.txt", b"alpha", false);
+    assert_ok_record(record(&records, &b), "out/b.bin", &[0u8; 4096], false);
 
     let skipped = record(&records, &old);
     assert_eq!(skipped["status"], "skipped", "{skipped}");
     assert!(skipped["error"].is_null(), "{skipped}");
-    assert!(skipped["path"].as_str().unwrap().ends_with("old.txt"));
+    assert_eq!(skipped["path"], "out/old.txt", "{skipped}");
+    // No request, no digest.
+    assert!(skipped["http_status"].is_null(), "{skipped}");
+    assert!(skipped["sha256"].is_null(), "{skipped}");
 
     let failed = record(&records, &missing);
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["http_status"], 404, "{failed}");
     assert!(failed["error"].is_string(), "{failed}");
-    assert!(failed["path"].as_str().unwrap().ends_with("missing.txt"));
+    assert_eq!(failed["path"], "out/missing.txt", "{failed}");
+    assert!(failed["sha256"].is_null(), "{failed}");
 }
 
 #[test]
@@ -210,8 +218,8 @@ fn report_to_stdout_is_json_lines_only() {
     let records = out.stdout_report();
     assert_eq!(records.len(), 2, "{out}");
     assert_eq!(out.stdout.lines().count(), 2, "{out}");
-    assert_ok_record(record(&records, &a), "a.txt", b"alpha");
-    assert_ok_record(record(&records, &b), "b.txt", b"beta");
+    assert_ok_record(record(&records, &a), "out/a.txt", b"alpha", false);
+    assert_ok_record(record(&records, &b), "out/b.txt", b"beta", false);
 }
 
 #[test]
@@ -240,11 +248,15 @@ fn report_records_checksum_and_bad_lines() {
     assert_eq!(records.len(), 2, "{text}");
     records.iter().for_each(assert_record_shape);
     let ok = record(&records, &url);
-    assert_ok_record(ok, "a.txt", &body);
+    assert_ok_record(ok, "out/a.txt", &body, true);
     assert_eq!(ok["sha256"], sha256_hex(&body), "sha256 was computed: {ok}");
     let bad: Vec<_> = records.iter().filter(|r| r["status"] == "failed").collect();
     assert_eq!(bad.len(), 1, "{text}");
     assert!(bad[0]["error"].is_string(), "{}", bad[0]);
+    // A bad line has no destination and made no request.
+    for key in ["path", "http_status", "sha256"] {
+        assert!(bad[0][key].is_null(), "{key}: {}", bad[0]);
+    }
 }
 
 #[test]
