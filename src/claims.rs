@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -66,24 +67,31 @@ impl Claims {
 
     /// Claims `rel` (a checked relative path) and its `.part` for `by` (a
     /// URL, already masked, or a description of one of haul's own files).
-    pub(crate) fn claim(&self, rel: &Path, by: &str) -> Result<(), Collision> {
+    pub(crate) fn claim(&self, rel: &Path, by: impl Display) -> Result<(), Collision> {
         let name = self.key_text(rel);
-        let key = self.key(&[&name]);
-        // Our `.part` is someone's destination; our destination is someone's
-        // `.part`.
-        let our_part = self.key(&[&name, PART_SUFFIX]);
-        let theirs = name.strip_suffix(PART_SUFFIX).map(|dest| self.key(&[dest]));
+        // The hash of the name, and (from the same state, without hashing
+        // the name twice) of its `.part`: our `.part` may be someone's
+        // destination, and our destination someone's `.part`.
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(name.as_bytes());
+        let mut part_hasher = hasher.clone();
+        hasher.write_u8(0xff);
+        part_hasher.write(PART_SUFFIX.as_bytes());
+        part_hasher.write_u8(0xff);
+        let (key, our_part) = (hasher.finish(), part_hasher.finish());
+        let theirs = name.strip_suffix(PART_SUFFIX).map(|dest| self.key(dest));
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let path = self.dir.join(rel);
+        let path = || self.dir.join(rel);
         if inner.taken.contains(key) {
             return Err(Collision(format!(
                 "destination {} is already taken {}; name files apart with -o \
                  (e.g. -o '{{n}}-{{name}}' or '{{path}}')",
-                path.display(),
+                path().display(),
                 inner.by(key)
             )));
         }
         if inner.taken.contains(our_part) {
+            let path = path();
             return Err(Collision(format!(
                 "destination {}: its temporary file {}{PART_SUFFIX} is already taken {}",
                 path.display(),
@@ -96,15 +104,18 @@ impl Claims {
         {
             return Err(Collision(format!(
                 "destination {} is the temporary file of the download {}",
-                path.display(),
+                path().display(),
                 inner.by(theirs)
             )));
         }
         inner.taken.insert(key);
-        let cost = by.len() + ENTRY_OVERHEAD;
-        if inner.kept + cost <= KEEP_BYTES {
-            inner.kept += cost;
-            inner.who.insert(key, by.into());
+        if inner.kept < KEEP_BYTES {
+            let by = by.to_string();
+            let cost = by.len() + ENTRY_OVERHEAD;
+            if inner.kept + cost <= KEEP_BYTES {
+                inner.kept += cost;
+                inner.who.insert(key, by.into());
+            }
         }
         Ok(())
     }
@@ -115,12 +126,10 @@ impl Claims {
         if self.fold { fold(&text).into() } else { text }
     }
 
-    /// The hash of the concatenated `parts` (no string is built for it).
-    fn key(&self, parts: &[&str]) -> u64 {
+    /// The hash a name is claimed under (the same as in [`Claims::claim`]).
+    fn key(&self, name: &str) -> u64 {
         let mut hasher = self.hasher.build_hasher();
-        for part in parts {
-            hasher.write(part.as_bytes());
-        }
+        hasher.write(name.as_bytes());
         hasher.write_u8(0xff);
         hasher.finish()
     }

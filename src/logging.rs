@@ -1,5 +1,5 @@
-//! tracing-subscriber set-up: stderr only, level from `-q`/`-v` (`RUST_LOG`
-//! overrides with a full filter), no timestamps or targets unless debugging,
+//! tracing-subscriber set-up: stderr only, level from `-q`/`-v` (libraries'
+//! own logs from `-v` on; `RUST_LOG` overrides with a full filter), no timestamps or targets unless debugging,
 //! written through the progress display so log lines never tear the bars.
 
 use tracing_subscriber::EnvFilter;
@@ -13,8 +13,12 @@ pub fn init(verbose: u8, quiet: bool, writer: LogWriter) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
+    // Libraries speak only with -v: their errors (a certificate that does
+    // not verify, say) are already in haul's one failure line per URL, and
+    // `-q` means haul's errors only.
+    let others = if quiet || verbose == 0 { "off" } else { "warn" };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("haul={level},warn")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("haul={level},{others}")));
     let debugging = verbose >= 2 || std::env::var_os("RUST_LOG").is_some();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -28,7 +28,7 @@ use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::outdir::{Existing, OutDir};
 use crate::progress::Progress;
-use crate::report::{Done, Outcome, Summary, masked, masked_text};
+use crate::report::{Done, Masked, Outcome, Summary, masked, masked_text};
 use crate::seen::SeenSet;
 use crate::source::{Entry, Input, Line, Lines};
 
@@ -240,7 +240,7 @@ impl Planner {
         // Under --content-disposition this name is only provisional: the
         // download claims its name when the answer arrives.
         let content_disposition = self.config.content_disposition;
-        if !content_disposition && let Err(collision) = self.claims.claim(&rel, &masked(&url)) {
+        if !content_disposition && let Err(collision) = self.claims.claim(&rel, Masked(&url)) {
             return reject(url.as_str(), Some(path), collision.0);
         }
 
@@ -340,7 +340,7 @@ pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summar
         let result = match planned {
             Planned::Fetch(job) => {
                 summary.ok += 1;
-                writeln!(out, "{} -> {}", masked(&job.url), job.path.display())
+                writeln!(out, "{} -> {}", Masked(&job.url), job.path.display())
             }
             Planned::Done(outcome) => {
                 summary.record(&outcome);

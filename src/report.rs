@@ -3,7 +3,7 @@
 //! and the process exit code. It does not decide outcomes (that is
 //! `fetch.rs`) and it does not draw progress (that is `progress.rs`).
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -316,13 +316,33 @@ impl Summary {
 /// never hold one. A script that feeds failed URLs back must add the
 /// credentials again (or use `--netrc`).
 pub(crate) fn masked(url: &Url) -> String {
-    if url.password().is_none() {
-        return url.to_string();
+    Masked(url).to_string()
+}
+
+/// [`masked`] as a `Display`, for printing without a copy.
+pub(crate) struct Masked<'a>(pub(crate) &'a Url);
+
+impl fmt::Display for Masked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(password) = self.0.password() else {
+            return f.write_str(self.0.as_str());
+        };
+        // The serialisation is `scheme://user:password@host...`; the
+        // password is the first occurrence after the user's `:`.
+        let text = self.0.as_str();
+        let start = self.0.scheme().len() + 3 + self.0.username().len() + 1;
+        match text.get(start..start + password.len()) {
+            Some(found) if found == password => {
+                write!(
+                    f,
+                    "{}***{}",
+                    &text[..start],
+                    &text[start + password.len()..]
+                )
+            }
+            _ => f.write_str("[URL with a password]"),
+        }
     }
-    let mut url = url.clone();
-    // Cannot fail: the URL has a host, since it has a password.
-    let _ = url.set_password(Some("***"));
-    url.to_string()
 }
 
 /// [`masked`] for text that may not parse as a URL (a bad list line, a
@@ -384,6 +404,12 @@ mod tests {
         assert_eq!(masked(&url), "https://alice:***@h/a?token=1");
         let plain = Url::parse("https://alice@h/a").unwrap();
         assert_eq!(masked(&plain), "https://alice@h/a");
+        let same = Url::parse("http://pw:pw@h:8080/pw").unwrap();
+        assert_eq!(masked(&same), "http://pw:***@h:8080/pw");
+        let encoded = Url::parse("http://u%40x:p%3Aw@h/").unwrap();
+        assert_eq!(masked(&encoded), "http://u%40x:***@h/");
+        let empty_user = Url::parse("http://:secret@h/").unwrap();
+        assert_eq!(masked(&empty_user), "http://:***@h/");
         let cases = [
             ("http://u:p@h/[1-3]", "http://u:***@h/[1-3]"),
             ("http://u:p:q@h:80/x@y", "http://u:***@h:80/x@y"),

@@ -29,14 +29,13 @@ use sha2::{Digest, Sha256};
 
 use self::part::PartFile;
 use self::resume::{Note, Resumable, content_range_start, open_resumable};
-use crate::claims::Claims;
 use crate::cli::OnExists;
 use crate::digest::{check_digest, digest_of_existing, hash_prefix};
 use crate::error::FailureKind;
 use crate::http::{Ctx, network_error};
 use crate::naming::{part_path, safe_relative, suggested_name};
 use crate::plan::{AtDestination, Job, at_destination};
-use crate::report::{Done, Failure, Outcome, masked};
+use crate::report::{Done, Failure, Masked, Outcome, masked};
 use crate::retry::{Budget, retry_after};
 
 /// A job and what its attempts so far have used up.
@@ -331,8 +330,12 @@ async fn destination(
     headers: &HeaderMap,
 ) -> Result<Destination, Failure> {
     let refused = |error| Failure::new(FailureKind::Refused, None, error);
-    let rel = answer_name(&ctx.claims, &task.job, headers).map_err(refused)?;
+    let rel = answer_name(&task.job, headers).map_err(refused)?;
+    // Reported under the name the server gave, claimed or not.
     task.path = ctx.out.display(&rel);
+    ctx.claims
+        .claim(&rel, Masked(&task.job.url))
+        .map_err(|collision| refused(anyhow!(collision.0)))?;
     task.claimed = Some(rel.clone());
     let existing = ctx.out.existing(&rel);
     let has_digest = task.job.sha256.is_some();
@@ -354,21 +357,19 @@ async fn destination(
 }
 
 /// The name the answer gives the file under `--content-disposition` (or the
-/// name from the URL when it suggests none), checked and claimed.
-fn answer_name(claims: &Claims, job: &Job, headers: &HeaderMap) -> anyhow::Result<PathBuf> {
+/// name from the URL when it suggests none), checked.
+fn answer_name(job: &Job, headers: &HeaderMap) -> anyhow::Result<PathBuf> {
     let suggested = headers
         .get(CONTENT_DISPOSITION)
         .and_then(|v| v.to_str().ok())
         .and_then(suggested_name);
-    let rel = match suggested {
-        None => job.rel.clone(),
-        Some(Ok(name)) => safe_relative(&job.rel.with_file_name(name).to_string_lossy())?,
-        Some(Err(unsafe_name)) => return Err(unsafe_name.into()),
-    };
-    claims
-        .claim(&rel, &masked(&job.url))
-        .map_err(|collision| anyhow!(collision.0))?;
-    Ok(rel)
+    match suggested {
+        None => Ok(job.rel.clone()),
+        Some(Ok(name)) => Ok(safe_relative(
+            &job.rel.with_file_name(name).to_string_lossy(),
+        )?),
+        Some(Err(unsafe_name)) => Err(unsafe_name.into()),
+    }
 }
 
 /// The `.part` to write to (the proven one continued, or a fresh one) and
@@ -463,7 +464,11 @@ async fn stream_body<'a>(
     let (kind, error) = match error {
         BodyError::Network(e) => (FailureKind::Network, e),
         BodyError::Write(e) => (FailureKind::of_write(&e), e),
-        BodyError::Cancelled => return Err(cancelled()),
+        BodyError::Cancelled => {
+            let mut failure = cancelled();
+            failure.bytes = bytes;
+            return Err(failure);
+        }
     };
     let mut failure = Failure::new(kind, Some(status), error);
     failure.bytes = bytes;

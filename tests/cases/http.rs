@@ -185,6 +185,13 @@ fn an_unverifiable_certificate_fails_the_url() {
         .assert_failure(&url, &["certificate"])
         .assert_summary(0, 0, 1);
     assert_out_holds(tmp.path(), []);
+
+    // With -q: the one failure line, no library log besides it.
+    let quiet = run(haul_in(tmp.path()).args([&url, "--retries", "0", "-q", "-d", "out"]));
+    quiet.assert_code(1);
+    let lines: Vec<&str> = quiet.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{quiet}");
+    assert!(lines[0].starts_with(&format!("haul: {url}")), "{quiet}");
 }
 
 /// Contract: `-k, --insecure` turns verification off and says so on stderr.

@@ -34,8 +34,10 @@ async fn a_run_stops_when_its_stop_future_resolves() {
     let server = slow_server(body.clone());
     let tmp = TempDir::new().unwrap();
     let out = tmp.path().join("out");
+    let report = tmp.path().join("report.jsonl");
     let mut args: Vec<String> = (1..=3).map(|i| server.url(&format!("/{i}.bin"))).collect();
     args.extend(["-q".into(), "-d".into(), out.display().to_string()]);
+    args.extend(["--report".into(), report.display().to_string()]);
 
     let stop = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -58,6 +60,16 @@ async fn a_run_stops_when_its_stop_future_resolves() {
             .unwrap_or_else(|| panic!("{i}.bin.part kept for a resume: {:?}", files.keys()));
         assert!(!part.is_empty() && body.starts_with(part), "{i}.bin.part");
         assert!(!files.contains_key(&format!("{i}.bin")));
+    }
+    // Each record says how many bytes its stopped download kept.
+    let text = std::fs::read_to_string(&report).unwrap();
+    let records = crate::support::parse_json_lines(&text);
+    assert_eq!(records.len(), 3, "{text}");
+    for rec in &records {
+        let name = rec["path"].as_str().unwrap().rsplit('/').next().unwrap();
+        let kept = files[&format!("{name}.part")].len() as u64;
+        assert_eq!(rec["bytes"], kept, "{rec}");
+        assert_eq!(rec["error"], "interrupted", "{rec}");
     }
 }
 

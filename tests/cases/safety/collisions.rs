@@ -126,6 +126,8 @@ fn a_server_suggested_name_is_claimed_once() {
     for failed in records.iter().filter(|r| r["status"] == "failed") {
         let error = failed["error"].as_str().unwrap();
         assert!(error.contains("already taken"), "{failed}");
+        // Reported under the name the server gave, not the URL's.
+        assert_eq!(failed["path"], "out/r.bin", "{failed}");
     }
 }
 
