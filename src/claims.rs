@@ -22,9 +22,10 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::config::{Config, ReportTarget};
+use crate::config::Config;
 use crate::naming::PART_SUFFIX;
 use crate::outdir::OutDir;
+use crate::report::ReportTarget;
 use crate::seen::{IdentityHasher, SeenSet};
 use crate::source::Input;
 

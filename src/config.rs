@@ -18,6 +18,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, OnExists, ProgressMode, Shard};
 use crate::naming::OutputTemplate;
+use crate::report::ReportTarget;
 use crate::source::{Input, ListFile};
 
 /// Everything a run needs, validated.
@@ -58,12 +59,6 @@ pub struct HttpConfig {
     pub retries: u32,
     pub retry_wait: Duration,
     pub resume: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReportTarget {
-    Stdout,
-    File(PathBuf),
 }
 
 impl Config {

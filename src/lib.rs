@@ -27,9 +27,9 @@ mod workers;
 use std::sync::Arc;
 
 pub use cli::{Cli, OnExists, ProgressMode, Shard};
-pub use config::{Config, ReportTarget};
+pub use config::Config;
 pub use progress::Progress;
-pub use report::{Interrupt, Summary};
+pub use report::{Interrupt, ReportTarget, Summary};
 pub use source::{Input, ListFile};
 
 /// Runs a whole download session (or prints the plan with `--dry-run`)

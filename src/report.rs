@@ -13,7 +13,6 @@ use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use serde::Serialize;
 
-use crate::config::ReportTarget;
 use url::Url;
 
 use crate::error::FailureKind;
@@ -210,6 +209,13 @@ struct Record<'a> {
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     replaced: Option<&'static str>,
+}
+
+/// Where `--report` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    Stdout,
+    File(PathBuf),
 }
 
 /// `--report`: one JSON object per finished URL, flushed line by line so
