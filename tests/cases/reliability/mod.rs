@@ -72,7 +72,7 @@ fn logged_requests(server: &Server) -> (Vec<Recorded>, String) {
 /// A server whose first request for a path gets `first` cut after `cut`
 /// bytes, and every later one `then` whole (ranges and `If-Range` as
 /// [`Resource`] honours them).
-fn cut_then(first: Resource, cut: usize, then: Resource) -> Server {
+pub(super) fn cut_then(first: Resource, cut: usize, then: Resource) -> Server {
     server::http_nth(move |req, n| {
         let res = if n == 0 {
             first.respond(req.headers(), Shape::CutAfter(cut))

@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime};
 
 use tempfile::TempDir;
 
-use crate::support::server::{self, Recorded, Resource, Server, Shape};
+use crate::cases::reliability::cut_then;
+use crate::support::server::{Recorded, Resource, Server};
 use crate::support::{Output, assert_out_holds, haul_in, pseudo_random, run, tree};
 
 /// A retry wait short enough that retries cost nothing.
@@ -33,19 +34,6 @@ const CUT: usize = 40_000;
 /// An HTTP date and the same instant as seconds since the Unix epoch.
 const DATE: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
 const DATE_UNIX: u64 = 1_445_412_480;
-
-/// A server whose first request for `/r.bin` gets `first` cut after `cut`
-/// bytes, and every later one `then` whole.
-fn cut_then(first: Resource, cut: usize, then: Resource) -> Server {
-    server::http_nth(move |req, n| {
-        let res = if n == 0 {
-            first.respond(req.headers(), Shape::CutAfter(cut))
-        } else {
-            then.respond(req.headers(), Shape::Whole)
-        };
-        async move { res }
-    })
-}
 
 /// `haul URL -d out` in `tmp`, with `extra` arguments.
 fn haul_once(tmp: &TempDir, server: &Server, extra: &[&str]) -> Output {
