@@ -113,9 +113,9 @@ pub(crate) struct Planner {
     claims: Arc<Claims>,
     /// `--dir` was empty (or missing) when the run began: no destination
     /// and no `.part` can exist but the ones this run makes, which the
-    /// collision check already keeps apart, so the per-URL `stat`s are
-    /// skipped (two per URL: a fifth of the planner's time on 10,000
-    /// files).
+    /// collision check already keeps apart, so the two per-URL `stat`s
+    /// are skipped (a measurable share of the planner's time on many small
+    /// files; BENCHMARKS.md).
     empty_dir: bool,
 }
 

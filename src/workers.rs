@@ -6,8 +6,8 @@
 //! nothing else crosses threads per file.
 //!
 //! Why not tokio's multi-thread runtime: its work stealing wakes idle
-//! threads through futexes for every task it moves, which cost about a
-//! third of the CPU on 10,000 small files (BENCHMARKS.md). Threads that
+//! threads through futexes for every task it moves, a large share of the
+//! CPU on many small files (BENCHMARKS.md has the profile). Threads that
 //! share nothing but the scheduler's hand-offs keep a download's socket
 //! reads, its parsing and its small-file writes on the thread that owns
 //! the connection, and still give each core its share of the bytes (a
