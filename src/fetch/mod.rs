@@ -9,10 +9,13 @@
 //! decide whether to try again (`retry.rs`; [`fetch`] only asks), schedule
 //! (`runner.rs`), or touch a file other than through `outdir.rs`.
 //!
+//! - `destination.rs`: what is already at the destination (a file hashed
+//!   first; a name a server gives, claimed when the answer comes).
 //! - `resume.rs`: the note on a `.part`, which `.part` may be continued, and
 //!   whether an answer proves the recorded version.
 //! - `part.rs`: the temp file, its writes and its rename.
 
+mod destination;
 mod part;
 mod resume;
 
@@ -21,21 +24,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
-use reqwest::header::{
-    CONTENT_DISPOSITION, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE, LAST_MODIFIED, RANGE,
-};
+use reqwest::header::{HeaderMap, IF_MODIFIED_SINCE, IF_RANGE, LAST_MODIFIED, RANGE};
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
+use self::destination::{Destination, destination, verify_existing};
 use self::part::PartFile;
 use self::resume::{Note, Resumable, content_range_start, open_resumable};
 use crate::cli::OnExists;
-use crate::digest::{check_digest, digest_of_existing, hash_prefix};
+use crate::digest::{check_digest, hash_prefix};
 use crate::error::FailureKind;
 use crate::http::{Ctx, network_error};
-use crate::naming::{part_path, safe_relative, suggested_name};
-use crate::plan::{AtDestination, Job, at_destination};
-use crate::report::{Done, Failure, Masked, Outcome, masked};
+use crate::naming::part_path;
+use crate::plan::Job;
+use crate::report::{Done, Failure, Outcome, masked};
 use crate::retry::{Budget, retry_after};
 
 /// A job and what its attempts so far have used up.
@@ -132,23 +134,6 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
             .context(format!("gave up after {} attempts", task.attempts));
     }
     Step::Finished(task.finish(Err(failure)))
-}
-
-/// A file is at the destination and a digest says what it must hold: no
-/// request when it does (the planner found the file; hashing is this
-/// slot's work). `None` when the download must go ahead.
-async fn verify_existing(ctx: &Ctx, task: &mut Task) -> Option<Result<Done, Failure>> {
-    match digest_of_existing(&ctx.out, &task.job.rel).await {
-        Ok(Some(digest)) if Some(digest) == task.job.sha256 => Some(Ok(Done::Skipped {
-            sha256: Some(digest),
-        })),
-        Ok(Some(_)) => {
-            task.replaced = Some("sha256 mismatch");
-            None
-        }
-        Ok(None) => None,
-        Err(err) => Some(Err(Failure::new(FailureKind::Refused, None, err))),
-    }
 }
 
 /// One attempt (one request, or two when a range answer proves to be of
@@ -312,64 +297,6 @@ fn check_status(
         (None, _) => response.content_length(),
     };
     Ok(Checked::Body { total })
-}
-
-/// Where a `--content-disposition` download goes.
-enum Destination {
-    Write(PathBuf),
-    /// The file is there and `--on-exists` keeps it.
-    Done(Done),
-}
-
-/// `--content-disposition`: the name is claimed now, before any byte is
-/// written, first come first served; then what is already at that name is
-/// dealt with by the planner's rule ([`at_destination`]).
-async fn destination(
-    ctx: &Ctx,
-    task: &mut Task,
-    headers: &HeaderMap,
-) -> Result<Destination, Failure> {
-    let refused = |error| Failure::new(FailureKind::Refused, None, error);
-    let rel = answer_name(&task.job, headers).map_err(refused)?;
-    // Reported under the name the server gave, claimed or not.
-    task.path = ctx.out.display(&rel);
-    ctx.claims
-        .claim(&rel, Masked(&task.job.url))
-        .map_err(|collision| refused(anyhow!(collision.0)))?;
-    task.claimed = Some(rel.clone());
-    let existing = ctx.out.existing(&rel);
-    let has_digest = task.job.sha256.is_some();
-    match at_destination(existing, ctx.config.on_exists, has_digest, &task.path) {
-        // The request went out without `If-Modified-Since` (the name was
-        // not known): the answer is the file.
-        AtDestination::Fetch | AtDestination::Update(_) => {}
-        AtDestination::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None })),
-        AtDestination::Verify => {
-            let digest = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
-            if digest.is_some() && digest == task.job.sha256 {
-                return Ok(Destination::Done(Done::Skipped { sha256: digest }));
-            }
-            task.replaced = digest.map(|_| "sha256 mismatch");
-        }
-        AtDestination::Refuse(error) => return Err(refused(anyhow!(error))),
-    }
-    Ok(Destination::Write(rel))
-}
-
-/// The name the answer gives the file under `--content-disposition` (or the
-/// name from the URL when it suggests none), checked.
-fn answer_name(job: &Job, headers: &HeaderMap) -> anyhow::Result<PathBuf> {
-    let suggested = headers
-        .get(CONTENT_DISPOSITION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(suggested_name);
-    match suggested {
-        None => Ok(job.rel.clone()),
-        Some(Ok(name)) => Ok(safe_relative(
-            &job.rel.with_file_name(name).to_string_lossy(),
-        )?),
-        Some(Err(unsafe_name)) => Err(unsafe_name.into()),
-    }
 }
 
 /// The `.part` to write to (the proven one continued, or a fresh one) and

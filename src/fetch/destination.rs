@@ -1,0 +1,93 @@
+//! What is already at a destination, for a download under way: a file
+//! whose digest is known is hashed before anything is requested, and under
+//! `--content-disposition` the name the answer gives is checked, claimed
+//! (first come, first served, before a byte is written) and looked at by
+//! the planner's rule ([`at_destination`]).
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use reqwest::header::{CONTENT_DISPOSITION, HeaderMap};
+
+use super::Task;
+use crate::digest::digest_of_existing;
+use crate::error::FailureKind;
+use crate::http::Ctx;
+use crate::naming::{safe_relative, suggested_name};
+use crate::plan::{AtDestination, Job, at_destination};
+use crate::report::{Done, Failure, Masked};
+
+/// A file is at the destination and a digest says what it must hold: no
+/// request when it does (the planner found the file; hashing is this
+/// slot's work). `None` when the download must go ahead.
+pub(super) async fn verify_existing(ctx: &Ctx, task: &mut Task) -> Option<Result<Done, Failure>> {
+    match digest_of_existing(&ctx.out, &task.job.rel).await {
+        Ok(Some(digest)) if Some(digest) == task.job.sha256 => Some(Ok(Done::Skipped {
+            sha256: Some(digest),
+        })),
+        Ok(Some(_)) => {
+            task.replaced = Some("sha256 mismatch");
+            None
+        }
+        Ok(None) => None,
+        Err(err) => Some(Err(Failure::new(FailureKind::Refused, None, err))),
+    }
+}
+
+/// Where a `--content-disposition` download goes.
+pub(super) enum Destination {
+    Write(PathBuf),
+    /// The file is there and `--on-exists` keeps it.
+    Done(Done),
+}
+
+/// `--content-disposition`: the name is claimed now, before any byte is
+/// written, first come first served; then what is already at that name is
+/// dealt with by the planner's rule ([`at_destination`]).
+pub(super) async fn destination(
+    ctx: &Ctx,
+    task: &mut Task,
+    headers: &HeaderMap,
+) -> Result<Destination, Failure> {
+    let refused = |error| Failure::new(FailureKind::Refused, None, error);
+    let rel = answer_name(&task.job, headers).map_err(refused)?;
+    // Reported under the name the server gave, claimed or not.
+    task.path = ctx.out.display(&rel);
+    ctx.claims
+        .claim(&rel, Masked(&task.job.url))
+        .map_err(|collision| refused(anyhow!(collision.0)))?;
+    task.claimed = Some(rel.clone());
+    let existing = ctx.out.existing(&rel);
+    let has_digest = task.job.sha256.is_some();
+    match at_destination(existing, ctx.config.on_exists, has_digest, &task.path) {
+        // The request went out without `If-Modified-Since` (the name was
+        // not known): the answer is the file.
+        AtDestination::Fetch | AtDestination::Update(_) => {}
+        AtDestination::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None })),
+        AtDestination::Verify => {
+            let digest = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
+            if digest.is_some() && digest == task.job.sha256 {
+                return Ok(Destination::Done(Done::Skipped { sha256: digest }));
+            }
+            task.replaced = digest.map(|_| "sha256 mismatch");
+        }
+        AtDestination::Refuse(error) => return Err(refused(anyhow!(error))),
+    }
+    Ok(Destination::Write(rel))
+}
+
+/// The name the answer gives the file under `--content-disposition` (or the
+/// name from the URL when it suggests none), checked.
+fn answer_name(job: &Job, headers: &HeaderMap) -> anyhow::Result<PathBuf> {
+    let suggested = headers
+        .get(CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(suggested_name);
+    match suggested {
+        None => Ok(job.rel.clone()),
+        Some(Ok(name)) => Ok(safe_relative(
+            &job.rel.with_file_name(name).to_string_lossy(),
+        )?),
+        Some(Err(unsafe_name)) => Err(unsafe_name.into()),
+    }
+}
