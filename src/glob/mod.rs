@@ -184,23 +184,7 @@ fn parse_number(
 /// Parses the range whose `[` is at index `open`; returns it and the index
 /// just past its `]`.
 fn parse_range(chars: &[char], open: usize) -> Result<(GlobSet, usize), GlobError> {
-    let mut close = None;
-    for (j, &c) in chars.iter().enumerate().skip(open + 1) {
-        match c {
-            ']' => {
-                close = Some(j);
-                break;
-            }
-            '[' | '{' => return Err(nested(j + 1, c)),
-            _ => {}
-        }
-    }
-    let Some(close) = close else {
-        return Err(GlobError::new(
-            open + 1,
-            "unclosed \"[\": there is no matching \"]\"".to_string(),
-        ));
-    };
+    let close = closing_bracket(chars, open)?;
     let content = &chars[open + 1..close];
     let whole: String = chars[open..=close].iter().collect();
     let bad =
@@ -246,42 +230,88 @@ fn parse_range(chars: &[char], open: usize) -> Result<(GlobSet, usize), GlobErro
     if start_kind != end_kind {
         return Err(bad(open + 1, "start and end are of different kinds"));
     }
+    let bounds = Bounds {
+        start: &start_text,
+        end: &end_text,
+        start_column,
+        end_column,
+        column: open + 1,
+    };
     let set = match start_kind {
-        Kind::Number => {
-            let start = parse_number(&start_text, start_column, &bad)?;
-            let end = parse_number(&end_text, end_column, &bad)?;
-            if start > end {
-                return Err(bad(open + 1, "start is after end"));
-            }
-            let width = if start_text.len() > 1 && start_text.starts_with('0') {
-                start_text.len()
-            } else {
-                0
-            };
-            GlobSet::Numbers {
-                start,
-                step,
-                last: (end - start) / step,
-                width,
-            }
-        }
-        Kind::Letter => {
-            let start = start_text.as_bytes()[0];
-            let end = end_text.as_bytes()[0];
-            if start.is_ascii_lowercase() != end.is_ascii_lowercase() {
-                return Err(bad(open + 1, "start and end letters differ in case"));
-            }
-            if start > end {
-                return Err(bad(open + 1, "start is after end"));
-            }
-            GlobSet::Letters {
-                start,
-                step,
-                last: u64::from(end - start) / step,
-            }
-        }
+        Kind::Number => numbers(&bounds, step, &bad)?,
+        Kind::Letter => letters(&bounds, step, &bad)?,
     };
     Ok((set, close + 1))
+}
+
+/// The index of the `]` closing the range opened at `open`.
+fn closing_bracket(chars: &[char], open: usize) -> Result<usize, GlobError> {
+    for (j, &c) in chars.iter().enumerate().skip(open + 1) {
+        match c {
+            ']' => return Ok(j),
+            '[' | '{' => return Err(nested(j + 1, c)),
+            _ => {}
+        }
+    }
+    Err(GlobError::new(
+        open + 1,
+        "unclosed \"[\": there is no matching \"]\"".to_string(),
+    ))
+}
+
+/// A range's two ends as written, and where they stand in the pattern.
+struct Bounds<'a> {
+    start: &'a str,
+    end: &'a str,
+    start_column: usize,
+    end_column: usize,
+    /// The range's own column, for errors about it as a whole.
+    column: usize,
+}
+
+/// `[1-100]`, `[001-100:5]`: zero padded to the width written.
+fn numbers(
+    b: &Bounds<'_>,
+    step: u64,
+    bad: &dyn Fn(usize, &str) -> GlobError,
+) -> Result<GlobSet, GlobError> {
+    let start = parse_number(b.start, b.start_column, bad)?;
+    let end = parse_number(b.end, b.end_column, bad)?;
+    if start > end {
+        return Err(bad(b.column, "start is after end"));
+    }
+    let width = if b.start.len() > 1 && b.start.starts_with('0') {
+        b.start.len()
+    } else {
+        0
+    };
+    Ok(GlobSet::Numbers {
+        start,
+        step,
+        last: (end - start) / step,
+        width,
+    })
+}
+
+/// `[a-z]`, `[A-Z:2]`: one case.
+fn letters(
+    b: &Bounds<'_>,
+    step: u64,
+    bad: &dyn Fn(usize, &str) -> GlobError,
+) -> Result<GlobSet, GlobError> {
+    let start = b.start.as_bytes()[0];
+    let end = b.end.as_bytes()[0];
+    if start.is_ascii_lowercase() != end.is_ascii_lowercase() {
+        return Err(bad(b.column, "start and end letters differ in case"));
+    }
+    if start > end {
+        return Err(bad(b.column, "start is after end"));
+    }
+    Ok(GlobSet::Letters {
+        start,
+        step,
+        last: u64::from(end - start) / step,
+    })
 }
 
 /// Parses the list whose `{` is at index `open`; returns it and the index
