@@ -3,11 +3,12 @@
 //! mismatch, whatever `--retries` says), how long to wait (exponential
 //! backoff with full jitter from `--retry-wait`, or what `Retry-After`
 //! asks, both capped at [`MAX_WAIT`]), and which hosts asked everyone to
-//! wait (a 429 or 503 with `Retry-After`). It decides and keeps the data;
-//! the runner applies it (parks a task without holding a slot, holds back a
-//! paused host's downloads). It does not classify failures (`error.rs`).
+//! wait (a 429 or 503 with `Retry-After`). It decides and keeps the data
+//! (the queue of waiting downloads, the paused hosts); the runner applies
+//! it (parks a task without holding a slot, holds back a paused host's
+//! downloads). It does not classify failures (`error.rs`).
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -77,6 +78,84 @@ pub(crate) fn is_transient(kind: FailureKind) -> bool {
         FailureKind::Http(status) => matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504),
         FailureKind::Network => true,
         _ => false,
+    }
+}
+
+/// Downloads waiting for their retry, earliest first (in the order they
+/// came when their times are equal). They hold no `--jobs` slot meanwhile.
+#[derive(Debug)]
+pub(crate) struct Waiting<T> {
+    heap: BinaryHeap<Entry<T>>,
+    seq: u64,
+}
+
+impl<T> Default for Waiting<T> {
+    fn default() -> Self {
+        Waiting {
+            heap: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+}
+
+impl<T> Waiting<T> {
+    pub(crate) fn push(&mut self, at: Instant, item: T) {
+        self.seq += 1;
+        self.heap.push(Entry {
+            at,
+            seq: self.seq,
+            item,
+        });
+    }
+
+    /// When the earliest waits until.
+    pub(crate) fn next_at(&self) -> Option<Instant> {
+        self.heap.peek().map(|e| e.at)
+    }
+
+    /// The earliest, if its time has come by `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<T> {
+        if self.heap.peek()?.at > now {
+            return None;
+        }
+        self.heap.pop().map(|e| e.item)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Everything still waiting, in no particular order.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.heap.drain().map(|e| e.item)
+    }
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    at: Instant,
+    seq: u64,
+    item: T,
+}
+
+impl<T> PartialEq for Entry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl<T> Eq for Entry<T> {}
+
+impl<T> PartialOrd for Entry<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Entry<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // BinaryHeap is a max-heap: reversed for the earliest first.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
     }
 }
 
@@ -179,6 +258,21 @@ mod tests {
             (retry.wait, retry.pause_host),
             (Duration::from_secs(3), true)
         );
+    }
+
+    #[test]
+    fn the_earliest_due_comes_first_and_ties_keep_their_order() {
+        let mut waiting = Waiting::default();
+        let now = Instant::now();
+        waiting.push(now + Duration::from_secs(2), "late");
+        waiting.push(now, "first");
+        waiting.push(now, "second");
+        assert_eq!(waiting.next_at(), Some(now));
+        assert_eq!(waiting.pop_due(now), Some("first"));
+        assert_eq!(waiting.pop_due(now), Some("second"));
+        assert_eq!(waiting.pop_due(now), None, "not due yet");
+        assert_eq!(waiting.drain().collect::<Vec<_>>(), ["late"]);
+        assert!(waiting.is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! `.part` for a later resume. It does not speak HTTP (`http.rs`,
 //! `fetch/`), decide retries (`retry.rs`) or read inputs (`plan.rs`).
 
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -33,7 +33,7 @@ use crate::outdir::OutDir;
 use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
-use crate::retry::HostPauses;
+use crate::retry::{HostPauses, Waiting};
 use crate::workers::{self, Worker};
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
@@ -120,8 +120,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
             workers,
             set: JoinSet::new(),
             in_flight: HashMap::new(),
-            waiting: BinaryHeap::new(),
-            seq: 0,
+            waiting: Waiting::default(),
             paused: HostPauses::default(),
         },
         sink: Sink {
@@ -232,8 +231,8 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
     if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
         sched.set.abort_all();
     }
-    for waiting in sched.waiting.drain() {
-        let outcome = waiting.task.into_outcome(Failure::new(
+    for task in sched.waiting.drain() {
+        let outcome = task.into_outcome(Failure::new(
             FailureKind::Cancelled,
             None,
             anyhow!("interrupted while waiting to retry"),
@@ -272,8 +271,7 @@ struct Scheduler {
     /// Each running task's thread, and what it is about (to name it if it
     /// panics).
     in_flight: HashMap<tokio::task::Id, (usize, String, PathBuf)>,
-    waiting: BinaryHeap<Waiting>,
-    seq: u64,
+    waiting: Waiting<Task>,
     /// Hosts that asked for a pause (429/503 + Retry-After), until when.
     paused: HostPauses,
 }
@@ -288,7 +286,7 @@ impl Scheduler {
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        self.waiting.peek().map(|w| w.at)
+        self.waiting.next_at()
     }
 
     /// Starts `task` now, or later if its host asked for a pause.
@@ -320,9 +318,10 @@ impl Scheduler {
     /// Starts the waiting tasks whose time has come, while there is room.
     fn launch_due(&mut self) {
         let now = Instant::now();
-        while self.has_room() && self.waiting.peek().is_some_and(|w| w.at <= now) {
-            let waiting = self.waiting.pop().expect("peeked");
-            self.launch(waiting.task);
+        while self.has_room()
+            && let Some(task) = self.waiting.pop_due(now)
+        {
+            self.launch(task);
         }
     }
 
@@ -335,12 +334,7 @@ impl Scheduler {
     }
 
     fn wait(&mut self, task: Task, at: Instant) {
-        self.seq += 1;
-        self.waiting.push(Waiting {
-            at,
-            seq: self.seq,
-            task,
-        });
+        self.waiting.push(at, task);
     }
 
     /// Forgets a finished task; returns what it was about.
@@ -400,34 +394,6 @@ impl Slots {
 
     fn give_back(&mut self) {
         self.used -= 1;
-    }
-}
-
-/// A task waiting for its retry, ordered by time (earliest first).
-struct Waiting {
-    at: Instant,
-    seq: u64,
-    task: Task,
-}
-
-impl PartialEq for Waiting {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Waiting {}
-
-impl PartialOrd for Waiting {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Waiting {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // BinaryHeap is a max-heap: reverse for the earliest first.
-        (other.at, other.seq).cmp(&(self.at, self.seq))
     }
 }
 
