@@ -4,12 +4,14 @@
 //! `.part`, hashing a file already there) resolves its path here, relative to
 //! a descriptor of `--dir` opened once, so that:
 //!
-//! - nothing outside `--dir` is reached: the folders on the way are opened
-//!   with `openat2(RESOLVE_BENEATH)`, so a symlinked folder that stays inside
-//!   is followed and one that leads out (or is absolute) is refused by the
-//!   kernel in the same call. Where the kernel has no `openat2` (Linux
-//!   before 5.6, other Unixes), each folder is opened with `O_NOFOLLOW`
-//!   instead, which refuses every symlinked folder;
+//! - nothing outside `--dir` is reached, and no file is reached under two
+//!   names: the folders on the way are opened with `openat2(RESOLVE_BENEATH
+//!   | RESOLVE_NO_SYMLINKS)`, so the kernel refuses, in the same call, a
+//!   path through any symlinked folder. One that leads out would write
+//!   outside; one that stays inside would let two names the registry tells
+//!   apart (`real/x`, `alias/x`) be one file, and two downloads share it.
+//!   Where the kernel has no `openat2` (Linux before 5.6, other Unixes),
+//!   each folder is opened with `O_NOFOLLOW`, to the same effect;
 //! - the last component is never followed (`O_NOFOLLOW`), and no open can
 //!   wait (`O_NONBLOCK`: a FIFO planted at a `.part` cannot hang the run);
 //! - only a regular file with a single link is ever appended to; a temp file
@@ -39,7 +41,7 @@ pub(crate) struct OutDir {
     /// `None` when the folder does not exist (a dry run creates nothing):
     /// then nothing exists under it either.
     fd: Option<OwnedFd>,
-    /// The kernel resolves paths with `RESOLVE_BENEATH`.
+    /// The kernel resolves paths with `openat2` (one call for a whole path).
     beneath: bool,
     /// Names that differ only in case or Unicode normalisation are one file
     /// here (macOS's default, ext4 casefold folders).
@@ -300,7 +302,7 @@ impl OutDir {
                 rel,
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                 Mode::empty(),
-                ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
             );
         }
         // No openat2: one folder at a time, none of them a symlink.
@@ -358,13 +360,9 @@ impl OutDir {
                 "refusing to write through {}: a symlink that leads out of the output folder",
                 path.display()
             ),
-            Errno::LOOP if !self.beneath => anyhow!(
-                "refusing to write through {}: a symlinked folder (this system cannot check \
-                 where it leads)",
-                path.display()
-            ),
             Errno::LOOP => anyhow!(
-                "refusing to write through {}: too many levels of symlinks",
+                "refusing to write through {}: a symlinked folder (haul follows no symlink \
+                 under the output folder)",
                 path.display()
             ),
             Errno::NOTDIR => anyhow!("cannot use {}: it is not a folder", path.display()),
@@ -545,17 +543,16 @@ mod tests {
     }
 
     #[test]
-    fn a_symlinked_folder_inside_is_followed() {
+    fn a_symlinked_folder_inside_is_refused_too() {
+        // `real/x` and `alias/x` would be one file under two names.
         let (tmp, out) = out();
         std::fs::create_dir(tmp.path().join("out/real")).unwrap();
         std::os::unix::fs::symlink("real", tmp.path().join("out/alias")).unwrap();
-        if !out.beneath {
-            return; // Without openat2, every symlinked folder is refused.
-        }
-        let file = out.create(Path::new("alias/x.part")).unwrap();
-        out.promote(&file, Path::new("alias/x.part"), Path::new("alias/x"), true)
-            .unwrap();
-        assert!(tmp.path().join("out/real/x").exists());
+        let err = out.create(Path::new("alias/x.part")).unwrap_err();
+        assert!(format!("{err:#}").contains("a symlinked folder"), "{err:#}");
+        assert!(out.existing(Path::new("alias/x")).is_err());
+        assert!(out.create(Path::new("real/x.part")).is_ok());
+        assert!(!tmp.path().join("out/real/x").exists());
     }
 
     #[test]

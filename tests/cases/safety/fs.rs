@@ -161,6 +161,36 @@ fn a_file_behind_a_symlink_that_leads_out_is_not_a_skip() {
 
 /// Issue 8 (item 4): opening a FIFO planted at `x.part` for writing waits
 /// for a reader forever. It must be replaced by a regular file instead.
+/// A symlinked folder that stays inside `-d` gives one file two names the
+/// registry tells apart (`real/x`, `alias/x`): two downloads would share
+/// it, and one be reported ok with the other's bytes. The path through the
+/// link is refused before any request; the real name is downloaded.
+#[test]
+fn a_symlinked_folder_inside_the_dir_is_refused_too() {
+    let server = server::files([("/1", b"one".to_vec()), ("/2", b"two".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+    std::fs::create_dir_all(tmp.path().join("out/real")).unwrap();
+    std::os::unix::fs::symlink("real", tmp.path().join("out/alias")).unwrap();
+    write_list(
+        tmp.path(),
+        "urls.txt",
+        &[
+            format!("{} out=real/x", server.url("/1")),
+            format!("{} out=alias/x", server.url("/2")),
+        ],
+    );
+
+    let out = run(haul_in(tmp.path()).args(["-i", "urls.txt", "-d", "out", "-j2"]));
+
+    out.assert_code(1).assert_summary(1, 0, 1);
+    out.assert_failure(&server.url("/2"), &["out/alias", "symlinked folder"]);
+    assert_eq!(
+        std::fs::read(tmp.path().join("out/real/x")).unwrap(),
+        b"one"
+    );
+    assert_eq!(server.hits_for("/2"), 0, "refused before any request");
+}
+
 #[test]
 fn a_fifo_at_the_part_is_replaced_without_hanging() {
     let body = pseudo_random(802, 50_000);
