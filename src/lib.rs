@@ -14,6 +14,7 @@ mod glob;
 mod http;
 pub mod logging;
 mod naming;
+mod netrc;
 mod outdir;
 mod plan;
 mod progress;

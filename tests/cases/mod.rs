@@ -9,6 +9,7 @@ mod list;
 mod naming;
 mod output;
 mod properties;
+mod proxy;
 mod reliability;
 mod safety;
 mod template;

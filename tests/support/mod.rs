@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod socks;
 
 use std::collections::BTreeMap;
 use std::fmt;
