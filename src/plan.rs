@@ -213,17 +213,20 @@ impl Planner {
         };
         self.position += 1;
         let n = self.position;
-        if let Some(Shard { k, n: shards }) = self.config.shard
-            && (n - 1) % shards != k - 1
-        {
-            return None;
-        }
+        // De-duplication runs over the whole input, before the shard
+        // filter: every shard reads all of it, so the first occurrence's
+        // position picks the one shard that fetches a repeated URL.
         if !self.urls.insert(self.hasher.hash_one(url.as_str())) {
             tracing::debug!(
                 "{}: listed again ({}), fetched once",
                 masked(&url),
                 current.origin
             );
+            return None;
+        }
+        if let Some(Shard { k, n: shards }) = self.config.shard
+            && (n - 1) % shards != k - 1
+        {
             return None;
         }
 
@@ -485,6 +488,21 @@ mod tests {
             "{}",
             got[3]
         );
+    }
+
+    #[test]
+    fn a_repeat_is_fetched_by_the_shard_of_its_first_position() {
+        // Positions: a=1, b=2, c=3, a=4 (a repeat). Shards of 2: a's first
+        // position is shard 1's, its repeat's shard 2's; only shard 1
+        // fetches it.
+        let urls = ["http://h/a", "http://h/b", "http://h/c", "http://h/a"];
+        let shard = |k: &str| {
+            let mut args = vec!["-d", "o", "--shard", k];
+            args.extend(urls);
+            plan(&args)
+        };
+        assert_eq!(shard("1/2"), ["http://h/a o/a", "http://h/c o/c"]);
+        assert_eq!(shard("2/2"), ["http://h/b o/b"]);
     }
 
     #[test]

@@ -12,4 +12,5 @@ mod properties;
 mod proxy;
 mod reliability;
 mod safety;
+mod shard;
 mod template;
