@@ -63,6 +63,14 @@ pub struct Cli {
     #[arg(short = 'j', long, value_name = "N", default_value = "16")]
     pub jobs: NonZeroUsize,
 
+    /// Downloads in flight at once per host (host:port); default: only -j
+    ///
+    /// Other hosts keep the remaining -j slots busy: the scheduler looks
+    /// ahead up to 1024 planned downloads for one whose host has room, so a
+    /// list sorted by host may still wait on one host beyond that window.
+    #[arg(long, value_name = "N")]
+    pub per_host: Option<NonZeroUsize>,
+
     /// Take only the URLs of shard K out of N (positions i with i % N == K-1)
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,

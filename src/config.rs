@@ -30,6 +30,8 @@ pub struct Config {
     pub content_disposition: bool,
     pub on_exists: OnExists,
     pub jobs: NonZeroUsize,
+    /// `--per-host`: downloads in flight per `host:port`.
+    pub per_host: Option<NonZeroUsize>,
     pub shard: Option<Shard>,
     pub globoff: bool,
     pub http: HttpConfig,
@@ -115,6 +117,7 @@ impl Config {
             content_disposition: cli.content_disposition,
             on_exists: cli.on_exists,
             jobs: cli.jobs,
+            per_host: cli.per_host,
             shard: cli.shard,
             globoff: cli.globoff,
             dry_run: cli.dry_run,

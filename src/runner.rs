@@ -13,6 +13,7 @@
 //! `fetch/`), decide retries (`retry.rs`) or read inputs (`plan.rs`).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -23,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::claims::Claims;
 use crate::config::Config;
@@ -39,6 +41,9 @@ use crate::workers::{self, Worker};
 /// How far the planner may run ahead of the downloads. Bounded, so a
 /// list of ten million lines is never held in memory.
 const PLAN_AHEAD: usize = 1024;
+/// With `--per-host`, how many planned downloads may wait for their host
+/// while others start (memory: one `Job` each).
+const LOOK_AHEAD: usize = 1024;
 /// Planned jobs travel in batches: one thread wake-up per batch instead of
 /// one per URL.
 const BATCH: usize = 64;
@@ -116,11 +121,12 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let planned = spawn_planner(planner, progress)?;
     Ok(Run {
         sched: Scheduler {
-            slots: Slots::new(jobs),
+            slots: Slots::new(jobs, config.per_host.map(|n| n.get())),
             workers,
             set: JoinSet::new(),
             in_flight: HashMap::new(),
             waiting: Waiting::default(),
+            blocked: VecDeque::new(),
             paused: HostPauses::default(),
         },
         sink: Sink {
@@ -149,9 +155,16 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             pending,
             ..
         } = run;
+        sched.launch_blocked();
         sched.launch_due();
         while sink.stop.is_none() && sched.has_room() {
-            match pending.pop_front() {
+            // The first planned job that can start now: the first one, or
+            // with --per-host the first whose host has room.
+            let next = pending.iter().position(|p| match p {
+                Planned::Fetch(job) => sched.slots.free_for(&job.url),
+                Planned::Done(_) => true,
+            });
+            match next.and_then(|i| pending.remove(i)) {
                 Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
                 Some(Planned::Done(outcome)) => sink.record(outcome, progress),
                 None => break,
@@ -186,7 +199,10 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             }
             () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
                 if next_wake.is_some() && sched.has_room() => sched.launch_due(),
-            batch = planned.recv(), if *input_open && pending.is_empty() && sched.has_room() => {
+            // More jobs when there is room and nothing planned can start:
+            // with --per-host, up to LOOK_AHEAD of them wait for their hosts.
+            batch = planned.recv(), if *input_open && sched.has_room()
+                && (pending.is_empty() || (sched.slots.per_host() && pending.len() < LOOK_AHEAD)) => {
                 match batch {
                     Some(batch) => pending.extend(batch),
                     None => *input_open = false,
@@ -231,7 +247,8 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
     if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
         sched.set.abort_all();
     }
-    for task in sched.waiting.drain() {
+    let blocked = std::mem::take(&mut sched.blocked);
+    for task in sched.waiting.drain().chain(blocked) {
         let outcome = task.into_outcome(Failure::new(
             FailureKind::Cancelled,
             None,
@@ -270,8 +287,10 @@ struct Scheduler {
     set: JoinSet<Step>,
     /// Each running task's thread, and what it is about (to name it if it
     /// panics).
-    in_flight: HashMap<tokio::task::Id, (usize, String, PathBuf)>,
+    in_flight: HashMap<tokio::task::Id, About>,
     waiting: Waiting<Task>,
+    /// Retries whose time has come but whose host is at `--per-host`.
+    blocked: VecDeque<Task>,
     /// Hosts that asked for a pause (429/503 + Retry-After), until when.
     paused: HostPauses,
 }
@@ -282,15 +301,33 @@ impl Scheduler {
     }
 
     fn is_idle(&self) -> bool {
-        self.set.is_empty() && self.waiting.is_empty()
+        self.set.is_empty() && self.waiting.is_empty() && self.blocked.is_empty()
     }
 
     fn next_wake(&self) -> Option<Instant> {
         self.waiting.next_at()
     }
 
-    /// Starts `task` now, or later if its host asked for a pause.
+    /// Starts the retries that waited for their host's room, while there is.
+    fn launch_blocked(&mut self) {
+        let mut i = 0;
+        while self.has_room() && i < self.blocked.len() {
+            if self.slots.free_for(&self.blocked[i].job.url) {
+                let task = self.blocked.remove(i).expect("in range");
+                self.launch(task);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Starts `task` now, or later if its host asked for a pause or (a
+    /// retry) is at `--per-host`.
     fn launch(&mut self, task: Task) {
+        if !self.slots.free_for(&task.job.url) {
+            self.blocked.push_back(task);
+            return;
+        }
         // Hosts are named only when some host asked for a pause: the
         // common case costs no allocation per file.
         if !self.paused.is_empty()
@@ -306,8 +343,13 @@ impl Scheduler {
             .min_by_key(|(_, w)| w.load)
             .expect("at least one transfer thread");
         worker.load += 1;
-        self.slots.take();
-        let about = (index, masked(&task.job.url), task.job.path.clone());
+        let host = self.slots.take(&task.job.url);
+        let about = About {
+            thread: index,
+            host,
+            url: masked(&task.job.url),
+            path: task.job.path.clone(),
+        };
         let id = self
             .set
             .spawn_on(fetch(worker.ctx.clone(), task), &worker.handle)
@@ -339,10 +381,10 @@ impl Scheduler {
 
     /// Forgets a finished task; returns what it was about.
     fn done(&mut self, id: tokio::task::Id) -> Option<(String, PathBuf)> {
-        let (index, url, path) = self.in_flight.remove(&id)?;
-        self.workers[index].load -= 1;
-        self.slots.give_back();
-        Some((url, path))
+        let about = self.in_flight.remove(&id)?;
+        self.workers[about.thread].load -= 1;
+        self.slots.give_back(about.host);
+        Some((about.url, about.path))
     }
 
     /// Unwraps a joined task; a panic becomes that URL's failure.
@@ -377,24 +419,76 @@ impl Scheduler {
 struct Slots {
     jobs: usize,
     used: usize,
+    /// `--per-host`: the limit, and the downloads in flight per host
+    /// (`host:port`, hashed). Nothing is counted without the flag.
+    per_host: Option<(usize, HashMap<u64, usize>)>,
+    hasher: RandomState,
 }
 
 impl Slots {
-    fn new(jobs: usize) -> Slots {
-        Slots { jobs, used: 0 }
+    fn new(jobs: usize, per_host: Option<usize>) -> Slots {
+        Slots {
+            jobs,
+            used: 0,
+            per_host: per_host.map(|n| (n, HashMap::new())),
+            hasher: RandomState::new(),
+        }
     }
 
     fn free(&self) -> bool {
         self.used < self.jobs
     }
 
-    fn take(&mut self) {
-        self.used += 1;
+    /// Whether `--per-host` is counted (then jobs for a busy host wait).
+    fn per_host(&self) -> bool {
+        self.per_host.is_some()
     }
 
-    fn give_back(&mut self) {
-        self.used -= 1;
+    /// Whether a download of `url` may start now.
+    fn free_for(&self, url: &Url) -> bool {
+        match &self.per_host {
+            None => self.free(),
+            Some((limit, hosts)) => {
+                self.free() && hosts.get(&self.host(url)).is_none_or(|n| n < limit)
+            }
+        }
     }
+
+    /// Takes a slot for a download of `url`; returns its host's key.
+    fn take(&mut self, url: &Url) -> Option<u64> {
+        self.used += 1;
+        let host = self.per_host.as_ref().map(|_| self.host(url))?;
+        let (_, hosts) = self.per_host.as_mut().expect("checked");
+        *hosts.entry(host).or_default() += 1;
+        Some(host)
+    }
+
+    fn give_back(&mut self, host: Option<u64>) {
+        self.used -= 1;
+        if let (Some(host), Some((_, hosts))) = (host, &mut self.per_host)
+            && let Some(n) = hosts.get_mut(&host)
+        {
+            *n -= 1;
+            if *n == 0 {
+                hosts.remove(&host);
+            }
+        }
+    }
+
+    /// Hosts are compared as `host:port` after URL normalisation.
+    fn host(&self, url: &Url) -> u64 {
+        self.hasher
+            .hash_one((url.host_str(), url.port_or_known_default()))
+    }
+}
+
+/// What a running download is about: its thread and host (for the slot
+/// accounting) and its URL and path (to name it if it panics).
+struct About {
+    thread: usize,
+    host: Option<u64>,
+    url: String,
+    path: PathBuf,
 }
 
 /// Where outcomes go: the summary, the report, the failure lines; and the

@@ -25,7 +25,13 @@ fn shards_of_one_input_fetch_every_url_exactly_once() {
     write_list(
         tmp.path(),
         "urls.txt",
-        &[url(3), url(5), "ftp://example.invalid/f0".into(), url(6), url(1)],
+        &[
+            url(3),
+            url(5),
+            "ftp://example.invalid/f0".into(),
+            url(6),
+            url(1),
+        ],
     );
     let stdin = format!("{}\n{}\n{}\n", url(7), url(5), url(8));
 
