@@ -126,6 +126,18 @@ pub struct Cli {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
+    /// Send credentials from ~/.netrc (or the file $NETRC names)
+    ///
+    /// Only to the host a URL names (never to a host a redirect leads to),
+    /// and only when the URL carries no user name and no -H Authorization
+    /// is given. A missing ~/.netrc means no credentials.
+    #[arg(long)]
+    pub netrc: bool,
+
+    /// Like --netrc, with credentials from FILE (which must exist)
+    #[arg(long, value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
+
     /// Verify files against a sha256sum-style FILE ('HEX  NAME' lines)
     #[arg(long, value_name = "FILE")]
     pub checksums: Option<PathBuf>,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -18,6 +19,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, OnExists, ProgressMode, Shard};
 use crate::naming::OutputTemplate;
+use crate::netrc::{self, Netrc};
 use crate::report::ReportTarget;
 use crate::source::{Input, ListFile};
 
@@ -46,6 +48,8 @@ pub struct Config {
     pub progress: ProgressMode,
     pub quiet: bool,
     pub verbose: u8,
+    /// Said on stderr when the run starts (not with `-q`).
+    pub warnings: Vec<String>,
     pub color: bool,
 }
 
@@ -58,6 +62,8 @@ pub struct HttpConfig {
     pub stall_timeout: Duration,
     pub timeout: Option<Duration>,
     pub insecure: bool,
+    /// `--netrc`/`--netrc-file`: credentials by host.
+    pub(crate) netrc: Option<Arc<Netrc>>,
     pub retries: u32,
     pub retry_wait: Duration,
     pub resume: bool,
@@ -86,6 +92,8 @@ impl Config {
             }
         });
         let (progress, color) = display(&cli);
+        let mut warnings = Vec::new();
+        let netrc = netrc(&cli, &mut warnings)?;
         let max_failures = if cli.fail_fast {
             NonZeroUsize::new(1)
         } else {
@@ -112,7 +120,8 @@ impl Config {
             max_failures,
             progress,
             color,
-            http: http(&cli),
+            http: http(&cli, netrc),
+            warnings,
             dir: cli.dir,
             content_disposition: cli.content_disposition,
             on_exists: cli.on_exists,
@@ -173,8 +182,25 @@ fn display(cli: &Cli) -> (ProgressMode, bool) {
     (progress, color)
 }
 
-fn http(cli: &Cli) -> HttpConfig {
+/// The `.netrc` to use: `--netrc-file FILE` (which must be readable), or
+/// with `--netrc` the one `$NETRC` or `~/.netrc` names (none if missing).
+fn netrc(cli: &Cli, warnings: &mut Vec<String>) -> Result<Option<Arc<Netrc>>> {
+    let path = match (&cli.netrc_file, cli.netrc) {
+        (Some(path), _) => path.clone(),
+        (None, true) => match netrc::default_path() {
+            Some(path) if path.exists() => path,
+            _ => return Ok(None),
+        },
+        (None, false) => return Ok(None),
+    };
+    let (netrc, warning) = netrc::load(&path).context("cannot use the --netrc file")?;
+    warnings.extend(warning);
+    Ok(Some(Arc::new(netrc)))
+}
+
+fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> HttpConfig {
     HttpConfig {
+        netrc,
         headers: cli.header.clone(),
         user_agent: cli
             .user_agent

@@ -95,6 +95,11 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     if config.http.insecure {
         progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
     }
+    if !config.quiet {
+        for warning in &config.warnings {
+            progress.println(&format!("haul: warning: {warning}"));
+        }
+    }
     let cancel = CancellationToken::new();
     let jobs = config.jobs.get();
     let threads = workers::count(jobs);

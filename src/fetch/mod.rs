@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
-use reqwest::header::{HeaderMap, IF_MODIFIED_SINCE, IF_RANGE, LAST_MODIFIED, RANGE};
+use reqwest::header::{
+    AUTHORIZATION, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE, LAST_MODIFIED, RANGE,
+};
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
@@ -242,6 +244,11 @@ async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Res
             .header(RANGE, format!("bytes={}-", r.len))
             .header(IF_RANGE, r.note.if_range());
     }
+    if let Some((login, password)) = netrc_credentials(ctx, &job.url) {
+        // On this request only: reqwest drops Authorization when a redirect
+        // leads to another host, so a redirect target never sees it.
+        request = request.basic_auth(login, Some(password));
+    }
     if ctx.config.on_exists == OnExists::Update
         && let Some(modified) = job.modified
     {
@@ -254,6 +261,17 @@ async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Res
             .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, &job.url))),
         () = ctx.cancel.cancelled() => Err(cancelled()),
     }
+}
+
+/// The `.netrc` credentials for `url`'s own host, unless the URL names a
+/// user or `-H Authorization` is given (those win, as in curl).
+fn netrc_credentials(ctx: &Ctx, url: &url::Url) -> Option<(String, String)> {
+    let netrc = ctx.http().netrc.as_ref()?;
+    if !url.username().is_empty() || ctx.headers.contains_key(AUTHORIZATION) {
+        return None;
+    }
+    let found = netrc.lookup(url.host_str()?)?;
+    Some((found.login, found.password))
 }
 
 /// What the status says comes next.

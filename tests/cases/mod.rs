@@ -7,6 +7,7 @@ mod http;
 mod in_process;
 mod list;
 mod naming;
+mod netrc;
 mod output;
 mod properties;
 mod proxy;
