@@ -1,1 +1,186 @@
-//! placeholder
+//! SOCKS5 proxies from the environment (reqwest's `socks` feature):
+//! `ALL_PROXY`, `HTTP_PROXY` and `HTTPS_PROXY` with a `socks5h://` URL (the
+//! proxy resolves the name: a name that cannot resolve here still
+//! downloads) or a `socks5://` URL (haul resolves it and sends an address),
+//! plain HTTP and TLS through the tunnel, `NO_PROXY` exemptions, and a proxy
+//! that is down or refuses the CONNECT failing the URL (exit 1, no file).
+//! The proxy is [`socks`](crate::support::socks), which records each CONNECT
+//! target as the client sent it.
+//!
+//! Not here: HTTP proxies (http.rs).
+
+use std::net::SocketAddr;
+
+use tempfile::TempDir;
+
+use crate::support::socks::{self, Target};
+use crate::support::{assert_out_holds, haul_in, run, server};
+
+/// A name that no resolver answers (RFC 6761): only a proxy that resolves
+/// names itself (and routes it to the test server) can reach it.
+const UNRESOLVABLE: &str = "haul-test.invalid";
+
+fn addr(server: &server::Server) -> SocketAddr {
+    server.authority().parse().expect("test server address")
+}
+
+/// Contract: with a `socks5h://` proxy (in `ALL_PROXY`, `all_proxy`, or
+/// `HTTP_PROXY` for an `http://` URL) the name goes to the proxy unresolved,
+/// in a domain-type CONNECT, and the request travels through the tunnel.
+#[test]
+fn socks5h_proxy_resolves_the_name() {
+    for var in ["ALL_PROXY", "all_proxy", "HTTP_PROXY"] {
+        let origin = server::files([("/a.txt", b"via socks".to_vec())]);
+        let proxy = socks::to(addr(&origin));
+        let port = addr(&origin).port();
+        let tmp = TempDir::new().unwrap();
+
+        let out = run(haul_in(tmp.path()).env(var, proxy.url()).args([
+            &format!("http://{UNRESOLVABLE}:{port}/a.txt"),
+            "--retries",
+            "0",
+            "-d",
+            "out",
+        ]));
+
+        out.assert_code(0).assert_summary(1, 0, 0);
+        assert_eq!(
+            proxy.targets(),
+            [Target::Domain(UNRESOLVABLE.to_string(), port)],
+            "{var}: the proxy did not get the name\n{out}"
+        );
+        let req = &origin.requests()[0];
+        assert_eq!(req.uri, "/a.txt", "{var}: {req:?}");
+        assert_eq!(
+            req.header("host"),
+            Some(format!("{UNRESOLVABLE}:{port}").as_str()),
+            "{var}: {req:?}"
+        );
+        assert_out_holds(tmp.path(), [("a.txt", &b"via socks"[..])]);
+    }
+}
+
+/// Contract: with a `socks5://` proxy haul resolves the host itself and the
+/// proxy gets an IP-type CONNECT for the address.
+#[test]
+fn socks5_proxy_gets_an_address() {
+    let origin = server::files([("/a.txt", b"via socks".to_vec())]);
+    let proxy = socks::direct();
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path())
+        .env("ALL_PROXY", proxy.url_local_dns())
+        .args([&origin.url("/a.txt"), "--retries", "0", "-d", "out"]));
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_eq!(proxy.targets(), [Target::Ip(addr(&origin))], "{out}");
+    assert_eq!(origin.hits(), 1);
+    assert_out_holds(tmp.path(), [("a.txt", &b"via socks"[..])]);
+}
+
+/// Contract: `socks5://` resolves locally, so a name that does not resolve
+/// fails the URL (a failure line about the SOCKS lookup) without the proxy
+/// ever being asked: the counterpart of the `socks5h://` case.
+#[test]
+fn socks5_proxy_never_sees_a_name_that_does_not_resolve() {
+    let proxy = socks::direct().expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    let url = format!("http://{UNRESOLVABLE}/a.txt");
+
+    let out = run(haul_in(tmp.path())
+        .env("ALL_PROXY", proxy.url_local_dns())
+        .args([&url, "--retries", "0", "-d", "out"]));
+
+    out.assert_code(1)
+        .assert_failure(&url, &["socks"])
+        .assert_summary(0, 0, 1);
+    assert_out_holds(tmp.path(), []);
+}
+
+/// Contract: `HTTPS_PROXY` with a SOCKS URL carries `https://` URLs; TLS
+/// runs inside the tunnel (the default port 443 is what the proxy is asked
+/// for).
+#[test]
+fn https_goes_through_a_socks_tunnel() {
+    let origin = server::https_files([("/a.txt", b"over tls via socks".to_vec())]);
+    let proxy = socks::to(addr(&origin));
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).env("HTTPS_PROXY", proxy.url()).args([
+        &format!("https://{UNRESOLVABLE}/a.txt"),
+        "-k",
+        "--retries",
+        "0",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_eq!(
+        proxy.targets(),
+        [Target::Domain(UNRESOLVABLE.to_string(), 443)],
+        "{out}"
+    );
+    assert_eq!(origin.hits(), 1);
+    assert_out_holds(tmp.path(), [("a.txt", &b"over tls via socks"[..])]);
+}
+
+/// Contract: `NO_PROXY` hosts are reached directly, SOCKS proxy or not.
+#[test]
+fn no_proxy_hosts_bypass_the_socks_proxy() {
+    let proxy = socks::direct().expect_no_hits();
+    let origin = server::files([("/a.txt", b"direct".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path())
+        .env("ALL_PROXY", proxy.url_local_dns())
+        .env("NO_PROXY", "127.0.0.1")
+        .args([&origin.url("/a.txt"), "--retries", "0", "-d", "out"]));
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(tmp.path(), [("a.txt", &b"direct"[..])]);
+}
+
+/// Contract: a SOCKS proxy that cannot be reached fails the URL (exit 1, a
+/// failure line that blames the SOCKS proxy, no file); haul does not fall
+/// back to a direct connection, although the origin is up.
+#[test]
+fn a_socks_proxy_that_is_down_fails_the_url() {
+    let origin = server::files([("/a.txt", b"direct".to_vec())]).expect_no_hits();
+    // A port on 127.0.0.1 that nothing listens on any more.
+    let down = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let tmp = TempDir::new().unwrap();
+    let url = origin.url("/a.txt");
+
+    let out = run(haul_in(tmp.path())
+        .env("ALL_PROXY", format!("socks5://{down}"))
+        .args([&url, "--retries", "0", "-d", "out"]));
+
+    out.assert_code(1)
+        .assert_failure(&url, &["socks"])
+        .assert_summary(0, 0, 1);
+    assert_out_holds(tmp.path(), []);
+}
+
+/// Contract: a SOCKS proxy that refuses the CONNECT (reply 0x05) fails the
+/// URL (exit 1, a failure line with the proxy's answer, no file), without a
+/// direct attempt.
+#[test]
+fn a_socks_proxy_that_refuses_the_connect_fails_the_url() {
+    let origin = server::files([("/a.txt", b"direct".to_vec())]).expect_no_hits();
+    let proxy = socks::refusing();
+    let tmp = TempDir::new().unwrap();
+    let url = origin.url("/a.txt");
+
+    let out = run(haul_in(tmp.path())
+        .env("ALL_PROXY", proxy.url_local_dns())
+        .args([&url, "--retries", "0", "-d", "out"]));
+
+    out.assert_code(1)
+        .assert_failure(&url, &["socks", "refused"])
+        .assert_summary(0, 0, 1);
+    assert_eq!(proxy.targets(), [Target::Ip(addr(&origin))], "{out}");
+    assert_out_holds(tmp.path(), []);
+}
