@@ -71,6 +71,14 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub per_host: Option<NonZeroUsize>,
 
+    /// Requests started per second per host: N, N/s or N/m (decimals ok)
+    ///
+    /// Smooth (one start every 1/N s, no bursts), retries included. With
+    /// it, a 429 without Retry-After halves that host's rate, which then
+    /// recovers by a tenth a minute up to N.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<Rate>,
+
     /// Take only the URLs of shard K out of N (positions i with i % N == K-1)
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
@@ -244,6 +252,33 @@ fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
 }
 
 /// Durations as `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+/// `--rate`: requests started per second per host.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Rate {
+    /// The time between two starts to one host.
+    pub interval: Duration,
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    let syntax =
+        || format!("invalid rate '{s}': expected N, N/s or N/m with N > 0, e.g. 5, 0.5/s or 30/m");
+    let (num, per) = match s.trim().split_once('/') {
+        Some((num, unit)) => (num, unit.trim()),
+        None => (s.trim(), "s"),
+    };
+    let per = match per {
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => return Err(syntax()),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| syntax())?;
+    if !(n.is_finite() && n > 0.0) {
+        return Err(syntax());
+    }
+    let interval = Duration::try_from_secs_f64(per / n).map_err(|_| syntax())?;
+    Ok(Rate { interval })
+}
+
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let syntax = || format!("invalid duration '{s}': expected e.g. 500ms, 30s, 2m or 1h");
     let s = s.trim();
@@ -274,6 +309,20 @@ mod tests {
     #[test]
     fn verify_app() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates() {
+        let ms = |s: &str| parse_rate(s).map(|r| r.interval.as_millis());
+        assert_eq!(ms("5"), Ok(200));
+        assert_eq!(ms("5/s"), Ok(200));
+        assert_eq!(ms("0.5"), Ok(2000));
+        assert_eq!(ms("30/m"), Ok(2000));
+        assert_eq!(ms(" 2.5 / s "), Ok(400));
+        for bad in ["", "0", "-1", "5/h", "x", "inf", "NaN", "1e-30"] {
+            let err = parse_rate(bad).unwrap_err();
+            assert!(err.contains("expected N, N/s or N/m"), "{bad}: {err}");
+        }
     }
 
     #[test]

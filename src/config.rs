@@ -34,6 +34,8 @@ pub struct Config {
     pub jobs: NonZeroUsize,
     /// `--per-host`: downloads in flight per `host:port`.
     pub per_host: Option<NonZeroUsize>,
+    /// `--rate`: the time between two starts to one host.
+    pub rate: Option<Duration>,
     pub shard: Option<Shard>,
     pub globoff: bool,
     pub http: HttpConfig,
@@ -127,6 +129,7 @@ impl Config {
             on_exists: cli.on_exists,
             jobs: cli.jobs,
             per_host: cli.per_host,
+            rate: cli.rate.map(|r| r.interval),
             shard: cli.shard,
             globoff: cli.globoff,
             dry_run: cli.dry_run,

@@ -22,12 +22,13 @@ mod report;
 mod retry;
 mod runner;
 mod seen;
+mod slots;
 mod source;
 mod workers;
 
 use std::sync::Arc;
 
-pub use cli::{Cli, OnExists, ProgressMode, Shard};
+pub use cli::{Cli, OnExists, ProgressMode, Rate, Shard};
 pub use config::Config;
 pub use progress::Progress;
 pub use report::{Interrupt, ReportTarget, Summary};

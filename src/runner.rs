@@ -13,7 +13,6 @@
 //! `fetch/`), decide retries (`retry.rs`) or read inputs (`plan.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -24,7 +23,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use crate::claims::Claims;
 use crate::config::Config;
@@ -36,6 +34,7 @@ use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
 use crate::retry::{HostPauses, Waiting};
+use crate::slots::Slots;
 use crate::workers::{self, Worker};
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
@@ -126,7 +125,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let planned = spawn_planner(planner, progress)?;
     Ok(Run {
         sched: Scheduler {
-            slots: Slots::new(jobs, config.per_host.map(|n| n.get())),
+            slots: Slots::new(jobs, config.per_host.map(|n| n.get()), config.rate),
             workers,
             set: JoinSet::new(),
             in_flight: HashMap::new(),
@@ -164,9 +163,10 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
         sched.launch_due();
         while sink.stop.is_none() && sched.has_room() {
             // The first planned job that can start now: the first one, or
-            // with --per-host the first whose host has room.
+            // with --per-host/--rate the first whose host has room.
+            let now = Instant::now();
             let next = pending.iter().position(|p| match p {
-                Planned::Fetch(job) => sched.slots.free_for(&job.url),
+                Planned::Fetch(job) => sched.slots.free_for(&job.url, now),
                 Planned::Done(_) => true,
             });
             match next.and_then(|i| pending.remove(i)) {
@@ -186,18 +186,31 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             input_open,
             ..
         } = run;
-        let next_wake = sched.next_wake();
+        // A retry's time, or (when downloads wait for a host's --rate)
+        // the next time a host may start again.
+        let rate_due = if pending.is_empty() && sched.blocked.is_empty() {
+            None
+        } else {
+            sched.slots.next_due(Instant::now())
+        };
+        let next_wake = match (sched.next_wake(), rate_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             biased;
             signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
             Some(joined) = sched.set.join_next_with_id(), if !sched.set.is_empty() => {
                 match sched.finished(joined) {
                     Step::Finished(outcome) => sink.record(outcome, progress),
-                    Step::Retry { task, wait, pause_host, error } => {
+                    Step::Retry { task, wait, pause_host, slow_down, error } => {
                         tracing::warn!(
                             "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
                             masked(&task.job.url), task.attempts, wait.as_secs_f64()
                         );
+                        if slow_down {
+                            sched.slots.slow_down(&task.job.url, Instant::now());
+                        }
                         sched.retry_later(task, wait, pause_host);
                     }
                 }
@@ -207,7 +220,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             // More jobs when there is room and nothing planned can start:
             // with --per-host, up to LOOK_AHEAD of them wait for their hosts.
             batch = planned.recv(), if *input_open && sched.has_room()
-                && (pending.is_empty() || (sched.slots.per_host() && pending.len() < LOOK_AHEAD)) => {
+                && (pending.is_empty() || (sched.slots.limits_hosts() && pending.len() < LOOK_AHEAD)) => {
                 match batch {
                     Some(batch) => pending.extend(batch),
                     None => *input_open = false,
@@ -317,7 +330,10 @@ impl Scheduler {
     fn launch_blocked(&mut self) {
         let mut i = 0;
         while self.has_room() && i < self.blocked.len() {
-            if self.slots.free_for(&self.blocked[i].job.url) {
+            if self
+                .slots
+                .free_for(&self.blocked[i].job.url, Instant::now())
+            {
                 let task = self.blocked.remove(i).expect("in range");
                 self.launch(task);
             } else {
@@ -329,7 +345,8 @@ impl Scheduler {
     /// Starts `task` now, or later if its host asked for a pause or (a
     /// retry) is at `--per-host`.
     fn launch(&mut self, task: Task) {
-        if !self.slots.free_for(&task.job.url) {
+        let now = Instant::now();
+        if !self.slots.free_for(&task.job.url, now) {
             self.blocked.push_back(task);
             return;
         }
@@ -348,7 +365,7 @@ impl Scheduler {
             .min_by_key(|(_, w)| w.load)
             .expect("at least one transfer thread");
         worker.load += 1;
-        let host = self.slots.take(&task.job.url);
+        let host = self.slots.take(&task.job.url, now);
         let about = About {
             thread: index,
             host,
@@ -413,77 +430,6 @@ impl Scheduler {
                 Step::Finished(Outcome::new(url, Some(path), Err(failure)))
             }
         }
-    }
-}
-
-/// The slot accounting every start goes through: a running download holds
-/// one of the `--jobs` slots until it ends (a task waiting for its retry
-/// holds none). Limits still to come (per host, a file's extra
-/// connections) are more counts here, checked by the same `free`, not new
-/// scheduling loops.
-struct Slots {
-    jobs: usize,
-    used: usize,
-    /// `--per-host`: the limit, and the downloads in flight per host
-    /// (`host:port`, hashed). Nothing is counted without the flag.
-    per_host: Option<(usize, HashMap<u64, usize>)>,
-    hasher: RandomState,
-}
-
-impl Slots {
-    fn new(jobs: usize, per_host: Option<usize>) -> Slots {
-        Slots {
-            jobs,
-            used: 0,
-            per_host: per_host.map(|n| (n, HashMap::new())),
-            hasher: RandomState::new(),
-        }
-    }
-
-    fn free(&self) -> bool {
-        self.used < self.jobs
-    }
-
-    /// Whether `--per-host` is counted (then jobs for a busy host wait).
-    fn per_host(&self) -> bool {
-        self.per_host.is_some()
-    }
-
-    /// Whether a download of `url` may start now.
-    fn free_for(&self, url: &Url) -> bool {
-        match &self.per_host {
-            None => self.free(),
-            Some((limit, hosts)) => {
-                self.free() && hosts.get(&self.host(url)).is_none_or(|n| n < limit)
-            }
-        }
-    }
-
-    /// Takes a slot for a download of `url`; returns its host's key.
-    fn take(&mut self, url: &Url) -> Option<u64> {
-        self.used += 1;
-        let host = self.per_host.as_ref().map(|_| self.host(url))?;
-        let (_, hosts) = self.per_host.as_mut().expect("checked");
-        *hosts.entry(host).or_default() += 1;
-        Some(host)
-    }
-
-    fn give_back(&mut self, host: Option<u64>) {
-        self.used -= 1;
-        if let (Some(host), Some((_, hosts))) = (host, &mut self.per_host)
-            && let Some(n) = hosts.get_mut(&host)
-        {
-            *n -= 1;
-            if *n == 0 {
-                hosts.remove(&host);
-            }
-        }
-    }
-
-    /// Hosts are compared as `host:port` after URL normalisation.
-    fn host(&self, url: &Url) -> u64 {
-        self.hasher
-            .hash_one((url.host_str(), url.port_or_known_default()))
     }
 }
 

@@ -103,6 +103,8 @@ pub(crate) enum Step {
         wait: Duration,
         /// The server asked the whole host to wait (429/503 + Retry-After).
         pause_host: bool,
+        /// A 429 without Retry-After: with `--rate`, slow the host down.
+        slow_down: bool,
         /// Why the attempt failed, for the log line.
         error: anyhow::Error,
     },
@@ -127,6 +129,7 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
             task,
             wait: retry.wait,
             pause_host: retry.pause_host,
+            slow_down: failure.kind == FailureKind::Http(429) && failure.retry_after.is_none(),
             error: failure.error,
         };
     }

@@ -3,8 +3,8 @@
 //!
 //! `--per-host` against two servers (two `host:port`s), with the list
 //! sorted by host so that only the look-ahead keeps the second host busy.
-//!
-//! Not here: rate limits.
+//! `--rate`: the start times the servers saw, for one host, two hosts at
+//! once, decimals and `/m`, retries, and a 429 that halves the rate.
 
 use std::time::Duration;
 
@@ -107,4 +107,125 @@ fn per_host_bounds_each_host_and_lets_others_use_the_rest() {
         "B waited for all of A: the look-ahead did not start B's jobs"
     );
     assert_eq!(tree(&tmp.path().join("out")).len(), 12);
+}
+
+/// The gaps between the request start times `server` saw, in order.
+fn start_gaps(server: &server::Server) -> Vec<Duration> {
+    let mut at: Vec<_> = server.requests().iter().map(|r| r.at).collect();
+    at.sort();
+    at.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// Every gap is at least `interval`, give or take the slack of a busy
+/// machine (the server notes each start on its own thread), and the run did
+/// not take much longer than the rate allows.
+#[track_caller]
+fn assert_paced(gaps: &[Duration], interval: Duration, what: &str) {
+    let slack = Duration::from_millis(50);
+    for gap in gaps {
+        assert!(
+            *gap + slack >= interval,
+            "{what}: a gap of {gap:?} under {interval:?}: {gaps:?}"
+        );
+    }
+    let total: Duration = gaps.iter().sum();
+    let want = interval * gaps.len() as u32;
+    assert!(
+        total < want + Duration::from_millis(400),
+        "{what}: {total:?} for {want:?}: {gaps:?}"
+    );
+}
+
+/// Contract: `--rate N` is per host and smooth (no burst of N at once):
+/// two hosts at 4/s each start every 250 ms, side by side, with -j 8.
+#[test]
+fn rate_spaces_the_starts_to_each_host() {
+    let files = |p: &str| -> Vec<(String, Vec<u8>)> {
+        (1..=4)
+            .map(|i| (format!("/{p}{i}"), vec![b'x'; 10]))
+            .collect()
+    };
+    let a = server::files(files("a"));
+    let b = server::files(files("b"));
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &a.url("/a[1-4]"),
+        &b.url("/b[1-4]"),
+        "--rate",
+        "4",
+        "-j",
+        "8",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0).assert_summary(8, 0, 0);
+    let interval = Duration::from_millis(250);
+    assert_paced(&start_gaps(&a), interval, "host a");
+    assert_paced(&start_gaps(&b), interval, "host b");
+    // Side by side: b's first start does not wait for a's last.
+    let last_a = a.requests().iter().map(|r| r.at).max().unwrap();
+    let first_b = b.requests().iter().map(|r| r.at).min().unwrap();
+    assert!(first_b < last_a, "b waited for a");
+}
+
+/// Decimals and per-minute rates; a retry is a start like any other.
+#[test]
+fn rate_takes_decimals_minutes_and_counts_retries() {
+    for (rate, ms) in [("2.5", 400), ("150/m", 400)] {
+        let server = server::http_nth(|req, n| async move {
+            if req.uri().path() == "/flaky" && n == 0 {
+                server::status(hyper::StatusCode::SERVICE_UNAVAILABLE)
+            } else {
+                server::ok("fine")
+            }
+        });
+        let tmp = TempDir::new().unwrap();
+        let out = run(haul_in(tmp.path()).args([
+            &server.url("/flaky"),
+            &server.url("/f[1-2]"),
+            "--rate",
+            rate,
+            "--retry-wait",
+            "10ms",
+            "-d",
+            "out",
+        ]));
+        out.assert_code(0).assert_summary(3, 0, 0);
+        assert_eq!(server.hits(), 4, "{rate}");
+        assert_paced(&start_gaps(&server), Duration::from_millis(ms), rate);
+    }
+}
+
+/// Contract: with `--rate`, a 429 without Retry-After halves the host's
+/// rate: the next start waits twice the interval.
+#[test]
+fn a_429_without_retry_after_halves_the_rate() {
+    let server = server::http_nth(|_req, n| async move {
+        if n == 0 {
+            server::status(hyper::StatusCode::TOO_MANY_REQUESTS)
+        } else {
+            server::ok("fine")
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &server.url("/x"),
+        "--rate",
+        "5",
+        "--retry-wait",
+        "10ms",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    let gaps = start_gaps(&server);
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert!(
+        gaps[0] + Duration::from_millis(15) >= Duration::from_millis(400),
+        "{gaps:?}"
+    );
 }
