@@ -79,6 +79,13 @@ pub struct Cli {
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub rate: Option<Rate>,
 
+    /// Cap on all downloads' body bytes per second, e.g. 500K, 10M, 1.5MiB
+    ///
+    /// K, M and G are powers of 1024 (as in curl, wget and aria2); a plain
+    /// number is bytes.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub limit_rate: Option<u64>,
+
     /// Take only the URLs of shard K out of N (positions i with i % N == K-1)
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
@@ -252,6 +259,30 @@ fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
 }
 
 /// Durations as `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+/// A size: bytes, or with `K`, `M`, `G` (also `KB`/`KiB`...), powers of
+/// 1024, as curl, wget and aria2 read them; decimals allowed (`1.5M`).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let syntax = || format!("invalid size '{s}': expected e.g. 500K, 10M, 1.5MiB or 4096");
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num.parse().map_err(|_| syntax())?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(syntax()),
+    };
+    let bytes = (num * scale).round();
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(syntax());
+    }
+    Ok(bytes as u64)
+}
+
 /// `--rate`: requests started per second per host.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct Rate {
@@ -309,6 +340,27 @@ mod tests {
     #[test]
     fn verify_app() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("4096", 4096),
+            ("500K", 500 * 1024),
+            ("500k", 500 * 1024),
+            ("10M", 10 << 20),
+            ("1.5MiB", 3 << 19),
+            ("2GB", 2 << 30),
+            (" 1 KiB ", 1024),
+            ("10b", 10),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in ["", "0", "K", "1.5X", "-1", "1e3", "0.1"] {
+            let err = parse_size(bad).unwrap_err();
+            assert!(err.contains("expected e.g. 500K"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Config {
     pub per_host: Option<NonZeroUsize>,
     /// `--rate`: the time between two starts to one host.
     pub rate: Option<Duration>,
+    /// `--limit-rate`: body bytes per second, all downloads together.
+    pub limit_rate: Option<u64>,
     pub shard: Option<Shard>,
     pub globoff: bool,
     pub http: HttpConfig,
@@ -130,6 +132,7 @@ impl Config {
             jobs: cli.jobs,
             per_host: cli.per_host,
             rate: cli.rate.map(|r| r.interval),
+            limit_rate: cli.limit_rate,
             shard: cli.shard,
             globoff: cli.globoff,
             dry_run: cli.dry_run,

@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::config::{Config, HttpConfig};
+use crate::limit::ByteRate;
 use crate::outdir::OutDir;
 use crate::progress::Handle;
 use crate::report::masked;
@@ -35,6 +36,8 @@ pub(crate) struct Ctx {
     /// here when the answer arrives.
     pub(crate) claims: Arc<Claims>,
     pub(crate) progress: Handle,
+    /// `--limit-rate`, shared by every transfer thread.
+    pub(crate) limit: Option<Arc<ByteRate>>,
     /// Cancelled on Ctrl-C, SIGTERM or `--fail-fast`: attempts in flight
     /// stop, keeping their `.part`.
     pub(crate) cancel: CancellationToken,
@@ -48,10 +51,12 @@ impl Ctx {
         out: Arc<OutDir>,
         claims: Arc<Claims>,
         progress: Handle,
+        limit: Option<Arc<ByteRate>>,
         cancel: CancellationToken,
         idle_per_host: usize,
     ) -> Result<Ctx> {
         Ok(Ctx {
+            limit,
             client: client(&config.http, idle_per_host)?,
             headers: config.http.headers.iter().cloned().collect(),
             config,

@@ -12,6 +12,7 @@ mod error;
 mod fetch;
 mod glob;
 mod http;
+mod limit;
 pub mod logging;
 mod naming;
 mod netrc;

@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
 use crate::http::Ctx;
+use crate::limit::ByteRate;
 use crate::outdir::OutDir;
 use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
@@ -107,6 +108,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         let (out, claims) = (out.clone(), claims.clone());
         let handle = progress.handle();
         let cancel = cancel.clone();
+        let limit = config.limit_rate.map(|rate| Arc::new(ByteRate::new(rate)));
         // Each thread's connections are its own.
         let idle_per_host = jobs.div_ceil(threads);
         move || {
@@ -115,6 +117,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
                 out.clone(),
                 claims.clone(),
                 handle.clone(),
+                limit.clone(),
                 cancel.clone(),
                 idle_per_host,
             )

@@ -392,7 +392,17 @@ async fn stream_body<'a>(
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
+            let received = chunk.len();
             part.write(chunk).map_err(BodyError::Write)?;
+            if let Some(limit) = &ctx.limit {
+                let wait = limit.take(received, Instant::now());
+                if !wait.is_zero() {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
+                    }
+                }
+            }
         }
         match total {
             Some(expected) if part.len() != expected => Err(BodyError::Network(anyhow!(

@@ -5,6 +5,7 @@
 //! sorted by host so that only the look-ahead keeps the second host busy.
 //! `--rate`: the start times the servers saw, for one host, two hosts at
 //! once, decimals and `/m`, retries, and a 429 that halves the rate.
+//! `--limit-rate`: how long a transfer of known size takes.
 
 use std::time::Duration;
 
@@ -228,4 +229,32 @@ fn a_429_without_retry_after_halves_the_rate() {
         gaps[0] + Duration::from_millis(15) >= Duration::from_millis(400),
         "{gaps:?}"
     );
+}
+
+/// Contract: `--limit-rate` caps all downloads together: 768 KiB over two
+/// files at 512K/s takes about 1.5 s (less the 0.1 s burst), not the few
+/// milliseconds loopback needs.
+#[test]
+fn limit_rate_caps_the_bytes_per_second_of_all_downloads() {
+    let body = crate::support::pseudo_random(41, 384 * 1024);
+    let server = server::files([("/a", body.clone()), ("/b", body.clone())]);
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &server.url("/a"),
+        &server.url("/b"),
+        "--limit-rate",
+        "512K",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0).assert_summary(2, 0, 0);
+    assert!(
+        out.elapsed >= Duration::from_millis(1300) && out.elapsed < Duration::from_secs(5),
+        "768 KiB at 512 KiB/s took {:?}",
+        out.elapsed
+    );
+    let got = tree(&tmp.path().join("out"));
+    assert!(got["a"] == body && got["b"] == body);
 }
