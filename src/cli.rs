@@ -13,7 +13,7 @@
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Parser, ValueEnum};
 use reqwest::header::{HeaderName, HeaderValue};
@@ -85,6 +85,18 @@ pub struct Cli {
     /// number is bytes.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub limit_rate: Option<u64>,
+
+    /// Stop the run after DUR (e.g. 2h), or at TIME (RFC 3339, e.g.
+    /// 2026-11-27T06:00:00Z); exit 3
+    ///
+    /// As on Ctrl-C: no new downloads, those in flight keep their .part for
+    /// the next run, the report and summary are written.
+    #[arg(long, value_name = "DUR|TIME", value_parser = parse_deadline)]
+    pub deadline: Option<Deadline>,
+
+    /// Stop the run once SIZE of bodies has been received (e.g. 10G); exit 3
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_bytes: Option<u64>,
 
     /// Take only the URLs of shard K out of N (positions i with i % N == K-1)
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
@@ -283,6 +295,90 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// `--deadline`: a time from now, or a point in time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    After(Duration),
+    At(SystemTime),
+}
+
+fn parse_deadline(s: &str) -> Result<Deadline, String> {
+    if let Ok(after) = parse_duration(s) {
+        return Ok(Deadline::After(after));
+    }
+    parse_rfc3339(s.trim()).map(Deadline::At).ok_or_else(|| {
+        format!(
+            "invalid deadline '{s}': expected a duration (90m, 2h) or an RFC 3339 time \
+             (2026-11-27T06:00:00Z, 2026-11-27T07:00:00+01:00)"
+        )
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (a space may stand for the `T`).
+fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || !s.is_ascii() {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let separators = b[4] == b'-' && b[7] == b'-' && b[13] == b':' && b[16] == b':';
+    if !separators || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let padded = format!("{:0<9}", &frac[..digits.min(9)]);
+        nanos = padded.parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = rest[1..].split_once(':')?;
+            if h.len() != 2 || m.len() != 2 {
+                return None;
+            }
+            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
+        }
+    };
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 61;
+    if !valid {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = u64::try_from(secs).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
+
 /// `--rate`: requests started per second per host.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct Rate {
@@ -340,6 +436,42 @@ mod tests {
     #[test]
     fn verify_app() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deadlines() {
+        assert_eq!(
+            parse_deadline("90m"),
+            Ok(Deadline::After(Duration::from_secs(5400)))
+        );
+        let at = |s: &str| match parse_deadline(s) {
+            Ok(Deadline::At(t)) => Some(t.duration_since(SystemTime::UNIX_EPOCH).unwrap()),
+            _ => None,
+        };
+        // 2026-11-27T06:00:00Z is 1,795,759,200 s after the epoch.
+        let six = Duration::from_secs(1_795_759_200);
+        assert_eq!(at("2026-11-27T06:00:00Z"), Some(six));
+        assert_eq!(at("2026-11-27 07:00:00+01:00"), Some(six));
+        assert_eq!(at("2026-11-27T01:30:00-04:30"), Some(six));
+        assert_eq!(
+            at("2026-11-27T06:00:00.25Z"),
+            Some(six + Duration::from_millis(250))
+        );
+        assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
+        assert_eq!(
+            at("2024-02-29T00:00:00Z"),
+            Some(Duration::from_secs(1_709_164_800))
+        );
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-11-27",
+            "2026-11-27T06:00:00",
+            "2026-13-01T00:00:00Z",
+            "2026-11-27T06:00:00+1:00",
+        ] {
+            assert!(parse_deadline(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

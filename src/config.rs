@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::cli::{Cli, OnExists, ProgressMode, Shard};
+use crate::cli::{Cli, Deadline, OnExists, ProgressMode, Shard};
 use crate::naming::OutputTemplate;
 use crate::netrc::{self, Netrc};
 use crate::report::ReportTarget;
@@ -38,6 +38,11 @@ pub struct Config {
     pub rate: Option<Duration>,
     /// `--limit-rate`: body bytes per second, all downloads together.
     pub limit_rate: Option<u64>,
+    /// `--deadline`: when the run stops, as a time from its start or a
+    /// point in time.
+    pub deadline: Option<Deadline>,
+    /// `--max-bytes`: body bytes this run may receive.
+    pub max_bytes: Option<u64>,
     pub shard: Option<Shard>,
     pub globoff: bool,
     pub http: HttpConfig,
@@ -133,6 +138,8 @@ impl Config {
             per_host: cli.per_host,
             rate: cli.rate.map(|r| r.interval),
             limit_rate: cli.limit_rate,
+            deadline: cli.deadline,
+            max_bytes: cli.max_bytes,
             shard: cli.shard,
             globoff: cli.globoff,
             dry_run: cli.dry_run,

@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::config::{Config, HttpConfig};
-use crate::limit::ByteRate;
+use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::progress::Handle;
 use crate::report::masked;
@@ -38,6 +38,8 @@ pub(crate) struct Ctx {
     pub(crate) progress: Handle,
     /// `--limit-rate`, shared by every transfer thread.
     pub(crate) limit: Option<Arc<ByteRate>>,
+    /// `--max-bytes`, shared by every transfer thread.
+    pub(crate) budget: Option<Arc<ByteBudget>>,
     /// Cancelled on Ctrl-C, SIGTERM or `--fail-fast`: attempts in flight
     /// stop, keeping their `.part`.
     pub(crate) cancel: CancellationToken,
@@ -51,12 +53,13 @@ impl Ctx {
         out: Arc<OutDir>,
         claims: Arc<Claims>,
         progress: Handle,
-        limit: Option<Arc<ByteRate>>,
+        limits: (Option<Arc<ByteRate>>, Option<Arc<ByteBudget>>),
         cancel: CancellationToken,
         idle_per_host: usize,
     ) -> Result<Ctx> {
         Ok(Ctx {
-            limit,
+            limit: limits.0,
+            budget: limits.1,
             client: client(&config.http, idle_per_host)?,
             headers: config.http.headers.iter().cloned().collect(),
             config,

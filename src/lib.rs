@@ -29,7 +29,7 @@ mod workers;
 
 use std::sync::Arc;
 
-pub use cli::{Cli, OnExists, ProgressMode, Rate, Shard};
+pub use cli::{Cli, Deadline, OnExists, ProgressMode, Rate, Shard};
 pub use config::Config;
 pub use progress::Progress;
 pub use report::{Interrupt, ReportTarget, Summary};

@@ -1,4 +1,8 @@
-//! `--limit-rate`: one cap on the body bytes per second of all downloads
+//! Limits on bytes. [`ByteBudget`] is `--max-bytes`: the body bytes a run
+//! may receive, counted by every download; once spent, the runner stops the
+//! run (as on Ctrl-C, exit 3).
+//!
+//! [`ByteRate`] is `--limit-rate`: one cap on the body bytes per second of all downloads
 //! together, shared by the transfer threads. Each download, having
 //! received a chunk, asks [`ByteRate::take`] how long to wait before it
 //! reads the next one; TCP's flow control then slows the senders. The
@@ -9,7 +13,45 @@
 //! download in flight. Without the flag there is no limiter at all.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// `--max-bytes`: what a run may receive.
+#[derive(Debug)]
+pub(crate) struct ByteBudget {
+    limit: u64,
+    used: AtomicU64,
+    spent: Notify,
+}
+
+impl ByteBudget {
+    pub(crate) fn new(limit: u64) -> ByteBudget {
+        ByteBudget {
+            limit,
+            used: AtomicU64::new(0),
+            spent: Notify::new(),
+        }
+    }
+
+    /// Counts `bytes` received; `true` once the budget is spent (and tells
+    /// the runner, the first time).
+    pub(crate) fn add(&self, bytes: u64) -> bool {
+        let before = self.used.fetch_add(bytes, Relaxed);
+        let spent = before + bytes >= self.limit;
+        if spent && before < self.limit {
+            // A stored permit: the runner need not be waiting yet.
+            self.spent.notify_one();
+        }
+        spent
+    }
+
+    /// Resolves once the budget is spent.
+    pub(crate) async fn spent(&self) {
+        self.spent.notified().await;
+    }
+}
 
 /// How far ahead of now the schedule may run before a download waits: the
 /// burst allowed after a quiet moment.
@@ -44,6 +86,18 @@ impl ByteRate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_budget_says_once_when_it_is_spent() {
+        let budget = ByteBudget::new(100);
+        assert!(!budget.add(60));
+        assert!(budget.add(40));
+        assert!(budget.add(1), "still spent");
+        // The permit was stored: a later wait returns at once.
+        tokio::time::timeout(Duration::from_secs(1), budget.spent())
+            .await
+            .unwrap();
+    }
 
     #[test]
     fn bytes_beyond_the_burst_wait_their_share() {

@@ -263,6 +263,8 @@ pub struct Summary {
     pub interrupted: Option<Interrupt>,
     /// Set when `--fail-fast`/`--max-failures` stopped the run early.
     pub stopped_early: bool,
+    /// The run budget (`--deadline`, `--max-bytes`) that stopped the run.
+    pub budget: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,10 +301,15 @@ impl Summary {
             HumanBytes(self.bytes),
             HumanBytes((self.bytes as f64 / secs.max(0.001)) as u64),
         );
-        match self.interrupted {
-            Some(_) => line.push_str(" (interrupted)"),
-            None if self.stopped_early => line.push_str(" (stopped early after failures)"),
-            None => {}
+        match (self.interrupted, self.budget) {
+            (Some(_), _) => line.push_str(" (interrupted)"),
+            (None, Some(flag)) => {
+                let _ = write!(line, " (stopped by {flag})");
+            }
+            (None, None) if self.stopped_early => {
+                line.push_str(" (stopped early after failures)");
+            }
+            (None, None) => {}
         }
         line
     }
@@ -311,6 +318,7 @@ impl Summary {
         match self.interrupted {
             Some(Interrupt::Sigint) => ExitCode::from(130),
             Some(Interrupt::Sigterm) => ExitCode::from(143),
+            None if self.budget.is_some() => ExitCode::from(3),
             None if self.failed > 0 => ExitCode::from(1),
             None => ExitCode::SUCCESS,
         }
@@ -400,8 +408,15 @@ mod tests {
         assert_eq!(s.exit_code(), ExitCode::SUCCESS);
         s.failed = 1;
         assert_eq!(s.exit_code(), ExitCode::from(1));
+        s.budget = Some("--deadline");
+        assert_eq!(s.exit_code(), ExitCode::from(3), "3 before 1");
+        assert!(
+            s.line().ends_with("(stopped by --deadline)"),
+            "{}",
+            s.line()
+        );
         s.interrupted = Some(Interrupt::Sigterm);
-        assert_eq!(s.exit_code(), ExitCode::from(143));
+        assert_eq!(s.exit_code(), ExitCode::from(143), "143 before 3");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
 use tokio::sync::mpsc;
@@ -25,11 +25,12 @@ use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
 use crate::claims::Claims;
+use crate::cli::Deadline;
 use crate::config::Config;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
 use crate::http::Ctx;
-use crate::limit::ByteRate;
+use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
@@ -77,6 +78,10 @@ struct Run {
     input_open: bool,
     /// Stops the attempts in flight (they keep their `.part`).
     cancel: CancellationToken,
+    /// `--max-bytes`, counted by the downloads.
+    budget: Option<Arc<ByteBudget>>,
+    /// `--deadline`.
+    deadline: Option<Instant>,
 }
 
 impl Run {
@@ -101,6 +106,14 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         }
     }
     let cancel = CancellationToken::new();
+    let budget = config.max_bytes.map(|n| Arc::new(ByteBudget::new(n)));
+    let deadline = config.deadline.map(|d| match d {
+        Deadline::After(after) => Instant::now() + after,
+        // A time already past stops the run at once.
+        Deadline::At(at) => {
+            Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
+        }
+    });
     let jobs = config.jobs.get();
     let threads = workers::count(jobs);
     let make_ctx = {
@@ -109,6 +122,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         let handle = progress.handle();
         let cancel = cancel.clone();
         let limit = config.limit_rate.map(|rate| Arc::new(ByteRate::new(rate)));
+        let budget = budget.clone();
         // Each thread's connections are its own.
         let idle_per_host = jobs.div_ceil(threads);
         move || {
@@ -117,7 +131,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
                 out.clone(),
                 claims.clone(),
                 handle.clone(),
-                limit.clone(),
+                (limit.clone(), budget.clone()),
                 cancel.clone(),
                 idle_per_host,
             )
@@ -147,6 +161,8 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         pending: VecDeque::new(),
         input_open: true,
         cancel,
+        budget,
+        deadline,
     })
 }
 
@@ -160,10 +176,18 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             sched,
             sink,
             pending,
+            deadline,
             ..
         } = run;
-        sched.launch_blocked();
-        sched.launch_due();
+        // Checked here as well as waited for below: a timer may fire a
+        // little late, and nothing may start once the time is up.
+        if sink.stop.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
+            sink.stop = Some(Stop::Budget("--deadline"));
+        }
+        if sink.stop.is_none() {
+            sched.launch_blocked();
+            sched.launch_due();
+        }
         while sink.stop.is_none() && sched.has_room() {
             // The first planned job that can start now: the first one, or
             // with --per-host/--rate the first whose host has room.
@@ -187,8 +211,16 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             pending,
             planned,
             input_open,
+            budget,
+            deadline,
             ..
         } = run;
+        let spent = async {
+            match budget {
+                Some(budget) => budget.spent().await,
+                None => std::future::pending().await,
+            }
+        };
         // A retry's time, or (when downloads wait for a host's --rate)
         // the next time a host may start again.
         let rate_due = if pending.is_empty() && sched.blocked.is_empty() {
@@ -203,6 +235,10 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
         tokio::select! {
             biased;
             signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
+            () = sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => {
+                sink.stop = Some(Stop::Budget("--deadline"));
+            }
+            () = spent => sink.stop = Some(Stop::Budget("--max-bytes")),
             Some(joined) = sched.set.join_next_with_id(), if !sched.set.is_empty() => {
                 match sched.finished(joined) {
                     Step::Finished(outcome) => sink.record(outcome, progress),
@@ -243,11 +279,30 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         mut sched,
         mut sink,
         planned,
+        pending,
+        input_open,
         cancel,
         ..
     } = run;
     match &sink.stop {
         Some(Stop::Signal(signal)) => sink.summary.interrupted = Some(*signal),
+        Some(Stop::Budget(flag)) => {
+            sink.summary.budget = Some(flag);
+            let not_started = pending
+                .iter()
+                .filter(|p| matches!(p, Planned::Fetch(_)))
+                .count();
+            // The planner may have finished with its last batch unread.
+            let unread = input_open && !(planned.is_closed() && planned.is_empty());
+            let input = if unread {
+                "; input not read to the end"
+            } else {
+                ""
+            };
+            progress.println(&format!(
+                "haul: stopped by {flag}: {not_started} planned but not started{input}"
+            ));
+        }
         Some(stop) => {
             sink.summary.stopped_early = !done;
             if let Stop::Storage(message) = stop {
@@ -293,6 +348,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Why the run stops before its input is done.
 enum Stop {
     Signal(Interrupt),
+    /// `--deadline` or `--max-bytes` is spent.
+    Budget(&'static str),
     /// `--fail-fast` / `--max-failures`.
     Failures,
     /// A write error that every download would meet (disk full, read-only).

@@ -394,6 +394,13 @@ async fn stream_body<'a>(
             }
             let received = chunk.len();
             part.write(chunk).map_err(BodyError::Write)?;
+            if let Some(budget) = &ctx.budget
+                && budget.add(received as u64)
+            {
+                // --max-bytes is spent: stop here, the `.part` kept, as
+                // the runner stops the others.
+                return Err(BodyError::Cancelled);
+            }
             if let Some(limit) = &ctx.limit {
                 let wait = limit.take(received, Instant::now());
                 if !wait.is_zero() {

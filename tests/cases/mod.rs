@@ -1,6 +1,7 @@
 //! Integration cases, grouped by what they exercise. Every case runs the binary
 //! in its own temporary directory against its own server on 127.0.0.1.
 
+mod budgets;
 mod concurrency;
 mod errors;
 mod http;
