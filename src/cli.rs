@@ -26,7 +26,8 @@ use reqwest::header::{HeaderName, HeaderValue};
 #[derive(Parser, Debug)]
 #[command(name = "haul", version, args_override_self = true)]
 #[command(after_help = "Exit codes: 0 all done or skipped, 1 some URL failed, \
-                        2 usage or input error, 130 interrupted (143 on SIGTERM).")]
+                        2 usage or input error, 3 stopped by --deadline or --max-bytes, \
+                        130 interrupted (143 on SIGTERM).")]
 pub struct Cli {
     /// URLs or curl-style patterns to download ('-' reads a list from stdin)
     ///
