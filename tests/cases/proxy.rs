@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use tempfile::TempDir;
 
 use crate::support::socks::{self, Target};
-use crate::support::{assert_out_holds, haul_in, run, server};
+use crate::support::{Output, assert_out_holds, haul_in, run, server};
 
 /// A name that no resolver answers (RFC 6761): only a proxy that resolves
 /// names itself (and routes it to the test server) can reach it.
@@ -27,6 +27,16 @@ fn addr(server: &server::Server) -> SocketAddr {
 /// Contract: with a `socks5h://` proxy (in `ALL_PROXY`, `all_proxy`, or
 /// `HTTP_PROXY` for an `http://` URL) the name goes to the proxy unresolved,
 /// in a domain-type CONNECT, and the request travels through the tunnel.
+/// The URL failed (exit 1) with a SOCKS error on its failure line, and no
+/// file was written.
+#[track_caller]
+fn assert_failed_at_the_proxy(out: &Output, url: &str, tmp: &TempDir) {
+    out.assert_code(1)
+        .assert_failure(url, &["socks"])
+        .assert_summary(0, 0, 1);
+    assert_out_holds(tmp.path(), []);
+}
+
 #[test]
 fn socks5h_proxy_resolves_the_name() {
     for var in ["ALL_PROXY", "all_proxy", "HTTP_PROXY"] {
@@ -91,10 +101,7 @@ fn socks5_proxy_never_sees_a_name_that_does_not_resolve() {
         .env("ALL_PROXY", proxy.url_local_dns())
         .args([&url, "--retries", "0", "-d", "out"]));
 
-    out.assert_code(1)
-        .assert_failure(&url, &["socks"])
-        .assert_summary(0, 0, 1);
-    assert_out_holds(tmp.path(), []);
+    assert_failed_at_the_proxy(&out, &url, &tmp);
 }
 
 /// Contract: `HTTPS_PROXY` with a SOCKS URL carries `https://` URLs; TLS
@@ -158,10 +165,7 @@ fn a_socks_proxy_that_is_down_fails_the_url() {
         .env("ALL_PROXY", format!("socks5://{down}"))
         .args([&url, "--retries", "0", "-d", "out"]));
 
-    out.assert_code(1)
-        .assert_failure(&url, &["socks"])
-        .assert_summary(0, 0, 1);
-    assert_out_holds(tmp.path(), []);
+    assert_failed_at_the_proxy(&out, &url, &tmp);
 }
 
 /// Contract: a SOCKS proxy that refuses the CONNECT (reply 0x05) fails the
