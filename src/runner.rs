@@ -85,6 +85,42 @@ struct Run {
 }
 
 impl Run {
+    /// Starts what may start now: retries whose time has come, then planned
+    /// downloads while there is room (the first one, or with --per-host or
+    /// --rate the first whose host has room). Nothing starts once the run
+    /// is stopping.
+    fn start_ready(&mut self, progress: &Progress) {
+        let Run {
+            sched,
+            sink,
+            pending,
+            deadline,
+            ..
+        } = self;
+        // Checked here as well as waited for in `drive`: a timer may fire a
+        // little late, and nothing may start once the time is up.
+        if sink.stop.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
+            sink.stop = Some(Stop::Budget("--deadline"));
+        }
+        if sink.stop.is_some() {
+            return;
+        }
+        sched.launch_blocked();
+        sched.launch_due();
+        while sink.stop.is_none() && sched.has_room() {
+            let now = Instant::now();
+            let next = pending.iter().position(|p| match p {
+                Planned::Fetch(job) => sched.slots.free_for(&job.url, now),
+                Planned::Done(_) => true,
+            });
+            match next.and_then(|i| pending.remove(i)) {
+                Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
+                Some(Planned::Done(outcome)) => sink.record(outcome, progress),
+                None => break,
+            }
+        }
+    }
+
     /// Nothing is left: the input is done and no download runs or waits.
     fn is_done(&self) -> bool {
         !self.input_open && self.pending.is_empty() && self.sched.is_idle()
@@ -172,36 +208,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
 async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = Interrupt>) {
     tokio::pin!(stop);
     loop {
-        let Run {
-            sched,
-            sink,
-            pending,
-            deadline,
-            ..
-        } = run;
-        // Checked here as well as waited for below: a timer may fire a
-        // little late, and nothing may start once the time is up.
-        if sink.stop.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
-            sink.stop = Some(Stop::Budget("--deadline"));
-        }
-        if sink.stop.is_none() {
-            sched.launch_blocked();
-            sched.launch_due();
-        }
-        while sink.stop.is_none() && sched.has_room() {
-            // The first planned job that can start now: the first one, or
-            // with --per-host/--rate the first whose host has room.
-            let now = Instant::now();
-            let next = pending.iter().position(|p| match p {
-                Planned::Fetch(job) => sched.slots.free_for(&job.url, now),
-                Planned::Done(_) => true,
-            });
-            match next.and_then(|i| pending.remove(i)) {
-                Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
-                Some(Planned::Done(outcome)) => sink.record(outcome, progress),
-                None => break,
-            }
-        }
+        run.start_ready(progress);
         if run.sink.stop.is_some() || run.is_done() {
             return;
         }
@@ -221,17 +228,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                 None => std::future::pending().await,
             }
         };
-        // A retry's time, or (when downloads wait for a host's --rate)
-        // the next time a host may start again.
-        let rate_due = if pending.is_empty() && sched.blocked.is_empty() {
-            None
-        } else {
-            sched.slots.next_due(Instant::now())
-        };
-        let next_wake = match (sched.next_wake(), rate_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next_wake = sched.next_wake(!pending.is_empty());
         tokio::select! {
             biased;
             signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
@@ -382,8 +379,18 @@ impl Scheduler {
         self.set.is_empty() && self.waiting.is_empty() && self.blocked.is_empty()
     }
 
-    fn next_wake(&self) -> Option<Instant> {
-        self.waiting.next_at()
+    /// When to look again without another event: a retry's time, or (when
+    /// downloads wait for a host's `--rate`) the next time a host may start.
+    fn next_wake(&self, planned_waiting: bool) -> Option<Instant> {
+        let rate_due = if planned_waiting || !self.blocked.is_empty() {
+            self.slots.next_due(Instant::now())
+        } else {
+            None
+        };
+        match (self.waiting.next_at(), rate_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Starts the retries that waited for their host's room, while there is.
