@@ -22,6 +22,7 @@ mod progress;
 mod report;
 mod retry;
 mod runner;
+mod scheduler;
 mod seen;
 mod slots;
 mod source;

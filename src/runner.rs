@@ -1,26 +1,24 @@
-//! The scheduler, in three steps: [`start`] (the output folder, the
-//! report, the transfer threads, the planner thread), [`drive`] (pulls
-//! planned jobs in batches only while fewer than `--jobs` downloads are in
-//! flight, runs each on its own task in a `JoinSet` on the least busy
-//! transfer thread, parks failed attempts until their retry time without
-//! holding a slot, holds back a host that asked for a pause, and feeds
-//! every outcome to the summary, the report and the failure lines) and
-//! [`shutdown`]. It owns stopping: `--fail-fast`/`--max-failures`, a disk
-//! that fails every write, and the `stop` future it is given (`main.rs`
-//! turns SIGINT/SIGTERM into it; a test can use a timer) stop new downloads
-//! and cancel the ones in flight, which flush what they received to their
-//! `.part` for a later resume. It does not speak HTTP (`http.rs`,
-//! `fetch/`), decide retries (`retry.rs`) or read inputs (`plan.rs`).
+//! A session, in three steps: [`start`] (the output folder, the report,
+//! the transfer threads, the planner thread), [`drive`] (pulls planned jobs
+//! in batches and starts what may start, as the slot accounting allows:
+//! `-j`, `--per-host`, `--rate`, looking ahead past jobs whose host is
+//! busy; parks failed attempts until their retry time; feeds every outcome
+//! to the summary, the report and the failure lines) and [`shutdown`]. It
+//! owns stopping: `--fail-fast`/`--max-failures`, a disk that fails every
+//! write, the run budgets (`--deadline`, `--max-bytes`) and the `stop`
+//! future it is given (`main.rs` turns SIGINT/SIGTERM into it; a test can
+//! use a timer) stop new downloads and cancel the ones in flight, which
+//! flush what they received to their `.part` for a later resume. What runs
+//! is `scheduler.rs`'s; it does not speak HTTP (`http.rs`, `fetch/`),
+//! decide retries (`retry.rs`) or read inputs (`plan.rs`).
 
-use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
@@ -28,16 +26,16 @@ use crate::claims::Claims;
 use crate::cli::Deadline;
 use crate::config::Config;
 use crate::error::FailureKind;
-use crate::fetch::{Step, Task, fetch};
+use crate::fetch::{Step, Task};
 use crate::http::Ctx;
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
-use crate::retry::{HostPauses, Waiting};
+use crate::scheduler::Scheduler;
 use crate::slots::Slots;
-use crate::workers::{self, Worker};
+use crate::workers;
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
 /// list of ten million lines is never held in memory.
@@ -177,15 +175,10 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let planner = Planner::new(config.clone(), out, claims);
     let planned = spawn_planner(planner, progress)?;
     Ok(Run {
-        sched: Scheduler {
-            slots: Slots::new(jobs, config.per_host.map(|n| n.get()), config.rate),
+        sched: Scheduler::new(
+            Slots::new(jobs, config.per_host.map(|n| n.get()), config.rate),
             workers,
-            set: JoinSet::new(),
-            in_flight: HashMap::new(),
-            waiting: Waiting::default(),
-            blocked: VecDeque::new(),
-            paused: HostPauses::default(),
-        },
+        ),
         sink: Sink {
             summary: Summary::default(),
             report,
@@ -351,162 +344,6 @@ enum Stop {
     Failures,
     /// A write error that every download would meet (disk full, read-only).
     Storage(String),
-}
-
-/// The tasks in flight and the retries waiting for their time. A task
-/// waiting to retry holds no `--jobs` slot.
-struct Scheduler {
-    slots: Slots,
-    /// The transfer threads; a download runs on the least busy one.
-    workers: Vec<Worker>,
-    set: JoinSet<Step>,
-    /// Each running task's thread, and what it is about (to name it if it
-    /// panics).
-    in_flight: HashMap<tokio::task::Id, About>,
-    waiting: Waiting<Task>,
-    /// Retries whose time has come but whose host is at `--per-host`.
-    blocked: VecDeque<Task>,
-    /// Hosts that asked for a pause (429/503 + Retry-After), until when.
-    paused: HostPauses,
-}
-
-impl Scheduler {
-    fn has_room(&self) -> bool {
-        self.slots.free()
-    }
-
-    fn is_idle(&self) -> bool {
-        self.set.is_empty() && self.waiting.is_empty() && self.blocked.is_empty()
-    }
-
-    /// When to look again without another event: a retry's time, or (when
-    /// downloads wait for a host's `--rate`) the next time a host may start.
-    fn next_wake(&self, planned_waiting: bool) -> Option<Instant> {
-        let rate_due = if planned_waiting || !self.blocked.is_empty() {
-            self.slots.next_due(Instant::now())
-        } else {
-            None
-        };
-        match (self.waiting.next_at(), rate_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Starts the retries that waited for their host's room, while there is.
-    fn launch_blocked(&mut self) {
-        let mut i = 0;
-        while self.has_room() && i < self.blocked.len() {
-            if self
-                .slots
-                .free_for(&self.blocked[i].job.url, Instant::now())
-            {
-                let task = self.blocked.remove(i).expect("in range");
-                self.launch(task);
-            } else {
-                i += 1;
-            }
-        }
-    }
-
-    /// Starts `task` now, or later if its host asked for a pause or (a
-    /// retry) is at `--per-host`.
-    fn launch(&mut self, task: Task) {
-        let now = Instant::now();
-        if !self.slots.free_for(&task.job.url, now) {
-            self.blocked.push_back(task);
-            return;
-        }
-        // Hosts are named only when some host asked for a pause: the
-        // common case costs no allocation per file.
-        if !self.paused.is_empty()
-            && let Some(until) = self.paused.paused_until(&task.host())
-        {
-            self.wait(task, until);
-            return;
-        }
-        let (index, worker) = self
-            .workers
-            .iter_mut()
-            .enumerate()
-            .min_by_key(|(_, w)| w.load)
-            .expect("at least one transfer thread");
-        worker.load += 1;
-        let host = self.slots.take(&task.job.url, now);
-        let about = About {
-            thread: index,
-            host,
-            url: masked(&task.job.url),
-            path: task.job.path.clone(),
-        };
-        let id = self
-            .set
-            .spawn_on(fetch(worker.ctx.clone(), task), &worker.handle)
-            .id();
-        self.in_flight.insert(id, about);
-    }
-
-    /// Starts the waiting tasks whose time has come, while there is room.
-    fn launch_due(&mut self) {
-        let now = Instant::now();
-        while self.has_room()
-            && let Some(task) = self.waiting.pop_due(now)
-        {
-            self.launch(task);
-        }
-    }
-
-    fn retry_later(&mut self, task: Task, wait: Duration, pause_host: bool) {
-        let at = Instant::now() + wait;
-        if pause_host {
-            self.paused.pause(task.host(), at);
-        }
-        self.wait(task, at);
-    }
-
-    fn wait(&mut self, task: Task, at: Instant) {
-        self.waiting.push(at, task);
-    }
-
-    /// Forgets a finished task; returns what it was about.
-    fn done(&mut self, id: tokio::task::Id) -> Option<(String, PathBuf)> {
-        let about = self.in_flight.remove(&id)?;
-        self.workers[about.thread].load -= 1;
-        self.slots.give_back(about.host);
-        Some((about.url, about.path))
-    }
-
-    /// Unwraps a joined task; a panic becomes that URL's failure.
-    fn finished(
-        &mut self,
-        joined: Result<(tokio::task::Id, Step), tokio::task::JoinError>,
-    ) -> Step {
-        match joined {
-            Ok((id, step)) => {
-                self.done(id);
-                step
-            }
-            Err(err) => {
-                let (url, path) = self.done(err.id()).unwrap_or_default();
-                let kind = if err.is_cancelled() {
-                    FailureKind::Cancelled
-                } else {
-                    FailureKind::Refused
-                };
-                let failure = Failure::new(kind, None, anyhow!("download task ended: {err}"));
-                Step::Finished(Outcome::new(url, Some(path), Err(failure)))
-            }
-        }
-    }
-}
-
-/// What a running download is about: its thread and host (for the slot
-/// accounting) and its URL and path (to name it if it panics).
-struct About {
-    thread: usize,
-    host: Option<u64>,
-    url: String,
-    path: PathBuf,
 }
 
 /// Where outcomes go: the summary, the report, the failure lines; and the
