@@ -258,3 +258,33 @@ fn limit_rate_caps_the_bytes_per_second_of_all_downloads() {
     let got = tree(&tmp.path().join("out"));
     assert!(got["a"] == body && got["b"] == body);
 }
+
+/// A retry whose time has come while its host is at `--per-host` waits for
+/// the host's room (it never runs beside another download of the host).
+#[test]
+fn a_retry_waits_for_its_hosts_room() {
+    let server = server::http_nth(|req, n| async move {
+        if req.uri().path() == "/r1" && n == 0 {
+            return server::status(hyper::StatusCode::SERVICE_UNAVAILABLE);
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        server::ok("fine")
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &server.url("/r[1-3]"),
+        "--per-host",
+        "1",
+        "-j",
+        "4",
+        "--retry-wait",
+        "10ms",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0).assert_summary(3, 0, 0);
+    assert_eq!(server.hits(), 4);
+    assert_eq!(server.max_in_flight(), 1);
+}
