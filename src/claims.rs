@@ -158,6 +158,12 @@ impl Claims {
         if let Some(path) = &config.checksums_file {
             own.push((path.clone(), "haul's --checksums file"));
         }
+        if let Some(path) = &config.state {
+            let mut compacting = path.as_os_str().to_owned();
+            compacting.push(".compact");
+            own.push((path.clone(), "haul's --state file"));
+            own.push((compacting.into(), "haul's --state file"));
+        }
         for (path, what) in own {
             if let Some(rel) = inside(&root, &path) {
                 // Two roles for one file (a list that is also the report) are

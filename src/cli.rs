@@ -170,6 +170,19 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub checksums: Option<PathBuf>,
 
+    /// Record every saved file in FILE, for cheap conditional reruns
+    ///
+    /// One file for the whole run (URL, path, size, mtime, ETag,
+    /// Last-Modified, sha256). With it, --on-exists update also sends
+    /// If-None-Match, and skip fetches again a file whose size on disk
+    /// differs from its entry. A second haul on the same FILE exits 2.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// With --state: print its entries as JSON Lines and fetch nothing
+    #[arg(long, requires = "state")]
+    pub list: bool,
+
     /// Write one JSON object per URL to FILE ('-' for stdout)
     #[arg(long, value_name = "FILE")]
     pub report: Option<String>,

@@ -43,6 +43,10 @@ pub struct Config {
     pub deadline: Option<Deadline>,
     /// `--max-bytes`: body bytes this run may receive.
     pub max_bytes: Option<u64>,
+    /// `--state`: the record of saved files.
+    pub state: Option<PathBuf>,
+    /// `--list`: print the state's entries and fetch nothing.
+    pub list: bool,
     pub shard: Option<Shard>,
     pub globoff: bool,
     pub http: HttpConfig,
@@ -140,6 +144,8 @@ impl Config {
             limit_rate: cli.limit_rate,
             deadline: cli.deadline,
             max_bytes: cli.max_bytes,
+            state: cli.state.clone(),
+            list: cli.list,
             shard: cli.shard,
             globoff: cli.globoff,
             dry_run: cli.dry_run,
@@ -164,7 +170,7 @@ fn arguments(cli: &Cli) -> Result<Vec<Input>> {
             });
         }
     }
-    if inputs.is_empty() && cli.input_file.is_empty() {
+    if inputs.is_empty() && cli.input_file.is_empty() && !cli.list {
         bail!("no URL given: pass URLs as arguments, or a list with -i/--input-file FILE");
     }
     let stdin_lists = inputs

@@ -21,6 +21,7 @@ use crate::outdir::OutDir;
 use crate::progress::Handle;
 use crate::report::masked;
 use crate::retry::Policy;
+use crate::state::State;
 
 /// What a transfer thread's downloads share.
 pub(crate) struct Ctx {
@@ -36,13 +37,23 @@ pub(crate) struct Ctx {
     /// here when the answer arrives.
     pub(crate) claims: Arc<Claims>,
     pub(crate) progress: Handle,
-    /// `--limit-rate`, shared by every transfer thread.
-    pub(crate) limit: Option<Arc<ByteRate>>,
-    /// `--max-bytes`, shared by every transfer thread.
-    pub(crate) budget: Option<Arc<ByteBudget>>,
+    /// What every transfer thread shares besides: `--limit-rate`,
+    /// `--max-bytes`, `--state`.
+    pub(crate) shared: Shared,
     /// Cancelled on Ctrl-C, SIGTERM or `--fail-fast`: attempts in flight
     /// stop, keeping their `.part`.
     pub(crate) cancel: CancellationToken,
+}
+
+/// What the transfer threads share for the whole run.
+#[derive(Clone, Default)]
+pub(crate) struct Shared {
+    /// `--limit-rate`.
+    pub(crate) limit: Option<Arc<ByteRate>>,
+    /// `--max-bytes`.
+    pub(crate) budget: Option<Arc<ByteBudget>>,
+    /// `--state`.
+    pub(crate) state: Option<Arc<State>>,
 }
 
 impl Ctx {
@@ -53,13 +64,12 @@ impl Ctx {
         out: Arc<OutDir>,
         claims: Arc<Claims>,
         progress: Handle,
-        limits: (Option<Arc<ByteRate>>, Option<Arc<ByteBudget>>),
+        shared: Shared,
         cancel: CancellationToken,
         idle_per_host: usize,
     ) -> Result<Ctx> {
         Ok(Ctx {
-            limit: limits.0,
-            budget: limits.1,
+            shared,
             client: client(&config.http, idle_per_host)?,
             headers: config.http.headers.iter().cloned().collect(),
             config,

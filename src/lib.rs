@@ -26,6 +26,7 @@ mod scheduler;
 mod seen;
 mod slots;
 mod source;
+mod state;
 mod workers;
 
 use std::sync::Arc;
@@ -51,6 +52,11 @@ pub async fn run(
     stop: impl Future<Output = Interrupt>,
 ) -> anyhow::Result<Summary> {
     let config = Arc::new(config);
+    if let (true, Some(path)) = (config.list, &config.state) {
+        let mut out = std::io::stdout().lock();
+        state::list(path, &mut out)?;
+        return Ok(Summary::default());
+    }
     if config.dry_run {
         // Nothing else runs during a dry run: reading the input on this
         // thread blocks no one.

@@ -31,6 +31,7 @@ use crate::progress::Progress;
 use crate::report::{Done, Masked, Outcome, Summary, masked, masked_text};
 use crate::seen::SeenSet;
 use crate::source::{Entry, Input, Line, Lines};
+use crate::state::State;
 
 /// One planned download.
 #[derive(Debug, Clone)]
@@ -49,6 +50,10 @@ pub(crate) struct Job {
     pub(crate) verify_existing: bool,
     /// `--on-exists update`: the modification time of the file there.
     pub(crate) modified: Option<SystemTime>,
+    /// `--on-exists update` with `--state`: the ETag recorded for the file.
+    pub(crate) etag: Option<String>,
+    /// Why a file already there is fetched again (decided here).
+    pub(crate) replaced: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -111,6 +116,8 @@ pub(crate) struct Planner {
     urls: SeenSet,
     out: Arc<OutDir>,
     claims: Arc<Claims>,
+    /// `--state`, read for files already there.
+    state: Option<Arc<State>>,
     /// `--dir` was empty (or missing) when the run began: no destination
     /// and no `.part` can exist but the ones this run makes, which the
     /// collision check already keeps apart, so the two per-URL `stat`s
@@ -127,7 +134,12 @@ struct Current {
 }
 
 impl Planner {
-    pub(crate) fn new(config: Arc<Config>, out: Arc<OutDir>, claims: Arc<Claims>) -> Planner {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        out: Arc<OutDir>,
+        claims: Arc<Claims>,
+        state: Option<Arc<State>>,
+    ) -> Planner {
         Planner {
             labels: config.inputs.iter().map(Input::label).collect(),
             lines: Lines::new(config.inputs.clone()),
@@ -137,6 +149,7 @@ impl Planner {
             urls: SeenSet::default(),
             out,
             claims,
+            state,
             empty_dir: is_empty_dir(&config.dir),
             config,
         }
@@ -259,6 +272,8 @@ impl Planner {
             had_part: false,
             verify_existing: false,
             modified: None,
+            etag: None,
+            replaced: None,
         };
         if self.empty_dir || content_disposition {
             return Some(Planned::Fetch(job));
@@ -270,9 +285,16 @@ impl Planner {
     /// first, conditional, refused, or continued from its `.part`.
     fn decide(&self, mut job: Job) -> Planned {
         let existing = self.out.existing(&job.rel);
+        if let (Some(state), Ok(Existing::File { len, modified })) = (&self.state, &existing)
+            && let Some(planned) = self.with_state(state, &mut job, *len, *modified)
+        {
+            return planned;
+        }
         let has_digest = job.sha256.is_some();
         match at_destination(existing, self.config.on_exists, has_digest, &job.path) {
             AtDestination::Fetch => {}
+            // The state says the file changed since it was saved.
+            AtDestination::Skip | AtDestination::Verify if job.replaced.is_some() => {}
             AtDestination::Skip => {
                 let skipped = Ok(Done::Skipped { sha256: None });
                 return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
@@ -296,6 +318,50 @@ impl Planner {
 }
 
 impl Planner {
+    /// What `--state`'s entry for a file already there changes: with
+    /// `skip`, a size that differs from the entry fetches it again, and a
+    /// size and mtime that match an entry recording the wanted digest skip
+    /// it without hashing (the quick check rsync makes); with `update`, the
+    /// entry's ETag is sent as `If-None-Match`. `Some` when that decides.
+    fn with_state(
+        &self,
+        state: &State,
+        job: &mut Job,
+        len: u64,
+        modified: Option<SystemTime>,
+    ) -> Option<Planned> {
+        let rel = job.rel.to_str()?;
+        let entry = match state.get(rel) {
+            Ok(entry) => entry?,
+            Err(err) => {
+                tracing::warn!("{err:#}");
+                return None;
+            }
+        };
+        match self.config.on_exists {
+            OnExists::Skip if entry.bytes != len => {
+                job.replaced = Some("size differs from --state")
+            }
+            OnExists::Skip | OnExists::Update
+                if job.sha256.is_some()
+                    && entry.sha256 == job.sha256
+                    && entry.bytes == len
+                    && entry.modified() == modified =>
+            {
+                let skipped = Ok(Done::Skipped { sha256: job.sha256 });
+                let path = job.path.clone();
+                return Some(Planned::Done(Outcome::new(
+                    masked(&job.url),
+                    Some(path),
+                    skipped,
+                )));
+            }
+            OnExists::Update => job.etag = entry.etag,
+            _ => {}
+        }
+        None
+    }
+
     /// Whether the next item may have to wait for input to arrive, so a
     /// batch gathered so far should be handed over first.
     pub(crate) fn may_block(&self) -> bool {
@@ -339,7 +405,8 @@ pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summar
     // Nothing is created: a missing --dir holds no file yet.
     let dir = Arc::new(OutDir::open(&config.dir, false)?);
     let claims = Arc::new(Claims::for_run(&config, &dir));
-    for planned in Planner::new(config, dir, claims) {
+    // The state is not opened: a dry run holds nothing another run needs.
+    for planned in Planner::new(config, dir, claims, None) {
         let result = match planned {
             Planned::Fetch(job) => {
                 summary.ok += 1;
@@ -411,7 +478,7 @@ mod tests {
         let config = Arc::new(Config::from_cli(cli).unwrap());
         let out = Arc::new(OutDir::open(&config.dir, false).unwrap());
         let claims = Arc::new(Claims::new(&config.dir, false));
-        Planner::new(config, out, claims)
+        Planner::new(config, out, claims, None)
             .map(|p| match p {
                 Planned::Fetch(job) => format!("{} {}", job.url, job.path.display()),
                 Planned::Done(outcome) => match outcome.failure_line() {

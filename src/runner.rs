@@ -27,7 +27,7 @@ use crate::cli::Deadline;
 use crate::config::Config;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task};
-use crate::http::Ctx;
+use crate::http::{Ctx, Shared};
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::plan::{Planned, Planner};
@@ -35,6 +35,7 @@ use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
 use crate::scheduler::Scheduler;
 use crate::slots::Slots;
+use crate::state::{State, unix_now};
 use crate::workers;
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
@@ -141,6 +142,10 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     }
     let cancel = CancellationToken::new();
     let budget = config.max_bytes.map(|n| Arc::new(ByteBudget::new(n)));
+    let state = match &config.state {
+        Some(path) => Some(Arc::new(State::open(path, unix_now())?)),
+        None => None,
+    };
     let deadline = config.deadline.map(|d| match d {
         Deadline::After(after) => Instant::now() + after,
         // A time already past stops the run at once.
@@ -155,8 +160,11 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         let (out, claims) = (out.clone(), claims.clone());
         let handle = progress.handle();
         let cancel = cancel.clone();
-        let limit = config.limit_rate.map(|rate| Arc::new(ByteRate::new(rate)));
-        let budget = budget.clone();
+        let shared = Shared {
+            limit: config.limit_rate.map(|rate| Arc::new(ByteRate::new(rate))),
+            budget: budget.clone(),
+            state: state.clone(),
+        };
         // Each thread's connections are its own.
         let idle_per_host = jobs.div_ceil(threads);
         move || {
@@ -165,14 +173,14 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
                 out.clone(),
                 claims.clone(),
                 handle.clone(),
-                (limit.clone(), budget.clone()),
+                shared.clone(),
                 cancel.clone(),
                 idle_per_host,
             )
         }
     };
     let workers = workers::start(threads, make_ctx)?;
-    let planner = Planner::new(config.clone(), out, claims);
+    let planner = Planner::new(config.clone(), out, claims, state);
     let planned = spawn_planner(planner, progress)?;
     Ok(Run {
         sched: Scheduler::new(

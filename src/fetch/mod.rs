@@ -25,7 +25,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 use reqwest::header::{
-    AUTHORIZATION, HeaderMap, IF_MODIFIED_SINCE, IF_RANGE, LAST_MODIFIED, RANGE,
+    AUTHORIZATION, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED,
+    RANGE,
 };
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
@@ -41,6 +42,7 @@ use crate::naming::part_path;
 use crate::plan::Job;
 use crate::report::{Done, Failure, Outcome, masked};
 use crate::retry::{Budget, retry_after};
+use crate::state::{Entry, State, epoch, unix_now};
 
 /// A job and what its attempts so far have used up.
 #[derive(Debug)]
@@ -62,6 +64,7 @@ pub(crate) struct Task {
 
 impl Task {
     pub(crate) fn new(job: Job) -> Task {
+        let job_replaced = job.replaced;
         Task {
             path: job.path.clone(),
             job,
@@ -69,7 +72,7 @@ impl Task {
             budget: Budget::default(),
             started: Instant::now(),
             claimed: None,
-            replaced: None,
+            replaced: job_replaced,
         }
     }
 
@@ -179,10 +182,16 @@ async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
             Destination::Done(done) => return Ok(done),
         },
     };
-    let modified = response
-        .headers()
-        .get(LAST_MODIFIED)
-        .and_then(|v| v.to_str().ok())
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
+    let modified = last_modified
+        .as_deref()
         .and_then(|v| httpdate::parse_http_date(v).ok());
     let (part, hasher) = open_part(ctx, &task.job, rel, resumable, response.headers())
         .await
@@ -195,7 +204,15 @@ async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
         total,
     };
     let (part, digest) = stream_body(ctx, &task.job, &name, body).await?;
-    finish(part, &task.job, digest, modified, task.replaced, status)
+    let saved = Saved {
+        digest,
+        modified,
+        etag,
+        last_modified,
+        replaced: task.replaced,
+        status,
+    };
+    finish(ctx, part, &task.job, saved)
 }
 
 /// Sends the request, continuing `resumable` when given; when the answer
@@ -252,10 +269,13 @@ async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Res
         // leads to another host, so a redirect target never sees it.
         request = request.basic_auth(login, Some(password));
     }
-    if ctx.config.on_exists == OnExists::Update
-        && let Some(modified) = job.modified
-    {
-        request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
+    if ctx.config.on_exists == OnExists::Update {
+        if let Some(modified) = job.modified {
+            request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
+        }
+        if let Some(etag) = &job.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
     }
     let send = tokio::time::timeout(http.stall_timeout, request.send());
     tokio::select! {
@@ -394,14 +414,14 @@ async fn stream_body<'a>(
             }
             let received = chunk.len();
             part.write(chunk).map_err(BodyError::Write)?;
-            if let Some(budget) = &ctx.budget
+            if let Some(budget) = &ctx.shared.budget
                 && budget.add(received as u64)
             {
                 // --max-bytes is spent: stop here, the `.part` kept, as
                 // the runner stops the others.
                 return Err(BodyError::Cancelled);
             }
-            if let Some(limit) = &ctx.limit {
+            if let Some(limit) = &ctx.shared.limit {
                 let wait = limit.take(received, Instant::now());
                 if !wait.is_zero() {
                     tokio::select! {
@@ -440,34 +460,74 @@ async fn stream_body<'a>(
     Err(failure)
 }
 
-/// Checks the digest and renames the `.part` to its final name.
-fn finish(
-    part: PartFile<'_>,
-    job: &Job,
+/// What an answer says of the file it carries, for the final name and the
+/// state.
+struct Saved {
     digest: Option<[u8; 32]>,
+    /// Last-Modified, parsed: the file's modification time.
     modified: Option<SystemTime>,
+    etag: Option<String>,
+    last_modified: Option<String>,
     replaced: Option<&'static str>,
     status: StatusCode,
-) -> Result<Done, Failure> {
+}
+
+/// Checks the digest and renames the `.part` to its final name; with
+/// `--state`, forgets the file it replaces before the rename and records
+/// the new one after.
+fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done, Failure> {
     let bytes = part.len();
-    if let Err(mut failure) = check_digest(job.sha256, digest) {
+    let status = saved.status.as_u16();
+    if let Err(mut failure) = check_digest(job.sha256, saved.digest) {
         // Wrong bytes are worth nothing for a later resume.
         part.abandon(false);
-        failure.http_status = Some(status.as_u16());
+        failure.http_status = Some(status);
         failure.bytes = bytes;
         return Err(failure);
     }
-    part.finish(modified).map_err(|e| {
-        let mut failure = Failure::new(FailureKind::of_write(&e), Some(status.as_u16()), e);
+    let rel = part.rel().to_path_buf();
+    let state = ctx.shared.state.as_deref();
+    if let Some(state) = state {
+        forget(state, &rel);
+    }
+    let mtime = part.finish(saved.modified, state.is_some()).map_err(|e| {
+        let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
         failure.bytes = bytes;
         failure
     })?;
+    if let Some(state) = state {
+        let entry = Entry {
+            url: masked(&job.url),
+            path: rel.to_string_lossy().into_owned(),
+            bytes,
+            mtime: mtime.and_then(epoch),
+            etag: saved.etag,
+            last_modified: saved.last_modified,
+            sha256: saved.digest,
+            saved_at: unix_now(),
+            run: state.run(),
+        };
+        if let Err(err) = state.record(&entry) {
+            tracing::warn!("{err:#}");
+        }
+    }
     Ok(Done::Saved {
-        http_status: status.as_u16(),
+        http_status: status,
         bytes,
-        sha256: digest,
-        replaced,
+        sha256: saved.digest,
+        replaced: saved.replaced,
     })
+}
+
+/// Forgets `rel` in the state before the file is replaced (so no entry
+/// ever describes a file that is not on disk).
+fn forget(state: &State, rel: &Path) {
+    if let Some(rel) = rel.to_str()
+        && state.has(rel)
+        && let Err(err) = state.forget(rel)
+    {
+        tracing::warn!("{err:#}");
+    }
 }
 
 /// A proven `416` to `Range: bytes=LEN-`: the `.part` already holds the
@@ -497,14 +557,15 @@ async fn finish_from_part(
         return Err(failure);
     }
     let part = PartFile::append(&ctx.out, rel.to_path_buf(), file, len);
-    part.finish(note.modified())
-        .map_err(|e| fail(FailureKind::of_write(&e), e))?;
-    Ok(Done::Saved {
-        http_status: status.as_u16(),
-        bytes: len,
-        sha256: digest,
+    let saved = Saved {
+        digest,
+        modified: note.modified(),
+        etag: note.etag().map(str::to_string),
+        last_modified: note.last_modified().map(str::to_string),
         replaced: None,
-    })
+        status,
+    };
+    finish(ctx, part, job, saved)
 }
 
 enum BodyError {

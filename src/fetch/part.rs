@@ -119,6 +119,11 @@ impl<'a> PartFile<'a> {
         self.held = now;
     }
 
+    /// The destination, relative to `--dir`.
+    pub(super) fn rel(&self) -> &std::path::Path {
+        &self.rel
+    }
+
     /// Bytes of the file so far (on disk or buffered).
     pub(super) fn len(&self) -> u64 {
         self.written + self.buffered as u64
@@ -173,7 +178,13 @@ impl<'a> PartFile<'a> {
     /// Writes what is buffered, sets the modification time, removes the
     /// note and renames `.part` to the destination, if the `.part` is still
     /// this download's file.
-    pub(super) fn finish(mut self, modified: Option<SystemTime>) -> anyhow::Result<()> {
+    /// With `stat`, also returns the file's modification time as it is on
+    /// disk (for `--state`).
+    pub(super) fn finish(
+        mut self,
+        modified: Option<SystemTime>,
+        stat: bool,
+    ) -> anyhow::Result<Option<SystemTime>> {
         let result = self.flush(true).and_then(|()| {
             let file = self.file.as_ref().expect("created by flush");
             if let Some(modified) = modified {
@@ -181,13 +192,20 @@ impl<'a> PartFile<'a> {
                 // system without mtimes should not fail the download.
                 let _ = file.set_modified(modified);
             }
+            let mtime = if stat {
+                file.metadata().and_then(|m| m.modified()).ok()
+            } else {
+                None
+            };
             if self.noted {
                 resume::clear(file).with_context(|| {
                     format!("cannot clear {}", self.out.display(&self.part).display())
                 })?;
             }
             let in_one_go = self.flushes == 1 && !self.noted;
-            self.out.promote(file, &self.part, &self.rel, !in_one_go)
+            self.out
+                .promote(file, &self.part, &self.rel, !in_one_go)
+                .map(|()| mtime)
         });
         if result.is_err() {
             self.abandon(true);

@@ -86,6 +86,16 @@ impl Note {
         }
     }
 
+    /// The recorded strong ETag.
+    pub(crate) fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+
+    /// The recorded Last-Modified.
+    pub(crate) fn last_modified(&self) -> Option<&str> {
+        self.last_modified.as_deref()
+    }
+
     /// The modification time to give the finished file.
     pub(crate) fn modified(&self) -> Option<SystemTime> {
         httpdate::parse_http_date(self.last_modified.as_deref()?).ok()

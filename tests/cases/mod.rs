@@ -15,4 +15,5 @@ mod proxy;
 mod reliability;
 mod safety;
 mod shard;
+mod state;
 mod template;
