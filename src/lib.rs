@@ -134,6 +134,37 @@ pub mod testing {
         crate::claims::fold(name)
     }
 
+    /// Opens (or creates) a `--state` file and records `n` entries in it
+    /// (paths `d{i % 1000}/f{i}.bin`, saved by `run`), for the state
+    /// benchmark (`examples/state_bench.rs`).
+    pub fn state_fill(path: &std::path::Path, from: u64, n: u64, run: u64) -> Result<(), String> {
+        let state = crate::state::State::open(path, run).map_err(|e| format!("{e:#}"))?;
+        for i in from..from + n {
+            let entry = crate::state::Entry {
+                url: format!("https://example.com/files/d{}/f{i}.bin", i % 1000),
+                path: format!("d{}/f{i}.bin", i % 1000),
+                bytes: 16_384 + i % 4096,
+                mtime: Some((1_700_000_000 + i as i64, 0)),
+                etag: Some(format!("\"{i:x}-{run}\"")),
+                last_modified: None,
+                sha256: None,
+                saved_at: 1_700_000_000,
+                run,
+            };
+            state.record(&entry).map_err(|e| format!("{e:#}"))?;
+        }
+        Ok(())
+    }
+
+    /// Opens a `--state` file (as a run does): how many entries it holds,
+    /// and the open state (held, and its lock, until dropped).
+    pub fn state_open(
+        path: &std::path::Path,
+    ) -> Result<(usize, Box<dyn std::any::Any>), String> {
+        let state = crate::state::State::open(path, 0).map_err(|e| format!("{e:#}"))?;
+        Ok((state.len(), Box::new(state)))
+    }
+
     /// The path-safety check on its own.
     pub fn safe_relative(name: &str) -> Result<PathBuf, String> {
         crate::naming::safe_relative(name).map_err(|e| e.to_string())

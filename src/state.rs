@@ -144,6 +144,11 @@ impl State {
         Ok(entry.filter(|e| e.path == rel))
     }
 
+    /// How many entries the state holds.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().index.len()
+    }
+
     /// Whether the state has an entry for `rel` (no file read).
     pub(crate) fn has(&self, rel: &str) -> bool {
         let key = self.hasher.hash_one(rel);
