@@ -20,8 +20,14 @@ fn rss_kib() -> u64 {
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().map_or(Ok(1_000_000), |a| a.parse()).map_err(|e| format!("{e}"))?;
-    let changes: u64 = args.next().map_or(Ok(10_000), |a| a.parse()).map_err(|e| format!("{e}"))?;
+    let n: u64 = args
+        .next()
+        .map_or(Ok(1_000_000), |a| a.parse())
+        .map_err(|e| format!("{e}"))?;
+    let changes: u64 = args
+        .next()
+        .map_or(Ok(10_000), |a| a.parse())
+        .map_err(|e| format!("{e}"))?;
     let dir = match args.next() {
         Some(dir) => std::path::PathBuf::from(dir),
         None => std::env::temp_dir().join(format!("haul-state-bench-{}", std::process::id())),

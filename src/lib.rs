@@ -158,9 +158,7 @@ pub mod testing {
 
     /// Opens a `--state` file (as a run does): how many entries it holds,
     /// and the open state (held, and its lock, until dropped).
-    pub fn state_open(
-        path: &std::path::Path,
-    ) -> Result<(usize, Box<dyn std::any::Any>), String> {
+    pub fn state_open(path: &std::path::Path) -> Result<(usize, Box<dyn std::any::Any>), String> {
         let state = crate::state::State::open(path, 0).map_err(|e| format!("{e:#}"))?;
         Ok((state.len(), Box::new(state)))
     }
