@@ -183,6 +183,15 @@ pub struct Cli {
     #[arg(long, requires = "state")]
     pub list: bool,
 
+    /// Print completions for SHELL (bash, zsh, fish, powershell, elvish)
+    /// and exit
+    #[arg(long, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit
+    #[arg(long)]
+    pub man: bool,
+
     /// Write one JSON object per URL to FILE ('-' for stdout)
     #[arg(long, value_name = "FILE")]
     pub report: Option<String>,
@@ -253,6 +262,23 @@ pub enum ProgressMode {
     Bar,
     Log,
     None,
+}
+
+impl Cli {
+    /// `--completions SHELL` or `--man`: what to print instead of a run.
+    pub fn generated(&self) -> Option<Vec<u8>> {
+        use clap::CommandFactory;
+        let mut out = Vec::new();
+        if let Some(shell) = self.completions {
+            clap_complete::generate(shell, &mut Cli::command(), "haul", &mut out);
+        } else if self.man {
+            // Rendering into memory cannot fail.
+            let _ = clap_mangen::Man::new(Cli::command()).render(&mut out);
+        } else {
+            return None;
+        }
+        Some(out)
+    }
 }
 
 /// `--shard K/N`: this machine takes the positions `i` with `i % n == k - 1`.

@@ -9,6 +9,13 @@ use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(text) = cli.generated() {
+        // --completions or --man: print and exit, nothing else runs.
+        return match std::io::Write::write_all(&mut std::io::stdout(), &text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(2),
+        };
+    }
     let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(err) => {

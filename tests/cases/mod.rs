@@ -4,6 +4,7 @@
 mod budgets;
 mod concurrency;
 mod errors;
+mod generated;
 mod http;
 mod in_process;
 mod list;
