@@ -63,6 +63,8 @@ pub struct Config {
     pub verbose: u8,
     /// Said on stderr when the run starts (not with `-q`).
     pub warnings: Vec<String>,
+    /// `GITHUB_ACTIONS=true`: failures are also workflow annotations.
+    pub github_actions: bool,
     pub color: bool,
 }
 
@@ -135,6 +137,7 @@ impl Config {
             color,
             http: http(&cli, netrc),
             warnings,
+            github_actions: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
             dir: cli.dir,
             content_disposition: cli.content_disposition,
             on_exists: cli.on_exists,

@@ -4,6 +4,7 @@
 //! (bounded task set) -> `fetch` (one download) -> `report` (outcomes,
 //! summary, exit code); `progress` and `logging` own stderr.
 
+mod annotate;
 mod claims;
 mod cli;
 mod config;

@@ -22,8 +22,10 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
+use crate::annotate::{Annotations, END_GROUP, GROUP};
 use crate::claims::Claims;
 use crate::cli::Deadline;
+use crate::cli::ProgressMode;
 use crate::config::Config;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task};
@@ -59,6 +61,9 @@ pub(crate) async fn run(
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut run = start(config, progress)?;
+    if run.sink.grouped {
+        progress.println(GROUP);
+    }
     progress.start();
     drive(&mut run, progress, stop).await;
     Ok(shutdown(run, progress, started).await)
@@ -189,6 +194,8 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         ),
         sink: Sink {
             summary: Summary::default(),
+            annotations: config.github_actions.then(Annotations::default),
+            grouped: config.github_actions && config.progress == ProgressMode::Log,
             report,
             max_failures: config.max_failures.map(|n| n.get() as u64),
             stop: None,
@@ -334,6 +341,12 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
     let mut summary = sink.summary;
     summary.elapsed = started.elapsed();
     summary.bytes = progress.stats().bytes.load(Relaxed);
+    if sink.grouped {
+        progress.println(END_GROUP);
+    }
+    if let Some(more) = sink.annotations.as_ref().and_then(Annotations::more) {
+        progress.println(&more);
+    }
     if !config.quiet {
         progress.println(&summary.line());
     }
@@ -358,6 +371,10 @@ enum Stop {
 /// decision to stop early.
 struct Sink {
     summary: Summary,
+    /// `GITHUB_ACTIONS=true`: failures as workflow annotations.
+    annotations: Option<Annotations>,
+    /// The progress lines are folded in a `::group::` (log mode on GitHub).
+    grouped: bool,
     report: Option<Report>,
     max_failures: Option<u64>,
     stop: Option<Stop>,
@@ -372,6 +389,9 @@ impl Sink {
             Err(failure) => {
                 if let Some(line) = outcome.failure_line() {
                     progress.println(&line);
+                    if let Some(error) = self.annotations.as_mut().and_then(|a| a.error(&line)) {
+                        progress.println(&error);
+                    }
                 }
                 tracing::debug!("{:?}", failure.error);
                 if failure.kind == (FailureKind::Write { storage: true }) && self.stop.is_none() {

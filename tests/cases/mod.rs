@@ -5,6 +5,7 @@ mod budgets;
 mod concurrency;
 mod errors;
 mod generated;
+mod github;
 mod http;
 mod in_process;
 mod list;

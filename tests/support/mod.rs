@@ -41,6 +41,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "no_proxy",
     "NETRC",
     "CLICOLOR_FORCE",
+    "GITHUB_ACTIONS",
 ];
 
 /// A `Command` for the built binary with a clean environment and a null stdin.
