@@ -12,7 +12,7 @@
 //! is `scheduler.rs`'s; it does not speak HTTP (`http.rs`, `fetch/`),
 //! decide retries (`retry.rs`) or read inputs (`plan.rs`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
@@ -196,6 +196,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
             summary: Summary::default(),
             annotations: config.github_actions.then(Annotations::default),
             grouped: config.github_actions && config.progress == ProgressMode::Log,
+            retries: HashMap::new(),
             report,
             max_failures: config.max_failures.map(|n| n.get() as u64),
             stop: None,
@@ -248,10 +249,13 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                 match sched.finished(joined) {
                     Step::Finished(outcome) => sink.record(outcome, progress),
                     Step::Retry { task, wait, pause_host, slow_down, error } => {
-                        tracing::warn!(
+                        // Every attempt at -v; by default a line per host
+                        // at its 1st, 10th, 100th... retry.
+                        tracing::info!(
                             "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
                             masked(&task.job.url), task.attempts, wait.as_secs_f64()
                         );
+                        sink.note_retry(&task, &error);
                         if slow_down {
                             sched.slots.slow_down(&task.job.url, Instant::now());
                         }
@@ -367,6 +371,14 @@ enum Stop {
     Storage(String),
 }
 
+/// 1, 10, 100, ...
+fn is_power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}
+
 /// Where outcomes go: the summary, the report, the failure lines; and the
 /// decision to stop early.
 struct Sink {
@@ -375,12 +387,28 @@ struct Sink {
     annotations: Option<Annotations>,
     /// The progress lines are folded in a `::group::` (log mode on GitHub).
     grouped: bool,
+    /// Retries so far per host, for the warnings (shown at the 1st, 10th,
+    /// 100th... of each host).
+    retries: HashMap<String, u64>,
     report: Option<Report>,
     max_failures: Option<u64>,
     stop: Option<Stop>,
 }
 
 impl Sink {
+    /// Counts a retry against its host and warns at the host's 1st, 10th,
+    /// 100th... retry: one line, not one per attempt, on a big flaky run.
+    fn note_retry(&mut self, task: &Task, error: &anyhow::Error) {
+        let host = task.host();
+        let count = self.retries.entry(host.clone()).or_default();
+        *count += 1;
+        let n = *count;
+        if is_power_of_ten(n) {
+            let what = if n == 1 { "retry" } else { "retries" };
+            tracing::warn!("{host}: {n} {what} so far (last: {error:#})");
+        }
+    }
+
     fn record(&mut self, outcome: Outcome, progress: &Progress) {
         self.summary.record(&outcome);
         progress.stats().finished.fetch_add(1, Relaxed);
@@ -468,5 +496,17 @@ fn describe(outcome: &Outcome) -> String {
         Ok(Done::Skipped { .. }) => "skipped (exists)".into(),
         Ok(Done::NotModified { .. }) => "not modified".into(),
         Err(_) => "failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_warnings_come_at_powers_of_ten() {
+        let shown: Vec<u64> = (1..=1000).filter(|&n| is_power_of_ten(n)).collect();
+        assert_eq!(shown, [1, 10, 100, 1000]);
+        assert!(!is_power_of_ten(0) && !is_power_of_ten(20) && !is_power_of_ten(110));
     }
 }

@@ -646,3 +646,52 @@ fn connect_timeout_abandons_an_unanswered_connect() {
         out.elapsed
     );
 }
+
+/// A big flaky run is not a wall of warnings: one line per host at its
+/// 1st, 10th, 100th... retry, each attempt only at `-v`.
+#[test]
+fn retry_warnings_are_counted_per_host() {
+    let server = server::http_nth(|_req, n| async move {
+        if n == 0 {
+            server::status(StatusCode::SERVICE_UNAVAILABLE)
+        } else {
+            server::ok("fine")
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+    let pattern = server.url("/f[1-12]");
+
+    let out = run(haul_in(tmp.path()).args([&pattern, "-d", "out"]).args(FAST));
+
+    out.assert_code(0).assert_summary(12, 0, 0);
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("so far"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{out}");
+    assert!(
+        warnings[0].contains("1 retry so far") && warnings[0].contains("503"),
+        "{out}"
+    );
+    assert!(warnings[1].contains("10 retries so far"), "{out}");
+
+    // At -v, every attempt has its line (a fresh server fails each path once).
+    let again = server::http_nth(|_req, n| async move {
+        if n == 0 {
+            server::status(StatusCode::SERVICE_UNAVAILABLE)
+        } else {
+            server::ok("fine")
+        }
+    });
+    let verbose = run(haul_in(tmp.path())
+        .args([&again.url("/f[1-12]"), "-d", "again", "-v"])
+        .args(FAST));
+    verbose.assert_code(0);
+    let attempts = verbose
+        .stderr
+        .lines()
+        .filter(|l| l.contains("attempt 1 failed"))
+        .count();
+    assert_eq!(attempts, 12, "{verbose}");
+}
