@@ -23,11 +23,25 @@ use reqwest::header::{HeaderName, HeaderValue};
 /// haul reads URLs from arguments, list files, standard input or curl-style
 /// glob ranges, downloads them with bounded concurrency, streams every body to
 /// DEST.part and renames it to DEST only when it is complete.
+/// The end of `--help`: a few examples, then the exit codes.
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  haul 'https://example.com/img/[001-500].jpg' -d imgs
+  haul -i urls.txt -d out -j 32 --report report.jsonl
+  curl -s https://example.com/list | haul -i - -d out
+  haul 'https://example.com/p?page=[1-200]' -o 'pages/{1}.html' --per-host 4 --rate 2
+  haul -i urls.txt -d /srv/mirror --on-exists update --state mirror.state --deadline 5h
+
+Exit codes: 0 all done or skipped, 1 some URL failed, 2 usage or input error,
+3 stopped by --deadline or --max-bytes, 130 interrupted (143 on SIGTERM).
+Full reference: docs/reference.md in the source repository.";
+
 #[derive(Parser, Debug)]
 #[command(name = "haul", version, args_override_self = true)]
 #[command(after_help = "Exit codes: 0 all done or skipped, 1 some URL failed, \
                         2 usage or input error, 3 stopped by --deadline or --max-bytes, \
                         130 interrupted (143 on SIGTERM).")]
+#[command(after_long_help = AFTER_LONG_HELP)]
 pub struct Cli {
     /// URLs or curl-style patterns to download ('-' reads a list from stdin)
     ///
@@ -41,27 +55,39 @@ pub struct Cli {
     /// One URL per line; blank lines and lines starting with '#' are skipped.
     /// After the URL, whitespace-separated fields: out=RELATIVE/PATH (the
     /// destination, relative to --dir) and sha256=HEX (expected digest).
-    #[arg(short = 'i', long, value_name = "FILE", action = clap::ArgAction::Append)]
+    #[arg(help_heading = "Input", short = 'i', long, value_name = "FILE", action = clap::ArgAction::Append)]
     pub input_file: Vec<String>,
 
     /// Root folder for every file (created if missing)
-    #[arg(short = 'd', long, value_name = "DIR", default_value = ".")]
+    #[arg(
+        help_heading = "Output",
+        short = 'd',
+        long,
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub dir: PathBuf,
 
     /// Name files from TEMPLATE (default: {name})
-    #[arg(short = 'o', long, value_name = "TEMPLATE", long_help = output_long_help())]
+    #[arg(help_heading = "Output", short = 'o', long, value_name = "TEMPLATE", long_help = output_long_help())]
     pub output: Option<String>,
 
     /// Name files as the server suggests in Content-Disposition
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub content_disposition: bool,
 
     /// What to do when DEST already exists
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = OnExists::Skip)]
+    #[arg(help_heading = "Output", long, value_name = "MODE", value_enum, default_value_t = OnExists::Skip)]
     pub on_exists: OnExists,
 
     /// Downloads in flight at once, across all hosts
-    #[arg(short = 'j', long, value_name = "N", default_value = "16")]
+    #[arg(
+        help_heading = "Concurrency and politeness",
+        short = 'j',
+        long,
+        value_name = "N",
+        default_value = "16"
+    )]
     pub jobs: NonZeroUsize,
 
     /// Downloads in flight at once per host (host:port); default: only -j
@@ -69,7 +95,7 @@ pub struct Cli {
     /// Other hosts keep the remaining -j slots busy: the scheduler looks
     /// ahead up to 1024 planned downloads for one whose host has room, so a
     /// list sorted by host may still wait on one host beyond that window.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Concurrency and politeness", long, value_name = "N")]
     pub per_host: Option<NonZeroUsize>,
 
     /// Requests started per second per host: N, N/s or N/m (decimals ok)
@@ -77,14 +103,14 @@ pub struct Cli {
     /// Smooth (one start every 1/N s, no bursts), retries included. With
     /// it, a 429 without Retry-After halves that host's rate, which then
     /// recovers by a tenth a minute up to N.
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    #[arg(help_heading = "Concurrency and politeness", long, value_name = "RATE", value_parser = parse_rate)]
     pub rate: Option<Rate>,
 
     /// Cap on all downloads' body bytes per second, e.g. 500K, 10M, 1.5MiB
     ///
     /// K, M and G are powers of 1024 (as in curl, wget and aria2); a plain
     /// number is bytes.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(help_heading = "Concurrency and politeness", long, value_name = "SIZE", value_parser = parse_size)]
     pub limit_rate: Option<u64>,
 
     /// Stop the run after DUR (e.g. 2h), or at TIME (RFC 3339, e.g.
@@ -92,66 +118,71 @@ pub struct Cli {
     ///
     /// As on Ctrl-C: no new downloads, those in flight keep their .part for
     /// the next run, the report and summary are written.
-    #[arg(long, value_name = "DUR|TIME", value_parser = parse_deadline)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR|TIME", value_parser = parse_deadline)]
     pub deadline: Option<Deadline>,
 
     /// Stop the run once SIZE of bodies has been received (e.g. 10G); exit 3
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(help_heading = "Reliability", long, value_name = "SIZE", value_parser = parse_size)]
     pub max_bytes: Option<u64>,
 
     /// Take only the URLs of shard K out of N (positions i with i % N == K-1)
-    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    #[arg(help_heading = "Input", long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
 
     /// Treat '[]{}' in URLs literally (no globbing)
-    #[arg(short = 'g', long)]
+    #[arg(help_heading = "Input", short = 'g', long)]
     pub globoff: bool,
 
     /// Extra request header 'Name: value'; repeatable
-    #[arg(short = 'H', long, value_name = "HEADER", value_parser = parse_header,
+    #[arg(help_heading = "HTTP", short = 'H', long, value_name = "HEADER", value_parser = parse_header,
           action = clap::ArgAction::Append)]
     pub header: Vec<(HeaderName, HeaderValue)>,
 
     /// User-Agent header to send
-    #[arg(short = 'A', long, value_name = "STRING")]
+    #[arg(help_heading = "HTTP", short = 'A', long, value_name = "STRING")]
     pub user_agent: Option<String>,
 
     /// Follow at most N redirects (0 follows none)
-    #[arg(long, value_name = "N", default_value = "10")]
+    #[arg(help_heading = "HTTP", long, value_name = "N", default_value = "10")]
     pub max_redirects: usize,
 
     /// Retry a failed download up to N more times
     ///
     /// Retried: connection errors, timeouts, stalls, truncated bodies and HTTP
     /// 408, 425, 429, 500, 502, 503, 504. Other 4xx answers are final at once.
-    #[arg(long, value_name = "N", default_value = "3")]
+    #[arg(
+        help_heading = "Reliability",
+        long,
+        value_name = "N",
+        default_value = "3"
+    )]
     pub retries: u32,
 
     /// First retry waits up to DUR, doubling each time (full jitter, max 60s)
     ///
     /// A Retry-After header (seconds or an HTTP date) is honoured up to 60s; a
     /// 429 or 503 with Retry-After pauses every request to that host.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
     pub retry_wait: Duration,
 
     /// Always start over instead of continuing a leftover DEST.part
-    #[arg(long)]
+    #[arg(help_heading = "Reliability", long)]
     pub no_resume: bool,
 
     /// Give up connecting after DUR (e.g. 500ms, 10s, 2m)
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
     /// Abandon an attempt that receives no byte for DUR
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub stall_timeout: Duration,
 
     /// Abandon an attempt that takes longer than DUR in total
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
     /// Do not verify TLS certificates (says so on stderr)
-    #[arg(short = 'k', long)]
+    #[arg(help_heading = "HTTP", short = 'k', long)]
     pub insecure: bool,
 
     /// Send credentials from ~/.netrc (or the file $NETRC names)
@@ -159,15 +190,15 @@ pub struct Cli {
     /// Only to the host a URL names (never to a host a redirect leads to),
     /// and only when the URL carries no user name and no -H Authorization
     /// is given. A missing ~/.netrc means no credentials.
-    #[arg(long)]
+    #[arg(help_heading = "HTTP", long)]
     pub netrc: bool,
 
     /// Like --netrc, with credentials from FILE (which must exist)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "HTTP", long, value_name = "FILE")]
     pub netrc_file: Option<PathBuf>,
 
     /// Verify files against a sha256sum-style FILE ('HEX  NAME' lines)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub checksums: Option<PathBuf>,
 
     /// Record every saved file in FILE, for cheap conditional reruns
@@ -176,50 +207,55 @@ pub struct Cli {
     /// Last-Modified, sha256). With it, --on-exists update also sends
     /// If-None-Match, and skip fetches again a file whose size on disk
     /// differs from its entry. A second haul on the same FILE exits 2.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
     /// With --state: print its entries as JSON Lines and fetch nothing
-    #[arg(long, requires = "state")]
+    #[arg(help_heading = "Output", long, requires = "state")]
     pub list: bool,
 
     /// Print completions for SHELL (bash, zsh, fish, powershell, elvish)
     /// and exit
-    #[arg(long, value_name = "SHELL")]
+    #[arg(help_heading = "Reporting", long, value_name = "SHELL")]
     pub completions: Option<clap_complete::Shell>,
 
     /// Print the man page (roff) and exit
-    #[arg(long)]
+    #[arg(help_heading = "Reporting", long)]
     pub man: bool,
 
     /// Write one JSON object per URL to FILE ('-' for stdout)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Reporting", long, value_name = "FILE")]
     pub report: Option<String>,
 
     /// Print 'URL -> PATH' for every planned download; fetch nothing
-    #[arg(long)]
+    #[arg(help_heading = "Reporting", long)]
     pub dry_run: bool,
 
     /// Stop at the first failed URL
-    #[arg(long)]
+    #[arg(help_heading = "Reliability", long)]
     pub fail_fast: bool,
 
     /// Stop after N failed URLs
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Reliability", long, value_name = "N")]
     pub max_failures: Option<NonZeroUsize>,
 
     /// Progress display: bar (terminal), log (a line every 10s) or none
     ///
     /// Default: bar when stderr is a terminal, log otherwise.
-    #[arg(long, value_name = "MODE", value_enum)]
+    #[arg(help_heading = "Reporting", long, value_name = "MODE", value_enum)]
     pub progress: Option<ProgressMode>,
 
     /// Print errors only
-    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    #[arg(
+        help_heading = "Reporting",
+        short = 'q',
+        long,
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
 
     /// More diagnostics on stderr (-v info, -vv debug; RUST_LOG overrides)
-    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    #[arg(help_heading = "Reporting", short = 'v', long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
 

@@ -52,3 +52,32 @@ fn the_man_page_documents_every_flag() {
         );
     }
 }
+
+/// `--help` is grouped by what users look for and ends with examples; `-h`
+/// has the same groups, one line a flag, and no examples.
+#[test]
+fn help_is_grouped_and_ends_with_examples() {
+    let long = run(haul().arg("--help"));
+    long.assert_code(0);
+    let headings = [
+        "Input:",
+        "Output:",
+        "Concurrency and politeness:",
+        "Reliability:",
+        "HTTP:",
+        "Reporting:",
+        "Examples:",
+    ];
+    let mut at = 0;
+    for heading in headings {
+        let found = long.stdout[at..]
+            .find(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("{heading} missing or out of order:\n{}", long.stdout));
+        at += found + 1;
+    }
+    let short = run(haul().arg("-h"));
+    short.assert_code(0);
+    assert!(short.stdout.contains("\nReliability:\n"), "{short}");
+    assert!(!short.stdout.contains("Examples:"), "{short}");
+    assert!(short.stdout.lines().count() < long.stdout.lines().count() / 2);
+}
