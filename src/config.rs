@@ -18,9 +18,11 @@ use anyhow::{Context, Result, bail};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, Deadline, OnExists, ProgressMode, Shard};
+use crate::glob::Pattern;
 use crate::naming::OutputTemplate;
 use crate::netrc::{self, Netrc};
 use crate::report::ReportTarget;
+use crate::report::masked_text;
 use crate::source::{Input, ListFile};
 
 /// Everything a run needs, validated.
@@ -167,6 +169,9 @@ fn arguments(cli: &Cli) -> Result<Vec<Input>> {
         if text == "-" {
             inputs.push(Input::List(None));
         } else {
+            if !cli.globoff {
+                check_glob(i + 1, text)?;
+            }
             inputs.push(Input::Arg {
                 index: i + 1,
                 text: text.clone(),
@@ -187,6 +192,29 @@ fn arguments(cli: &Cli) -> Result<Vec<Input>> {
     Ok(inputs)
 }
 
+/// A malformed glob in an argument is a usage error (exit 2) that shows
+/// the pattern with a caret under the column (in a list, a bad line is one
+/// failure and the rest goes on).
+fn check_glob(index: usize, text: &str) -> Result<()> {
+    let Err(err) = Pattern::parse(text) else {
+        return Ok(());
+    };
+    // Shown with its password masked; the caret moves with the text.
+    let shown = masked_text(text);
+    let mut column = err.column;
+    let at = text.find('@').map(|i| text[..i].chars().count());
+    if at.is_some_and(|at| column > at) {
+        let (before, after) = (text.chars().count(), shown.chars().count());
+        column = (column + after).saturating_sub(before);
+    }
+    let caret = " ".repeat(column.saturating_sub(1));
+    bail!(
+        "bad glob in argument {index}: {}\n  {shown}\n  {caret}^\n\
+         (write -g/--globoff to take '[]{{}}' literally)",
+        masked_text(&err.to_string())
+    )
+}
+
 /// How progress is shown (bars on a terminal, log lines otherwise, nothing
 /// with `-q`; `--progress` overrides) and whether in colour (`NO_COLOR`).
 fn display(cli: &Cli) -> (ProgressMode, bool) {
@@ -200,7 +228,11 @@ fn display(cli: &Cli) -> (ProgressMode, bool) {
     } else {
         ProgressMode::Log
     };
-    let color = stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // NO_COLOR (set, not empty) wins; CLICOLOR_FORCE (set, not 0) colours
+    // even what is not a terminal (https://no-color.org, bixense.com/clicolors).
+    let set = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let forced = set("CLICOLOR_FORCE").is_some_and(|v| v != "0");
+    let color = (stderr_tty || forced) && set("NO_COLOR").is_none();
     (progress, color)
 }
 
@@ -275,6 +307,25 @@ mod tests {
     fn from_args(args: &[&str]) -> Result<Config> {
         let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
         Config::from_cli(cli)
+    }
+
+    #[test]
+    fn a_bad_glob_argument_is_a_usage_error_with_a_caret() {
+        let err = format!("{:#}", from_args(&["http://h/a[1-x].txt"]).unwrap_err());
+        assert_eq!(
+            err,
+            "bad glob in argument 1: bad range \"[1-x]\" at column 11: start and end are of \
+             different kinds\n  http://h/a[1-x].txt\n            ^\n\
+             (write -g/--globoff to take '[]{}' literally)"
+        );
+        assert!(from_args(&["-g", "http://h/a[1-x].txt"]).is_ok());
+        // A password in the pattern is masked, the caret still in place.
+        let err = format!("{:#}", from_args(&["http://u:secret@h/[1-x]"]).unwrap_err());
+        assert!(!err.contains("secret"), "{err}");
+        assert!(
+            err.contains("\n  http://u:***@h/[1-x]\n                 ^\n"),
+            "{err}"
+        );
     }
 
     #[test]

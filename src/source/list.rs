@@ -67,7 +67,19 @@ impl ListFile {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(path)
-            .map_err(cannot)?;
+            .map_err(|err| {
+                // `-i https://...`: a URL where a list was expected.
+                let text = path.to_string_lossy();
+                let url = text.starts_with("http://") || text.starts_with("https://");
+                match err.kind() {
+                    io::ErrorKind::NotFound if url => anyhow!(
+                        "cannot read list file {}: {err} (-i takes a list file: give URLs as \
+                         arguments, or use -i - to read a list from stdin)",
+                        path.display()
+                    ),
+                    _ => cannot(err),
+                }
+            })?;
         // fstat(2) of what was opened, not a stat of the name beforehand.
         let kind = file.metadata().map_err(cannot)?.file_type();
         if kind.is_dir() {
@@ -182,6 +194,19 @@ mod tests {
         let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
         // SAFETY: `c_path` is a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn a_url_given_to_i_gets_a_hint() {
+        let err = format!(
+            "{:#}",
+            ListFile::open(Path::new("https://h/list.txt")).unwrap_err()
+        );
+        assert!(
+            err.starts_with("cannot read list file https://h/list.txt: "),
+            "{err}"
+        );
+        assert!(err.contains("use -i - to read a list from stdin"), "{err}");
     }
 
     #[test]

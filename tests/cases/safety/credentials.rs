@@ -66,11 +66,18 @@ fn a_password_in_a_url_is_masked_everywhere() {
         with_password(&server.url("/missing?sig=1")),
         with_password(&server.url("/busy")),
         with_password(&closed),
-        with_password(&server.url("/[bad")),
     ];
+
+    // A bad line in a list (a malformed glob) is reported masked too.
+    crate::support::write_list(
+        tmp.path(),
+        "bad.txt",
+        &[with_password(&server.url("/[bad"))],
+    );
 
     let out = run(haul_in(tmp.path())
         .args(&urls)
+        .args(["-i", "bad.txt"])
         .args([
             "-v",
             "--retries",
