@@ -17,5 +17,6 @@ mod proxy;
 mod reliability;
 mod safety;
 mod shard;
+mod snapshots;
 mod state;
 mod template;
