@@ -20,3 +20,4 @@ mod shard;
 mod snapshots;
 mod state;
 mod template;
+mod terminal;

@@ -1,0 +1,63 @@
+//! The display on a real terminal: haul runs under `script(1)`, which gives
+//! it a pseudo-terminal. The bars render (escape codes, the files count),
+//! a failure line printed mid-run is whole, and the summary is the last
+//! line. Skipped, saying so, where `script` is missing.
+
+use std::process::Command;
+use std::time::Duration;
+
+use hyper::StatusCode;
+use tempfile::TempDir;
+
+use crate::support::{pseudo_random, run_with_timeout, server};
+
+#[test]
+fn bars_render_and_lines_are_not_torn_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no script(1) here: the terminal display is not checked");
+        return;
+    }
+    let body = pseudo_random(90, 1536 * 1024);
+    let server = server::http(move |req| {
+        let res = if req.uri().path() == "/big.bin" {
+            server::ok(body.clone())
+        } else {
+            server::status(StatusCode::NOT_FOUND)
+        };
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+    let missing = server.url("/missing");
+    let line = format!(
+        "{} {} {missing} -d out --limit-rate 1M",
+        env!("CARGO_BIN_EXE_haul"),
+        server.url("/big.bin")
+    );
+
+    let mut cmd = Command::new("script");
+    cmd.current_dir(tmp.path())
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG");
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
+
+    assert_eq!(out.code(), Some(1), "{out}");
+    let screen = out.stdout.clone();
+    assert!(screen.contains("\u{1b}["), "no escape codes: {screen:?}");
+    assert!(screen.contains("/2 files"), "no overall bar: {screen:?}");
+    // The failure line arrives whole, on a cleared line of its own.
+    let failure = format!("haul: {missing} -> out/missing: HTTP 404 Not Found");
+    assert!(screen.contains(&failure), "torn or missing: {screen:?}");
+    let last = screen
+        .split(['\r', '\n'])
+        .map(|l| l.trim_start_matches("\u{1b}[2K"))
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last.starts_with("1 ok, 0 skipped, 1 failed"),
+        "the summary is not last: {last:?}"
+    );
+}
