@@ -52,8 +52,8 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
     let last = screen
         .split(['\r', '\n'])
         .map(|l| l.trim_start_matches("\u{1b}[2K"))
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rev()
+        .find(|l| !l.trim().is_empty())
         .unwrap_or_default()
         .to_string();
     assert!(
