@@ -1,5 +1,7 @@
 //! The one owner of the display. Owns the indicatif `MultiProgress` (an
-//! overall bar plus one bar per active large download) or, when stderr is
+//! overall bar: files done of planned, `+` while the input is still read,
+//! bytes, rate, and an ETA once the total is known; plus a line for each
+//! active download over 8 MiB or running for 2 s, at most 8) or, when stderr is
 //! not a terminal, prints a plain progress line at most every 10 seconds.
 //! Workers never print: they bump shared counters through a cheap
 //! [`Handle`], and lines meant for stderr (failures, tracing output) go
@@ -7,7 +9,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,16 +17,19 @@ use tokio::task::JoinHandle;
 
 use crate::cli::ProgressMode;
 
-const TOTAL_TEMPLATE: &str =
-    "{spinner:.green} [{elapsed_precise}] [{wide_bar:.cyan/blue}] {pos}/{len} files {msg}";
-const TOTAL_TEMPLATE_PLAIN: &str =
-    "{spinner} [{elapsed_precise}] [{wide_bar}] {pos}/{len} files {msg}";
+const TOTAL_TEMPLATE: &str = "{spinner:.green} [{elapsed_precise}] [{wide_bar:.cyan/blue}] {msg}";
+const TOTAL_TEMPLATE_PLAIN: &str = "{spinner} [{elapsed_precise}] [{wide_bar}] {msg}";
 const FILE_TEMPLATE: &str =
     "  {wide_msg} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4}";
 const FILE_TEMPLATE_SPINNER: &str = "  {wide_msg} {bytes:>10} {bytes_per_sec:>12}";
 
-/// A download gets a bar of its own from this size up.
-const LARGE_FILE: u64 = 4 * 1024 * 1024;
+/// A download gets a line of its own from this size up, or once it has
+/// taken [`SLOW_FILE`]...
+const LARGE_FILE: u64 = 8 * 1024 * 1024;
+/// ...whatever its size.
+pub(crate) const SLOW_FILE: Duration = Duration::from_secs(2);
+/// At most this many download lines under the overall bar.
+const MAX_FILE_BARS: usize = 8;
 /// How often the overall bar is refreshed from the counters.
 const BAR_REFRESH: Duration = Duration::from_millis(150);
 /// How often a progress line is printed in log mode.
@@ -48,6 +53,8 @@ pub(crate) struct Stats {
 pub(crate) struct Handle {
     stats: Arc<Stats>,
     multi: Option<MultiProgress>,
+    /// Download lines shown now (capped at [`MAX_FILE_BARS`]).
+    bars: Arc<AtomicUsize>,
 }
 
 impl Handle {
@@ -55,11 +62,24 @@ impl Handle {
         self.stats.bytes.fetch_add(n, Relaxed);
     }
 
-    /// A bar for one download when bars are shown and the file is large
-    /// (or of unknown length); removed from the display when dropped.
-    pub(crate) fn file_bar(&self, name: &str, len: Option<u64>) -> Option<FileBar> {
+    /// Whether download lines are shown at all.
+    pub(crate) fn shows_bars(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// A line for one download when bars are shown, the file is large (or
+    /// of unknown length) or `slow`, and fewer than [`MAX_FILE_BARS`] are
+    /// shown; removed from the display when dropped.
+    pub(crate) fn file_bar(&self, name: &str, len: Option<u64>, slow: bool) -> Option<FileBar> {
         let multi = self.multi.as_ref()?;
-        if len.is_some_and(|len| len < LARGE_FILE) {
+        if !slow && len.is_some_and(|len| len < LARGE_FILE) {
+            return None;
+        }
+        if self
+            .bars
+            .fetch_update(Relaxed, Relaxed, |n| (n < MAX_FILE_BARS).then_some(n + 1))
+            .is_err()
+        {
             return None;
         }
         let bar = match len {
@@ -70,11 +90,11 @@ impl Handle {
             ),
         };
         let bar = multi.add(bar.with_message(crate::report::sanitize(name)));
-        Some(FileBar(bar))
+        Some(FileBar(bar, self.bars.clone()))
     }
 }
 
-pub(crate) struct FileBar(ProgressBar);
+pub(crate) struct FileBar(ProgressBar, Arc<AtomicUsize>);
 
 impl FileBar {
     pub(crate) fn inc(&self, n: u64) {
@@ -85,12 +105,14 @@ impl FileBar {
 impl Drop for FileBar {
     fn drop(&mut self) {
         self.0.finish_and_clear();
+        self.1.fetch_sub(1, Relaxed);
     }
 }
 
 pub struct Progress {
     mode: ProgressMode,
     stats: Arc<Stats>,
+    bars: Arc<AtomicUsize>,
     multi: Option<MultiProgress>,
     total: Option<ProgressBar>,
     ticker: Option<JoinHandle<()>>,
@@ -127,6 +149,7 @@ impl Progress {
         Progress {
             mode,
             stats,
+            bars: Arc::default(),
             multi,
             total,
             ticker: None,
@@ -146,6 +169,7 @@ impl Progress {
         Handle {
             stats: self.stats.clone(),
             multi: self.multi.clone(),
+            bars: self.bars.clone(),
         }
     }
 
@@ -212,32 +236,31 @@ impl Progress {
 fn refresh_bar(bar: &ProgressBar, stats: &Stats, started: Instant) {
     bar.set_length(stats.planned.load(Relaxed));
     bar.set_position(stats.finished.load(Relaxed));
-    let bytes = stats.bytes.load(Relaxed);
-    let secs = started.elapsed().as_secs_f64().max(0.001);
-    bar.set_message(format!(
-        "{} ({}/s)",
-        HumanBytes(bytes),
-        HumanBytes((bytes as f64 / secs) as u64)
-    ));
+    bar.set_message(status_line(stats, started));
 }
 
-/// `1234/5000 files, 56.00 MiB, 12.30 MiB/s` (`5000+` while the input is
-/// still being read).
+/// `1234/5000 files, 56.00 MiB, 12.30 MiB/s, ETA 40s` (`5000+` and no ETA
+/// while the input is still being read).
 fn status_line(stats: &Stats, started: Instant) -> String {
     let planned = stats.planned.load(Relaxed);
-    let more = if stats.planning_done.load(Relaxed) {
-        ""
-    } else {
-        "+"
-    };
+    let finished = stats.finished.load(Relaxed);
+    let done = stats.planning_done.load(Relaxed);
+    let more = if done { "" } else { "+" };
     let bytes = stats.bytes.load(Relaxed);
     let secs = started.elapsed().as_secs_f64().max(0.001);
-    format!(
-        "{}/{planned}{more} files, {}, {}/s",
-        stats.finished.load(Relaxed),
+    let mut line = format!(
+        "{finished}/{planned}{more} files, {}, {}/s",
         HumanBytes(bytes),
         HumanBytes((bytes as f64 / secs) as u64)
-    )
+    );
+    if done && finished > 0 && planned > finished {
+        let left = secs / finished as f64 * (planned - finished) as f64;
+        line.push_str(&format!(
+            ", ETA {}",
+            indicatif::HumanDuration(Duration::from_secs_f64(left))
+        ));
+    }
+    line
 }
 
 /// `tracing_subscriber` writer: whole records, written above the bars.
@@ -282,5 +305,52 @@ impl Drop for LogRecord {
             Some(multi) => multi.suspend(write),
             None => write(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_says_plus_while_reading_and_an_eta_after() {
+        let stats = Stats::default();
+        stats.planned.store(10, Relaxed);
+        stats.finished.store(5, Relaxed);
+        let started = Instant::now() - Duration::from_secs(10);
+        let reading = status_line(&stats, started);
+        assert!(
+            reading.starts_with("5/10+ files, ") && !reading.contains("ETA"),
+            "{reading}"
+        );
+        stats.planning_done.store(true, Relaxed);
+        let known = status_line(&stats, started);
+        assert!(
+            known.starts_with("5/10 files, ") && known.contains("ETA 10 seconds"),
+            "{known}"
+        );
+    }
+
+    #[test]
+    fn download_lines_are_capped_and_given_back() {
+        let handle = Handle {
+            stats: Arc::default(),
+            multi: Some(MultiProgress::with_draw_target(ProgressDrawTarget::hidden())),
+            bars: Arc::default(),
+        };
+        assert!(
+            handle.file_bar("small", Some(1024), false).is_none(),
+            "small and quick"
+        );
+        assert!(
+            handle.file_bar("small", Some(1024), true).is_some(),
+            "small but slow"
+        );
+        let bars: Vec<_> = (0..20)
+            .filter_map(|_| handle.file_bar("big", Some(LARGE_FILE), false))
+            .collect();
+        assert_eq!(bars.len(), MAX_FILE_BARS);
+        drop(bars);
+        assert!(handle.file_bar("big", None, false).is_some(), "given back");
     }
 }

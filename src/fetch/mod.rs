@@ -40,6 +40,7 @@ use crate::error::FailureKind;
 use crate::http::{Ctx, network_error};
 use crate::naming::part_path;
 use crate::plan::Job;
+use crate::progress::SLOW_FILE;
 use crate::report::{Done, Failure, Outcome, masked};
 use crate::retry::{Budget, retry_after};
 use crate::state::{Entry, State, epoch, unix_now};
@@ -389,7 +390,8 @@ async fn stream_body<'a>(
     } = body;
     let status = response.status().as_u16();
     let stall = ctx.http().stall_timeout;
-    let bar = ctx.progress.file_bar(name, total);
+    let started = std::time::Instant::now();
+    let mut bar = ctx.progress.file_bar(name, total, false);
     if let Some(bar) = &bar {
         bar.inc(part.len());
     }
@@ -409,6 +411,13 @@ async fn stream_body<'a>(
                 hasher.update(&chunk);
             }
             ctx.progress.add_bytes(chunk.len() as u64);
+            if bar.is_none() && ctx.progress.shows_bars() && started.elapsed() >= SLOW_FILE {
+                // A download that takes a while gets its line, whatever its size.
+                bar = ctx.progress.file_bar(name, total, true);
+                if let Some(bar) = &bar {
+                    bar.inc(part.len());
+                }
+            }
             if let Some(bar) = &bar {
                 bar.inc(chunk.len() as u64);
             }
