@@ -606,13 +606,7 @@ fn an_empty_part_is_removed_after_a_write_error() {
 #[test]
 fn quiet_prints_nothing_when_a_retry_succeeds() {
     // Contract: "-q with no failure prints nothing at all"; a retried attempt is not a failure.
-    let server = server::http_nth(|_req, n| async move {
-        if n == 0 {
-            server::status(StatusCode::SERVICE_UNAVAILABLE)
-        } else {
-            server::ok("fine")
-        }
-    });
+    let server = first_then_ok(b"fine", |_| server::status(StatusCode::SERVICE_UNAVAILABLE));
     let tmp = TempDir::new().unwrap();
 
     let out = run(haul_in(tmp.path())
@@ -651,13 +645,7 @@ fn connect_timeout_abandons_an_unanswered_connect() {
 /// 1st, 10th, 100th... retry, each attempt only at `-v`.
 #[test]
 fn retry_warnings_are_counted_per_host() {
-    let server = server::http_nth(|_req, n| async move {
-        if n == 0 {
-            server::status(StatusCode::SERVICE_UNAVAILABLE)
-        } else {
-            server::ok("fine")
-        }
-    });
+    let server = first_then_ok(b"fine", |_| server::status(StatusCode::SERVICE_UNAVAILABLE));
     let tmp = TempDir::new().unwrap();
     let pattern = server.url("/f[1-12]");
 
@@ -677,13 +665,7 @@ fn retry_warnings_are_counted_per_host() {
     assert!(warnings[1].contains("10 retries so far"), "{out}");
 
     // At -v, every attempt has its line (a fresh server fails each path once).
-    let again = server::http_nth(|_req, n| async move {
-        if n == 0 {
-            server::status(StatusCode::SERVICE_UNAVAILABLE)
-        } else {
-            server::ok("fine")
-        }
-    });
+    let again = first_then_ok(b"fine", |_| server::status(StatusCode::SERVICE_UNAVAILABLE));
     let verbose = run(haul_in(tmp.path())
         .args([&again.url("/f[1-12]"), "-d", "again", "-v"])
         .args(FAST));
