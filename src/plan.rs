@@ -294,7 +294,8 @@ impl Planner {
         match at_destination(existing, self.config.on_exists, has_digest, &job.path) {
             AtDestination::Fetch => {}
             // The state says the file changed since it was saved.
-            AtDestination::Skip | AtDestination::Verify if job.replaced.is_some() => {}
+            AtDestination::Skip | AtDestination::Verify | AtDestination::Update(_)
+                if job.replaced.is_some() => {}
             AtDestination::Skip => {
                 let skipped = Ok(Done::Skipped { sha256: None });
                 return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
@@ -319,10 +320,11 @@ impl Planner {
 
 impl Planner {
     /// What `--state`'s entry for a file already there changes: with
-    /// `skip`, a size that differs from the entry fetches it again, and a
-    /// size and mtime that match an entry recording the wanted digest skip
-    /// it without hashing (the quick check rsync makes); with `update`, the
-    /// entry's ETag is sent as `If-None-Match`. `Some` when that decides.
+    /// `skip` or `update`, a size that differs from the entry fetches it
+    /// again without conditions, and a size and mtime that match an entry
+    /// recording the wanted digest skip it without hashing (the quick check
+    /// rsync makes); otherwise, with `update`, the entry's ETag is sent as
+    /// `If-None-Match`. `Some` when that decides.
     fn with_state(
         &self,
         state: &State,
@@ -339,7 +341,9 @@ impl Planner {
             }
         };
         match self.config.on_exists {
-            OnExists::Skip if entry.bytes != len => {
+            // A file cut short or written over since it was saved: no
+            // validator may keep it, so it is fetched unconditionally.
+            OnExists::Skip | OnExists::Update if entry.bytes != len => {
                 job.replaced = Some("size differs from --state")
             }
             OnExists::Skip | OnExists::Update

@@ -1,7 +1,7 @@
 //! `--state FILE`: the record of saved files that makes nightly runs cheap.
-//! `update` sends the recorded ETag and keeps the file on 304; `skip`
-//! fetches again a file whose size differs from its entry, and trusts a
-//! file whose size and mtime match an entry with the wanted digest;
+//! `update` sends the recorded ETag and keeps the file on 304; both `skip`
+//! and `update` fetch again a file whose size differs from its entry, and
+//! trust a file whose size and mtime match an entry with the wanted digest;
 //! `--list` prints the entries; a second haul on the file exits 2; a kill
 //! -9 leaves a file whose every entry is on disk.
 //!
@@ -90,6 +90,39 @@ fn skip_fetches_again_a_file_whose_size_differs_from_its_entry() {
     std::fs::write(tmp.path().join("out/f"), &BODY[..10]).unwrap();
     run(haul_in(tmp.path()).args([&url, "-d", "out"])).assert_code(0);
     assert_eq!(server.hits_for("/f"), 2);
+}
+
+/// A 304 must not keep a file that was cut short since it was saved: the
+/// recorded ETag names the whole file, not what is on disk.
+#[test]
+fn update_fetches_again_a_file_whose_size_differs_from_its_entry() {
+    let server = versioned();
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/f");
+    run(haul_in(tmp.path()).args([&url, "--state", "s.haul", "-d", "out"])).assert_code(0);
+    std::fs::write(tmp.path().join("out/f"), &BODY[..10]).unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        &url,
+        "--state",
+        "s.haul",
+        "--on-exists",
+        "update",
+        "--report",
+        "-",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0);
+    let rec = record(&out.stdout_report(), &url).clone();
+    assert_eq!(rec["status"], "ok", "{rec}");
+    assert_eq!(rec["replaced"], "size differs from --state", "{rec}");
+    assert_eq!(std::fs::read(tmp.path().join("out/f")).unwrap(), BODY);
+    let reqs = server.requests_for("/f");
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].header("if-none-match"), None);
+    assert_eq!(reqs[1].header("if-modified-since"), None);
 }
 
 /// The quick check rsync makes: a file whose size and mtime match an entry
