@@ -494,17 +494,23 @@ fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done
         failure.bytes = bytes;
         return Err(failure);
     }
-    let rel = part.rel().to_path_buf();
-    let state = ctx.shared.state.as_deref();
-    if let Some(state) = state {
-        forget(state, &rel);
+    // The name is kept past the rename only for the state's entry.
+    let recorded = ctx
+        .shared
+        .state
+        .as_deref()
+        .map(|state| (state, part.rel().to_path_buf()));
+    if let Some((state, rel)) = &recorded {
+        forget(state, rel);
     }
-    let mtime = part.finish(saved.modified, state.is_some()).map_err(|e| {
-        let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
-        failure.bytes = bytes;
-        failure
-    })?;
-    if let Some(state) = state {
+    let mtime = part
+        .finish(saved.modified, recorded.is_some())
+        .map_err(|e| {
+            let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
+            failure.bytes = bytes;
+            failure
+        })?;
+    if let Some((state, rel)) = recorded {
         let entry = Entry {
             url: masked(&job.url),
             path: rel.to_string_lossy().into_owned(),
