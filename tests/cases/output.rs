@@ -352,3 +352,41 @@ fn progress_bar_is_drawn_when_asked_for_even_without_a_terminal() {
         out.stderr
     );
 }
+
+/// Not a terminal (cron, CI): no escape codes, and a progress line at most
+/// every 10 s. A run of about 13 s prints exactly one, then the summary.
+#[test]
+fn log_mode_prints_a_plain_progress_line_every_ten_seconds() {
+    let body = crate::support::pseudo_random(91, 1280 * 1024);
+    let server = server::files([("/slow.bin", body.clone())]);
+    let tmp = TempDir::new().unwrap();
+
+    let out = crate::support::run_with_timeout(
+        haul_in(tmp.path()).args([
+            &server.url("/slow.bin"),
+            "--progress",
+            "log",
+            "--limit-rate",
+            "100K",
+            "-d",
+            "out",
+        ]),
+        std::time::Duration::from_secs(40),
+    );
+
+    out.assert_code(0)
+        .assert_stdout_empty()
+        .assert_summary(1, 0, 0);
+    assert!(!out.stderr.contains('\u{1b}'), "escape codes:\n{out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let progress: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("haul: 0/1 files, "))
+        .collect();
+    assert_eq!(progress.len(), 1, "one line in about 13 s:\n{out}");
+    assert_eq!(lines, [*progress[0], out.summary()], "the summary is last");
+    assert_eq!(
+        std::fs::read(tmp.path().join("out/slow.bin")).unwrap(),
+        body
+    );
+}

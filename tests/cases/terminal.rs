@@ -1,7 +1,8 @@
 //! The display on a real terminal: haul runs under `script(1)`, which gives
 //! it a pseudo-terminal. The bars render (escape codes, the files count),
-//! a failure line printed mid-run is whole, and the summary is the last
-//! line. Skipped, saying so, where `script` is missing.
+//! a large download gets a line of its own, a failure line printed mid-run
+//! is whole, and the summary is the last line. Skipped, saying so, where
+//! `script` is missing.
 
 use std::process::Command;
 use std::time::Duration;
@@ -17,7 +18,9 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
         eprintln!("no script(1) here: the terminal display is not checked");
         return;
     }
-    let body = pseudo_random(90, 1536 * 1024);
+    // Over 8 MiB, so it has a line of its own from its first byte; about
+    // 1.5 s at the rate below, so the display redraws several times.
+    let body = pseudo_random(90, 9 * 1024 * 1024);
     let server = server::http(move |req| {
         let res = if req.uri().path() == "/big.bin" {
             server::ok(body.clone())
@@ -29,7 +32,7 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
     let tmp = TempDir::new().unwrap();
     let missing = server.url("/missing");
     let line = format!(
-        "{} {} {missing} -d out --limit-rate 1M",
+        "{} {} {missing} -d out --limit-rate 6M",
         env!("CARGO_BIN_EXE_haul"),
         server.url("/big.bin")
     );
@@ -46,6 +49,11 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
     let screen = out.stdout.clone();
     assert!(screen.contains("\u{1b}["), "no escape codes: {screen:?}");
     assert!(screen.contains("/2 files"), "no overall bar: {screen:?}");
+    // The download's own line: its name, bytes of its known total, a rate.
+    let own = screen
+        .split(['\r', '\n'])
+        .any(|l| l.contains("big.bin") && l.contains(" MiB/9.00 MiB") && l.contains("MiB/s"));
+    assert!(own, "no line for the large download: {screen:?}");
     // The failure line arrives whole, on a cleared line of its own.
     let failure = format!("haul: {missing} -> out/missing: HTTP 404 Not Found");
     assert!(screen.contains(&failure), "torn or missing: {screen:?}");
