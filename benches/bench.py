@@ -29,6 +29,7 @@ import platform
 import random
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -56,6 +57,7 @@ SAMPLE = 20  # files hashed per verification (first and last included)
 
 TOOLS = ["haul", "curl", "aria2c", "wget2", "python"]
 BASE = "haul-base"  # --haul-baseline: a second haul build, run exactly like haul
+TTY = "haul-tty"  # opt-in: haul drawing its bars in a pseudo-terminal (script(1))
 
 
 # --------------------------------------------------------------------------
@@ -589,6 +591,12 @@ def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
     if tool in ("haul", BASE):
         c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j, "--progress", "none", "-q"]
         return c + (["--retries", "3", "--retry-wait", "1s"] if inp.retry else [])
+    if tool == TTY:
+        # The display's cost: the same run with its bars drawn into the
+        # pseudo-terminal that script(1) gives it (script's own CPU counts).
+        c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j, "--progress", "bar"]
+        c += ["--retries", "3", "--retry-wait", "1s"] if inp.retry else []
+        return ["script", "-qec", shlex.join(c), "/dev/null"]
     if tool == "curl":
         # --disable (must come first): ignore ~/.curlrc. curl 7.88 draws its
         # --parallel progress meter even with -s; --no-progress-meter stops it.
@@ -752,6 +760,10 @@ class Bench:
         if "haul" in results and BASE in results:
             vs = base_ratios(summarize(results["haul"]), summarize(results[BASE]))
             text += f"\n{base_line(vs)}\n"
+        if "haul" in results and TTY in results:
+            tty = base_ratios(summarize(results[TTY]), summarize(results["haul"]))
+            text += (f"\n{TTY} vs haul (the display's cost): wall {fmt(tty['wall'])}x, "
+                     f"CPU {fmt(tty['cpu'])}x\n")
         log("\n" + text)
         self.sections.append(text)
         self.json["scenarios"][sc.name] = {
@@ -942,6 +954,12 @@ class Bench:
             exes["python"] = str(venv_python())
         else:
             missing.append(f"python ({venv_msg})")
+        if TTY in want:
+            if shutil.which("script"):
+                exes[TTY] = haul
+                order = [*order[:1], TTY, *order[1:]]
+            else:
+                missing.append(f"{TTY} (script(1) not installed)")
         tools = {t: exes[t] for t in order if t in exes and t in want}
 
         # work dirs
@@ -1064,6 +1082,9 @@ class Bench:
         }
         if BASE in tools:
             vers[BASE] = first_line([tools[BASE], "--version"]) + f" ({tools[BASE]}; same arguments as haul)"
+        if TTY in tools:
+            vers[TTY] = (f"the same haul under `script -qec` with `--progress bar` and no `-q` "
+                         f"({first_line(['script', '--version'])})")
         lines = [
             "# haul benchmark results",
             "",
@@ -1106,7 +1127,8 @@ def main() -> int:
                     help=f"a second haul binary, run as tool '{BASE}' with haul's exact arguments in the "
                          f"same rounds; adds haul/{BASE} wall and CPU ratios per scenario")
     ap.add_argument("--tools", help="comma-separated subset of: " + ",".join(TOOLS)
-                    + f" (and {BASE} with --haul-baseline)")
+                    + f" (and {BASE} with --haul-baseline; {TTY}, haul with its bars in a "
+                      "pseudo-terminal, only when named)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per tool run (default 300)")
     ap.add_argument("--memory-real", type=int, metavar="N",
                     help="URLs in the memory case's big real run (default 1,000,000; quick 100,000)")

@@ -7,6 +7,13 @@ use clap::Parser;
 use haul::{Cli, Config, Interrupt, Progress};
 use tokio::signal::unix::{SignalKind, signal};
 
+/// The static (musl) build uses mimalloc: musl's allocator costs 1.4x the
+/// time on many small files (BENCHMARKS.md, "The static (musl) release
+/// binary").
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(text) = cli.generated() {
