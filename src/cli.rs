@@ -113,6 +113,25 @@ pub struct Cli {
     #[arg(help_heading = "Concurrency and politeness", long, value_name = "SIZE", value_parser = parse_size)]
     pub limit_rate: Option<u64>,
 
+    /// Fetch a large file over up to N connections (1-16), or auto
+    ///
+    /// A file whose size is known, whose server accepts ranges and names
+    /// its version (a strong ETag or Last-Modified) is fetched in ranges
+    /// written at their offsets into DEST.part, each proving the same
+    /// version; a connection that finishes early takes over half of the
+    /// largest range left. A rerun fetches only the missing ranges. Default:
+    /// one connection per file. `auto`
+    /// starts with one connection and doubles them while that raises the
+    /// file's rate (up to 8). Every connection counts against -j,
+    /// --per-host and --rate, and files waiting to start come first.
+    #[arg(help_heading = "Concurrency and politeness", long, value_name = "N|auto", value_parser = parse_split)]
+    pub split: Option<Split>,
+
+    /// No range of a --split download is smaller than this
+    #[arg(help_heading = "Concurrency and politeness", long, value_name = "SIZE",
+          default_value = "4M", value_parser = parse_size)]
+    pub min_split_size: u64,
+
     /// Stop the run after DUR (e.g. 2h), or at TIME (RFC 3339, e.g.
     /// 2026-11-27T06:00:00Z); exit 3
     ///
@@ -460,6 +479,29 @@ fn parse_rfc3339(s: &str) -> Option<SystemTime> {
 pub struct Rate {
     /// The time between two starts to one host.
     pub interval: Duration,
+}
+
+/// `--split`: a fixed number of connections per file, or grown while it
+/// helps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Fixed(u16),
+    Auto,
+}
+
+/// The most connections `--split N` may ask for one file.
+pub(crate) const MAX_SPLIT: u16 = 16;
+
+fn parse_split(s: &str) -> Result<Split, String> {
+    if s.trim() == "auto" {
+        return Ok(Split::Auto);
+    }
+    match s.trim().parse::<u16>() {
+        Ok(n) if (1..=MAX_SPLIT).contains(&n) => Ok(Split::Fixed(n)),
+        _ => Err(format!(
+            "invalid value '{s}': expected a number of connections from 1 to {MAX_SPLIT}, or auto"
+        )),
+    }
 }
 
 fn parse_rate(s: &str) -> Result<Rate, String> {

@@ -40,6 +40,10 @@ pub struct Config {
     pub rate: Option<Duration>,
     /// `--limit-rate`: body bytes per second, all downloads together.
     pub limit_rate: Option<u64>,
+    /// `--split`: connections per large file (`None`: one).
+    pub split: Option<crate::cli::Split>,
+    /// `--min-split-size`: the smallest range worth a connection.
+    pub min_split_size: u64,
     /// `--deadline`: when the run stops, as a time from its start or a
     /// point in time.
     pub deadline: Option<Deadline>,
@@ -147,6 +151,8 @@ impl Config {
             per_host: cli.per_host,
             rate: cli.rate.map(|r| r.interval),
             limit_rate: cli.limit_rate,
+            split: cli.split.filter(|s| *s != crate::cli::Split::Fixed(1)),
+            min_split_size: cli.min_split_size.max(1),
             deadline: cli.deadline,
             max_bytes: cli.max_bytes,
             state: cli.state.clone(),

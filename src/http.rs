@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::config::{Config, HttpConfig};
+use crate::fetch::Split;
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::progress::Handle;
@@ -54,6 +55,17 @@ pub(crate) struct Shared {
     pub(crate) budget: Option<Arc<ByteBudget>>,
     /// `--state`.
     pub(crate) state: Option<Arc<State>>,
+    /// `--split`: files that ask the runner for more connections.
+    pub(crate) splits: Option<tokio::sync::mpsc::UnboundedSender<Arc<Split>>>,
+}
+
+impl Shared {
+    /// Asks the runner to start connections for `split` as slots allow.
+    pub(crate) fn ask_connections(&self, split: &Arc<Split>) {
+        if let Some(splits) = &self.splits {
+            let _ = splits.send(split.clone());
+        }
+    }
 }
 
 impl Ctx {

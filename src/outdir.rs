@@ -182,7 +182,9 @@ impl OutDir {
         // O_EXCL never opens what is there, a FIFO or a link included; only
         // when something is in the way is it unlinked (one call per file in
         // the common case, where nothing is).
-        let flags = OFlags::WRONLY
+        // Read too: a file written over several connections is hashed from
+        // the disk once whole.
+        let flags = OFlags::RDWR
             | OFlags::CREATE
             | OFlags::EXCL
             | OFlags::NOFOLLOW

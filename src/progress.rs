@@ -100,6 +100,12 @@ impl FileBar {
     pub(crate) fn inc(&self, n: u64) {
         self.0.inc(n);
     }
+
+    /// A download over several connections: its line says how many.
+    pub(crate) fn connections(&self, name: &str, n: u32) {
+        let name = crate::report::sanitize(name);
+        self.0.set_message(format!("{name} ({n} connections)"));
+    }
 }
 
 impl Drop for FileBar {

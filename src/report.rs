@@ -37,6 +37,8 @@ pub(crate) enum Done {
         sha256: Option<[u8; 32]>,
         /// Why a file that was already there was fetched again.
         replaced: Option<&'static str>,
+        /// `--split`: the most connections the file used at once.
+        connections: Option<u32>,
     },
     /// The file was there (`--on-exists skip`, or its digest matched): no
     /// request. `sha256` when the file was hashed to decide.
@@ -166,6 +168,7 @@ impl Outcome {
             elapsed_ms: self.elapsed.as_millis() as u64,
             error: None,
             replaced: None,
+            connections: None,
         };
         match &self.result {
             Ok(Done::Saved {
@@ -173,11 +176,13 @@ impl Outcome {
                 bytes,
                 sha256,
                 replaced,
+                connections,
             }) => {
                 record.http_status = Some(*http_status);
                 record.bytes = *bytes;
                 record.sha256 = sha256.map(hex::encode);
                 record.replaced = *replaced;
+                record.connections = *connections;
             }
             Ok(Done::Skipped { sha256 }) => record.sha256 = sha256.map(hex::encode),
             Ok(Done::NotModified { http_status }) => record.http_status = Some(*http_status),
@@ -195,7 +200,8 @@ impl Outcome {
 }
 
 /// One `--report` line: every key is always there (`null` when it does not
-/// apply), except `replaced`, which only a file fetched again has.
+/// apply), except `replaced`, which only a file fetched again has, and
+/// `connections`, which only a file fetched with `--split` has.
 #[derive(Debug, Serialize)]
 struct Record<'a> {
     url: &'a str,
@@ -209,6 +215,8 @@ struct Record<'a> {
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     replaced: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connections: Option<u32>,
 }
 
 /// Where `--report` goes.

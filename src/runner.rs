@@ -28,7 +28,7 @@ use crate::cli::Deadline;
 use crate::cli::ProgressMode;
 use crate::config::Config;
 use crate::error::FailureKind;
-use crate::fetch::{Step, Task};
+use crate::fetch::{Split, Step, Task};
 use crate::http::{Ctx, Shared};
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
@@ -78,6 +78,10 @@ struct Run {
     planned: mpsc::Receiver<Batch>,
     /// Jobs received from the planner, not yet started.
     pending: VecDeque<Planned>,
+    /// `--split`: files that ask for more connections, as they ask...
+    split_rx: Option<mpsc::UnboundedReceiver<Arc<Split>>>,
+    /// ...and those still asking.
+    splits: Vec<Arc<Split>>,
     /// The planner may still send jobs.
     input_open: bool,
     /// Stops the attempts in flight (they keep their `.part`).
@@ -99,6 +103,8 @@ impl Run {
             sink,
             pending,
             deadline,
+            splits,
+            planned,
             ..
         } = self;
         // Checked here as well as waited for in `drive`: a timer may fire a
@@ -122,6 +128,18 @@ impl Run {
                 Some(Planned::Done(outcome)) => sink.record(outcome, progress),
                 None => break,
             }
+        }
+        // A file's extra connections get what room is left once no planned
+        // file waits for it.
+        if sched.has_room() && pending.is_empty() && planned.is_empty() {
+            splits.retain(|split| {
+                while sched.has_room() && split.wants_connection() {
+                    if !sched.launch_connection(split) {
+                        return true;
+                    }
+                }
+                split.wants_connection()
+            });
         }
     }
 
@@ -160,6 +178,13 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     });
     let jobs = config.jobs.get();
     let threads = workers::count(jobs);
+    let (split_tx, split_rx) = match config.split {
+        Some(_) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
     let make_ctx = {
         let config = config.clone();
         let (out, claims) = (out.clone(), claims.clone());
@@ -169,6 +194,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
             limit: config.limit_rate.map(|rate| Arc::new(ByteRate::new(rate))),
             budget: budget.clone(),
             state: state.clone(),
+            splits: split_tx,
         };
         // Each thread's connections are its own.
         let idle_per_host = jobs.div_ceil(threads);
@@ -204,6 +230,8 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         config,
         planned,
         pending: VecDeque::new(),
+        split_rx,
+        splits: Vec::new(),
         input_open: true,
         cancel,
         budget,
@@ -229,6 +257,8 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             input_open,
             budget,
             deadline,
+            split_rx,
+            splits,
             ..
         } = run;
         let spent = async {
@@ -248,6 +278,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             Some(joined) = sched.set.join_next_with_id(), if !sched.set.is_empty() => {
                 match sched.finished(joined) {
                     Step::Finished(outcome) => sink.record(outcome, progress),
+                    Step::Connection => {}
                     Step::Retry { task, wait, pause_host, slow_down, error } => {
                         // Every attempt at -v; by default a line per host
                         // at its 1st, 10th, 100th... retry.
@@ -263,6 +294,11 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                     }
                 }
             }
+            Some(split) = recv_split(split_rx) => {
+                if !splits.iter().any(|s| Arc::ptr_eq(s, &split)) {
+                    splits.push(split);
+                }
+            }
             () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
                 if next_wake.is_some() && sched.has_room() => sched.launch_due(),
             // More jobs when there is room and nothing planned can start:
@@ -275,6 +311,14 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                 }
             }
         }
+    }
+}
+
+/// The next file asking for connections (never, without `--split`).
+async fn recv_split(rx: &mut Option<mpsc::UnboundedReceiver<Arc<Split>>>) -> Option<Arc<Split>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

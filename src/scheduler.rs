@@ -6,13 +6,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use tokio::task::JoinSet;
 
 use crate::error::FailureKind;
-use crate::fetch::{Step, Task, fetch};
+use crate::fetch::{Split, Step, Task, connection, fetch};
 use crate::report::{Failure, Outcome, masked};
 use crate::retry::{HostPauses, Waiting};
 use crate::slots::Slots;
@@ -121,6 +122,50 @@ impl Scheduler {
             .spawn_on(fetch(worker.ctx.clone(), task), &worker.handle)
             .id();
         self.in_flight.insert(id, about);
+    }
+
+    /// Starts one more connection for `split` if its host allows it now;
+    /// `false` when it does not.
+    pub(crate) fn launch_connection(&mut self, split: &Arc<Split>) -> bool {
+        let now = Instant::now();
+        if !self.slots.free_for(&split.url, now) {
+            return false;
+        }
+        if !self.paused.is_empty() {
+            let url = &split.url;
+            let host = format!(
+                "{}:{}",
+                url.host_str().unwrap_or_default(),
+                url.port_or_known_default().unwrap_or_default()
+            );
+            if self.paused.paused_until(&host).is_some() {
+                return false;
+            }
+        }
+        split.starting();
+        let (index, worker) = self
+            .workers
+            .iter_mut()
+            .enumerate()
+            .min_by_key(|(_, w)| w.load)
+            .expect("at least one transfer thread");
+        worker.load += 1;
+        let host = self.slots.take(&split.url, now);
+        let about = About {
+            thread: index,
+            host,
+            url: masked(&split.url),
+            path: PathBuf::new(),
+        };
+        let ctx = worker.ctx.clone();
+        let split = split.clone();
+        let task = async move {
+            connection(ctx, split).await;
+            Step::Connection
+        };
+        let id = self.set.spawn_on(task, &worker.handle).id();
+        self.in_flight.insert(id, about);
+        true
     }
 
     /// Starts the waiting tasks whose time has come, while there is room.

@@ -18,6 +18,9 @@
 mod destination;
 mod part;
 mod resume;
+mod split;
+
+pub(crate) use self::split::{Split, connection};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,15 +28,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 use reqwest::header::{
-    AUTHORIZATION, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED,
-    RANGE,
+    ACCEPT_RANGES, AUTHORIZATION, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    LAST_MODIFIED, RANGE,
 };
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
 use self::destination::{Destination, destination, verify_existing};
 use self::part::PartFile;
-use self::resume::{Note, Resumable, content_range_start, open_resumable};
+use self::resume::{Note, Ranges, Resumable, content_range_start, open_resumable};
 use crate::cli::OnExists;
 use crate::digest::{check_digest, hash_prefix};
 use crate::error::FailureKind;
@@ -101,6 +104,9 @@ impl Task {
 /// How an attempt ended, for the runner.
 pub(crate) enum Step {
     Finished(Outcome),
+    /// An extra connection of a `--split` download ended (the download
+    /// itself reports).
+    Connection,
     Retry {
         task: Task,
         /// Wait this long before the next attempt.
@@ -146,8 +152,113 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
 }
 
 /// One attempt (one request, or two when a range answer proves to be of
-/// another version and the file starts over).
+/// another version and the file starts over; or, with `--split`, several
+/// connections, and one more from zero when one of them meets another
+/// version).
 async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
+    let mut split = true;
+    loop {
+        match attempt_once(ctx, task, split).await {
+            Attempted::Done(result) => return result,
+            Attempted::Restart => {
+                split = false;
+                task.attempts += 1;
+            }
+        }
+    }
+}
+
+/// How [`attempt_once`] ended.
+enum Attempted {
+    Done(Result<Done, Failure>),
+    /// A split download met another version: start over from zero, on one
+    /// connection (the `.part` is gone).
+    Restart,
+}
+
+async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
+    let answer = match prepare(ctx, task).await {
+        Ok(Prepared::Done(done)) => return Attempted::Done(Ok(done)),
+        Ok(Prepared::Body(answer)) => answer,
+        Err(failure) => return Attempted::Done(Err(failure)),
+    };
+    let Answer {
+        response,
+        rel,
+        resumable,
+        total,
+    } = answer;
+    let status = response.status();
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
+    let modified = last_modified
+        .as_deref()
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    let saved = Saved {
+        digest: None,
+        modified,
+        etag,
+        last_modified,
+        replaced: task.replaced,
+        status,
+        connections: None,
+    };
+    let name = task
+        .path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    if split && let Some(plan) = split_plan(ctx, &response, resumable.as_ref(), status, total) {
+        return over_connections(ctx, &task.job, &name, rel, resumable, response, plan, saved)
+            .await;
+    }
+    let result = async {
+        let (part, hasher) = open_part(ctx, &task.job, rel, resumable, response.headers())
+            .await
+            .map_err(|f| f.with_status(status.as_u16()))?;
+        let body = Body {
+            response,
+            part,
+            hasher,
+            total,
+        };
+        let (part, digest) = stream_body(ctx, &task.job, &name, body).await?;
+        finish(ctx, part, &task.job, Saved { digest, ..saved })
+    }
+    .await;
+    Attempted::Done(result)
+}
+
+/// What [`prepare`] found. Returned once per attempt, so the size of the
+/// `Body` variant costs nothing worth an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Prepared {
+    /// No body to write (a 304, a proven 416, a server-given name whose file
+    /// is already right).
+    Done(Done),
+    Body(Answer),
+}
+
+/// An answer with a body to write, and where.
+struct Answer {
+    response: Response,
+    rel: PathBuf,
+    /// The `.part` the answer continues (proven).
+    resumable: Option<Resumable>,
+    /// The file's whole length, when the answer says it.
+    total: Option<u64>,
+}
+
+/// The request (continuing a `.part` when one may be), the status check and
+/// the destination.
+async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
     // The destination, when it is known before the answer (under
     // --content-disposition only once an attempt has claimed one).
     let known = if ctx.config.content_disposition {
@@ -167,53 +278,169 @@ async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
     let total = match check_status(ctx, &response, resumable.as_ref())? {
         Checked::Body { total } => total,
         Checked::NotModified => {
-            return Ok(Done::NotModified {
+            return Ok(Prepared::Done(Done::NotModified {
                 http_status: status.as_u16(),
-            });
+            }));
         }
         Checked::Complete => {
             let (r, rel) = resumable.zip(known).expect("a 416 is proven for a .part");
-            return finish_from_part(ctx, &task.job, &rel, r, status).await;
+            return finish_from_part(ctx, &task.job, &rel, r, status)
+                .await
+                .map(Prepared::Done);
         }
     };
     let rel = match known {
         Some(rel) => rel,
         None => match destination(ctx, task, response.headers()).await? {
             Destination::Write(rel) => rel,
-            Destination::Done(done) => return Ok(done),
+            Destination::Done(done) => return Ok(Prepared::Done(done)),
         },
     };
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
-    let modified = last_modified
-        .as_deref()
-        .and_then(|v| httpdate::parse_http_date(v).ok());
-    let (part, hasher) = open_part(ctx, &task.job, rel, resumable, response.headers())
-        .await
-        .map_err(|f| f.with_status(status.as_u16()))?;
-    let name = task.path.file_name().unwrap_or_default().to_string_lossy();
-    let body = Body {
+    Ok(Prepared::Body(Answer {
         response,
-        part,
-        hasher,
+        rel,
+        resumable,
         total,
+    }))
+}
+
+/// How a file goes over several connections: how many, its size, and
+/// where the first answer's body starts.
+struct SplitPlan {
+    mode: crate::cli::Split,
+    size: u64,
+    from: u64,
+}
+
+/// Whether this answer's file goes over several connections: with
+/// `--split` (or a `.part` written that way), a known size, and either a
+/// proven range answer or a whole answer that offers ranges and names its
+/// version; and enough bytes missing for two ranges of `--min-split-size`
+/// (a `.part` with holes is continued this way whatever is missing).
+fn split_plan(
+    ctx: &Ctx,
+    response: &Response,
+    resumable: Option<&Resumable>,
+    status: StatusCode,
+    total: Option<u64>,
+) -> Option<SplitPlan> {
+    let sparse = resumable.is_some_and(|r| matches!(r.note.ranges(), Ranges::Sparse { .. }));
+    let mode = ctx
+        .config
+        .split
+        .or(sparse.then_some(crate::cli::Split::Fixed(1)))?;
+    let size = total?;
+    let min = ctx.config.min_split_size;
+    let from = match resumable {
+        Some(r) => r.len,
+        None => {
+            let ranges = response
+                .headers()
+                .get(ACCEPT_RANGES)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
+            let versioned = Note::for_answer("", response.headers()).is_some();
+            if status != StatusCode::OK || !ranges || !versioned {
+                return None;
+            }
+            0
+        }
     };
-    let (part, digest) = stream_body(ctx, &task.job, &name, body).await?;
-    let saved = Saved {
-        digest,
-        modified,
-        etag,
-        last_modified,
-        replaced: task.replaced,
-        status,
+    (sparse || size.saturating_sub(from) >= 2 * min).then_some(SplitPlan { mode, size, from })
+}
+
+/// Fetches the file over several connections (`split.rs`), then checks
+/// and renames it as [`finish`] does.
+#[allow(clippy::too_many_arguments)]
+async fn over_connections(
+    ctx: &Ctx,
+    job: &Job,
+    name: &str,
+    rel: PathBuf,
+    resumable: Option<Resumable>,
+    response: Response,
+    plan: SplitPlan,
+    saved: Saved,
+) -> Attempted {
+    let status = saved.status.as_u16();
+    let fail = |e: anyhow::Error| Failure::new(FailureKind::of_write(&e), Some(status), e);
+    let part = part_path(&rel);
+    let opened = match resumable {
+        Some(r) => positioned(r.file).map(|file| (file, r.note)).map_err(|e| {
+            fail(e.context(format!(
+                "cannot reopen {}",
+                ctx.out.display(&part).display()
+            )))
+        }),
+        None => ctx.out.create(&part).map_err(fail).map(|file| {
+            let note = Note::for_answer(job.url.as_str(), response.headers())
+                .expect("split_plan checked the validator");
+            (file, note)
+        }),
     };
-    finish(ctx, part, &task.job, saved)
+    let (file, note) = match opened {
+        Ok(opened) => opened,
+        Err(failure) => return Attempted::Done(Err(failure)),
+    };
+    let start = split::Start {
+        file,
+        note,
+        size: plan.size,
+        from: plan.from,
+    };
+    let shown = ctx.out.display(&part).display().to_string();
+    let ended = split::download(ctx, &job.url, name, shown, start, plan.mode, response).await;
+    let (file, connections) = match ended {
+        split::Outcome::Complete { file, connections } => (file, connections),
+        split::Outcome::Restart { file, why } => {
+            tracing::debug!(
+                "{}: {why:#}; starting over on one connection",
+                masked(&job.url)
+            );
+            if let Err(err) = ctx.out.remove_own(&file, &part) {
+                tracing::warn!("{err:#}");
+            }
+            return Attempted::Restart;
+        }
+        split::Outcome::Failed {
+            file,
+            failure,
+            empty,
+        } => {
+            if empty && let Err(err) = ctx.out.remove_own(&file, &part) {
+                tracing::warn!("{err:#}");
+            }
+            return Attempted::Done(Err(failure.with_status(status)));
+        }
+    };
+    let result = async {
+        // The bytes came in no fixed order: the digest is taken from the
+        // disk, once.
+        let (file, digest) = match job.sha256 {
+            Some(_) => {
+                let (file, hasher) = hash_prefix(file, plan.size).await.map_err(fail)?;
+                (file, Some(hasher.finalize().into()))
+            }
+            None => (file, None),
+        };
+        let part = PartFile::append(&ctx.out, rel, file, plan.size);
+        let saved = Saved {
+            digest,
+            connections: Some(connections),
+            ..saved
+        };
+        finish(ctx, part, job, saved)
+    }
+    .await;
+    Attempted::Done(result)
+}
+
+/// A `.part` opened to append, made fit for positioned writes (`pwrite`
+/// ignores the offset on a file opened with `O_APPEND`).
+fn positioned(file: std::fs::File) -> anyhow::Result<std::fs::File> {
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::APPEND)?;
+    Ok(file)
 }
 
 /// Sends the request, continuing `resumable` when given; when the answer
@@ -254,21 +481,11 @@ async fn request(
 
 /// Sends the request for `job`, continuing `resumable` when given.
 async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Response, Failure> {
-    let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
-    let http = ctx.http();
-    let mut request = ctx.client.get(job.url.clone()).headers(ctx.headers.clone());
-    if let Some(timeout) = http.timeout {
-        request = request.timeout(timeout);
-    }
+    let mut request = base_request(ctx, &job.url);
     if let Some(r) = resumable {
         request = request
             .header(RANGE, format!("bytes={}-", r.len))
             .header(IF_RANGE, r.note.if_range());
-    }
-    if let Some((login, password)) = netrc_credentials(ctx, &job.url) {
-        // On this request only: reqwest drops Authorization when a redirect
-        // leads to another host, so a redirect target never sees it.
-        request = request.basic_auth(login, Some(password));
     }
     if ctx.config.on_exists == OnExists::Update {
         if let Some(modified) = job.modified {
@@ -278,13 +495,63 @@ async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Res
             request = request.header(IF_NONE_MATCH, etag);
         }
     }
-    let send = tokio::time::timeout(http.stall_timeout, request.send());
+    send_request(ctx, &job.url, request).await
+}
+
+/// A GET for `url` with the run's settings: `-H`, `--timeout` and the
+/// `.netrc` credentials.
+fn base_request(ctx: &Ctx, url: &url::Url) -> reqwest::RequestBuilder {
+    let mut request = ctx.client.get(url.clone()).headers(ctx.headers.clone());
+    if let Some(timeout) = ctx.http().timeout {
+        request = request.timeout(timeout);
+    }
+    if let Some((login, password)) = netrc_credentials(ctx, url) {
+        // On this request only: reqwest drops Authorization when a redirect
+        // leads to another host, so a redirect target never sees it.
+        request = request.basic_auth(login, Some(password));
+    }
+    request
+}
+
+/// Sends `request` and waits for the answer's head, at most
+/// `--stall-timeout`, or until the run stops.
+async fn send_request(
+    ctx: &Ctx,
+    url: &url::Url,
+    request: reqwest::RequestBuilder,
+) -> Result<Response, Failure> {
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
+    let stall = ctx.http().stall_timeout;
+    let send = tokio::time::timeout(stall, request.send());
     tokio::select! {
         sent = send => sent
-            .map_err(|_| fail(FailureKind::Network, stalled(http.stall_timeout)))?
-            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, &job.url))),
+            .map_err(|_| fail(FailureKind::Network, stalled(stall)))?
+            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, url))),
         () = ctx.cancel.cancelled() => Err(cancelled()),
     }
+}
+
+/// After `received` body bytes: count them, and keep `--max-bytes` and
+/// `--limit-rate`.
+async fn after_chunk(ctx: &Ctx, received: usize) -> Result<(), BodyError> {
+    ctx.progress.add_bytes(received as u64);
+    if let Some(budget) = &ctx.shared.budget
+        && budget.add(received as u64)
+    {
+        // --max-bytes is spent: stop here, the `.part` kept, as the runner
+        // stops the others.
+        return Err(BodyError::Cancelled);
+    }
+    if let Some(limit) = &ctx.shared.limit {
+        let wait = limit.take(received, Instant::now());
+        if !wait.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `.netrc` credentials for `url`'s own host, unless the URL names a
@@ -410,7 +677,6 @@ async fn stream_body<'a>(
             if let Some(hasher) = &mut hasher {
                 hasher.update(&chunk);
             }
-            ctx.progress.add_bytes(chunk.len() as u64);
             if bar.is_none() && ctx.progress.shows_bars() && started.elapsed() >= SLOW_FILE {
                 // A download that takes a while gets its line, whatever its size.
                 bar = ctx.progress.file_bar(name, total, true);
@@ -423,22 +689,7 @@ async fn stream_body<'a>(
             }
             let received = chunk.len();
             part.write(chunk).map_err(BodyError::Write)?;
-            if let Some(budget) = &ctx.shared.budget
-                && budget.add(received as u64)
-            {
-                // --max-bytes is spent: stop here, the `.part` kept, as
-                // the runner stops the others.
-                return Err(BodyError::Cancelled);
-            }
-            if let Some(limit) = &ctx.shared.limit {
-                let wait = limit.take(received, Instant::now());
-                if !wait.is_zero() {
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
-                    }
-                }
-            }
+            after_chunk(ctx, received).await?;
         }
         match total {
             Some(expected) if part.len() != expected => Err(BodyError::Network(anyhow!(
@@ -479,6 +730,8 @@ struct Saved {
     last_modified: Option<String>,
     replaced: Option<&'static str>,
     status: StatusCode,
+    /// `--split`: the most connections used at once.
+    connections: Option<u32>,
 }
 
 /// Checks the digest and renames the `.part` to its final name; with
@@ -531,6 +784,7 @@ fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done
         bytes,
         sha256: saved.digest,
         replaced: saved.replaced,
+        connections: saved.connections,
     })
 }
 
@@ -579,6 +833,7 @@ async fn finish_from_part(
         last_modified: note.last_modified().map(str::to_string),
         replaced: None,
         status,
+        connections: None,
     };
     finish(ctx, part, job, saved)
 }

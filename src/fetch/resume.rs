@@ -7,9 +7,9 @@
 //! The note holds only what resuming needs: a version number, a hash of
 //! the URL (never the URL itself: query-string signatures and passwords
 //! stay out of the file system), the validator of the version the bytes
-//! came from, and which byte ranges are complete (today always `0-`, the
-//! file being contiguous from zero; downloads over several connections
-//! will list ranges). It is removed before the file gets its final name,
+//! came from, and which byte ranges are complete (`0-` for a file written
+//! from zero; a download over several connections, `--split`, lists its
+//! complete ranges and the file's size). It is removed before the file gets its final name,
 //! so a finished file carries nothing of haul's.
 //!
 //! The rule: a byte is appended only when the answer proves it is of the
@@ -41,9 +41,24 @@ pub(crate) struct Note {
     /// A strong ETag, exactly as the server sent it.
     etag: Option<String>,
     last_modified: Option<String>,
-    /// The file holds bytes `0..len` and nothing else.
-    contiguous: bool,
+    /// Which bytes the file holds.
+    ranges: Ranges,
 }
+
+/// The bytes a `.part` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ranges {
+    /// Bytes `0..len` (the file's length) and nothing else.
+    Contiguous,
+    /// A download over several connections (`--split`): the file is `size`
+    /// bytes long, and these ranges (sorted, apart, end exclusive) are
+    /// complete; anything else may be a hole.
+    Sparse { size: u64, done: Vec<(u64, u64)> },
+}
+
+/// At most this many ranges in a note (each a few dozen bytes of an
+/// extended attribute, which ext4 keeps within one block).
+pub(crate) const MAX_NOTE_RANGES: usize = 64;
 
 impl Note {
     /// The note for a body about to be written from zero; `None` when the
@@ -58,13 +73,25 @@ impl Note {
             url: url_hash(url),
             etag,
             last_modified,
-            contiguous: true,
+            ranges: Ranges::Contiguous,
         })
     }
 
-    /// Whether this note can continue a download of `url` by appending.
+    /// Whether this note can continue a download of `url`.
     pub(crate) fn continues(&self, url: &str) -> bool {
-        self.contiguous && self.url == url_hash(url)
+        self.url == url_hash(url)
+    }
+
+    pub(crate) fn ranges(&self) -> &Ranges {
+        &self.ranges
+    }
+
+    /// The same version, now holding `ranges`.
+    pub(crate) fn with_ranges(&self, ranges: Ranges) -> Note {
+        Note {
+            ranges,
+            ..self.clone()
+        }
     }
 
     /// The `If-Range` value: the strong ETag, else Last-Modified (weak
@@ -109,8 +136,14 @@ impl Note {
         if let Some(date) = &self.last_modified {
             text.push_str(&format!("last-modified {date}\n"));
         }
-        let ranges = if self.contiguous { CONTIGUOUS } else { "" };
-        text.push_str(&format!("ranges {ranges}\n"));
+        match &self.ranges {
+            Ranges::Contiguous => text.push_str(&format!("ranges {CONTIGUOUS}\n")),
+            Ranges::Sparse { size, done } => {
+                let done: Vec<String> =
+                    done.iter().map(|(a, b)| format!("{a}-{}", b - 1)).collect();
+                text.push_str(&format!("size {size}\nranges {}\n", done.join(",")));
+            }
+        }
         text
     }
 
@@ -122,7 +155,8 @@ impl Note {
         if lines.next()? != MAGIC {
             return None;
         }
-        let (mut url, mut etag, mut last_modified, mut ranges) = (None, None, None, None);
+        let (mut url, mut etag, mut last_modified, mut ranges, mut size) =
+            (None, None, None, None, None);
         for line in lines {
             let (key, value) = line.split_once(' ')?;
             let slot = match key {
@@ -130,6 +164,7 @@ impl Note {
                 "etag" => &mut etag,
                 "last-modified" => &mut last_modified,
                 "ranges" => &mut ranges,
+                "size" => &mut size,
                 _ => return None,
             };
             if slot.replace(value.to_string()).is_some() {
@@ -141,17 +176,30 @@ impl Note {
         if etag.is_none() && last_modified.is_none() {
             return None;
         }
+        let ranges = match (ranges?.as_str(), size) {
+            (CONTIGUOUS, None) => Ranges::Contiguous,
+            (list, Some(size)) => Ranges::Sparse {
+                size: size.parse().ok()?,
+                done: parse_ranges(list)?,
+            },
+            _ => return None,
+        };
+        if let Ranges::Sparse { size, done } = &ranges
+            && (done.len() > MAX_NOTE_RANGES || done.last().is_some_and(|&(_, end)| end > *size))
+        {
+            return None;
+        }
         Some(Note {
             url: hash,
             etag,
             last_modified,
-            contiguous: ranges? == CONTIGUOUS,
+            ranges,
         })
     }
 
     /// The note on an open `.part`, if it has one.
     pub(crate) fn read(file: &File) -> Option<Note> {
-        let mut buf = [0u8; 1024];
+        let mut buf = [0u8; 4096];
         let n = rustix::fs::fgetxattr(file, NOTE_XATTR, &mut buf[..]).ok()?;
         Note::decode(&buf[..n])
     }
@@ -189,11 +237,23 @@ impl Resumable {
     pub(crate) fn proven_by(&self, status: StatusCode, headers: &HeaderMap) -> bool {
         match status {
             StatusCode::PARTIAL_CONTENT => {
-                content_range_start(headers).is_some_and(|(start, _)| start == self.len)
-                    && self.note.proves(headers)
+                content_range_start(headers).is_some_and(|(start, total)| {
+                    start == self.len
+                        && match self.note.ranges {
+                            Ranges::Contiguous => true,
+                            Ranges::Sparse { size, .. } => total == Some(size),
+                        }
+                }) && self.note.proves(headers)
             }
+            // A sparse `.part` is complete only when its ranges say so
+            // (then `len` is its size).
             StatusCode::RANGE_NOT_SATISFIABLE => {
-                unsatisfied_range_total(headers) == Some(self.len) && self.note.proves(headers)
+                unsatisfied_range_total(headers) == Some(self.len)
+                    && self.note.proves(headers)
+                    && match &self.note.ranges {
+                        Ranges::Contiguous => true,
+                        Ranges::Sparse { size, done } => done[..] == [(0, *size)],
+                    }
             }
             _ => !status.is_success(),
         }
@@ -215,10 +275,40 @@ pub(crate) fn open_resumable(
         .metadata()
         .with_context(|| format!("cannot look at {}", out.display(part).display()))?
         .len();
-    let note = Note::read(&file).filter(|note| note.continues(url));
-    Ok(note
-        .filter(|_| len > 0)
-        .map(|note| Resumable { file, len, note }))
+    let Some(note) = Note::read(&file).filter(|note| note.continues(url)) else {
+        return Ok(None);
+    };
+    // Where the first request resumes: the end of the file, or of the
+    // sparse file's complete ranges from zero (the rest comes by range).
+    let len = match &note.ranges {
+        Ranges::Contiguous => len,
+        Ranges::Sparse { done, .. } if done.is_empty() => 0,
+        Ranges::Sparse { size, .. } if len > *size => return Ok(None),
+        Ranges::Sparse { done, .. } => match done[0] {
+            (0, end) => end,
+            _ => 0,
+        },
+    };
+    let worth = match &note.ranges {
+        Ranges::Contiguous => len > 0,
+        Ranges::Sparse { done, .. } => !done.is_empty(),
+    };
+    Ok(worth.then_some(Resumable { file, len, note }))
+}
+
+/// `A-B,C-D` (inclusive ends) as sorted, apart, end-exclusive ranges;
+/// `None` unless exactly that.
+fn parse_ranges(list: &str) -> Option<Vec<(u64, u64)>> {
+    let mut done: Vec<(u64, u64)> = Vec::new();
+    for range in list.split(',').filter(|r| !r.is_empty()) {
+        let (a, b) = range.split_once('-')?;
+        let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+        if b < a || done.last().is_some_and(|&(_, end)| a <= end) {
+            return None;
+        }
+        done.push((a, b.checked_add(1)?));
+    }
+    Some(done)
 }
 
 /// `Content-Range: bytes START-END/TOTAL` → `(START, TOTAL)`; TOTAL may be

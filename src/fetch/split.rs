@@ -1,0 +1,783 @@
+//! One file over several connections (`--split`). The first connection's
+//! answer (a whole `200`, or a proven `206` resuming a `.part`) says the
+//! file's size and version; the bytes still missing are cut into ranges no
+//! smaller than `--min-split-size`, and each connection fetches one range
+//! at a time with `Range` + `If-Range`, writing at its offset into
+//! `DEST.part` (positioned writes, no reassembly). A connection whose work
+//! runs out takes over the second half of the largest range left, so one
+//! slow connection does not hold up the end.
+//!
+//! The connections beyond the first are not started here: the file asks
+//! the runner for them ([`Split`] travels over `Shared::splits`), and the
+//! runner starts each as a task of its own when the slot accounting allows
+//! (`-j`, `--per-host`, `--rate`) and no planned file waits for a slot. A
+//! connection ends when no work is left for it.
+//!
+//! Every range answer must prove the version: a `206` with exactly the
+//! asked `Content-Range` and the recorded validator. A `200` of the same
+//! version means the server ignores ranges (no more connections; the first
+//! one fetches the rest); anything else that is not an error means another
+//! version, and the whole file starts over from zero on one connection
+//! ([`Ended::Restart`]). The `.part`'s note lists the complete ranges (at
+//! least once a second and when a connection ends), so a later attempt or
+//! run fetches only what is missing. What it does not do: the checks and
+//! the rename of the whole file (`fetch/mod.rs`), or decide retries.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use reqwest::header::{IF_RANGE, RANGE};
+use reqwest::{Response, StatusCode};
+use url::Url;
+
+use super::resume::{MAX_NOTE_RANGES, Note, Ranges, content_range_start};
+use super::{BodyError, after_chunk, base_request, send_request, stalled};
+use crate::cli::Split as SplitMode;
+use crate::error::FailureKind;
+use crate::http::{Ctx, network_error};
+use crate::progress::FileBar;
+use crate::report::{Failure, masked};
+
+/// `--split auto` grows to at most this many connections.
+const AUTO_MAX: u32 = 8;
+/// `--split auto` measures the file's rate over windows this long...
+const AUTO_WINDOW: Duration = Duration::from_millis(200);
+/// ...and doubles the connections while the last doubling raised it by
+/// this much.
+const AUTO_GAIN: f64 = 1.3;
+/// The note is brought up to date at least this often while bytes come.
+const NOTE_EVERY: Duration = Duration::from_secs(1);
+
+/// A file being fetched over several connections, shared by them and the
+/// runner.
+pub(crate) struct Split {
+    pub(crate) url: Url,
+    /// The version every answer must prove (its ranges are not used).
+    note: Note,
+    size: u64,
+    file: File,
+    /// `DEST.part` as shown in messages.
+    shown: String,
+    min: u64,
+    auto: bool,
+    inner: Mutex<Inner>,
+    /// A connection ended or gave work back: the first one looks again.
+    changed: tokio::sync::Notify,
+    bar: Option<FileBar>,
+    name: String,
+}
+
+struct Inner {
+    /// Ranges no connection has (sorted).
+    todo: Vec<(u64, u64)>,
+    /// Ranges being fetched.
+    active: Vec<Segment>,
+    /// Complete ranges: sorted, apart, end exclusive.
+    done: Vec<(u64, u64)>,
+    ended: Option<Ended>,
+    /// Connections the runner may still start for this file.
+    wanted: u32,
+    /// Connections open now, the first included, and the most at once.
+    open: u32,
+    most: u32,
+    next_id: u64,
+    noted_at: Instant,
+}
+
+struct Segment {
+    id: u64,
+    /// The next byte to receive (bytes before it are written or being
+    /// written).
+    next: u64,
+    end: u64,
+}
+
+/// Why the connections stopped before the file was whole.
+pub(crate) enum Ended {
+    /// An answer of another version: start the file over from zero.
+    Restart(anyhow::Error),
+    /// The first connection failed, a write failed, or the run stops.
+    Failed(Failure),
+}
+
+/// What a connection got for one range.
+enum Fetched {
+    /// The range is written (or was taken over by another connection).
+    Done,
+    /// The server ignores ranges: no more connections.
+    NoRanges,
+    Failed(Failure),
+}
+
+impl Split {
+    /// Whether the runner should start another connection for this file.
+    pub(crate) fn wants_connection(&self) -> bool {
+        let inner = self.lock();
+        inner.ended.is_none() && inner.wanted > 0 && inner.has_work(self.min)
+    }
+
+    /// The runner starts a connection for this file.
+    pub(crate) fn starting(&self) {
+        let mut inner = self.lock();
+        inner.wanted = inner.wanted.saturating_sub(1);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn connect(&self) {
+        let mut inner = self.lock();
+        inner.open += 1;
+        inner.most = inner.most.max(inner.open);
+        let open = inner.open;
+        drop(inner);
+        if let Some(bar) = &self.bar {
+            bar.connections(&self.name, open);
+        }
+    }
+
+    fn disconnect(&self) {
+        let mut inner = self.lock();
+        inner.open -= 1;
+        let open = inner.open;
+        drop(inner);
+        if let Some(bar) = &self.bar {
+            bar.connections(&self.name, open.max(1));
+        }
+        self.changed.notify_one();
+    }
+
+    /// Stops every connection (the first reason wins).
+    fn end(&self, why: Ended) {
+        let mut inner = self.lock();
+        if inner.ended.is_none() {
+            inner.ended = Some(why);
+        }
+        inner.wanted = 0;
+        drop(inner);
+        self.changed.notify_one();
+    }
+
+    /// The next range for a connection: one nobody has, or the second half
+    /// of the largest range being fetched, when both halves are worth a
+    /// connection.
+    fn take(&self) -> Option<(u64, u64, u64)> {
+        let mut inner = self.lock();
+        if inner.ended.is_some() {
+            return None;
+        }
+        let (start, end) = if inner.todo.is_empty() {
+            let min = self.min;
+            let victim = inner
+                .active
+                .iter_mut()
+                .filter(|s| s.end - s.next >= 2 * min)
+                .max_by_key(|s| s.end - s.next)?;
+            let mid = victim.next + (victim.end - victim.next) / 2;
+            let end = std::mem::replace(&mut victim.end, mid);
+            (mid, end)
+        } else {
+            inner.todo.remove(0)
+        };
+        Some(inner.start_segment(start, end))
+    }
+
+    /// Up to `want` bytes of range `id` to write, and where: `None` when
+    /// the range is done (or was taken over) or the file stops.
+    fn reserve(&self, id: u64, want: usize) -> Option<(u64, usize)> {
+        let mut inner = self.lock();
+        if inner.ended.is_some() {
+            return None;
+        }
+        let seg = inner.active.iter_mut().find(|s| s.id == id)?;
+        let room = seg.end - seg.next;
+        if room == 0 {
+            return None;
+        }
+        let n = (want as u64).min(room);
+        let at = seg.next;
+        seg.next += n;
+        Some((at, n as usize))
+    }
+
+    /// Bytes `start..end` are on disk.
+    fn written(&self, start: u64, end: u64) {
+        let mut inner = self.lock();
+        add_range(&mut inner.done, start, end);
+        if inner.noted_at.elapsed() >= NOTE_EVERY {
+            inner.noted_at = Instant::now();
+            self.note_now(&inner);
+        }
+    }
+
+    /// Range `id` ends: what it did not receive goes back to the others.
+    fn release(&self, id: u64) {
+        let mut inner = self.lock();
+        if let Some(i) = inner.active.iter().position(|s| s.id == id) {
+            let seg = inner.active.remove(i);
+            if seg.next < seg.end {
+                let at = inner.todo.partition_point(|r| r.0 < seg.next);
+                inner.todo.insert(at, (seg.next, seg.end));
+            }
+        }
+        self.note_now(&inner);
+        drop(inner);
+        self.changed.notify_one();
+    }
+
+    fn note_now(&self, inner: &Inner) {
+        // Past the cap (never reached with ranges cut as here), no note is
+        // better than one that a later run cannot read.
+        if inner.done.len() <= MAX_NOTE_RANGES {
+            self.note
+                .with_ranges(Ranges::Sparse {
+                    size: self.size,
+                    done: inner.done.clone(),
+                })
+                .write(&self.file);
+        }
+    }
+
+    /// Fetches one range on this connection (a new request).
+    async fn fetch_range(&self, ctx: &Ctx, (id, start, end): (u64, u64, u64)) -> Fetched {
+        let request = base_request(ctx, &self.url)
+            .header(RANGE, format!("bytes={start}-{}", end - 1))
+            .header(IF_RANGE, self.note.if_range());
+        let response = match send_request(ctx, &self.url, request).await {
+            Ok(response) => response,
+            Err(failure) => {
+                self.release(id);
+                return Fetched::Failed(failure);
+            }
+        };
+        let status = response.status();
+        let headers = response.headers();
+        let proven = self.note.proves(headers);
+        let fail =
+            |error: anyhow::Error| Failure::new(FailureKind::Network, Some(status.as_u16()), error);
+        match status {
+            StatusCode::PARTIAL_CONTENT
+                if proven && exact_range(&response) == Some((start, end - 1, self.size)) => {}
+            StatusCode::OK if proven => {
+                self.release(id);
+                return Fetched::NoRanges;
+            }
+            _ if status.is_success() => {
+                // Another version (or a range not as asked): nothing of it
+                // may join the bytes already there.
+                let why = anyhow!(
+                    "the answer to a range request ({status}) is not of the version being fetched"
+                );
+                self.release(id);
+                self.end(Ended::Restart(why));
+                return Fetched::Done;
+            }
+            _ => {
+                self.release(id);
+                let mut failure = fail(anyhow!("HTTP {status}"));
+                failure.kind = FailureKind::Http(status.as_u16());
+                return Fetched::Failed(failure);
+            }
+        }
+        self.pump(ctx, id, response).await
+    }
+
+    /// Writes the body of range `id` at its offsets until the range is
+    /// done, taken over, or the file stops.
+    async fn pump(&self, ctx: &Ctx, id: u64, mut response: Response) -> Fetched {
+        let status = response.status().as_u16();
+        let stall = ctx.http().stall_timeout;
+        let result = async {
+            loop {
+                let chunk = tokio::select! {
+                    chunk = tokio::time::timeout(stall, response.chunk()) => chunk,
+                    () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
+                };
+                let chunk = chunk
+                    .map_err(|_| BodyError::Network(stalled(stall)))?
+                    .map_err(|e| {
+                        BodyError::Network(
+                            network_error(e, &self.url).context("body transfer failed"),
+                        )
+                    })?;
+                let Some(mut chunk) = chunk else {
+                    if self.remaining(id) == 0 {
+                        return Ok(());
+                    }
+                    return Err(BodyError::Network(anyhow!(
+                        "truncated: the range ended early"
+                    )));
+                };
+                while !chunk.is_empty() {
+                    let Some((at, n)) = self.reserve(id, chunk.len()) else {
+                        return Ok(());
+                    };
+                    let bytes = chunk.split_to(n);
+                    self.file.write_all_at(&bytes, at).map_err(|e| {
+                        BodyError::Write(
+                            anyhow::Error::new(e).context(format!("cannot write {}", self.shown)),
+                        )
+                    })?;
+                    self.written(at, at + n as u64);
+                    if let Some(bar) = &self.bar {
+                        bar.inc(n as u64);
+                    }
+                    after_chunk(ctx, n).await?;
+                }
+            }
+        }
+        .await;
+        self.release(id);
+        match result {
+            Ok(()) => Fetched::Done,
+            Err(BodyError::Network(e)) => {
+                Fetched::Failed(Failure::new(FailureKind::Network, Some(status), e))
+            }
+            Err(BodyError::Write(e)) => {
+                let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
+                failure.bytes = self.received();
+                self.end(Ended::Failed(failure));
+                Fetched::Done
+            }
+            Err(BodyError::Cancelled) => {
+                let mut failure = super::cancelled();
+                failure.bytes = self.received();
+                self.end(Ended::Failed(failure));
+                Fetched::Done
+            }
+        }
+    }
+
+    /// Bytes of the file on disk.
+    fn received(&self) -> u64 {
+        self.lock().done.iter().map(|(a, b)| b - a).sum()
+    }
+
+    /// Bytes range `id` has yet to receive (0 once it is gone).
+    fn remaining(&self, id: u64) -> u64 {
+        let inner = self.lock();
+        inner
+            .active
+            .iter()
+            .find(|s| s.id == id)
+            .map_or(0, |s| s.end - s.next)
+    }
+}
+
+impl Inner {
+    fn start_segment(&mut self, start: u64, end: u64) -> (u64, u64, u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.active.push(Segment {
+            id,
+            next: start,
+            end,
+        });
+        (id, start, end)
+    }
+
+    fn has_work(&self, min: u64) -> bool {
+        !self.todo.is_empty() || self.active.iter().any(|s| s.end - s.next >= 2 * min)
+    }
+
+    fn complete(&self, size: u64) -> bool {
+        self.done[..] == [(0, size)]
+    }
+}
+
+/// Adds `start..end` to sorted, apart ranges, merging neighbours.
+fn add_range(done: &mut Vec<(u64, u64)>, start: u64, end: u64) {
+    if start >= end {
+        return;
+    }
+    let i = done.partition_point(|r| r.1 < start);
+    let mut j = i;
+    let (mut a, mut b) = (start, end);
+    while j < done.len() && done[j].0 <= end {
+        a = a.min(done[j].0);
+        b = b.max(done[j].1);
+        j += 1;
+    }
+    done.splice(i..j, [(a, b)]);
+}
+
+/// The missing bytes (`0..size` minus `done`) cut into at most `n` pieces
+/// of about equal length, none under `min` (unless it is all there is).
+fn cut(size: u64, done: &[(u64, u64)], n: u32, min: u64) -> Vec<(u64, u64)> {
+    let mut missing = Vec::new();
+    let mut at = 0;
+    for &(a, b) in done {
+        if a > at {
+            missing.push((at, a));
+        }
+        at = b;
+    }
+    if at < size {
+        missing.push((at, size));
+    }
+    let total: u64 = missing.iter().map(|(a, b)| b - a).sum();
+    let pieces = (total / min.max(1)).clamp(1, n.max(1) as u64);
+    let step = total.div_ceil(pieces).max(1);
+    let mut out = Vec::new();
+    for (a, b) in missing {
+        let mut s = a;
+        while s < b {
+            // A remainder under `min` joins the piece before it.
+            let e = if b - s < step + min { b } else { s + step };
+            out.push((s, e));
+            s = e;
+        }
+    }
+    out
+}
+
+/// `Content-Range: bytes A-B/SIZE` → `(A, B, SIZE)`.
+fn exact_range(response: &Response) -> Option<(u64, u64, u64)> {
+    let value = response
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)?
+        .to_str()
+        .ok()?;
+    let (start, total) = content_range_start(response.headers())?;
+    let end = value
+        .split_once('-')?
+        .1
+        .split_once('/')?
+        .0
+        .trim()
+        .parse()
+        .ok()?;
+    Some((start, end, total?))
+}
+
+/// How a file over several connections may begin: the first connection's
+/// answer and the `.part` it continues.
+pub(super) struct Start {
+    /// The `.part`, open for positioned writes and reads.
+    pub(super) file: File,
+    /// The version, with the ranges already complete.
+    pub(super) note: Note,
+    pub(super) size: u64,
+    /// Where the first answer's body starts.
+    pub(super) from: u64,
+}
+
+/// What the connections achieved.
+pub(super) enum Outcome {
+    /// Every byte is on disk; the most connections open at once.
+    Complete {
+        file: File,
+        connections: u32,
+    },
+    Restart {
+        file: File,
+        why: anyhow::Error,
+    },
+    Failed {
+        file: File,
+        failure: Failure,
+        empty: bool,
+    },
+}
+
+/// Fetches the file over up to `mode`'s connections, the first reading
+/// `response`, and waits for every connection to end.
+pub(super) async fn download(
+    ctx: &Ctx,
+    url: &Url,
+    name: &str,
+    shown: String,
+    start: Start,
+    mode: SplitMode,
+    response: Response,
+) -> Outcome {
+    let Start {
+        file,
+        note,
+        size,
+        from,
+    } = start;
+    // The finished file is handed back on a descriptor of its own: a
+    // connection's task may hold the shared one a moment longer.
+    let keep = match file.try_clone() {
+        Ok(keep) => keep,
+        Err(e) => {
+            let e = anyhow::Error::new(e).context(format!("cannot reopen {shown}"));
+            let failure = Failure::new(FailureKind::of_write(&e), None, e);
+            return Outcome::Failed {
+                file,
+                failure,
+                empty: false,
+            };
+        }
+    };
+    let done = match note.ranges() {
+        Ranges::Sparse { done, .. } => done.clone(),
+        Ranges::Contiguous => vec![(0, from)].into_iter().filter(|r| r.1 > 0).collect(),
+    };
+    let min = ctx.config.min_split_size;
+    let (n, auto) = match mode {
+        SplitMode::Fixed(n) => (n as u32, false),
+        SplitMode::Auto => (1, true),
+    };
+    let mut todo = cut(size, &done, n, min);
+    // The first answer's body begins at `from`: its range is the piece
+    // that starts there.
+    let first = todo.iter().position(|r| r.0 == from);
+    let first = first.map(|i| todo.remove(i));
+    let bar = ctx.progress.file_bar(name, Some(size), false);
+    if let Some(bar) = &bar {
+        bar.inc(done.iter().map(|(a, b)| b - a).sum());
+    }
+    let split = Arc::new(Split {
+        url: url.clone(),
+        note: note.with_ranges(Ranges::Sparse {
+            size,
+            done: done.clone(),
+        }),
+        size,
+        file,
+        shown,
+        min,
+        auto,
+        inner: Mutex::new(Inner {
+            todo,
+            active: Vec::new(),
+            done,
+            ended: None,
+            wanted: n.saturating_sub(1),
+            open: 0,
+            most: 0,
+            next_id: 0,
+            noted_at: Instant::now(),
+        }),
+        changed: tokio::sync::Notify::new(),
+        bar,
+        name: name.to_string(),
+    });
+    split.note_now(&split.lock());
+    split.connect();
+    if split.wants_connection() {
+        ctx.shared.ask_connections(&split);
+    }
+    let work = async {
+        let mut fetched = match first {
+            Some((a, b)) => {
+                let seg = split.lock().start_segment(a, b);
+                split.pump(ctx, seg.0, response).await
+            }
+            None => {
+                drop(response);
+                Fetched::Done
+            }
+        };
+        loop {
+            match fetched {
+                Fetched::Done => {}
+                Fetched::NoRanges => split.lock().wanted = 0,
+                Fetched::Failed(mut failure) => {
+                    // The first connection's failure ends the attempt; the
+                    // retry continues from the ranges complete by then.
+                    failure.bytes = split.received();
+                    split.end(Ended::Failed(failure));
+                    return;
+                }
+            }
+            if let Some(range) = split.take() {
+                fetched = split.fetch_range(ctx, range).await;
+                continue;
+            }
+            let notified = split.changed.notified();
+            {
+                let inner = split.lock();
+                if inner.ended.is_some() || inner.active.is_empty() {
+                    return;
+                }
+            }
+            // Others are still fetching: wait for one to end or give work
+            // back.
+            tokio::select! {
+                () = notified => {}
+                () = ctx.cancel.cancelled() => {
+                    let mut failure = super::cancelled();
+                    failure.bytes = split.received();
+                    split.end(Ended::Failed(failure));
+                    return;
+                }
+            }
+            fetched = Fetched::Done;
+        }
+    };
+    // `--split auto`: more connections while they pay off.
+    let grow = async {
+        if !split.auto {
+            return std::future::pending().await;
+        }
+        let mut growth = Growth::new(&split);
+        loop {
+            tokio::time::sleep(AUTO_WINDOW).await;
+            let more = growth.more(&split);
+            if more > 0 {
+                tracing::debug!("{}: --split auto: {more} more connections", masked(url));
+                split.lock().wanted += more;
+                ctx.shared.ask_connections(&split);
+            }
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = grow => {}
+    }
+    split.disconnect();
+    // No more connections start; wait for the open ones to end (each ends
+    // at its range's end, a stall, or at once once the file stopped).
+    split.lock().wanted = 0;
+    loop {
+        let notified = split.changed.notified();
+        if split.lock().open == 0 {
+            break;
+        }
+        notified.await;
+    }
+    let mut inner = split.lock();
+    split.note_now(&inner);
+    let ended = inner.ended.take();
+    let complete = inner.complete(size);
+    let empty = inner.done.is_empty();
+    let connections = inner.most;
+    let received: u64 = inner.done.iter().map(|(a, b)| b - a).sum();
+    drop(inner);
+    match ended {
+        Some(Ended::Restart(why)) => Outcome::Restart { file: keep, why },
+        Some(Ended::Failed(failure)) => Outcome::Failed {
+            file: keep,
+            failure,
+            empty,
+        },
+        None if complete => Outcome::Complete {
+            file: keep,
+            connections,
+        },
+        None => {
+            let mut failure = Failure::new(
+                FailureKind::Network,
+                None,
+                anyhow!("ranges still missing after every connection ended"),
+            );
+            failure.bytes = received;
+            Outcome::Failed {
+                file: keep,
+                failure,
+                empty,
+            }
+        }
+    }
+}
+
+/// `--split auto`: whether more connections would raise the file's rate.
+/// Like TCP's slow start: the connections double while doubling them
+/// raised the rate by [`AUTO_GAIN`], and stop growing the first time it
+/// did not (an uncapped server gets one or two, a server that caps each
+/// connection gets up to [`AUTO_MAX`]).
+struct Growth {
+    at: Instant,
+    bytes: u64,
+    /// The rate measured before the last step, once there was one.
+    last_rate: Option<f64>,
+    done: bool,
+}
+
+impl Growth {
+    fn new(split: &Split) -> Growth {
+        Growth {
+            at: Instant::now(),
+            bytes: split.received(),
+            last_rate: None,
+            done: false,
+        }
+    }
+
+    /// Connections to add now (measured over [`AUTO_WINDOW`]).
+    fn more(&mut self, split: &Split) -> u32 {
+        if self.done {
+            return 0;
+        }
+        let bytes = split.received();
+        let rate = bytes.saturating_sub(self.bytes) as f64 / self.at.elapsed().as_secs_f64();
+        self.at = Instant::now();
+        self.bytes = bytes;
+        let paid_off = self.last_rate.is_none_or(|last| rate >= last * AUTO_GAIN);
+        let inner = split.lock();
+        let open = inner.open.max(1);
+        if !paid_off || open >= AUTO_MAX || !inner.has_work(split.min) {
+            self.done = true;
+            return 0;
+        }
+        self.last_rate = Some(rate);
+        open.min(AUTO_MAX - open)
+    }
+}
+
+/// A connection the runner started for `split`: fetches ranges until no
+/// work is left for it.
+pub(crate) async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
+    split.connect();
+    while let Some(range) = split.take() {
+        match split.fetch_range(&ctx, range).await {
+            Fetched::Done => {}
+            Fetched::NoRanges => {
+                split.lock().wanted = 0;
+                break;
+            }
+            Fetched::Failed(failure) => {
+                tracing::debug!(
+                    "{}: a connection of a split download ended: {:#}",
+                    masked(&split.url),
+                    failure.error
+                );
+                break;
+            }
+        }
+    }
+    split.disconnect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_as_they_complete() {
+        let mut done = Vec::new();
+        add_range(&mut done, 10, 20);
+        add_range(&mut done, 30, 40);
+        add_range(&mut done, 0, 5);
+        assert_eq!(done, [(0, 5), (10, 20), (30, 40)]);
+        add_range(&mut done, 20, 30);
+        assert_eq!(done, [(0, 5), (10, 40)]);
+        add_range(&mut done, 5, 10);
+        assert_eq!(done, [(0, 40)]);
+        add_range(&mut done, 3, 3);
+        assert_eq!(done, [(0, 40)]);
+    }
+
+    #[test]
+    fn missing_bytes_are_cut_into_pieces_no_smaller_than_the_minimum() {
+        assert_eq!(
+            cut(100, &[], 4, 10),
+            [(0, 25), (25, 50), (50, 75), (75, 100)]
+        );
+        assert_eq!(cut(100, &[], 4, 40), [(0, 50), (50, 100)]);
+        assert_eq!(cut(100, &[], 8, 200), [(0, 100)]);
+        // Only what is missing, the complete ranges left alone.
+        assert_eq!(cut(100, &[(0, 40), (60, 80)], 2, 5), [(40, 60), (80, 100)]);
+        let pieces = cut(1000, &[(0, 100)], 3, 10);
+        assert_eq!(pieces.first().unwrap().0, 100);
+        assert_eq!(pieces.last().unwrap().1, 1000);
+        assert!(pieces.windows(2).all(|w| w[0].1 == w[1].0));
+    }
+}
