@@ -477,6 +477,48 @@ mod tests {
     }
 
     #[test]
+    fn a_sparse_note_round_trips_and_is_complete_only_when_whole() {
+        let note = Note::for_answer("u", &headers(&[(ETAG, "\"v1\"")])).unwrap();
+        let sparse = note.with_ranges(Ranges::Sparse {
+            size: 100,
+            done: vec![(0, 10), (20, 30)],
+        });
+        let text = sparse.encode();
+        assert!(text.contains("size 100\nranges 0-9,20-29\n"), "{text}");
+        assert_eq!(Note::decode(text.as_bytes()), Some(sparse.clone()));
+        for bad in [
+            "ranges 0-9,5-29",
+            "ranges 20-29,0-9",
+            "ranges 9-0",
+            "ranges 0-100",
+        ] {
+            let text = text.replace("ranges 0-9,20-29", bad);
+            assert_eq!(Note::decode(text.as_bytes()), None, "{bad}");
+        }
+        assert_eq!(
+            Note::decode(text.replace("size 100\n", "").as_bytes()),
+            None
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("a.part")).unwrap();
+        let holed = Resumable {
+            file,
+            len: 10,
+            note: sparse,
+        };
+        let unsatisfied = headers(&[(ETAG, "\"v1\""), (CONTENT_RANGE, "bytes */100")]);
+        assert!(
+            !holed.proven_by(StatusCode::RANGE_NOT_SATISFIABLE, &unsatisfied),
+            "a .part with holes is never whole by a 416"
+        );
+        let rest = headers(&[(ETAG, "\"v1\""), (CONTENT_RANGE, "bytes 10-99/100")]);
+        assert!(holed.proven_by(StatusCode::PARTIAL_CONTENT, &rest));
+        let other_size = headers(&[(ETAG, "\"v1\""), (CONTENT_RANGE, "bytes 10-99/101")]);
+        assert!(!holed.proven_by(StatusCode::PARTIAL_CONTENT, &other_size));
+    }
+
+    #[test]
     fn the_note_lives_on_the_file_until_cleared() {
         let dir = tempfile::tempdir().unwrap();
         let file = File::create(dir.path().join("a.part")).unwrap();

@@ -78,6 +78,9 @@ struct Inner {
     /// Complete ranges: sorted, apart, end exclusive.
     done: Vec<(u64, u64)>,
     ended: Option<Ended>,
+    /// The range reading the first answer when that answer is whole (a
+    /// `200`, which runs on to the end of the file).
+    whole: Option<u64>,
     /// Connections the runner may still start for this file.
     wanted: u32,
     /// Connections open now, the first included, and the most at once.
@@ -149,6 +152,20 @@ impl Split {
             bar.connections(&self.name, open.max(1));
         }
         self.changed.notify_one();
+    }
+
+    /// A range answer was whole (of the same version): the server ignores
+    /// ranges. No more connections; the first answer, if it is still being
+    /// read from zero, is read to the end instead of its first range.
+    fn no_ranges(&self) {
+        let mut inner = self.lock();
+        inner.wanted = 0;
+        let Some(id) = inner.whole else { return };
+        let size = self.size;
+        if let Some(seg) = inner.active.iter_mut().find(|s| s.id == id) {
+            seg.end = size;
+            inner.todo.clear();
+        }
     }
 
     /// Stops every connection (the first reason wins).
@@ -549,6 +566,7 @@ pub(super) async fn download(
             active: Vec::new(),
             done,
             ended: None,
+            whole: None,
             wanted: n.saturating_sub(1),
             open: 0,
             most: 0,
@@ -567,8 +585,15 @@ pub(super) async fn download(
     let work = async {
         let mut fetched = match first {
             Some((a, b)) => {
-                let seg = split.lock().start_segment(a, b);
-                split.pump(ctx, seg.0, response).await
+                let (id, ..) = {
+                    let mut inner = split.lock();
+                    let seg = inner.start_segment(a, b);
+                    if response.status() == StatusCode::OK {
+                        inner.whole = Some(seg.0);
+                    }
+                    seg
+                };
+                split.pump(ctx, id, response).await
             }
             None => {
                 drop(response);
@@ -578,7 +603,12 @@ pub(super) async fn download(
         loop {
             match fetched {
                 Fetched::Done => {}
-                Fetched::NoRanges => split.lock().wanted = 0,
+                Fetched::NoRanges => {
+                    // This connection's own range answer was whole: the rest
+                    // can only come from zero, on one connection.
+                    split.end(Ended::Restart(anyhow!("the server ignores ranges")));
+                    return;
+                }
                 Fetched::Failed(mut failure) => {
                     // The first connection's failure ends the attempt; the
                     // retry continues from the ranges complete by then.
@@ -730,7 +760,7 @@ pub(crate) async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
         match split.fetch_range(&ctx, range).await {
             Fetched::Done => {}
             Fetched::NoRanges => {
-                split.lock().wanted = 0;
+                split.no_ranges();
                 break;
             }
             Fetched::Failed(failure) => {

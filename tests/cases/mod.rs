@@ -18,6 +18,7 @@ mod reliability;
 mod safety;
 mod shard;
 mod snapshots;
+mod split;
 mod state;
 mod template;
 mod terminal;

@@ -6,6 +6,8 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,6 +34,8 @@ pub struct Body {
     steps: VecDeque<Step>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     exact_len: Option<u64>,
+    /// Body bytes handed to hyper, added here (see [`counted`]).
+    sent: Option<Arc<AtomicU64>>,
 }
 
 impl Body {
@@ -41,6 +45,7 @@ impl Body {
             steps: steps.into_iter().collect(),
             sleep: None,
             exact_len: None,
+            sent: None,
         }
     }
 
@@ -80,7 +85,12 @@ impl HttpBody for Body {
             }
             match this.steps.pop_front() {
                 None => return Poll::Ready(None),
-                Some(Step::Data(bytes)) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                Some(Step::Data(bytes)) => {
+                    if let Some(sent) = &this.sent {
+                        sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
+                }
                 Some(Step::Sleep(dur)) => this.sleep = Some(Box::pin(tokio::time::sleep(dur))),
                 Some(Step::Cut) => {
                     return Poll::Ready(Some(Err("connection cut by the test server".into())));
@@ -99,6 +109,13 @@ impl HttpBody for Body {
             None => SizeHint::default(),
         }
     }
+}
+
+/// `res`, its body's bytes added to `sent` as hyper takes them: what the
+/// server sent, give or take a frame that a closing connection dropped.
+pub fn counted(mut res: Response<Body>, sent: &Arc<AtomicU64>) -> Response<Body> {
+    res.body_mut().sent = Some(sent.clone());
+    res
 }
 
 /// 200 with `bytes` and a `Content-Length`.

@@ -34,7 +34,7 @@ mod resource;
 mod self_tests;
 mod tls;
 
-pub use bodies::{Body, Step, drip, ok, stall_after, status, truncated, with_header};
+pub use bodies::{Body, Step, counted, drip, ok, stall_after, status, truncated, with_header};
 pub use resource::{Resource, Shape};
 pub use tls::{https, https_files};
 
