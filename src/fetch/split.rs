@@ -104,6 +104,8 @@ pub(crate) enum Ended {
     Restart(anyhow::Error),
     /// The first connection failed, a write failed, or the run stops.
     Failed(Failure),
+    /// The download is over: a connection started late does nothing.
+    Closed,
 }
 
 /// What a connection got for one range.
@@ -675,7 +677,7 @@ pub(super) async fn download(
     }
     let mut inner = split.lock();
     split.note_now(&inner);
-    let ended = inner.ended.take();
+    let ended = inner.ended.replace(Ended::Closed);
     let complete = inner.complete(size);
     let empty = inner.done.is_empty();
     let connections = inner.most;
@@ -692,7 +694,7 @@ pub(super) async fn download(
             file: keep,
             connections,
         },
-        None => {
+        None | Some(Ended::Closed) => {
             let mut failure = Failure::new(
                 FailureKind::Network,
                 None,
