@@ -58,6 +58,10 @@ SAMPLE = 20  # files hashed per verification (first and last included)
 TOOLS = ["haul", "curl", "aria2c", "wget2", "python"]
 BASE = "haul-base"  # --haul-baseline: a second haul build, run exactly like haul
 TTY = "haul-tty"  # opt-in: haul drawing its bars in a pseudo-terminal (script(1))
+AUTO = "haul-auto"  # split scenarios only: the same haul binary with --split auto
+HAULS = ("haul", AUTO, BASE, TTY)  # the haul binaries' rows (the rest are peers)
+SPLIT = 8  # split scenarios: connections for haul --split and the peers that split
+CAP_MIB = 64  # split: nginx limit_rate per connection, MiB/s (location /capped/)
 
 
 # --------------------------------------------------------------------------
@@ -68,7 +72,7 @@ TTY = "haul-tty"  # opt-in: haul drawing its bars in a pseudo-terminal (script(1
 @dataclass
 class Scenario:
     name: str
-    kind: str  # "bulk", "latency", "flaky", "memory"
+    kind: str  # "bulk", "split", "latency", "flaky", "memory"
     count: int
     size: int  # bytes per file (bulk); 1 KiB synthetic bodies otherwise
     jobs: int
@@ -76,6 +80,12 @@ class Scenario:
     what: str
     base: int = 0  # memory: the short list
     real: int = 0  # memory: URLs in the big real run
+    corpus: str = ""  # bulk/split: the corpus set (default: the scenario's name)
+    cap: int = 0  # split: per-connection cap in MiB/s (served from /capped/), 0: none
+    split: str | None = None  # split: haul's --split value (None: one connection)
+    peers: bool = True  # split: peers run by default (else only when named in --tools)
+    # (numerator tool, denominator tool, title, medians): ratio lines after the table
+    compare: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
 
 
 def scenarios(quick: bool, memory_real: int | None) -> dict[str, Scenario]:
@@ -87,6 +97,15 @@ def scenarios(quick: bool, memory_real: int | None) -> dict[str, Scenario]:
                  "medium files: mixed request and streaming cost"),
         Scenario("large", "bulk", 2, 50 * MiB if quick else 512 * MiB, 2,
                  "MiB/s", "two large files: raw streaming throughput"),
+        Scenario("split", "split", 1, 64 * MiB if quick else 512 * MiB, 16, "MiB/s",
+                 "one large file over several connections, against a per-connection cap",
+                 corpus="split", cap=CAP_MIB, split=str(SPLIT),
+                 compare=(("haul", "aria2c", f"haul --split {SPLIT} vs aria2c", ("wall", "cpu")),
+                          (AUTO, "haul", f"haul --split auto vs haul --split {SPLIT}", ("wall",)))),
+        Scenario("split-uncapped", "split", 1, 64 * MiB if quick else 512 * MiB, 16, "MiB/s",
+                 "the same file with no per-connection cap: --split auto vs one connection",
+                 corpus="split", peers=False,
+                 compare=((AUTO, "haul", "haul --split auto vs one connection", ("wall", "cpu")),)),
         Scenario("latency", "latency", 2_000 // q, 1 * KiB, 100, "files/s",
                  "each response delayed 100 ms: concurrency and scheduling"),
         Scenario("flaky", "flaky", 1_000 // q, 1 * KiB, 16, "files/s",
@@ -350,6 +369,7 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         root {corpus};
         location /m/ {{ rewrite ^/m/.*$ /one.bin break; }}
+        location /capped/ {{ alias {corpus}/; limit_rate {CAP_MIB}m; }}
     }}
 }}
 """
@@ -584,19 +604,22 @@ class Inputs:
     curl_cfg: Path  # url = / output = pairs
     jobs: int
     retry: bool
+    split: int = 0  # split scenarios: connections for the peers that split (aria2c)
+    chunk: str = ""  # split scenarios: wget2 --chunk-size (the file / split)
+    haul_split: str | None = None  # haul's (and haul-base's, haul-tty's) --split
 
 
 def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
     j = str(inp.jobs)
-    if tool in ("haul", BASE):
-        c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j, "--progress", "none", "-q"]
-        return c + (["--retries", "3", "--retry-wait", "1s"] if inp.retry else [])
-    if tool == TTY:
-        # The display's cost: the same run with its bars drawn into the
-        # pseudo-terminal that script(1) gives it (script's own CPU counts).
-        c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j, "--progress", "bar"]
+    if tool in ("haul", BASE, AUTO, TTY):
+        c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j]
+        c += ["--progress", "bar"] if tool == TTY else ["--progress", "none", "-q"]
         c += ["--retries", "3", "--retry-wait", "1s"] if inp.retry else []
-        return ["script", "-qec", shlex.join(c), "/dev/null"]
+        split = "auto" if tool == AUTO else inp.haul_split
+        c += ["--split", split] if split else []
+        # haul-tty, the display's cost: the same run with its bars drawn into
+        # the pseudo-terminal that script(1) gives it (script's own CPU counts).
+        return ["script", "-qec", shlex.join(c), "/dev/null"] if tool == TTY else c
     if tool == "curl":
         # --disable (must come first): ignore ~/.curlrc. curl 7.88 draws its
         # --parallel progress meter even with -s; --no-progress-meter stops it.
@@ -607,14 +630,18 @@ def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
         # so --retry-all-errors is not needed.
         return c + (["--retry", "3", "--retry-delay", "1"] if inp.retry else [])
     if tool == "aria2c":
-        c = [exe, "--no-conf", "-i", str(inp.urls), "-d", str(out), "-j", j, "-x", "1", "-s", "1",
+        n = str(inp.split or 1)
+        c = [exe, "--no-conf", "-i", str(inp.urls), "-d", str(out), "-j", j, "-x", n, "-s", n,
+             *(["-k", "1M"] if inp.split else []),  # split: min-split-size 1M
              "--console-log-level=error", "--summary-interval=0", "--allow-overwrite=true",
              "--auto-file-renaming=false", "--file-allocation=none"]
         # aria2 retries a 503 only when --retry-wait > 0.
         return c + (["--max-tries=4", "--retry-wait=1"] if inp.retry else [])
     if tool == "wget2":
         c = [exe, "--no-config", "-q", "-i", str(inp.urls), "-P", str(out), f"--max-threads={j}",
-             "-nd", "--no-robots"]
+             "-nd", "--no-robots", *([f"--chunk-size={inp.chunk}"] if inp.chunk else [])]
+        # --chunk-size (split scenarios): a HEAD, then the file in ranges of that size; wget2
+        # 1.99.1 fetches those ranges one after another over one connection.
         # wget2 1.99 has no --retry-on-http-error: --tries covers network errors
         # only, a 503 is final (and the exit code stays 0).
         return c + (["--tries=4", "--waitretry=1"] if inp.retry else [])
@@ -624,13 +651,14 @@ def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
     raise ValueError(tool)
 
 
-def write_inputs(d: Path, urls: list[str], names: list[str], jobs: int, retry: bool) -> Inputs:
+def write_inputs(d: Path, urls: list[str], names: list[str], jobs: int, retry: bool,
+                 **split) -> Inputs:
     d.mkdir(parents=True, exist_ok=True)
     u = d / "urls.txt"
     u.write_text("".join(x + "\n" for x in urls))
     c = d / "urls.cfg"
     c.write_text("".join(f'url = "{x}"\noutput = "{n}"\n' for x, n in zip(urls, names)))
-    return Inputs(u, c, jobs, retry)
+    return Inputs(u, c, jobs, retry, **split)
 
 
 # --------------------------------------------------------------------------
@@ -695,11 +723,14 @@ def base_ratios(new: dict, old: dict, keys=("wall", "cpu")) -> dict[str, float |
     return {k: new[k] / old[k] if new.get(k) is not None and old.get(k) else None for k in keys}
 
 
-def base_line(ratios: dict[str, float | None], label: str = "") -> str:
+def ratio_line(title: str, ratios: dict[str, float | None]) -> str:
     names = {"wall": "wall", "cpu": "CPU", "rss_mib": "peak RSS"}
     parts = ", ".join(f"{names[k]} {'—' if v is None else f'{v:.2f}x'}" for k, v in ratios.items())
-    return f"haul vs {BASE}{label}: {parts}" + (
-        " (a run failed on one side)" if None in ratios.values() else "")
+    return f"{title}: {parts}" + (" (a run failed on one side)" if None in ratios.values() else "")
+
+
+def base_line(ratios: dict[str, float | None], label: str = "") -> str:
+    return ratio_line(f"haul vs {BASE}{label}", ratios)
 
 
 # --------------------------------------------------------------------------
@@ -764,6 +795,11 @@ class Bench:
             tty = base_ratios(summarize(results[TTY]), summarize(results["haul"]))
             text += (f"\n{TTY} vs haul (the display's cost): wall {fmt(tty['wall'])}x, "
                      f"CPU {fmt(tty['cpu'])}x\n")
+        ratios = {}
+        for num, den, what, keys in sc.compare:
+            if num in results and den in results:
+                ratios[what] = base_ratios(summarize(results[num]), summarize(results[den]), keys)
+                text += f"\n{ratio_line(what, ratios[what])}\n"
         log("\n" + text)
         self.sections.append(text)
         self.json["scenarios"][sc.name] = {
@@ -774,18 +810,46 @@ class Bench:
         }
         if vs is not None:
             self.json["scenarios"][sc.name]["haul_vs_base"] = vs
+        if ratios:
+            self.json["scenarios"][sc.name]["ratios"] = ratios
 
     # -- bulk -------------------------------------------------------------
 
     def bulk(self, sc: Scenario, tools: dict[str, str]) -> None:
-        files = self.corpus.files[sc.name]
+        """bulk and split: the files of sc's corpus set from the static server."""
+        cset = sc.corpus or sc.name
+        files = self.corpus.files[cset]
         names = sorted(files)
-        urls = [f"http://127.0.0.1:{self.bulk_port}/{sc.name}/{n}" for n in names]
-        inp = write_inputs(self.work / "lists" / sc.name, urls, names, sc.jobs, False)
+        loc = "capped/" if sc.cap else ""
+        urls = [f"http://127.0.0.1:{self.bulk_port}/{loc}{cset}/{n}" for n in names]
+        split = {}
+        if sc.kind == "split":
+            split = dict(split=SPLIT, chunk=f"{max(1, sc.size // SPLIT // MiB)}M", haul_split=sc.split)
+        inp = write_inputs(self.work / "lists" / sc.name, urls, names, sc.jobs, False, **split)
         total = sum(s for s, _ in files.values())
         results = self.run_tools(sc, inp, tools, self.outroot,
                                  lambda out: verify(out, files, len(files), total, []))
-        self.finish(sc, results, total, f"Server: {self.bulk_server_name}.")
+        note = f"Server: {self.bulk_server_name}"
+        if sc.kind == "split" and sc.cap:
+            note += (f", location /{loc} with `limit_rate {sc.cap}m`: each connection is capped at "
+                     f"{sc.cap} MiB/s. Ideal wall time {total / MiB / (SPLIT * sc.cap):.1f} s "
+                     f"({human(total)} at {SPLIT} × {sc.cap} MiB/s; one connection: "
+                     f"{total / MiB / sc.cap:.1f} s).")
+        elif sc.kind == "split":
+            note += (", the normal location: no per-connection cap, so there is no ideal time from the "
+                     "server; one connection is enough, and `--split auto` should be no slower.")
+        else:
+            note += "."
+        self.finish(sc, results, total, note)
+
+    def scenario_tools(self, sc: Scenario, tools: dict[str, str]) -> dict[str, str]:
+        """haul-auto only in the split scenarios; without --tools, a scenario with
+        peers=False runs only the haul builds."""
+        if sc.kind != "split":
+            return {t: e for t, e in tools.items() if t != AUTO}
+        if sc.peers or self.args.tools:
+            return tools
+        return {t: e for t, e in tools.items() if t in HAULS}
 
     # -- latency / flaky ----------------------------------------------------
 
@@ -931,14 +995,16 @@ class Bench:
             log(f"error: {haul} is not an executable")
             return 2
         haul = os.path.abspath(haul)
-        order = TOOLS
+        order = ["haul", AUTO, *TOOLS[1:]]
         exes: dict[str, str] = {"haul": haul}
+        if any(sc.kind == "split" for sc in chosen):
+            exes[AUTO] = haul
         if a.haul_baseline:
             if not os.access(a.haul_baseline, os.X_OK):
                 log(f"error: {a.haul_baseline} is not an executable")
                 return 2
             exes[BASE] = os.path.abspath(a.haul_baseline)
-            order = ["haul", BASE, *TOOLS[1:]]
+            order = ["haul", AUTO, BASE, *TOOLS[1:]]
 
         # peers
         want = [t.strip() for t in a.tools.split(",")] if a.tools else order
@@ -984,12 +1050,14 @@ class Bench:
     def space_needed(self, chosen: list[Scenario]) -> int:
         need = 0
         biggest_out = 0
+        sets = {}
         for sc in chosen:
-            if sc.kind == "bulk":
-                need += sc.count * sc.size
+            if sc.kind in ("bulk", "split"):
+                sets[sc.corpus or sc.name] = sc.count * sc.size  # split and split-uncapped share one
                 biggest_out = max(biggest_out, sc.count * max(sc.size, 4 * KiB))
             elif sc.kind == "memory":
                 biggest_out = max(biggest_out, sc.real * 5 * KiB)  # 1 KiB file = 1 page + inode
+        need += sum(sets.values())
         return need + biggest_out + 64 * MiB
 
     def run(self, chosen, tools, missing, base, haul) -> int:
@@ -1004,22 +1072,25 @@ class Bench:
         # corpus
         corpus = self.corpus = Corpus(self.corpus_root)
         for sc in chosen:
-            if sc.kind == "bulk":
+            cset = sc.corpus or sc.name
+            if sc.kind in ("bulk", "split") and cset not in corpus.files:
                 t0 = time.perf_counter()
-                corpus.make_set(sc.name, sc.count, sc.size)
-                log(f"# corpus {sc.name}: {sc.count:,} × {human(sc.size)} in {time.perf_counter() - t0:.1f} s")
+                corpus.make_set(cset, sc.count, sc.size)
+                log(f"# corpus {cset}: {sc.count:,} × {human(sc.size)} in {time.perf_counter() - t0:.1f} s")
         corpus.make_file(self.corpus_root / "one.bin", "one", KiB)
 
         # servers
         py = str(venv_python()) if venv_has_aiohttp() else sys.executable
         self.bulk_port = None
         self.test_port = None
-        needs_bulk = any(sc.kind in ("bulk", "memory") for sc in chosen)
+        self.nginx = False  # only nginx serves /capped/ (limit_rate)
+        needs_bulk = any(sc.kind in ("bulk", "split", "memory") for sc in chosen)
         needs_test = any(sc.kind in ("latency", "flaky") for sc in chosen)
         if needs_bulk and not a.python_server:
             started = start_nginx(self.work, self.corpus_root, a.nginx_workers)
             if started:
                 self.bulk_port, self.bulk_server_name = started
+                self.nginx = True
         if needs_bulk and self.bulk_port is None:
             port, backend = start_testserver(py, self.corpus_root, self.work)
             self.bulk_port = port
@@ -1045,10 +1116,15 @@ class Bench:
 
         for sc in chosen:
             log(f"\n## {sc.name}")
-            if sc.kind == "bulk":
-                self.bulk(sc, tools)
+            if sc.kind == "split" and sc.cap and not self.nginx:
+                text = (f"### {sc.name}: skipped\n\nThe per-connection cap needs nginx (`limit_rate`); "
+                        f"the bulk server is {self.bulk_server_name}.\n")
+                log("\n" + text)
+                self.sections.append(text)
+            elif sc.kind in ("bulk", "split"):
+                self.bulk(sc, self.scenario_tools(sc, tools))
             elif sc.kind in ("latency", "flaky"):
-                self.synthetic(sc, tools)
+                self.synthetic(sc, self.scenario_tools(sc, tools))
             elif sc.kind == "memory":
                 # haul always runs here (it is the subject); the baseline when selected
                 self.memory(sc, {"haul": haul, **({BASE: tools[BASE]} if BASE in tools else {})})
@@ -1082,6 +1158,9 @@ class Bench:
         }
         if BASE in tools:
             vers[BASE] = first_line([tools[BASE], "--version"]) + f" ({tools[BASE]}; same arguments as haul)"
+        if AUTO in tools:
+            vers[AUTO] = (f"the same haul binary with `--split auto` (split scenarios only; there haul "
+                          f"itself gets `--split {SPLIT}` in split and no --split in split-uncapped)")
         if TTY in tools:
             vers[TTY] = (f"the same haul under `script -qec` with `--progress bar` and no `-q` "
                          f"({first_line(['script', '--version'])})")
@@ -1119,16 +1198,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="haul vs curl / aria2c / wget2 / aiohttp benchmark")
     ap.add_argument("--quick", action="store_true", help="every scenario ~10x smaller")
     ap.add_argument("--scenario", action="append",
-                    choices=["small", "medium", "large", "latency", "flaky", "memory"],
+                    choices=["small", "medium", "large", "split", "split-uncapped", "latency", "flaky",
+                             "memory"],
                     help="run only this scenario (repeatable; default all)")
     ap.add_argument("--runs", type=int, default=3, help="runs per tool (median reported; default 3)")
     ap.add_argument("--haul", help="use this haul binary instead of building one")
     ap.add_argument("--haul-baseline", metavar="PATH",
                     help=f"a second haul binary, run as tool '{BASE}' with haul's exact arguments in the "
                          f"same rounds; adds haul/{BASE} wall and CPU ratios per scenario")
-    ap.add_argument("--tools", help="comma-separated subset of: " + ",".join(TOOLS)
-                    + f" (and {BASE} with --haul-baseline; {TTY}, haul with its bars in a "
-                      "pseudo-terminal, only when named)")
+    ap.add_argument("--tools", help="comma-separated subset of: " + ",".join(["haul", AUTO, *TOOLS[1:]])
+                    + f" ({AUTO}, haul with --split auto, runs in the split scenarios only; {BASE} "
+                      f"with --haul-baseline; {TTY}, haul with its bars in a pseudo-terminal, only "
+                      "when named)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per tool run (default 300)")
     ap.add_argument("--memory-real", type=int, metavar="N",
                     help="URLs in the memory case's big real run (default 1,000,000; quick 100,000)")

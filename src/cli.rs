@@ -121,8 +121,8 @@ pub struct Cli {
     /// version; a connection that finishes early takes over half of the
     /// largest range left. A rerun fetches only the missing ranges. Default:
     /// one connection per file. `auto`
-    /// starts with one connection and doubles them while that raises the
-    /// file's rate (up to 8). Every connection counts against -j,
+    /// starts with one connection and adds more (up to 8) while they
+    /// raise the file's rate. Every connection counts against -j,
     /// --per-host and --rate, and files waiting to start come first.
     #[arg(help_heading = "Concurrency and politeness", long, value_name = "N|auto", value_parser = parse_split)]
     pub split: Option<Split>,

@@ -43,11 +43,18 @@ use crate::report::{Failure, masked};
 
 /// `--split auto` grows to at most this many connections.
 const AUTO_MAX: u32 = 8;
-/// `--split auto` measures the file's rate over windows this long...
-const AUTO_WINDOW: Duration = Duration::from_millis(200);
-/// ...and doubles the connections while the last doubling raised it by
-/// this much.
+/// `--split auto` measures the file's rate over windows this long, each
+/// starting once the connections asked for deliver bytes...
+const AUTO_WINDOW: Duration = Duration::from_millis(100);
+/// ...(or this long after they were asked for, if they do not all open)...
+const AUTO_OPEN_WAIT: Duration = Duration::from_secs(2);
+/// ...and grows while the last step raised it by this much...
 const AUTO_GAIN: f64 = 1.3;
+/// ...going straight to [`AUTO_MAX`] when each added connection brought
+/// about as much as one alone (the server caps each connection).
+const AUTO_LINEAR: f64 = 0.85;
+/// How often `auto` looks.
+const AUTO_TICK: Duration = Duration::from_millis(25);
 /// The note is brought up to date at least this often while bytes come.
 const NOTE_EVERY: Duration = Duration::from_secs(1);
 
@@ -92,6 +99,7 @@ struct Inner {
 
 struct Segment {
     id: u64,
+    start: u64,
     /// The next byte to receive (bytes before it are written or being
     /// written).
     next: u64,
@@ -393,10 +401,16 @@ impl Inner {
         self.next_id += 1;
         self.active.push(Segment {
             id,
+            start,
             next: start,
             end,
         });
         (id, start, end)
+    }
+
+    /// Ranges that have received bytes: connections delivering.
+    fn flowing(&self) -> u32 {
+        self.active.iter().filter(|s| s.next > s.start).count() as u32
     }
 
     fn has_work(&self, min: u64) -> bool {
@@ -651,7 +665,7 @@ pub(super) async fn download(
         }
         let mut growth = Growth::new(&split);
         loop {
-            tokio::time::sleep(AUTO_WINDOW).await;
+            tokio::time::sleep(AUTO_TICK).await;
             let more = growth.more(&split);
             if more > 0 {
                 tracing::debug!("{}: --split auto: {more} more connections", masked(url));
@@ -711,46 +725,97 @@ pub(super) async fn download(
 }
 
 /// `--split auto`: whether more connections would raise the file's rate.
-/// Like TCP's slow start: the connections double while doubling them
-/// raised the rate by [`AUTO_GAIN`], and stop growing the first time it
-/// did not (an uncapped server gets one or two, a server that caps each
-/// connection gets up to [`AUTO_MAX`]).
+/// The first step adds one connection, to see how the rate scales: when
+/// each connection added about as much as the first ([`AUTO_LINEAR`]), the
+/// server caps connections and the file gets [`AUTO_MAX`] at once; when
+/// the rate rose by [`AUTO_GAIN`] the connections double; otherwise they
+/// stop growing for good. An uncapped server gets one or two, a capping
+/// one as many as help.
 struct Growth {
+    /// The window's start and the bytes on disk then.
     at: Instant,
     bytes: u64,
-    /// The rate measured before the last step, once there was one.
+    /// When the last step asked for connections, and how many were then
+    /// open and asked for.
+    asked_at: Instant,
+    before: u32,
+    asked: u32,
+    /// The rate measured before the last step.
     last_rate: Option<f64>,
+    /// The last step brought about as much per connection as one alone.
+    linear: bool,
     done: bool,
 }
 
 impl Growth {
     fn new(split: &Split) -> Growth {
+        let now = Instant::now();
         Growth {
-            at: Instant::now(),
+            at: now,
             bytes: split.received(),
+            asked_at: now,
+            before: 1,
+            asked: 1,
             last_rate: None,
+            linear: false,
             done: false,
         }
     }
 
-    /// Connections to add now (measured over [`AUTO_WINDOW`]).
+    /// Connections to add now.
     fn more(&mut self, split: &Split) -> u32 {
         if self.done {
             return 0;
         }
+        let (open, flowing, has_work) = {
+            let inner = split.lock();
+            (
+                inner.open.max(1),
+                inner.flowing(),
+                inner.has_work(split.min),
+            )
+        };
         let bytes = split.received();
-        let rate = bytes.saturating_sub(self.bytes) as f64 / self.at.elapsed().as_secs_f64();
+        if flowing < self.asked && self.asked_at.elapsed() < AUTO_OPEN_WAIT {
+            // The window starts once they all deliver.
+            self.at = Instant::now();
+            self.bytes = bytes;
+            return 0;
+        }
+        let elapsed = self.at.elapsed();
+        if elapsed < AUTO_WINDOW {
+            return 0;
+        }
+        let rate = bytes.saturating_sub(self.bytes) as f64 / elapsed.as_secs_f64();
         self.at = Instant::now();
         self.bytes = bytes;
-        let paid_off = self.last_rate.is_none_or(|last| rate >= last * AUTO_GAIN);
-        let inner = split.lock();
-        let open = inner.open.max(1);
-        if !paid_off || open >= AUTO_MAX || !inner.has_work(split.min) {
+        let target = match self.last_rate {
+            None => open + 1,
+            Some(last) => {
+                let gain = rate / last.max(1.0);
+                let linear = gain / (open as f64 / self.before as f64) >= AUTO_LINEAR;
+                // Twice linear before the jump: one lucky window on a
+                // server that does not cap must not bring eight.
+                if linear && self.linear {
+                    AUTO_MAX
+                } else if linear || gain >= AUTO_GAIN {
+                    self.linear = linear;
+                    open * 2
+                } else {
+                    0
+                }
+            }
+        };
+        let target = target.min(AUTO_MAX);
+        if target <= open || !has_work {
             self.done = true;
             return 0;
         }
         self.last_rate = Some(rate);
-        open.min(AUTO_MAX - open)
+        self.before = open;
+        self.asked = target;
+        self.asked_at = Instant::now();
+        target - open
     }
 }
 
