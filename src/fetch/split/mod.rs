@@ -22,6 +22,10 @@
 //! least once a second and when a connection ends), so a later attempt or
 //! run fetches only what is missing. What it does not do: the checks and
 //! the rename of the whole file (`fetch/mod.rs`), or decide retries.
+//!
+//! - `work.rs`: which bytes are done, being fetched, or free to take (pure
+//!   bookkeeping: no byte goes to two writers).
+//! - `auto.rs`: how many connections `--split auto` gives a file.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -33,6 +37,10 @@ use reqwest::header::{IF_RANGE, RANGE};
 use reqwest::{Response, StatusCode};
 use url::Url;
 
+mod auto;
+mod work;
+
+use self::work::Work;
 use super::resume::{MAX_NOTE_RANGES, Note, Ranges, content_range_start};
 use super::{BodyError, after_chunk, base_request, send_request, stalled};
 use crate::cli::Split as SplitMode;
@@ -41,20 +49,6 @@ use crate::http::{Ctx, network_error};
 use crate::progress::FileBar;
 use crate::report::{Failure, masked};
 
-/// `--split auto` grows to at most this many connections.
-const AUTO_MAX: u32 = 8;
-/// `--split auto` measures the file's rate over windows this long, each
-/// starting once the connections asked for deliver bytes...
-const AUTO_WINDOW: Duration = Duration::from_millis(100);
-/// ...(or this long after they were asked for, if they do not all open)...
-const AUTO_OPEN_WAIT: Duration = Duration::from_secs(2);
-/// ...and grows while the last step raised it by this much...
-const AUTO_GAIN: f64 = 1.3;
-/// ...going straight to [`AUTO_MAX`] when each added connection brought
-/// about as much as one alone (the server caps each connection).
-const AUTO_LINEAR: f64 = 0.85;
-/// How often `auto` looks.
-const AUTO_TICK: Duration = Duration::from_millis(25);
 /// The note is brought up to date at least this often while bytes come.
 const NOTE_EVERY: Duration = Duration::from_secs(1);
 
@@ -78,12 +72,7 @@ pub(crate) struct Split {
 }
 
 struct Inner {
-    /// Ranges no connection has (sorted).
-    todo: Vec<(u64, u64)>,
-    /// Ranges being fetched.
-    active: Vec<Segment>,
-    /// Complete ranges: sorted, apart, end exclusive.
-    done: Vec<(u64, u64)>,
+    work: Work,
     ended: Option<Ended>,
     /// The range reading the first answer when that answer is whole (a
     /// `200`, which runs on to the end of the file).
@@ -93,17 +82,7 @@ struct Inner {
     /// Connections open now, the first included, and the most at once.
     open: u32,
     most: u32,
-    next_id: u64,
     noted_at: Instant,
-}
-
-struct Segment {
-    id: u64,
-    start: u64,
-    /// The next byte to receive (bytes before it are written or being
-    /// written).
-    next: u64,
-    end: u64,
 }
 
 /// Why the connections stopped before the file was whole.
@@ -129,7 +108,7 @@ impl Split {
     /// Whether the runner should start another connection for this file.
     pub(crate) fn wants_connection(&self) -> bool {
         let inner = self.lock();
-        inner.ended.is_none() && inner.wanted > 0 && inner.has_work(self.min)
+        inner.ended.is_none() && inner.wanted > 0 && inner.work.has_work(self.min)
     }
 
     /// The runner starts a connection for this file.
@@ -170,11 +149,8 @@ impl Split {
     fn no_ranges(&self) {
         let mut inner = self.lock();
         inner.wanted = 0;
-        let Some(id) = inner.whole else { return };
-        let size = self.size;
-        if let Some(seg) = inner.active.iter_mut().find(|s| s.id == id) {
-            seg.end = size;
-            inner.todo.clear();
+        if let Some(id) = inner.whole {
+            inner.work.read_on(id, self.size);
         }
     }
 
@@ -189,28 +165,14 @@ impl Split {
         self.changed.notify_one();
     }
 
-    /// The next range for a connection: one nobody has, or the second half
-    /// of the largest range being fetched, when both halves are worth a
-    /// connection.
+    /// The next range for a connection (see [`Work::take`]); none once the
+    /// file stopped.
     fn take(&self) -> Option<(u64, u64, u64)> {
         let mut inner = self.lock();
         if inner.ended.is_some() {
             return None;
         }
-        let (start, end) = if inner.todo.is_empty() {
-            let min = self.min;
-            let victim = inner
-                .active
-                .iter_mut()
-                .filter(|s| s.end - s.next >= 2 * min)
-                .max_by_key(|s| s.end - s.next)?;
-            let mid = victim.next + (victim.end - victim.next) / 2;
-            let end = std::mem::replace(&mut victim.end, mid);
-            (mid, end)
-        } else {
-            inner.todo.remove(0)
-        };
-        Some(inner.start_segment(start, end))
+        inner.work.take(self.min)
     }
 
     /// Up to `want` bytes of range `id` to write, and where: `None` when
@@ -220,21 +182,13 @@ impl Split {
         if inner.ended.is_some() {
             return None;
         }
-        let seg = inner.active.iter_mut().find(|s| s.id == id)?;
-        let room = seg.end - seg.next;
-        if room == 0 {
-            return None;
-        }
-        let n = (want as u64).min(room);
-        let at = seg.next;
-        seg.next += n;
-        Some((at, n as usize))
+        inner.work.reserve(id, want)
     }
 
     /// Bytes `start..end` are on disk.
     fn written(&self, start: u64, end: u64) {
         let mut inner = self.lock();
-        add_range(&mut inner.done, start, end);
+        inner.work.written(start, end);
         if inner.noted_at.elapsed() >= NOTE_EVERY {
             inner.noted_at = Instant::now();
             self.note_now(&inner);
@@ -244,13 +198,7 @@ impl Split {
     /// Range `id` ends: what it did not receive goes back to the others.
     fn release(&self, id: u64) {
         let mut inner = self.lock();
-        if let Some(i) = inner.active.iter().position(|s| s.id == id) {
-            let seg = inner.active.remove(i);
-            if seg.next < seg.end {
-                let at = inner.todo.partition_point(|r| r.0 < seg.next);
-                inner.todo.insert(at, (seg.next, seg.end));
-            }
-        }
+        inner.work.release(id);
         self.note_now(&inner);
         drop(inner);
         self.changed.notify_one();
@@ -259,11 +207,12 @@ impl Split {
     fn note_now(&self, inner: &Inner) {
         // Past the cap (never reached with ranges cut as here), no note is
         // better than one that a later run cannot read.
-        if inner.done.len() <= MAX_NOTE_RANGES {
+        let done = inner.work.done();
+        if done.len() <= MAX_NOTE_RANGES {
             self.note
                 .with_ranges(Ranges::Sparse {
                     size: self.size,
-                    done: inner.done.clone(),
+                    done: done.to_vec(),
                 })
                 .write(&self.file);
         }
@@ -381,91 +330,24 @@ impl Split {
 
     /// Bytes of the file on disk.
     fn received(&self) -> u64 {
-        self.lock().done.iter().map(|(a, b)| b - a).sum()
+        self.lock().work.received()
     }
 
     /// Bytes range `id` has yet to receive (0 once it is gone).
     fn remaining(&self, id: u64) -> u64 {
+        self.lock().work.remaining(id)
+    }
+
+    /// What `--split auto` looks at.
+    fn sample(&self) -> auto::Sample {
         let inner = self.lock();
-        inner
-            .active
-            .iter()
-            .find(|s| s.id == id)
-            .map_or(0, |s| s.end - s.next)
-    }
-}
-
-impl Inner {
-    fn start_segment(&mut self, start: u64, end: u64) -> (u64, u64, u64) {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.active.push(Segment {
-            id,
-            start,
-            next: start,
-            end,
-        });
-        (id, start, end)
-    }
-
-    /// Ranges that have received bytes: connections delivering.
-    fn flowing(&self) -> u32 {
-        self.active.iter().filter(|s| s.next > s.start).count() as u32
-    }
-
-    fn has_work(&self, min: u64) -> bool {
-        !self.todo.is_empty() || self.active.iter().any(|s| s.end - s.next >= 2 * min)
-    }
-
-    fn complete(&self, size: u64) -> bool {
-        self.done[..] == [(0, size)]
-    }
-}
-
-/// Adds `start..end` to sorted, apart ranges, merging neighbours.
-fn add_range(done: &mut Vec<(u64, u64)>, start: u64, end: u64) {
-    if start >= end {
-        return;
-    }
-    let i = done.partition_point(|r| r.1 < start);
-    let mut j = i;
-    let (mut a, mut b) = (start, end);
-    while j < done.len() && done[j].0 <= end {
-        a = a.min(done[j].0);
-        b = b.max(done[j].1);
-        j += 1;
-    }
-    done.splice(i..j, [(a, b)]);
-}
-
-/// The missing bytes (`0..size` minus `done`) cut into at most `n` pieces
-/// of about equal length, none under `min` (unless it is all there is).
-fn cut(size: u64, done: &[(u64, u64)], n: u32, min: u64) -> Vec<(u64, u64)> {
-    let mut missing = Vec::new();
-    let mut at = 0;
-    for &(a, b) in done {
-        if a > at {
-            missing.push((at, a));
-        }
-        at = b;
-    }
-    if at < size {
-        missing.push((at, size));
-    }
-    let total: u64 = missing.iter().map(|(a, b)| b - a).sum();
-    let pieces = (total / min.max(1)).clamp(1, n.max(1) as u64);
-    let step = total.div_ceil(pieces).max(1);
-    let mut out = Vec::new();
-    for (a, b) in missing {
-        let mut s = a;
-        while s < b {
-            // A remainder under `min` joins the piece before it.
-            let e = if b - s < step + min { b } else { s + step };
-            out.push((s, e));
-            s = e;
+        auto::Sample {
+            open: inner.open,
+            flowing: inner.work.flowing(),
+            has_work: inner.work.has_work(self.min),
+            bytes: inner.work.received(),
         }
     }
-    out
 }
 
 /// `Content-Range: bytes A-B/SIZE` → `(A, B, SIZE)`.
@@ -557,36 +439,30 @@ pub(super) async fn download(
         SplitMode::Fixed(n) => (n as u32, false),
         SplitMode::Auto => (1, true),
     };
-    let mut todo = cut(size, &done, n, min);
+    let received: u64 = done.iter().map(|(a, b)| b - a).sum();
+    let mut work = Work::new(size, done.clone(), n, min);
     // The first answer's body begins at `from`: its range is the piece
     // that starts there.
-    let first = todo.iter().position(|r| r.0 == from);
-    let first = first.map(|i| todo.remove(i));
+    let first = work.start_at(from);
     let bar = ctx.progress.file_bar(name, Some(size), false);
     if let Some(bar) = &bar {
-        bar.inc(done.iter().map(|(a, b)| b - a).sum());
+        bar.inc(received);
     }
     let split = Arc::new(Split {
         url: url.clone(),
-        note: note.with_ranges(Ranges::Sparse {
-            size,
-            done: done.clone(),
-        }),
+        note: note.with_ranges(Ranges::Sparse { size, done }),
         size,
         file,
         shown,
         min,
         auto,
         inner: Mutex::new(Inner {
-            todo,
-            active: Vec::new(),
-            done,
+            work,
             ended: None,
             whole: None,
             wanted: n.saturating_sub(1),
             open: 0,
             most: 0,
-            next_id: 0,
             noted_at: Instant::now(),
         }),
         changed: tokio::sync::Notify::new(),
@@ -600,15 +476,10 @@ pub(super) async fn download(
     }
     let work = async {
         let mut fetched = match first {
-            Some((a, b)) => {
-                let (id, ..) = {
-                    let mut inner = split.lock();
-                    let seg = inner.start_segment(a, b);
-                    if response.status() == StatusCode::OK {
-                        inner.whole = Some(seg.0);
-                    }
-                    seg
-                };
+            Some((id, ..)) => {
+                if response.status() == StatusCode::OK {
+                    split.lock().whole = Some(id);
+                }
                 split.pump(ctx, id, response).await
             }
             None => {
@@ -640,7 +511,7 @@ pub(super) async fn download(
             let notified = split.changed.notified();
             {
                 let inner = split.lock();
-                if inner.ended.is_some() || inner.active.is_empty() {
+                if inner.ended.is_some() || inner.work.is_idle() {
                     return;
                 }
             }
@@ -663,10 +534,10 @@ pub(super) async fn download(
         if !split.auto {
             return std::future::pending().await;
         }
-        let mut growth = Growth::new(&split);
+        let mut growth = auto::Growth::new(split.received(), Instant::now());
         loop {
-            tokio::time::sleep(AUTO_TICK).await;
-            let more = growth.more(&split);
+            tokio::time::sleep(auto::TICK).await;
+            let more = growth.more(split.sample(), Instant::now());
             if more > 0 {
                 tracing::debug!("{}: --split auto: {more} more connections", masked(url));
                 split.lock().wanted += more;
@@ -692,10 +563,10 @@ pub(super) async fn download(
     let mut inner = split.lock();
     split.note_now(&inner);
     let ended = inner.ended.replace(Ended::Closed);
-    let complete = inner.complete(size);
-    let empty = inner.done.is_empty();
+    let complete = inner.work.complete(size);
+    let empty = inner.work.done().is_empty();
     let connections = inner.most;
-    let received: u64 = inner.done.iter().map(|(a, b)| b - a).sum();
+    let received = inner.work.received();
     drop(inner);
     match ended {
         Some(Ended::Restart(why)) => Outcome::Restart { file: keep, why },
@@ -724,101 +595,6 @@ pub(super) async fn download(
     }
 }
 
-/// `--split auto`: whether more connections would raise the file's rate.
-/// The first step adds one connection, to see how the rate scales: when
-/// each connection added about as much as the first ([`AUTO_LINEAR`]), the
-/// server caps connections and the file gets [`AUTO_MAX`] at once; when
-/// the rate rose by [`AUTO_GAIN`] the connections double; otherwise they
-/// stop growing for good. An uncapped server gets one or two, a capping
-/// one as many as help.
-struct Growth {
-    /// The window's start and the bytes on disk then.
-    at: Instant,
-    bytes: u64,
-    /// When the last step asked for connections, and how many were then
-    /// open and asked for.
-    asked_at: Instant,
-    before: u32,
-    asked: u32,
-    /// The rate measured before the last step.
-    last_rate: Option<f64>,
-    /// The last step brought about as much per connection as one alone.
-    linear: bool,
-    done: bool,
-}
-
-impl Growth {
-    fn new(split: &Split) -> Growth {
-        let now = Instant::now();
-        Growth {
-            at: now,
-            bytes: split.received(),
-            asked_at: now,
-            before: 1,
-            asked: 1,
-            last_rate: None,
-            linear: false,
-            done: false,
-        }
-    }
-
-    /// Connections to add now.
-    fn more(&mut self, split: &Split) -> u32 {
-        if self.done {
-            return 0;
-        }
-        let (open, flowing, has_work) = {
-            let inner = split.lock();
-            (
-                inner.open.max(1),
-                inner.flowing(),
-                inner.has_work(split.min),
-            )
-        };
-        let bytes = split.received();
-        if flowing < self.asked && self.asked_at.elapsed() < AUTO_OPEN_WAIT {
-            // The window starts once they all deliver.
-            self.at = Instant::now();
-            self.bytes = bytes;
-            return 0;
-        }
-        let elapsed = self.at.elapsed();
-        if elapsed < AUTO_WINDOW {
-            return 0;
-        }
-        let rate = bytes.saturating_sub(self.bytes) as f64 / elapsed.as_secs_f64();
-        self.at = Instant::now();
-        self.bytes = bytes;
-        let target = match self.last_rate {
-            None => open + 1,
-            Some(last) => {
-                let gain = rate / last.max(1.0);
-                let linear = gain / (open as f64 / self.before as f64) >= AUTO_LINEAR;
-                // Twice linear before the jump: one lucky window on a
-                // server that does not cap must not bring eight.
-                if linear && self.linear {
-                    AUTO_MAX
-                } else if linear || gain >= AUTO_GAIN {
-                    self.linear = linear;
-                    open * 2
-                } else {
-                    0
-                }
-            }
-        };
-        let target = target.min(AUTO_MAX);
-        if target <= open || !has_work {
-            self.done = true;
-            return 0;
-        }
-        self.last_rate = Some(rate);
-        self.before = open;
-        self.asked = target;
-        self.asked_at = Instant::now();
-        target - open
-    }
-}
-
 /// A connection the runner started for `split`: fetches ranges until no
 /// work is left for it.
 pub(crate) async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
@@ -841,40 +617,4 @@ pub(crate) async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
         }
     }
     split.disconnect();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_merge_as_they_complete() {
-        let mut done = Vec::new();
-        add_range(&mut done, 10, 20);
-        add_range(&mut done, 30, 40);
-        add_range(&mut done, 0, 5);
-        assert_eq!(done, [(0, 5), (10, 20), (30, 40)]);
-        add_range(&mut done, 20, 30);
-        assert_eq!(done, [(0, 5), (10, 40)]);
-        add_range(&mut done, 5, 10);
-        assert_eq!(done, [(0, 40)]);
-        add_range(&mut done, 3, 3);
-        assert_eq!(done, [(0, 40)]);
-    }
-
-    #[test]
-    fn missing_bytes_are_cut_into_pieces_no_smaller_than_the_minimum() {
-        assert_eq!(
-            cut(100, &[], 4, 10),
-            [(0, 25), (25, 50), (50, 75), (75, 100)]
-        );
-        assert_eq!(cut(100, &[], 4, 40), [(0, 50), (50, 100)]);
-        assert_eq!(cut(100, &[], 8, 200), [(0, 100)]);
-        // Only what is missing, the complete ranges left alone.
-        assert_eq!(cut(100, &[(0, 40), (60, 80)], 2, 5), [(40, 60), (80, 100)]);
-        let pieces = cut(1000, &[(0, 100)], 3, 10);
-        assert_eq!(pieces.first().unwrap().0, 100);
-        assert_eq!(pieces.last().unwrap().1, 1000);
-        assert!(pieces.windows(2).all(|w| w[0].1 == w[1].0));
-    }
 }
