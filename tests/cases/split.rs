@@ -297,6 +297,17 @@ fn a_digest_is_checked_over_the_whole_file() {
     assert_eq!(got["good.bin"], body);
 }
 
+/// Whether the file system under `dir` keeps user extended attributes
+/// (where it does not, nothing can be resumed and the note is not checked).
+fn xattrs_work(dir: &std::path::Path) -> bool {
+    let probe = dir.join("xattr-probe");
+    let file = std::fs::File::create(&probe).unwrap();
+    let ok =
+        rustix::fs::fsetxattr(&file, "user.probe", b"1", rustix::fs::XattrFlags::empty()).is_ok();
+    std::fs::remove_file(probe).unwrap();
+    ok
+}
+
 /// The complete ranges a `.part`'s note lists, in bytes.
 fn noted_bytes(part: &std::path::Path) -> Option<u64> {
     let mut buf = vec![0u8; 4096];
@@ -331,10 +342,12 @@ fn after_kill_9_a_rerun_fetches_only_the_missing_ranges() {
     running.kill();
 
     let part = tmp.path().join("out/big.bin.part");
-    let Some(noted) = noted_bytes(&part) else {
+    assert!(part.exists(), "the .part is kept");
+    if !xattrs_work(tmp.path()) {
         eprintln!("no user xattrs here: resume after kill -9 is not checked");
         return;
-    };
+    }
+    let noted = noted_bytes(&part).expect("the .part has its note");
     assert!(
         noted >= size / 8 && noted < size,
         "{noted} of {size} bytes noted as complete"
@@ -355,4 +368,73 @@ fn after_kill_9_a_rerun_fetches_only_the_missing_ranges() {
         "the rerun got {again} bytes for {missing} missing\n{}",
         show(&server.requests())
     );
+}
+
+#[test]
+fn ctrl_c_keeps_every_range_for_the_rerun() {
+    let body = pseudo_random(129, 24 * MIB);
+    let size = body.len() as u64;
+    let (server, sent) = serve(Resource::new(body.clone()).etag("\"v1\""), drip(20));
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/big.bin");
+    let args = ["-d", "out", "--split", "4", "--min-split-size", "1M"];
+
+    let mut running = spawn(haul_in(tmp.path()).arg(&url).args(args));
+    std::thread::sleep(Duration::from_millis(800));
+    running.signal(libc::SIGINT);
+    let out = running.wait(Duration::from_secs(20));
+    out.assert_code(130);
+
+    let part = tmp.path().join("out/big.bin.part");
+    assert!(part.exists(), "the .part is kept");
+    if !xattrs_work(tmp.path()) {
+        eprintln!("no user xattrs here: resume after Ctrl-C is not checked");
+        return;
+    }
+    let noted = noted_bytes(&part).expect("the .part has its note");
+    // Every connection notes its bytes as it stops: the note is exact.
+    let on_disk: u64 = sent.load(Relaxed);
+    assert!(
+        noted > 0 && noted <= on_disk,
+        "{noted} noted, {on_disk} sent"
+    );
+    let before = sent.load(Relaxed);
+
+    let out = run_with_timeout(
+        haul_in(tmp.path()).arg(&url).args(args),
+        Duration::from_secs(60),
+    );
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let again = sent.load(Relaxed) - before;
+    let missing = size - noted;
+    assert!(
+        again >= missing && again <= missing + size / 20,
+        "the rerun got {again} bytes for {missing} missing"
+    );
+}
+
+#[test]
+fn auto_adds_connections_only_where_they_pay_off() {
+    // Each connection gets some 3 MB/s: more connections, more rate.
+    let body = pseudo_random(130, 16 * MIB);
+    let (server, _) = serve(Resource::new(body.clone()).etag("\"v1\""), drip(20));
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/big.bin");
+    let out = split_run(&tmp, &[&url], &["--split", "auto"]);
+    out.assert_code(0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let capped = record(&out.stdout_report(), &url)["connections"].clone();
+    assert!(capped.as_u64() >= Some(4), "{capped}\n{out}");
+
+    // The whole file at once: one connection is enough.
+    let (server, _) = serve(Resource::new(body.clone()).etag("\"v1\""), Shape::Whole);
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/big.bin");
+    let out = split_run(&tmp, &[&url], &["--split", "auto"]);
+    out.assert_code(0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let whole = record(&out.stdout_report(), &url)["connections"].clone();
+    assert!(whole.as_u64() <= Some(2), "{whole}");
 }
