@@ -104,7 +104,8 @@ impl FileBar {
     /// A download over several connections: its line says how many.
     pub(crate) fn connections(&self, name: &str, n: u32) {
         let name = crate::report::sanitize(name);
-        self.0.set_message(format!("{name} ({n} connections)"));
+        let what = if n == 1 { "connection" } else { "connections" };
+        self.0.set_message(format!("{name} ({n} {what})"));
     }
 }
 

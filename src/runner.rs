@@ -155,10 +155,10 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let out = Arc::new(OutDir::open(&config.dir, true)?);
     let claims = Arc::new(Claims::for_run(&config, &out));
     let report = config.report.as_ref().map(Report::open).transpose()?;
-    if config.http.insecure {
-        progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
-    }
     if !config.quiet {
+        if config.http.insecure {
+            progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
+        }
         for warning in &config.warnings {
             progress.println(&format!("haul: warning: {warning}"));
         }

@@ -209,6 +209,12 @@ fn insecure_accepts_a_self_signed_certificate_and_says_so() {
         out.stderr
     );
     assert_out_holds(tmp.path(), [("a.txt", &b"over tls"[..])]);
+
+    // Contract: `-q` with no failure prints nothing at all, this warning
+    // included (asking for both is the acknowledgement).
+    let quiet = run(haul_in(tmp.path()).args([&server.url("/b.txt"), "-k", "-q", "-d", "out"]));
+    quiet.assert_code(0);
+    assert_eq!(quiet.stderr, "", "-q -k");
 }
 
 /// Contract: HTTP/2 is used when the server offers it (ALPN), and many

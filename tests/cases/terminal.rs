@@ -69,3 +69,48 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
         "the summary is not last: {last:?}"
     );
 }
+
+#[test]
+fn a_split_download_shows_one_line_with_its_connections() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no script(1) here: the terminal display is not checked");
+        return;
+    }
+    let body = pseudo_random(92, 16 * 1024 * 1024);
+    let resource = crate::support::server::Resource::new(body).etag("\"v1\"");
+    let server = server::http(move |req| {
+        let shape = crate::support::server::Shape::Drip {
+            chunk: 64 * 1024,
+            every: Duration::from_millis(10),
+        };
+        let res = resource.respond(req.headers(), shape);
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+    let line = format!(
+        "{} {} -d out --split 4 --min-split-size 1M",
+        env!("CARGO_BIN_EXE_haul"),
+        server.url("/big.bin")
+    );
+
+    let mut cmd = Command::new("script");
+    cmd.current_dir(tmp.path())
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG");
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
+
+    assert_eq!(out.code(), Some(0), "{out}");
+    let screen = out.stdout.clone();
+    let lines: Vec<&str> = screen
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("big.bin ("))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("big.bin (4 connections)")
+            && l.contains("/16.00 MiB")
+            && l.contains("MiB/s")),
+        "no line with the file's connections: {screen:?}"
+    );
+}
