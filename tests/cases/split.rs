@@ -154,6 +154,22 @@ fn every_connection_counts_against_jobs_and_per_host() {
 }
 
 #[test]
+fn with_no_slot_to_spare_the_first_answer_is_read_to_its_end() {
+    let body = pseudo_random(131, 8 * MIB);
+    let (server, sent) = serve(Resource::new(body.clone()).etag("\"v1\""), drip(1));
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/big.bin");
+
+    let out = split_run(&tmp, &[&url], &["--split", "8", "-j", "1"]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    assert_eq!(server.hits(), 1, "{}", show(&server.requests()));
+    assert_eq!(sent.load(Relaxed), body.len() as u64);
+    assert_eq!(record(&out.stdout_report(), &url)["connections"], 1);
+}
+
+#[test]
 fn a_cut_range_is_continued_by_range() {
     let body = pseudo_random(122, 8 * MIB);
     let resource = Resource::new(body.clone()).etag("\"v1\"");

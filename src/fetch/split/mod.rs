@@ -74,9 +74,6 @@ pub(crate) struct Split {
 struct Inner {
     work: Work,
     ended: Option<Ended>,
-    /// The range reading the first answer when that answer is whole (a
-    /// `200`, which runs on to the end of the file).
-    whole: Option<u64>,
     /// Connections the runner may still start for this file.
     wanted: u32,
     /// Connections open now, the first included, and the most at once.
@@ -149,9 +146,7 @@ impl Split {
     fn no_ranges(&self) {
         let mut inner = self.lock();
         inner.wanted = 0;
-        if let Some(id) = inner.whole {
-            inner.work.read_on(id, self.size);
-        }
+        inner.work.read_on(self.size);
     }
 
     /// Stops every connection (the first reason wins).
@@ -459,7 +454,6 @@ pub(super) async fn download(
         inner: Mutex::new(Inner {
             work,
             ended: None,
-            whole: None,
             wanted: n.saturating_sub(1),
             open: 0,
             most: 0,
@@ -476,12 +470,7 @@ pub(super) async fn download(
     }
     let work = async {
         let mut fetched = match first {
-            Some((id, ..)) => {
-                if response.status() == StatusCode::OK {
-                    split.lock().whole = Some(id);
-                }
-                split.pump(ctx, id, response).await
-            }
+            Some((id, ..)) => split.pump(ctx, id, response).await,
             None => {
                 drop(response);
                 Fetched::Done

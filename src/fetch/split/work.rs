@@ -29,6 +29,10 @@ pub(super) struct Work {
     active: Vec<Segment>,
     /// Complete ranges: sorted, apart, end exclusive.
     done: Vec<(u64, u64)>,
+    /// The range reading the first answer, whose body runs on to the end
+    /// of the file: at its range's end it goes on into the next range if
+    /// nobody has taken that (no new request, no dropped connection).
+    first: Option<u64>,
     next_id: u64,
 }
 
@@ -41,6 +45,7 @@ impl Work {
             todo: cut(size, &done, n, min),
             active: Vec::new(),
             done,
+            first: None,
             next_id: 0,
         }
     }
@@ -54,12 +59,15 @@ impl Work {
         self.done.iter().map(|(a, b)| b - a).sum()
     }
 
-    /// Starts fetching the range that begins at `from` (the first answer's
-    /// body); `None` when no range begins there.
+    /// Starts fetching the range that begins at `from` with the first
+    /// answer, whose body runs on to the end of the file; `None` when no
+    /// range begins there.
     pub(super) fn start_at(&mut self, from: u64) -> Option<(u64, u64, u64)> {
         let i = self.todo.iter().position(|r| r.0 == from)?;
         let (start, end) = self.todo.remove(i);
-        Some(self.start(start, end))
+        let range = self.start(start, end);
+        self.first = Some(range.0);
+        Some(range)
     }
 
     /// The next range for a connection, `(id, start, end)`: one nobody has,
@@ -101,7 +109,14 @@ impl Work {
     /// Up to `want` bytes of range `id` to write, and where: `None` when the
     /// range is done or was taken over, or `id` is not being fetched.
     pub(super) fn reserve(&mut self, id: u64, want: usize) -> Option<(u64, usize)> {
-        let seg = self.active.iter_mut().find(|s| s.id == id)?;
+        let i = self.active.iter().position(|s| s.id == id)?;
+        let seg = &mut self.active[i];
+        if seg.next == seg.end
+            && self.first == Some(id)
+            && self.todo.first().is_some_and(|r| r.0 == seg.end)
+        {
+            seg.end = self.todo.remove(0).1;
+        }
         let room = seg.end - seg.next;
         if room == 0 {
             return None;
@@ -136,10 +151,12 @@ impl Work {
         }
     }
 
-    /// The server ignores ranges: range `id`, which reads a whole answer,
-    /// goes on to the end of the file and nothing else is left to take.
-    pub(super) fn read_on(&mut self, id: u64, size: u64) {
-        if let Some(seg) = self.active.iter_mut().find(|s| s.id == id) {
+    /// The server ignores ranges: the first answer, if it is still being
+    /// read, goes on to the end of the file and nothing else is left to
+    /// take.
+    pub(super) fn read_on(&mut self, size: u64) {
+        let first = self.first;
+        if let Some(seg) = self.active.iter_mut().find(|s| Some(s.id) == first) {
             seg.end = size;
             self.todo.clear();
         }
@@ -263,6 +280,21 @@ mod tests {
     }
 
     #[test]
+    fn the_first_answer_reads_on_into_a_range_nobody_took() {
+        let mut work = Work::new(100, Vec::new(), 4, 10);
+        let (a, ..) = work.start_at(0).unwrap();
+        assert_eq!(work.reserve(a, 25), Some((0, 25)));
+        // 25..50 is free: the first answer goes on reading, no request.
+        assert_eq!(work.reserve(a, 25), Some((25, 25)));
+        let (b, start, _) = work.take(10).unwrap();
+        assert_eq!(start, 50);
+        assert_eq!(work.reserve(a, 1), None, "50.. is b's now");
+        // A range request's answer ends where it was asked to.
+        assert_eq!(work.reserve(b, 25), Some((50, 25)));
+        assert_eq!(work.reserve(b, 1), None);
+    }
+
+    #[test]
     fn a_released_range_goes_back_from_its_next_byte() {
         let mut work = Work::new(100, vec![(0, 10)], 2, 10);
         let (a, start, end) = work.start_at(10).unwrap();
@@ -272,7 +304,7 @@ mod tests {
         work.release(a);
         assert_eq!(work.take(10).map(|(_, s, e)| (s, e)), Some((30, 55)));
         assert_eq!(work.done(), [(0, 30)]);
-        work.read_on(99, 100);
+        work.read_on(100);
         assert!(!work.complete(100));
     }
 
@@ -337,6 +369,10 @@ mod tests {
             }
             let mut work = Work::new(size, done, n, min);
             let mut conns: [Option<u64>; 4] = [None; 4];
+            // The first connection reads the first answer.
+            if let Some(&(from, _)) = work.todo.first() {
+                conns[0] = work.start_at(from).map(|(id, ..)| id);
+            }
             for op in ops {
                 match op {
                     Op::Take(c) if conns[c].is_none() => {
