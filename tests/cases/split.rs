@@ -454,3 +454,43 @@ fn auto_adds_connections_only_where_they_pay_off() {
     let whole = record(&out.stdout_report(), &url)["connections"].clone();
     assert!(whole.as_u64() <= Some(2), "{whole}");
 }
+
+#[test]
+fn a_part_left_by_one_connection_is_finished_over_several() {
+    let body = pseudo_random(132, 8 * MIB);
+    let size = body.len() as u64;
+    let resource = Resource::new(body.clone()).etag("\"v1\"");
+    let cut = 3 * MIB;
+    let sent = Arc::new(AtomicU64::new(0));
+    let total = sent.clone();
+    let server = server::http_nth(move |req, n| {
+        // The first run's only answer is cut after `cut` bytes.
+        let shape = if n == 0 {
+            Shape::CutAfter(cut)
+        } else {
+            drip(2)
+        };
+        let res = counted(resource.respond(req.headers(), shape), &total);
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/big.bin");
+    let first = split_run(&tmp, &[&url], &["--retries", "0"]);
+    first.assert_code(1);
+    let before = sent.load(Relaxed);
+
+    let out = split_run(&tmp, &[&url], &["--split", "4"]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let reqs = server.requests();
+    let log = show(&reqs);
+    assert_eq!(reqs[1].range_start(), Some(cut as u64), "{log}");
+    assert!(reqs.len() >= 3, "the rest over several connections\n{log}");
+    let again = sent.load(Relaxed) - before;
+    let missing = size - cut as u64;
+    assert!(
+        again >= missing && again <= missing + size / 20,
+        "{again} bytes for {missing} missing\n{log}"
+    );
+}
