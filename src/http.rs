@@ -6,6 +6,8 @@
 //! of the URL it carries, which may hold a password). It does not decide
 //! what to request (`fetch/`) or when (`runner.rs`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,6 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::config::{Config, HttpConfig};
-use crate::fetch::Split;
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::progress::Handle;
@@ -55,17 +56,32 @@ pub(crate) struct Shared {
     pub(crate) budget: Option<Arc<ByteBudget>>,
     /// `--state`.
     pub(crate) state: Option<Arc<State>>,
-    /// `--split`: files that ask the runner for more connections.
-    pub(crate) splits: Option<tokio::sync::mpsc::UnboundedSender<Arc<Split>>>,
+    /// `--split`: downloads that ask the runner for more connections.
+    pub(crate) splits: Option<tokio::sync::mpsc::UnboundedSender<Arc<dyn MoreConnections>>>,
 }
 
 impl Shared {
-    /// Asks the runner to start connections for `split` as slots allow.
-    pub(crate) fn ask_connections(&self, split: &Arc<Split>) {
+    /// Asks the runner to start connections for `download` as slots allow.
+    pub(crate) fn ask_connections(&self, download: Arc<dyn MoreConnections>) {
         if let Some(splits) = &self.splits {
-            let _ = splits.send(split.clone());
+            let _ = splits.send(download);
         }
     }
+}
+
+/// A download that can use more connections (`--split`, `fetch/split/`):
+/// the runner starts them, each holding a slot, as the slot accounting
+/// allows.
+pub(crate) trait MoreConnections: Send + Sync {
+    /// Where the connections go (for `--per-host`, `--rate`, host pauses).
+    fn url(&self) -> &Url;
+    /// Whether another connection would be used now.
+    fn wants_connection(&self) -> bool;
+    /// The runner starts one: the download counts it as asked for.
+    fn starting(&self);
+    /// One more connection, run on a transfer thread with its `ctx` until
+    /// it finds no work.
+    fn connection(self: Arc<Self>, ctx: Arc<Ctx>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
 impl Ctx {

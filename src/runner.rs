@@ -28,8 +28,8 @@ use crate::cli::Deadline;
 use crate::cli::ProgressMode;
 use crate::config::Config;
 use crate::error::FailureKind;
-use crate::fetch::{Split, Step, Task};
-use crate::http::{Ctx, Shared};
+use crate::fetch::{Step, Task};
+use crate::http::{Ctx, MoreConnections, Shared};
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::plan::{Planned, Planner};
@@ -79,9 +79,9 @@ struct Run {
     /// Jobs received from the planner, not yet started.
     pending: VecDeque<Planned>,
     /// `--split`: files that ask for more connections, as they ask...
-    split_rx: Option<mpsc::UnboundedReceiver<Arc<Split>>>,
+    split_rx: Option<mpsc::UnboundedReceiver<Arc<dyn MoreConnections>>>,
     /// ...and those still asking.
-    splits: Vec<Arc<Split>>,
+    splits: Vec<Arc<dyn MoreConnections>>,
     /// The planner may still send jobs.
     input_open: bool,
     /// Stops the attempts in flight (they keep their `.part`).
@@ -315,7 +315,9 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
 }
 
 /// The next file asking for connections (never, without `--split`).
-async fn recv_split(rx: &mut Option<mpsc::UnboundedReceiver<Arc<Split>>>) -> Option<Arc<Split>> {
+async fn recv_split(
+    rx: &mut Option<mpsc::UnboundedReceiver<Arc<dyn MoreConnections>>>,
+) -> Option<Arc<dyn MoreConnections>> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -13,7 +13,8 @@ use anyhow::anyhow;
 use tokio::task::JoinSet;
 
 use crate::error::FailureKind;
-use crate::fetch::{Split, Step, Task, connection, fetch};
+use crate::fetch::{Step, Task, fetch};
+use crate::http::MoreConnections;
 use crate::report::{Failure, Outcome, masked};
 use crate::retry::{HostPauses, Waiting};
 use crate::slots::Slots;
@@ -126,13 +127,13 @@ impl Scheduler {
 
     /// Starts one more connection for `split` if its host allows it now;
     /// `false` when it does not.
-    pub(crate) fn launch_connection(&mut self, split: &Arc<Split>) -> bool {
+    pub(crate) fn launch_connection(&mut self, split: &Arc<dyn MoreConnections>) -> bool {
         let now = Instant::now();
-        if !self.slots.free_for(&split.url, now) {
+        if !self.slots.free_for(split.url(), now) {
             return false;
         }
         if !self.paused.is_empty() {
-            let url = &split.url;
+            let url = split.url();
             let host = format!(
                 "{}:{}",
                 url.host_str().unwrap_or_default(),
@@ -150,17 +151,16 @@ impl Scheduler {
             .min_by_key(|(_, w)| w.load)
             .expect("at least one transfer thread");
         worker.load += 1;
-        let host = self.slots.take(&split.url, now);
+        let host = self.slots.take(split.url(), now);
         let about = About {
             thread: index,
             host,
-            url: masked(&split.url),
+            url: masked(split.url()),
             path: PathBuf::new(),
         };
-        let ctx = worker.ctx.clone();
-        let split = split.clone();
+        let connection = split.clone().connection(worker.ctx.clone());
         let task = async move {
-            connection(ctx, split).await;
+            connection.await;
             Step::Connection
         };
         let id = self.set.spawn_on(task, &worker.handle).id();

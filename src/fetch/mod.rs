@@ -20,8 +20,6 @@ mod part;
 mod resume;
 mod split;
 
-pub(crate) use self::split::{Split, connection};
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

@@ -28,7 +28,9 @@
 //! - `auto.rs`: how many connections `--split auto` gives a file.
 
 use std::fs::File;
+use std::future::Future;
 use std::os::unix::fs::FileExt;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -45,7 +47,7 @@ use super::resume::{MAX_NOTE_RANGES, Note, Ranges, content_range_start};
 use super::{BodyError, after_chunk, base_request, send_request, stalled};
 use crate::cli::Split as SplitMode;
 use crate::error::FailureKind;
-use crate::http::{Ctx, network_error};
+use crate::http::{Ctx, MoreConnections, network_error};
 use crate::progress::FileBar;
 use crate::report::{Failure, masked};
 
@@ -54,8 +56,8 @@ const NOTE_EVERY: Duration = Duration::from_secs(1);
 
 /// A file being fetched over several connections, shared by them and the
 /// runner.
-pub(crate) struct Split {
-    pub(crate) url: Url,
+struct Split {
+    url: Url,
     /// The version every answer must prove (its ranges are not used).
     note: Note,
     size: u64,
@@ -83,7 +85,7 @@ struct Inner {
 }
 
 /// Why the connections stopped before the file was whole.
-pub(crate) enum Ended {
+enum Ended {
     /// An answer of another version: start the file over from zero.
     Restart(anyhow::Error),
     /// The first connection failed, a write failed, or the run stops.
@@ -101,19 +103,27 @@ enum Fetched {
     Failed(Failure),
 }
 
-impl Split {
-    /// Whether the runner should start another connection for this file.
-    pub(crate) fn wants_connection(&self) -> bool {
+impl MoreConnections for Split {
+    fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn wants_connection(&self) -> bool {
         let inner = self.lock();
         inner.ended.is_none() && inner.wanted > 0 && inner.work.has_work(self.min)
     }
 
-    /// The runner starts a connection for this file.
-    pub(crate) fn starting(&self) {
+    fn starting(&self) {
         let mut inner = self.lock();
         inner.wanted = inner.wanted.saturating_sub(1);
     }
 
+    fn connection(self: Arc<Self>, ctx: Arc<Ctx>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(connection(ctx, self))
+    }
+}
+
+impl Split {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -466,7 +476,7 @@ pub(super) async fn download(
     split.note_now(&split.lock());
     split.connect();
     if split.wants_connection() {
-        ctx.shared.ask_connections(&split);
+        ctx.shared.ask_connections(split.clone());
     }
     let work = async {
         let mut fetched = match first {
@@ -530,7 +540,7 @@ pub(super) async fn download(
             if more > 0 {
                 tracing::debug!("{}: --split auto: {more} more connections", masked(url));
                 split.lock().wanted += more;
-                ctx.shared.ask_connections(&split);
+                ctx.shared.ask_connections(split.clone());
             }
         }
     };
@@ -586,7 +596,7 @@ pub(super) async fn download(
 
 /// A connection the runner started for `split`: fetches ranges until no
 /// work is left for it.
-pub(crate) async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
+async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
     split.connect();
     while let Some(range) = split.take() {
         match split.fetch_range(&ctx, range).await {
