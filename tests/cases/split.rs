@@ -494,3 +494,43 @@ fn a_part_left_by_one_connection_is_finished_over_several() {
         "{again} bytes for {missing} missing\n{log}"
     );
 }
+
+#[test]
+fn a_slow_connection_gives_up_half_its_range_to_a_free_one() {
+    let body = pseudo_random(133, 4 * MIB);
+    let size = body.len() as u64;
+    let resource = Resource::new(body.clone()).etag("\"v1\"");
+    let sent = Arc::new(AtomicU64::new(0));
+    let total = sent.clone();
+    let server = server::http_nth(move |req, n| {
+        // The first range request crawls (256 KB/s); the rest are quick.
+        let shape = if n == 1 { drip(250) } else { drip(1) };
+        let res = counted(resource.respond(req.headers(), shape), &total);
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+
+    let out = split_run(
+        &tmp,
+        &[&server.url("/big.bin")],
+        &["--split", "4", "--min-split-size", "256K"],
+    );
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let reqs = server.requests();
+    let log = show(&reqs);
+    let (a, b) = bounded(&reqs[1]).expect("a range request");
+    assert!(
+        reqs[2..]
+            .iter()
+            .filter_map(bounded)
+            .any(|(start, _)| start > a && start <= b),
+        "another connection took over part of {a}-{b}:\n{log}"
+    );
+    let sent = sent.load(Relaxed);
+    assert!(
+        sent <= size + size / 20,
+        "{sent} bytes sent for {size}\n{log}"
+    );
+}
