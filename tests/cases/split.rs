@@ -534,3 +534,37 @@ fn a_slow_connection_gives_up_half_its_range_to_a_free_one() {
         "{sent} bytes sent for {size}\n{log}"
     );
 }
+
+#[test]
+fn a_new_version_stops_a_stalled_connection_at_once() {
+    let old = pseudo_random(134, 8 * MIB);
+    let new = pseudo_random(135, 8 * MIB);
+    let v1 = Resource::new(old).etag("\"v1\"");
+    let v2 = Resource::new(new.clone()).etag("\"v2\"");
+    let server = server::http_nth(move |req, n| {
+        // The first range stalls (for longer than the test may take); the
+        // second finds v2; haul must not wait for the stalled one.
+        let res = match n {
+            0 => v1.respond(req.headers(), drip(5)),
+            1 => v1.respond(
+                req.headers(),
+                Shape::StallAfter(64 * 1024, Duration::from_secs(60)),
+            ),
+            _ => v2.respond(req.headers(), Shape::Whole),
+        };
+        async move { res }
+    })
+    .any_hits();
+    let tmp = TempDir::new().unwrap();
+    let started = std::time::Instant::now();
+
+    let out = split_run(&tmp, &[&server.url("/big.bin")], &["--split", "4"]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(tmp.path(), [("big.bin", &new[..])]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited {:?} for a stalled connection (--stall-timeout is 30s)",
+        started.elapsed()
+    );
+}

@@ -8,7 +8,7 @@
 //! slow connection does not hold up the end.
 //!
 //! The connections beyond the first are not started here: the file asks
-//! the runner for them ([`Split`] travels over `Shared::splits`), and the
+//! the runner for them (as a `MoreConnections`, over `Shared::splits`), and the
 //! runner starts each as a task of its own when the slot accounting allows
 //! (`-j`, `--per-host`, `--rate`) and no planned file waits for a slot. A
 //! connection ends when no work is left for it.
@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use reqwest::header::{IF_RANGE, RANGE};
 use reqwest::{Response, StatusCode};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 mod auto;
@@ -69,6 +70,9 @@ struct Split {
     inner: Mutex<Inner>,
     /// A connection ended or gave work back: the first one looks again.
     changed: tokio::sync::Notify,
+    /// Cancelled when the file stops (a new version, a failure): every
+    /// connection stops at once, not at its next byte.
+    stopped: CancellationToken,
     bar: Option<FileBar>,
     name: String,
 }
@@ -152,7 +156,7 @@ impl Split {
 
     /// A range answer was whole (of the same version): the server ignores
     /// ranges. No more connections; the first answer, if it is still being
-    /// read from zero, is read to the end instead of its first range.
+    /// read, is read to the end of the file.
     fn no_ranges(&self) {
         let mut inner = self.lock();
         inner.wanted = 0;
@@ -167,6 +171,7 @@ impl Split {
         }
         inner.wanted = 0;
         drop(inner);
+        self.stopped.cancel();
         self.changed.notify_one();
     }
 
@@ -228,7 +233,14 @@ impl Split {
         let request = base_request(ctx, &self.url)
             .header(RANGE, format!("bytes={start}-{}", end - 1))
             .header(IF_RANGE, self.note.if_range());
-        let response = match send_request(ctx, &self.url, request).await {
+        let sent = tokio::select! {
+            sent = send_request(ctx, &self.url, request) => sent,
+            () = self.stopped.cancelled() => {
+                self.release(id);
+                return Fetched::Done;
+            }
+        };
+        let response = match sent {
             Ok(response) => response,
             Err(failure) => {
                 self.release(id);
@@ -238,8 +250,6 @@ impl Split {
         let status = response.status();
         let headers = response.headers();
         let proven = self.note.proves(headers);
-        let fail =
-            |error: anyhow::Error| Failure::new(FailureKind::Network, Some(status.as_u16()), error);
         match status {
             StatusCode::PARTIAL_CONTENT
                 if proven && exact_range(&response) == Some((start, end - 1, self.size)) => {}
@@ -259,8 +269,12 @@ impl Split {
             }
             _ => {
                 self.release(id);
-                let mut failure = fail(anyhow!("HTTP {status}"));
-                failure.kind = FailureKind::Http(status.as_u16());
+                let code = status.as_u16();
+                let failure = Failure::new(
+                    FailureKind::Http(code),
+                    Some(code),
+                    anyhow!("HTTP {status}"),
+                );
                 return Fetched::Failed(failure);
             }
         }
@@ -277,6 +291,8 @@ impl Split {
                 let chunk = tokio::select! {
                     chunk = tokio::time::timeout(stall, response.chunk()) => chunk,
                     () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
+                    // The reason is the file's, recorded by whoever stopped it.
+                    () = self.stopped.cancelled() => return Ok(()),
                 };
                 let chunk = chunk
                     .map_err(|_| BodyError::Network(stalled(stall)))?
@@ -470,6 +486,7 @@ pub(super) async fn download(
             noted_at: Instant::now(),
         }),
         changed: tokio::sync::Notify::new(),
+        stopped: CancellationToken::new(),
         bar,
         name: name.to_string(),
     });
