@@ -568,3 +568,37 @@ fn a_new_version_stops_a_stalled_connection_at_once() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_cut_first_answer_goes_on_by_range_within_the_attempt() {
+    let body = pseudo_random(136, 8 * MIB);
+    let resource = Resource::new(body.clone()).etag("\"v1\"");
+    let cut = 300 * 1024;
+    let server = server::http_nth(move |req, n| {
+        let shape = if n == 0 {
+            Shape::CutAfter(cut)
+        } else {
+            drip(2)
+        };
+        let res = resource.respond(req.headers(), shape);
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/big.bin");
+
+    let out = split_run(&tmp, &[&url], &["--split", "4"]);
+
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let reqs = server.requests();
+    assert!(
+        reqs.iter().any(|r| r.range_start() == Some(cut as u64)),
+        "the cut range goes on from byte {cut}:\n{}",
+        show(&reqs)
+    );
+    assert_eq!(
+        record(&out.stdout_report(), &url)["attempts"],
+        1,
+        "no retry needed"
+    );
+}

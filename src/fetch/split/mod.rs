@@ -496,6 +496,8 @@ pub(super) async fn download(
         ctx.shared.ask_connections(split.clone());
     }
     let work = async {
+        // The bytes on disk at the first connection's last network failure.
+        let mut progress: Option<u64> = None;
         let mut fetched = match first {
             Some((id, ..)) => split.pump(ctx, id, response).await,
             None => {
@@ -512,9 +514,20 @@ pub(super) async fn download(
                     split.end(Ended::Restart(anyhow!("the server ignores ranges")));
                     return;
                 }
+                Fetched::Failed(failure)
+                    if failure.kind == FailureKind::Network
+                        && progress.is_none_or(|at| split.received() > at) =>
+                {
+                    // A cut or a stall: the range went back, and this
+                    // connection goes on with a new request, as long as
+                    // the file moved since its last such failure.
+                    tracing::debug!("{}: {:#}; going on", masked(url), failure.error);
+                    progress = Some(split.received());
+                }
                 Fetched::Failed(mut failure) => {
-                    // The first connection's failure ends the attempt; the
-                    // retry continues from the ranges complete by then.
+                    // Otherwise the first connection's failure ends the
+                    // attempt; the retry continues from the ranges
+                    // complete by then.
                     failure.bytes = split.received();
                     split.end(Ended::Failed(failure));
                     return;
