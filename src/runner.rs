@@ -267,7 +267,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                 None => std::future::pending().await,
             }
         };
-        let next_wake = sched.next_wake(!pending.is_empty());
+        let next_wake = sched.next_wake(!pending.is_empty() || !splits.is_empty());
         tokio::select! {
             biased;
             signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),

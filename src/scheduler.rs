@@ -59,7 +59,8 @@ impl Scheduler {
     }
 
     /// When to look again without another event: a retry's time, or (when
-    /// downloads wait for a host's `--rate`) the next time a host may start.
+    /// downloads or `--split` connections wait for a host's `--rate`) the
+    /// next time a host may start.
     pub(crate) fn next_wake(&self, planned_waiting: bool) -> Option<Instant> {
         let rate_due = if planned_waiting || !self.blocked.is_empty() {
             self.slots.next_due(Instant::now())

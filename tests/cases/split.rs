@@ -602,3 +602,30 @@ fn a_cut_first_answer_goes_on_by_range_within_the_attempt() {
         "no retry needed"
     );
 }
+
+#[test]
+fn extra_connections_keep_to_rate() {
+    let body = pseudo_random(137, 8 * MIB);
+    // Some 0.7 s a range: the fourth starts while the first still runs.
+    let (server, _) = serve(Resource::new(body.clone()).etag("\"v1\""), drip(20));
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/big.bin");
+
+    let out = split_run(&tmp, &[&url], &["--split", "4", "--rate", "10"]);
+
+    out.assert_code(0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let reqs = server.requests();
+    let log = show(&reqs);
+    // They do start (waiting for the host's next turn, not for an
+    // unrelated event), one every 100 ms at most.
+    assert_eq!(
+        record(&out.stdout_report(), &url)["connections"],
+        4,
+        "{log}"
+    );
+    for pair in reqs.windows(2) {
+        let gap = pair[1].at.saturating_duration_since(pair[0].at);
+        assert!(gap >= Duration::from_millis(90), "{gap:?} apart\n{log}");
+    }
+}
