@@ -159,6 +159,16 @@ impl<T> Ord for Entry<T> {
     }
 }
 
+/// The name a host is paused under and its retries are counted by:
+/// `host:port`, after URL normalisation.
+pub(crate) fn host_key(url: &url::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default()
+    )
+}
+
 /// Hosts (`host:port`) that asked for a pause, until when.
 #[derive(Debug, Default)]
 pub(crate) struct HostPauses {

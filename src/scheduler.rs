@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use tokio::task::JoinSet;
+use url::Url;
 
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
-use crate::http::MoreConnections;
+use crate::http::{Ctx, MoreConnections};
 use crate::report::{Failure, Outcome, masked};
-use crate::retry::{HostPauses, Waiting};
+use crate::retry::{HostPauses, Waiting, host_key};
 use crate::slots::Slots;
 use crate::workers::Worker;
 
@@ -105,25 +106,8 @@ impl Scheduler {
             self.wait(task, until);
             return;
         }
-        let (index, worker) = self
-            .workers
-            .iter_mut()
-            .enumerate()
-            .min_by_key(|(_, w)| w.load)
-            .expect("at least one transfer thread");
-        worker.load += 1;
-        let host = self.slots.take(&task.job.url, now);
-        let about = About {
-            thread: index,
-            host,
-            url: masked(&task.job.url),
-            path: task.job.path.clone(),
-        };
-        let id = self
-            .set
-            .spawn_on(fetch(worker.ctx.clone(), task), &worker.handle)
-            .id();
-        self.in_flight.insert(id, about);
+        let about = self.about(&task.job.url, task.job.path.clone(), now);
+        self.spawn(about, |ctx| fetch(ctx, task));
     }
 
     /// Starts one more connection for `split` if its host allows it now;
@@ -133,40 +117,49 @@ impl Scheduler {
         if !self.slots.free_for(split.url(), now) {
             return false;
         }
-        if !self.paused.is_empty() {
-            let url = split.url();
-            let host = format!(
-                "{}:{}",
-                url.host_str().unwrap_or_default(),
-                url.port_or_known_default().unwrap_or_default()
-            );
-            if self.paused.paused_until(&host).is_some() {
-                return false;
-            }
+        if !self.paused.is_empty() && self.paused.paused_until(&host_key(split.url())).is_some() {
+            return false;
         }
         split.starting();
-        let (index, worker) = self
+        let about = self.about(split.url(), PathBuf::new(), now);
+        let connection = split.clone();
+        self.spawn(about, |ctx| async move {
+            connection.connection(ctx).await;
+            Step::Connection
+        });
+        true
+    }
+
+    /// Takes the slot for a start to `url` (and the least busy transfer
+    /// thread): what the start is about; `path` names it if it panics.
+    fn about(&mut self, url: &Url, path: PathBuf, now: Instant) -> About {
+        let (thread, worker) = self
             .workers
             .iter_mut()
             .enumerate()
             .min_by_key(|(_, w)| w.load)
             .expect("at least one transfer thread");
         worker.load += 1;
-        let host = self.slots.take(split.url(), now);
-        let about = About {
-            thread: index,
-            host,
-            url: masked(split.url()),
-            path: PathBuf::new(),
-        };
-        let connection = split.clone().connection(worker.ctx.clone());
-        let task = async move {
-            connection.await;
-            Step::Connection
-        };
-        let id = self.set.spawn_on(task, &worker.handle).id();
+        About {
+            thread,
+            host: self.slots.take(url, now),
+            url: masked(url),
+            path,
+        }
+    }
+
+    /// Runs `task` on the thread `about` chose.
+    fn spawn<F, Fut>(&mut self, about: About, task: F)
+    where
+        F: FnOnce(Arc<Ctx>) -> Fut,
+        Fut: Future<Output = Step> + Send + 'static,
+    {
+        let worker = &self.workers[about.thread];
+        let id = self
+            .set
+            .spawn_on(task(worker.ctx.clone()), &worker.handle)
+            .id();
         self.in_flight.insert(id, about);
-        true
     }
 
     /// Starts the waiting tasks whose time has come, while there is room.

@@ -80,12 +80,7 @@ impl Task {
 
     /// The host whose requests a `Retry-After` pauses (host and port).
     pub(crate) fn host(&self) -> String {
-        let url = &self.job.url;
-        format!(
-            "{}:{}",
-            url.host_str().unwrap_or_default(),
-            url.port_or_known_default().unwrap_or_default()
-        )
+        crate::retry::host_key(&self.job.url)
     }
 
     /// The outcome for a task that never got its next attempt.
@@ -180,15 +175,10 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         Ok(Prepared::Body(answer)) => answer,
         Err(failure) => return Attempted::Done(Err(failure)),
     };
-    let Answer {
-        response,
-        rel,
-        resumable,
-        total,
-    } = answer;
-    let status = response.status();
+    let status = answer.response.status();
     let header = |name| {
-        response
+        answer
+            .response
             .headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -207,16 +197,16 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         status,
         connections: None,
     };
-    let name = task
-        .path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    if split && let Some(plan) = split_plan(ctx, &response, resumable.as_ref(), status, total) {
-        return over_connections(ctx, &task.job, &name, rel, resumable, response, plan, saved)
-            .await;
+    let name = task.path.file_name().unwrap_or_default().to_string_lossy();
+    if split && let Some(plan) = split_plan(ctx, &task.job, &answer) {
+        return over_connections(ctx, &task.job, &name, answer, plan, saved).await;
     }
+    let Answer {
+        response,
+        rel,
+        resumable,
+        total,
+    } = answer;
     let result = async {
         let (part, hasher) = open_part(ctx, &task.job, rel, resumable, response.headers())
             .await
@@ -302,12 +292,13 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
     }))
 }
 
-/// How a file goes over several connections: how many, its size, and
-/// where the first answer's body starts.
+/// How a file goes over several connections: how many, its size, where
+/// the first answer's body starts, and the version every range must prove.
 struct SplitPlan {
     mode: crate::cli::Split,
     size: u64,
     from: u64,
+    note: Note,
 }
 
 /// Whether this answer's file goes over several connections: with
@@ -315,74 +306,72 @@ struct SplitPlan {
 /// proven range answer or a whole answer that offers ranges and names its
 /// version; and enough bytes missing for two ranges of `--min-split-size`
 /// (a `.part` with holes is continued this way whatever is missing).
-fn split_plan(
-    ctx: &Ctx,
-    response: &Response,
-    resumable: Option<&Resumable>,
-    status: StatusCode,
-    total: Option<u64>,
-) -> Option<SplitPlan> {
+fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
+    let resumable = answer.resumable.as_ref();
     let sparse = resumable.is_some_and(|r| matches!(r.note.ranges(), Ranges::Sparse { .. }));
     let mode = ctx
         .config
         .split
         .or(sparse.then_some(crate::cli::Split::Fixed(1)))?;
-    let size = total?;
+    let size = answer.total?;
     let min = ctx.config.min_split_size;
-    let from = match resumable {
-        Some(r) => r.len,
+    let (from, note) = match resumable {
+        Some(r) => (r.len, r.note.clone()),
         None => {
-            let ranges = response
-                .headers()
+            let headers = answer.response.headers();
+            let ranges = headers
                 .get(ACCEPT_RANGES)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
-            let versioned = Note::for_answer("", response.headers()).is_some();
-            if status != StatusCode::OK || !ranges || !versioned {
+            if answer.response.status() != StatusCode::OK || !ranges {
                 return None;
             }
-            0
+            (0, Note::for_answer(job.url.as_str(), headers)?)
         }
     };
-    (sparse || size.saturating_sub(from) >= 2 * min).then_some(SplitPlan { mode, size, from })
+    (sparse || size.saturating_sub(from) >= 2 * min).then_some(SplitPlan {
+        mode,
+        size,
+        from,
+        note,
+    })
 }
 
 /// Fetches the file over several connections (`split.rs`), then checks
 /// and renames it as [`finish`] does.
-#[allow(clippy::too_many_arguments)]
 async fn over_connections(
     ctx: &Ctx,
     job: &Job,
     name: &str,
-    rel: PathBuf,
-    resumable: Option<Resumable>,
-    response: Response,
+    answer: Answer,
     plan: SplitPlan,
     saved: Saved,
 ) -> Attempted {
+    let Answer {
+        response,
+        rel,
+        resumable,
+        ..
+    } = answer;
     let status = saved.status.as_u16();
     let fail = |e: anyhow::Error| Failure::new(FailureKind::of_write(&e), Some(status), e);
     let part = part_path(&rel);
     let opened = match resumable {
-        Some(r) => positioned(r.file).map(|file| (file, r.note)).map_err(|e| {
+        Some(r) => positioned(r.file).map_err(|e| {
             fail(e.context(format!(
                 "cannot reopen {}",
                 ctx.out.display(&part).display()
             )))
         }),
-        None => ctx.out.create(&part).map_err(fail).map(|file| {
-            let note = Note::for_answer(job.url.as_str(), response.headers())
-                .expect("split_plan checked the validator");
-            (file, note)
-        }),
+        None => ctx.out.create(&part).map_err(fail),
     };
-    let (file, note) = match opened {
-        Ok(opened) => opened,
+    let file = match opened {
+        Ok(file) => file,
         Err(failure) => return Attempted::Done(Err(failure)),
     };
     let start = split::Start {
         file,
-        note,
+        note: plan.note,
         size: plan.size,
         from: plan.from,
     };

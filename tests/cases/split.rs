@@ -32,10 +32,18 @@ fn drip(ms: u64) -> Shape {
 /// A server for `/big.bin` = `resource`, each answer sent as `shape` and
 /// counted in the returned total.
 fn serve(resource: Resource, shape: Shape) -> (Server, Arc<AtomicU64>) {
+    serve_nth(resource, move |_| shape)
+}
+
+/// [`serve`], the `n`th answer (0 for the first) sent as `shape(n)`.
+fn serve_nth(
+    resource: Resource,
+    shape: impl Fn(usize) -> Shape + Send + Sync + 'static,
+) -> (Server, Arc<AtomicU64>) {
     let sent = Arc::new(AtomicU64::new(0));
     let total = sent.clone();
-    let server = server::http(move |req| {
-        let res = counted(resource.respond(req.headers(), shape), &total);
+    let server = server::http_nth(move |req, n| {
+        let res = counted(resource.respond(req.headers(), shape(n)), &total);
         async move { res }
     });
     (server, sent)
@@ -174,15 +182,13 @@ fn a_cut_range_is_continued_by_range() {
     let body = pseudo_random(122, 8 * MIB);
     let resource = Resource::new(body.clone()).etag("\"v1\"");
     let cut = 300 * 1024;
-    let server = server::http_nth(move |req, n| {
-        // The first range request is cut after `cut` bytes.
-        let shape = if n == 1 {
+    // The first range request is cut after `cut` bytes.
+    let (server, _) = serve_nth(resource, move |n| {
+        if n == 1 {
             Shape::CutAfter(cut)
         } else {
             drip(2)
-        };
-        let res = resource.respond(req.headers(), shape);
-        async move { res }
+        }
     });
     let tmp = TempDir::new().unwrap();
 
@@ -461,17 +467,13 @@ fn a_part_left_by_one_connection_is_finished_over_several() {
     let size = body.len() as u64;
     let resource = Resource::new(body.clone()).etag("\"v1\"");
     let cut = 3 * MIB;
-    let sent = Arc::new(AtomicU64::new(0));
-    let total = sent.clone();
-    let server = server::http_nth(move |req, n| {
-        // The first run's only answer is cut after `cut` bytes.
-        let shape = if n == 0 {
+    // The first run's only answer is cut after `cut` bytes.
+    let (server, sent) = serve_nth(resource, move |n| {
+        if n == 0 {
             Shape::CutAfter(cut)
         } else {
             drip(2)
-        };
-        let res = counted(resource.respond(req.headers(), shape), &total);
-        async move { res }
+        }
     });
     let tmp = TempDir::new().unwrap();
     let url = server.url("/big.bin");
@@ -500,14 +502,8 @@ fn a_slow_connection_gives_up_half_its_range_to_a_free_one() {
     let body = pseudo_random(133, 4 * MIB);
     let size = body.len() as u64;
     let resource = Resource::new(body.clone()).etag("\"v1\"");
-    let sent = Arc::new(AtomicU64::new(0));
-    let total = sent.clone();
-    let server = server::http_nth(move |req, n| {
-        // The first range request crawls (256 KB/s); the rest are quick.
-        let shape = if n == 1 { drip(250) } else { drip(1) };
-        let res = counted(resource.respond(req.headers(), shape), &total);
-        async move { res }
-    });
+    // The first range request crawls (256 KB/s); the rest are quick.
+    let (server, sent) = serve_nth(resource, |n| if n == 1 { drip(250) } else { drip(1) });
     let tmp = TempDir::new().unwrap();
 
     let out = split_run(
@@ -574,14 +570,12 @@ fn a_cut_first_answer_goes_on_by_range_within_the_attempt() {
     let body = pseudo_random(136, 8 * MIB);
     let resource = Resource::new(body.clone()).etag("\"v1\"");
     let cut = 300 * 1024;
-    let server = server::http_nth(move |req, n| {
-        let shape = if n == 0 {
+    let (server, _) = serve_nth(resource, move |n| {
+        if n == 0 {
             Shape::CutAfter(cut)
         } else {
             drip(2)
-        };
-        let res = resource.respond(req.headers(), shape);
-        async move { res }
+        }
     });
     let tmp = TempDir::new().unwrap();
     let url = server.url("/big.bin");

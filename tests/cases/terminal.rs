@@ -10,14 +10,27 @@ use std::time::Duration;
 use hyper::StatusCode;
 use tempfile::TempDir;
 
-use crate::support::{pseudo_random, run_with_timeout, server};
+use crate::support::{Output, pseudo_random, run_with_timeout, server};
+
+/// Runs `haul ARGS` under `script(1)` in `tmp`, a terminal of its own;
+/// `None`, saying so, where `script` is missing.
+fn on_a_terminal(tmp: &TempDir, args: &str) -> Option<Output> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no script(1) here: the terminal display is not checked");
+        return None;
+    }
+    let line = format!("{} {args}", env!("CARGO_BIN_EXE_haul"));
+    let mut cmd = Command::new("script");
+    cmd.current_dir(tmp.path())
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG");
+    Some(run_with_timeout(&mut cmd, Duration::from_secs(30)))
+}
 
 #[test]
 fn bars_render_and_lines_are_not_torn_on_a_terminal() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("no script(1) here: the terminal display is not checked");
-        return;
-    }
     // Over 8 MiB, so it has a line of its own from its first byte; about
     // 1.5 s at the rate below, so the display redraws several times.
     let body = pseudo_random(90, 9 * 1024 * 1024);
@@ -31,19 +44,14 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
     });
     let tmp = TempDir::new().unwrap();
     let missing = server.url("/missing");
-    let line = format!(
-        "{} {} {missing} -d out --limit-rate 6M",
-        env!("CARGO_BIN_EXE_haul"),
+    let args = format!(
+        "{} {missing} -d out --limit-rate 6M",
         server.url("/big.bin")
     );
 
-    let mut cmd = Command::new("script");
-    cmd.current_dir(tmp.path())
-        .args(["-qec", &line, "/dev/null"])
-        .env("TERM", "xterm-256color")
-        .env_remove("NO_COLOR")
-        .env_remove("RUST_LOG");
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
+    let Some(out) = on_a_terminal(&tmp, &args) else {
+        return;
+    };
 
     assert_eq!(out.code(), Some(1), "{out}");
     let screen = out.stdout.clone();
@@ -72,10 +80,6 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
 
 #[test]
 fn a_split_download_shows_one_line_with_its_connections() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("no script(1) here: the terminal display is not checked");
-        return;
-    }
     let body = pseudo_random(92, 16 * 1024 * 1024);
     let resource = crate::support::server::Resource::new(body).etag("\"v1\"");
     let server = server::http(move |req| {
@@ -87,19 +91,14 @@ fn a_split_download_shows_one_line_with_its_connections() {
         async move { res }
     });
     let tmp = TempDir::new().unwrap();
-    let line = format!(
-        "{} {} -d out --split 4 --min-split-size 1M",
-        env!("CARGO_BIN_EXE_haul"),
+    let args = format!(
+        "{} -d out --split 4 --min-split-size 1M",
         server.url("/big.bin")
     );
 
-    let mut cmd = Command::new("script");
-    cmd.current_dir(tmp.path())
-        .args(["-qec", &line, "/dev/null"])
-        .env("TERM", "xterm-256color")
-        .env_remove("NO_COLOR")
-        .env_remove("RUST_LOG");
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
+    let Some(out) = on_a_terminal(&tmp, &args) else {
+        return;
+    };
 
     assert_eq!(out.code(), Some(0), "{out}");
     let screen = out.stdout.clone();
