@@ -22,6 +22,10 @@ pub(crate) enum FailureKind {
     Refused,
     /// Stopped by Ctrl-C, SIGTERM or `--fail-fast`.
     Cancelled,
+    /// The process ran out of file descriptors (`EMFILE`, `ENFILE`): not
+    /// this URL's fault. The download waits for one and goes on; the
+    /// attempt does not count.
+    Descriptors,
 }
 
 impl FailureKind {
@@ -38,8 +42,12 @@ impl FailureKind {
     }
 
     /// Sorts a write error: a full, read-only or over-quota disk fails every
-    /// download that follows, so the run stops instead of trying them all.
+    /// download that follows, so the run stops instead of trying them all;
+    /// a `.part` another haul holds is final for this URL.
     pub(crate) fn of_write(err: &anyhow::Error) -> FailureKind {
+        if err.chain().any(|e| e.is::<crate::outdir::InUse>()) {
+            return FailureKind::Refused;
+        }
         let storage = err
             .chain()
             .filter_map(|e| e.downcast_ref::<io::Error>())
@@ -52,6 +60,15 @@ impl FailureKind {
                 )
             });
         FailureKind::Write { storage }
+    }
+
+    /// Whether an error, whatever it was sorted as, comes from running out
+    /// of file descriptors (an open, a socket, a connect): the whole chain is
+    /// looked at, the sources of a reqwest error included.
+    pub(crate) fn out_of_descriptors(err: &anyhow::Error) -> bool {
+        err.chain()
+            .filter_map(|e| e.downcast_ref::<io::Error>())
+            .any(|e| matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)))
     }
 }
 

@@ -15,9 +15,16 @@
 //! - the last component is never followed (`O_NOFOLLOW`), and no open can
 //!   wait (`O_NONBLOCK`: a FIFO planted at a `.part` cannot hang the run);
 //! - only a regular file with a single link is ever appended to; a temp file
-//!   is created fresh (unlinked, then `O_CREAT | O_EXCL`) and renamed only
-//!   while it is still the file this download created; a folder or special
-//!   file at a destination is refused, never replaced.
+//!   is created fresh (`O_CREAT | O_EXCL`, after unlinking what was at its
+//!   name) and renamed only while it is still the file this download
+//!   created, and only at the length the download proved; a folder or
+//!   special file at a destination is refused, never replaced;
+//! - a temp file belongs to one download at a time, across processes: it
+//!   is locked (`flock`, released by the kernel when the file is closed or
+//!   the process dies) before its first byte, and a file another haul
+//!   holds is never opened to write, unlinked or renamed: that download
+//!   fails with [`InUse`]. Every `.part` is opened, created and removed
+//!   here, so this is the one place the rule is kept.
 //!
 //! It knows nothing of HTTP or of where names come from: `naming.rs` checks
 //! names, `claims.rs` keeps downloads from sharing one.
@@ -47,6 +54,23 @@ pub(crate) struct OutDir {
     /// here (macOS's default, ext4 casefold folders).
     case_insensitive: bool,
 }
+
+/// A temp file that another process (another haul) holds: the download
+/// that wants it fails instead of writing into it.
+#[derive(Debug)]
+pub(crate) struct InUse(pub(crate) PathBuf);
+
+impl std::fmt::Display for InUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is in use by another haul", self.0.display())
+    }
+}
+
+impl std::error::Error for InUse {}
+
+/// How many times a temp file's name may change under us (another haul
+/// taking or dropping it) before giving up.
+const TRIES: usize = 8;
 
 /// What sits at a path, the last component not followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,8 +164,40 @@ impl OutDir {
     /// Opens the `.part` at `rel` to continue it: only a regular file with
     /// a single link (a hard link would write through to its other name).
     /// `None` when anything else is there; [`OutDir::create`] replaces it.
+    /// The file is locked for this download; one another haul holds is
+    /// [`InUse`].
     pub(crate) fn open_append(&self, rel: &Path) -> Result<Option<File>> {
-        self.open_existing(rel, OFlags::RDWR | OFlags::APPEND, true)
+        let Some(file) = self.open_existing(rel, OFlags::RDWR | OFlags::APPEND, true)? else {
+            return Ok(None);
+        };
+        self.lock(&file, rel)?;
+        // Locked now: the name may have moved on since it was opened (the
+        // haul that held it renamed or removed it).
+        Ok(self.still_at(&file, rel)?.then_some(file))
+    }
+
+    /// Takes the lock on `file` (the temp file at `rel`), or says who
+    /// holds it.
+    fn lock(&self, file: &impl AsFd, rel: &Path) -> Result<()> {
+        use rustix::fs::FlockOperation::NonBlockingLockExclusive;
+        match rustix::fs::flock(file, NonBlockingLockExclusive) {
+            Ok(()) => Ok(()),
+            Err(Errno::WOULDBLOCK) => Err(InUse(self.display(rel)).into()),
+            Err(e) => Err(self.io_error(e, "cannot lock", rel)),
+        }
+    }
+
+    /// Whether the name `rel` still leads to `file`.
+    fn still_at(&self, file: &impl AsFd, rel: &Path) -> Result<bool> {
+        let Some(at) = self.resolve(rel, false)? else {
+            return Ok(false);
+        };
+        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", rel))?;
+        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) => Ok((now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino)),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(self.io_error(e, "cannot look at", rel)),
+        }
     }
 
     fn open_existing(&self, rel: &Path, flags: OFlags, single_link: bool) -> Result<Option<File>> {
@@ -172,16 +228,17 @@ impl OutDir {
         Ok(Some(File::from(fd)))
     }
 
-    /// Creates `rel` as a new, empty file, replacing whatever file, symlink
-    /// or special file was at that name (unlinked, never opened). Folders
-    /// on the way are created.
+    /// Creates `rel` as a new, empty file, locked for this download,
+    /// replacing whatever file, symlink or special file was at that name
+    /// (unlinked, never written through), unless another haul holds the
+    /// file there ([`InUse`]). Folders on the way are created.
     pub(crate) fn create(&self, rel: &Path) -> Result<File> {
         let at = self
             .resolve(rel, true)?
             .ok_or_else(|| anyhow!("cannot create {}", self.display(rel).display()))?;
         // O_EXCL never opens what is there, a FIFO or a link included; only
-        // when something is in the way is it unlinked (one call per file in
-        // the common case, where nothing is).
+        // when something is in the way is it looked at (one open and one
+        // lock per file in the common case, where nothing is).
         // Read too: a file written over several connections is hashed from
         // the disk once whole.
         let flags = OFlags::RDWR
@@ -191,21 +248,66 @@ impl OutDir {
             | OFlags::NONBLOCK
             | OFlags::CLOEXEC;
         let mode = Mode::from_raw_mode(0o666);
-        let fd = match rustix::fs::openat(&at.dir, at.name, flags, mode) {
-            Err(Errno::EXIST) => {
-                match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
-                    Ok(()) | Err(Errno::NOENT) => {}
-                    Err(Errno::ISDIR | Errno::PERM) if self.is_folder(&at) => {
-                        bail!("refusing {}: it is a folder", self.display(rel).display())
-                    }
-                    Err(e) => return Err(self.io_error(e, "cannot replace", rel)),
+        for _ in 0..TRIES {
+            match rustix::fs::openat(&at.dir, at.name, flags, mode) {
+                Ok(fd) => {
+                    // Another haul may have opened the name in between and
+                    // locked it first: then it is that haul's file.
+                    self.lock(&fd, rel)?;
+                    return Ok(File::from(fd));
                 }
-                rustix::fs::openat(&at.dir, at.name, flags, mode)
+                Err(Errno::EXIST) => self.clear_for_create(&at, rel)?,
+                Err(e) => return Err(self.io_error(e, "cannot create", rel)),
             }
-            created => created,
+        }
+        bail!(
+            "cannot create {}: something else keeps taking its name",
+            self.display(rel).display()
+        )
+    }
+
+    /// Unlinks what is at a temp file's name, unless it is a file another
+    /// haul holds: a regular file is locked first (and checked to be still
+    /// at the name), so a live download's file is never taken from it.
+    fn clear_for_create(&self, at: &At<'_>, rel: &Path) -> Result<()> {
+        let stat = match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(self.io_error(e, "cannot look at", rel)),
         };
-        let fd = fd.map_err(|e| self.io_error(e, "cannot create", rel))?;
-        Ok(File::from(fd))
+        // Held until the name is gone: no other haul can take the file
+        // between the check and the unlink.
+        let mut _held = None;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => {
+                bail!("refusing {}: it is a folder", self.display(rel).display())
+            }
+            // Special files and links are never opened (a device's open can
+            // act); no haul writes through one, so none holds it.
+            FileType::RegularFile => {
+                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                match rustix::fs::openat(&at.dir, at.name, flags, Mode::empty()) {
+                    Ok(fd) => {
+                        self.lock(&fd, rel)?;
+                        if !self.still_at(&fd, rel)? {
+                            return Ok(());
+                        }
+                        _held = Some(fd);
+                    }
+                    Err(Errno::NOENT) => return Ok(()),
+                    // Unreadable (another user's): nobody here can hold it.
+                    Err(_) => {}
+                }
+            }
+            _ => {}
+        }
+        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(Errno::ISDIR | Errno::PERM) if self.is_folder(at) => {
+                bail!("refusing {}: it is a folder", self.display(rel).display())
+            }
+            Err(e) => Err(self.io_error(e, "cannot replace", rel)),
+        }
     }
 
     /// Renames `part` (open as `file`) to `dest`, in the same folder, if
@@ -215,15 +317,33 @@ impl OutDir {
     /// symlink at `dest` is replaced (the symlink itself, never its target);
     /// a folder there makes the rename fail. Special files at `dest` are
     /// refused when the download is planned (`existing`).
-    pub(crate) fn promote(&self, file: &File, part: &Path, dest: &Path, check: bool) -> Result<()> {
+    ///
+    /// The file must be `len` bytes long on disk, the length the download
+    /// proved: a file of any other length (something wrote to it, or cut
+    /// it) is removed, never renamed.
+    pub(crate) fn promote(
+        &self,
+        file: &File,
+        part: &Path,
+        dest: &Path,
+        check: bool,
+        len: u64,
+    ) -> Result<()> {
         let at = self
             .resolve(part, false)?
             .ok_or_else(|| anyhow!("{} is gone", self.display(part).display()))?;
         let dest_name = dest.file_name().unwrap_or_default();
         debug_assert_eq!(part.parent(), dest.parent(), "a .part sits beside its file");
+        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
+        if ours.st_size as u64 != len {
+            let _ = self.remove_own(file, part);
+            bail!(
+                "{} holds {} bytes, not the {len} the download received; removed",
+                self.display(part).display(),
+                ours.st_size
+            );
+        }
         if check {
-            let ours =
-                rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
             match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
                 Ok(_) | Err(Errno::NOENT) => bail!(
@@ -512,7 +632,7 @@ mod tests {
         let (tmp, out) = out();
         let mut file = out.create(Path::new("a/b/c.part")).unwrap();
         file.write_all(b"hello").unwrap();
-        out.promote(&file, Path::new("a/b/c.part"), Path::new("a/b/c"), true)
+        out.promote(&file, Path::new("a/b/c.part"), Path::new("a/b/c"), true, 5)
             .unwrap();
         let got = std::fs::read(tmp.path().join("out/a/b/c")).unwrap();
         assert_eq!(got, b"hello");
@@ -586,7 +706,7 @@ mod tests {
         // A symlink at the destination is replaced, not written through.
         std::fs::write(tmp.path().join("target"), b"keep").unwrap();
         std::os::unix::fs::symlink(tmp.path().join("target"), root.join("h")).unwrap();
-        out.promote(&file, Path::new("h.part"), Path::new("h"), true)
+        out.promote(&file, Path::new("h.part"), Path::new("h"), true, 3)
             .unwrap();
         assert_eq!(std::fs::read(tmp.path().join("target")).unwrap(), b"keep");
         let mut text = String::new();
@@ -600,7 +720,7 @@ mod tests {
         std::fs::create_dir(root.join("d")).unwrap();
         let file = out.create(Path::new("d.part")).unwrap();
         let err = out
-            .promote(&file, Path::new("d.part"), Path::new("d"), false)
+            .promote(&file, Path::new("d.part"), Path::new("d"), false, 0)
             .unwrap_err();
         assert!(format!("{err:#}").contains("it is a folder"), "{err:#}");
     }
@@ -624,9 +744,67 @@ mod tests {
         std::fs::remove_file(tmp.path().join("out/x.part")).unwrap();
         std::fs::write(tmp.path().join("out/x.part"), b"someone else").unwrap();
         let err = out
-            .promote(&file, Path::new("x.part"), Path::new("x"), true)
+            .promote(&file, Path::new("x.part"), Path::new("x"), true, 0)
             .unwrap_err();
         assert!(err.to_string().contains("replaced"), "{err}");
         assert!(!tmp.path().join("out/x").exists());
+    }
+
+    /// Issue 16, item 1: a temp file belongs to one download at a time,
+    /// across processes (each `OutDir` opens the folder anew, as a second
+    /// haul would; `flock` locks belong to the open file, so this is the
+    /// same as two processes).
+    #[test]
+    fn a_temp_file_another_holder_has_is_left_alone() {
+        let (tmp, out) = out();
+        let other = OutDir::open(&tmp.path().join("out"), false).unwrap();
+        let mut mine = out.create(Path::new("x.part")).unwrap();
+        mine.write_all(b"mine").unwrap();
+        let err = other.create(Path::new("x.part")).unwrap_err();
+        assert!(err.downcast_ref::<InUse>().is_some(), "{err:#}");
+        assert!(err.to_string().contains("in use by another haul"), "{err}");
+        let err = other.open_append(Path::new("x.part")).unwrap_err();
+        assert!(err.downcast_ref::<InUse>().is_some(), "{err:#}");
+        assert_eq!(
+            std::fs::read(tmp.path().join("out/x.part")).unwrap(),
+            b"mine"
+        );
+        out.promote(&mine, Path::new("x.part"), Path::new("x"), true, 4)
+            .unwrap();
+        drop(mine);
+        // Released: the name is free again.
+        assert!(other.create(Path::new("x.part")).is_ok());
+        assert_eq!(std::fs::read(tmp.path().join("out/x")).unwrap(), b"mine");
+    }
+
+    #[test]
+    fn a_leftover_temp_file_nobody_holds_is_taken() {
+        let (tmp, out) = out();
+        std::fs::write(tmp.path().join("out/x.part"), b"old").unwrap();
+        let resumed = out.open_append(Path::new("x.part")).unwrap().unwrap();
+        drop(resumed);
+        let mut fresh = out.create(Path::new("x.part")).unwrap();
+        fresh.write_all(b"new!").unwrap();
+        assert_eq!(
+            std::fs::read(tmp.path().join("out/x.part")).unwrap(),
+            b"new!"
+        );
+    }
+
+    /// Issue 16, item 1: the rename happens only at the proven length.
+    #[test]
+    fn promote_refuses_a_file_of_another_length() {
+        let (tmp, out) = out();
+        let mut file = out.create(Path::new("x.part")).unwrap();
+        file.write_all(b"0123456789").unwrap();
+        let err = out
+            .promote(&file, Path::new("x.part"), Path::new("x"), false, 8)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("holds 10 bytes, not the 8"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("out/x").exists());
+        assert!(!tmp.path().join("out/x.part").exists(), "removed");
     }
 }

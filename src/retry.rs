@@ -32,7 +32,15 @@ pub(crate) struct Policy {
 pub(crate) struct Budget {
     retries_used: u32,
     checksum_retry_used: bool,
+    /// Waits for a file descriptor so far (they cost no retry).
+    descriptor_waits: u32,
 }
+
+/// How long a download waits for a file descriptor before it tries again,
+/// and how often at most (about ten minutes in all) before running out of
+/// them counts as this download's failure.
+const DESCRIPTOR_WAIT: Duration = Duration::from_millis(100);
+const MAX_DESCRIPTOR_WAITS: u32 = 6000;
 
 /// Another attempt, after `wait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +54,15 @@ impl Budget {
     /// Whether `failure` earns another attempt, and when; spends the
     /// budget it takes.
     pub(crate) fn next(&mut self, policy: Policy, failure: &Failure) -> Option<Retry> {
+        if failure.kind == FailureKind::Descriptors && self.descriptor_waits < MAX_DESCRIPTOR_WAITS
+        {
+            // Back-pressure, not a failure: other downloads free theirs.
+            self.descriptor_waits += 1;
+            return Some(Retry {
+                wait: DESCRIPTOR_WAIT.mul_f64(0.5 + fastrand::f64()),
+                pause_host: false,
+            });
+        }
         if failure.kind == FailureKind::Checksum && !self.checksum_retry_used {
             // Exactly one more attempt from zero (the `.part` was removed,
             // so nothing is resumed).

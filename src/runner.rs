@@ -223,6 +223,7 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
             annotations: config.github_actions.then(Annotations::default),
             grouped: config.github_actions && config.progress == ProgressMode::Log,
             retries: HashMap::new(),
+            descriptors_said: false,
             report,
             max_failures: config.max_failures.map(|n| n.get() as u64),
             stop: None,
@@ -436,6 +437,8 @@ struct Sink {
     /// Retries so far per host, for the warnings (shown at the 1st, 10th,
     /// 100th... of each host).
     retries: HashMap<String, u64>,
+    /// The run ran out of file descriptors at least once (said once).
+    descriptors_said: bool,
     report: Option<Report>,
     max_failures: Option<u64>,
     stop: Option<Stop>,
@@ -445,6 +448,17 @@ impl Sink {
     /// Counts a retry against its host and warns at the host's 1st, 10th,
     /// 100th... retry: one line, not one per attempt, on a big flaky run.
     fn note_retry(&mut self, task: &Task, error: &anyhow::Error) {
+        if FailureKind::out_of_descriptors(error) {
+            // Not the host's fault: said once for the run.
+            if !self.descriptors_said {
+                self.descriptors_said = true;
+                tracing::warn!(
+                    "out of file descriptors ({error:#}); downloads wait for one \
+                     (raise `ulimit -n` or lower -j)"
+                );
+            }
+            return;
+        }
         let host = task.host();
         let count = self.retries.entry(host.clone()).or_default();
         *count += 1;

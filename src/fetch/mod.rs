@@ -127,6 +127,11 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
         Ok(done) => return Step::Finished(task.finish(Ok(done))),
         Err(failure) => failure,
     };
+    if failure.kind != FailureKind::Cancelled && FailureKind::out_of_descriptors(&failure.error) {
+        // Not an attempt of this URL's: it waits for a descriptor.
+        failure.kind = FailureKind::Descriptors;
+        task.attempts -= 1;
+    }
     if let Some(retry) = task.budget.next(ctx.retry_policy(), &failure) {
         return Step::Retry {
             task,
@@ -796,7 +801,9 @@ async fn finish_from_part(
     status: StatusCode,
 ) -> Result<Done, Failure> {
     let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
-    let Resumable { file, len, note } = resumable;
+    let Resumable {
+        file, len, note, ..
+    } = resumable;
     let (file, digest) = match job.sha256 {
         Some(_) => {
             let (file, hasher) = hash_prefix(file, len)

@@ -204,7 +204,7 @@ impl<'a> PartFile<'a> {
             }
             let in_one_go = self.flushes == 1 && !self.noted;
             self.out
-                .promote(file, &self.part, &self.rel, !in_one_go)
+                .promote(file, &self.part, &self.rel, !in_one_go, self.written)
                 .map(|()| mtime)
         });
         if result.is_err() {

@@ -220,10 +220,14 @@ impl Note {
     }
 }
 
-/// A `.part` this download may continue: opened, its length, its note.
+/// A `.part` this download may continue: opened (and locked), where its
+/// first request resumes, its note.
 pub(crate) struct Resumable {
     pub(crate) file: File,
+    /// Where the request resumes: the end of the bytes held from zero.
     pub(crate) len: u64,
+    /// The file's length on disk.
+    pub(crate) file_len: u64,
     pub(crate) note: Note,
 }
 
@@ -246,9 +250,11 @@ impl Resumable {
                 }) && self.note.proves(headers)
             }
             // A sparse `.part` is complete only when its ranges say so
-            // (then `len` is its size).
+            // (then `len` is its size); either way the file on disk must be
+            // exactly as long as the resource.
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 unsatisfied_range_total(headers) == Some(self.len)
+                    && self.file_len == self.len
                     && self.note.proves(headers)
                     && match &self.note.ranges {
                         Ranges::Contiguous => true,
@@ -261,8 +267,9 @@ impl Resumable {
 }
 
 /// The `.part` at `part` if this download may continue it: a regular file
-/// of its own (one link, inside `--dir`), not empty, whose note says it
-/// holds the start of this URL's body.
+/// of its own (one link, inside `--dir`, locked: one another haul holds is
+/// an error), not empty, whose note says it holds the start of this URL's
+/// body and which backs the note (see [`backed`]).
 pub(crate) fn open_resumable(
     out: &OutDir,
     part: &Path,
@@ -275,9 +282,11 @@ pub(crate) fn open_resumable(
         .metadata()
         .with_context(|| format!("cannot look at {}", out.display(part).display()))?
         .len();
-    let Some(note) = Note::read(&file).filter(|note| note.continues(url)) else {
+    let Some(note) = Note::read(&file).filter(|note| note.continues(url) && backed(note, len))
+    else {
         return Ok(None);
     };
+    let file_len = len;
     // Where the first request resumes: the end of the file, or of the
     // sparse file's complete ranges from zero (the rest comes by range).
     let len = match &note.ranges {
@@ -293,7 +302,29 @@ pub(crate) fn open_resumable(
         Ranges::Contiguous => len > 0,
         Ranges::Sparse { done, .. } => !done.is_empty(),
     };
-    Ok(worth.then_some(Resumable { file, len, note }))
+    Ok(worth.then_some(Resumable {
+        file,
+        len,
+        file_len,
+        note,
+    }))
+}
+
+/// Whether a `.part` of `len` bytes backs what its note claims. A note is a
+/// claim, read from a file anyone could have cut, extended or replaced
+/// since (a stale note after a power loss is one): a contiguous note claims
+/// the file's length itself, so any non-empty length backs it; a sparse
+/// note's complete ranges must lie within the file, and the file must not
+/// be longer than the resource. What the length cannot show (zeros where a
+/// range was claimed) is kept out by writing notes only over synced data
+/// (`split/`) and caught by a digest when one is given.
+pub(crate) fn backed(note: &Note, len: u64) -> bool {
+    match &note.ranges {
+        Ranges::Contiguous => true,
+        Ranges::Sparse { size, done } => {
+            len <= *size && done.last().is_none_or(|&(_, end)| end <= len)
+        }
+    }
 }
 
 /// `A-B,C-D` (inclusive ends) as sorted, apart, end-exclusive ranges;
@@ -505,7 +536,8 @@ mod tests {
         let holed = Resumable {
             file,
             len: 10,
-            note: sparse,
+            file_len: 30,
+            note: sparse.clone(),
         };
         let unsatisfied = headers(&[(ETAG, "\"v1\""), (CONTENT_RANGE, "bytes */100")]);
         assert!(
@@ -516,6 +548,52 @@ mod tests {
         assert!(holed.proven_by(StatusCode::PARTIAL_CONTENT, &rest));
         let other_size = headers(&[(ETAG, "\"v1\""), (CONTENT_RANGE, "bytes 10-99/101")]);
         assert!(!holed.proven_by(StatusCode::PARTIAL_CONTENT, &other_size));
+
+        // Issue 16, item 2: the 416 shortcut needs the file's own length.
+        let whole = note.with_ranges(Ranges::Sparse {
+            size: 100,
+            done: vec![(0, 100)],
+        });
+        let short = Resumable {
+            file: File::create(dir.path().join("b.part")).unwrap(),
+            len: 100,
+            file_len: 10,
+            note: whole.clone(),
+        };
+        assert!(!short.proven_by(StatusCode::RANGE_NOT_SATISFIABLE, &unsatisfied));
+        let exact = Resumable {
+            file_len: 100,
+            ..short
+        };
+        assert!(exact.proven_by(StatusCode::RANGE_NOT_SATISFIABLE, &unsatisfied));
+    }
+
+    /// Issue 16, item 2: a note is accepted only where the file backs it.
+    #[test]
+    fn a_note_claiming_more_than_the_file_holds_is_not_backed() {
+        let note = Note::for_answer("u", &headers(&[(ETAG, "\"v1\"")])).unwrap();
+        assert!(backed(&note, 1));
+        let sparse = |done: Vec<(u64, u64)>| {
+            note.with_ranges(Ranges::Sparse {
+                size: 2_097_152,
+                done,
+            })
+        };
+        assert!(!backed(&sparse(vec![(0, 2_097_152)]), 10));
+        assert!(!backed(
+            &sparse(vec![(0, 100), (1_048_576, 2_097_152)]),
+            100
+        ));
+        assert!(backed(
+            &sparse(vec![(0, 100), (1_048_576, 2_097_152)]),
+            2_097_152
+        ));
+        assert!(backed(&sparse(vec![(0, 100)]), 100));
+        assert!(
+            !backed(&sparse(vec![(0, 100)]), 2_097_153),
+            "longer than the resource"
+        );
+        assert!(backed(&sparse(vec![]), 0));
     }
 
     #[test]

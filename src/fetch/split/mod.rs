@@ -18,10 +18,13 @@
 //! version means the server ignores ranges (no more connections; the first
 //! one fetches the rest); anything else that is not an error means another
 //! version, and the whole file starts over from zero on one connection
-//! ([`Ended::Restart`]). The `.part`'s note lists the complete ranges (at
-//! least once a second and when a connection ends), so a later attempt or
-//! run fetches only what is missing. What it does not do: the checks and
-//! the rename of the whole file (`fetch/mod.rs`), or decide retries.
+//! ([`Ended::Restart`]). The `.part`'s note lists the complete ranges, so
+//! a later attempt or run fetches only what is missing; it claims only
+//! bytes already synced to disk ([`Journal`]: at most one sync a second,
+//! off the transfer thread, and one when the download stops), so a power
+//! loss cannot leave a note vouching for zeros. What it does not do: the
+//! checks and the rename of the whole file (`fetch/mod.rs`), or decide
+//! retries.
 //!
 //! - `work.rs`: which bytes are done, being fetched, or free to take (pure
 //!   bookkeeping: no byte goes to two writers).
@@ -63,6 +66,7 @@ struct Split {
     note: Note,
     size: u64,
     file: File,
+    journal: Arc<Journal>,
     /// `DEST.part` as shown in messages.
     shown: String,
     min: u64,
@@ -96,6 +100,94 @@ enum Ended {
     Failed(Failure),
     /// The download is over: a connection started late does nothing.
     Closed,
+}
+
+/// The note of a file over several connections, kept honest: it names
+/// only ranges whose bytes were synced to disk first. A note written after
+/// data that a power loss can still lose would make a later run trust
+/// zeros; a note that lags the data only costs a later run some bytes
+/// fetched again.
+struct Journal {
+    /// A descriptor of the `.part` of its own (syncs run off the transfer
+    /// thread).
+    file: File,
+    /// The version; its ranges are not used.
+    note: Note,
+    size: u64,
+    state: Mutex<Noted>,
+}
+
+struct Noted {
+    /// Bytes the note on disk claims.
+    bytes: u64,
+    /// A sync runs now.
+    syncing: bool,
+}
+
+impl Journal {
+    /// Records `done`, which the file already holds durably (the ranges a
+    /// note claimed when the download began).
+    fn begin(&self, done: &[(u64, u64)]) {
+        self.write(done);
+    }
+
+    /// Syncs the file in the background, then notes `done` (skipped while
+    /// an earlier sync still runs: the next call catches up).
+    fn advance(self: &Arc<Self>, done: Vec<(u64, u64)>) {
+        {
+            let mut state = self.lock();
+            if state.syncing || total(&done) <= state.bytes {
+                return;
+            }
+            state.syncing = true;
+        }
+        let journal = self.clone();
+        tokio::task::spawn_blocking(move || journal.sync_and_note(&done));
+    }
+
+    /// The download stops: syncs and notes `done` before it returns, so a
+    /// later run resumes from everything received.
+    async fn settle(self: &Arc<Self>, done: Vec<(u64, u64)>) {
+        let journal = self.clone();
+        let _ = tokio::task::spawn_blocking(move || journal.sync_and_note(&done)).await;
+    }
+
+    fn sync_and_note(&self, done: &[(u64, u64)]) {
+        let synced = rustix::fs::fdatasync(&self.file);
+        let mut state = self.lock();
+        state.syncing = false;
+        if let Err(err) = synced {
+            tracing::debug!("cannot sync a .part: {err}; its note stays as it was");
+            return;
+        }
+        // Notes only grow: a slower sync of fewer bytes never overwrites
+        // a later one.
+        if total(done) > state.bytes {
+            state.bytes = total(done);
+            self.write(done);
+        }
+    }
+
+    fn write(&self, done: &[(u64, u64)]) {
+        // Past the cap (never reached with ranges cut as here), no note is
+        // better than one that a later run cannot read.
+        if done.len() <= MAX_NOTE_RANGES {
+            self.note
+                .with_ranges(Ranges::Sparse {
+                    size: self.size,
+                    done: done.to_vec(),
+                })
+                .write(&self.file);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Noted> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn total(ranges: &[(u64, u64)]) -> u64 {
+    ranges.iter().map(|(a, b)| b - a).sum()
 }
 
 /// What a connection got for one range.
@@ -195,13 +287,15 @@ impl Split {
         inner.work.reserve(id, want)
     }
 
-    /// Bytes `start..end` are on disk.
+    /// Bytes `start..end` are written (not yet synced).
     fn written(&self, start: u64, end: u64) {
         let mut inner = self.lock();
         inner.work.written(start, end);
         if inner.noted_at.elapsed() >= NOTE_EVERY {
             inner.noted_at = Instant::now();
-            self.note_now(&inner);
+            let done = inner.work.done().to_vec();
+            drop(inner);
+            self.journal.advance(done);
         }
     }
 
@@ -209,23 +303,8 @@ impl Split {
     fn release(&self, id: u64) {
         let mut inner = self.lock();
         inner.work.release(id);
-        self.note_now(&inner);
         drop(inner);
         self.changed.notify_one();
-    }
-
-    fn note_now(&self, inner: &Inner) {
-        // Past the cap (never reached with ranges cut as here), no note is
-        // better than one that a later run cannot read.
-        let done = inner.work.done();
-        if done.len() <= MAX_NOTE_RANGES {
-            self.note
-                .with_ranges(Ranges::Sparse {
-                    size: self.size,
-                    done: done.to_vec(),
-                })
-                .write(&self.file);
-        }
     }
 
     /// Fetches one range on this connection (a new request).
@@ -469,11 +548,33 @@ pub(super) async fn download(
     if let Some(bar) = &bar {
         bar.inc(received);
     }
+    let journal = match file.try_clone() {
+        Ok(own) => Arc::new(Journal {
+            file: own,
+            note: note.clone(),
+            size,
+            state: Mutex::new(Noted {
+                bytes: total(&done),
+                syncing: false,
+            }),
+        }),
+        Err(e) => {
+            let e = anyhow::Error::new(e).context(format!("cannot reopen {shown}"));
+            let failure = Failure::new(FailureKind::of_write(&e), None, e);
+            return Outcome::Failed {
+                file: keep,
+                failure,
+                empty: false,
+            };
+        }
+    };
+    journal.begin(&done);
     let split = Arc::new(Split {
         url: url.clone(),
         note: note.with_ranges(Ranges::Sparse { size, done }),
         size,
         file,
+        journal,
         shown,
         min,
         auto,
@@ -490,7 +591,6 @@ pub(super) async fn download(
         bar,
         name: name.to_string(),
     });
-    split.note_now(&split.lock());
     split.connect();
     if split.wants_connection() {
         ctx.shared.ask_connections(split.clone());
@@ -589,14 +689,18 @@ pub(super) async fn download(
         }
         notified.await;
     }
-    let mut inner = split.lock();
-    split.note_now(&inner);
-    let ended = inner.ended.replace(Ended::Closed);
-    let complete = inner.work.complete(size);
-    let empty = inner.work.done().is_empty();
-    let connections = inner.most;
-    let received = inner.work.received();
-    drop(inner);
+    let (ended, complete, done, connections, received) = {
+        let mut inner = split.lock();
+        let ended = inner.ended.replace(Ended::Closed);
+        let complete = inner.work.complete(size);
+        let done = inner.work.done().to_vec();
+        (ended, complete, done, inner.most, inner.work.received())
+    };
+    let empty = done.is_empty();
+    if !complete && !matches!(ended, Some(Ended::Restart(_))) {
+        // Kept for a later attempt or run: noted whole, once synced.
+        split.journal.settle(done).await;
+    }
     match ended {
         Some(Ended::Restart(why)) => Outcome::Restart { file: keep, why },
         Some(Ended::Failed(failure)) => Outcome::Failed {
