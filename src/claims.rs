@@ -159,7 +159,9 @@ impl Claims {
             own.push((path.clone(), "haul's --checksums file"));
         }
         if let Some(path) = &config.state {
-            let mut compacting = path.as_os_str().to_owned();
+            // Compaction writes beside the file the path resolves to.
+            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+            let mut compacting = real.into_os_string();
             compacting.push(".compact");
             own.push((path.clone(), "haul's --state file"));
             own.push((compacting.into(), "haul's --state file"));
@@ -175,9 +177,14 @@ impl Claims {
     }
 }
 
-/// `path` relative to the canonical `root`, when it lies inside it (its
-/// folder resolved, the file itself possibly not there yet).
+/// `path` relative to the canonical `root`, when what it resolves to lies
+/// inside it: a symlink is followed to the file it names (a `--state` given
+/// as a link into `--dir` is the file in `--dir`), and a file not there
+/// yet is its resolved folder and its name.
 fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    if let Ok(real) = path.canonicalize() {
+        return real.strip_prefix(root).ok().map(Path::to_path_buf);
+    }
     let name = path.file_name()?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

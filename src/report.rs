@@ -232,18 +232,127 @@ pub(crate) struct Report {
     out: Box<dyn Write + Send>,
 }
 
-impl Report {
-    pub(crate) fn open(target: &ReportTarget) -> Result<Report> {
-        let out: Box<dyn Write + Send> = match target {
-            ReportTarget::Stdout => Box::new(std::io::stdout()),
-            ReportTarget::File(path) => Box::new(BufWriter::new(
-                std::fs::File::create(path)
-                    .with_context(|| format!("cannot create --report file {}", path.display()))?,
-            )),
+/// A `--report` file opened and held for this run, not yet emptied: a run
+/// takes every lock it needs before it changes any file, so one that is
+/// refused leaves an earlier run's report whole.
+pub(crate) enum Held {
+    Stdout,
+    File {
+        file: std::fs::File,
+        path: PathBuf,
+        /// A regular file (emptied when the run starts; a FIFO or a device
+        /// is written as it is).
+        regular: bool,
+        /// This run created it (removed again if the run is refused).
+        created: bool,
+    },
+}
+
+impl Held {
+    /// Opens the report without changing it: never blocking (a FIFO with
+    /// no reader is refused at once, not waited for with signals ignored)
+    /// and, for a regular file, locked (`flock`) for this run; another haul
+    /// writing to it is refused. `None` when the file's folder does not
+    /// exist yet (it may be `--dir`, created later).
+    pub(crate) fn open(target: &ReportTarget) -> Result<Option<Held>> {
+        let path = match target {
+            ReportTarget::Stdout => return Ok(Some(Held::Stdout)),
+            ReportTarget::File(path) => path,
+        };
+        let shown = path.display();
+        use rustix::fs::{FlockOperation, Mode, OFlags};
+        use rustix::io::Errno;
+        let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let mode = Mode::from_raw_mode(0o666);
+        // Created only when missing (O_EXCL), to know whether it was.
+        let (fd, created) =
+            match rustix::fs::open(path, flags | OFlags::CREATE | OFlags::EXCL, mode) {
+                Ok(fd) => (fd, true),
+                // Something is there (a file, a FIFO, a device, a symlink,
+                // dangling or not): opened as it is, through the link.
+                Err(Errno::EXIST) => match rustix::fs::open(path, flags | OFlags::CREATE, mode) {
+                    Ok(fd) => (fd, false),
+                    Err(e) => return Err(report_error(e, path)),
+                },
+                Err(Errno::NOENT)
+                    if path
+                        .parent()
+                        .is_some_and(|p| !p.as_os_str().is_empty() && !p.exists()) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(report_error(e, path)),
+            };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| report_error(e, path))?;
+        let regular = rustix::fs::FileType::from_raw_mode(stat.st_mode).is_file();
+        if regular {
+            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {}
+                Err(Errno::WOULDBLOCK) => {
+                    anyhow::bail!("the --report file {shown} is in use by another haul")
+                }
+                Err(e) => return Err(report_error(e, path)),
+            }
+        }
+        // Written with ordinary, waiting writes from here on.
+        let flags = rustix::fs::fcntl_getfl(&fd).map_err(|e| report_error(e, path))?;
+        rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)
+            .map_err(|e| report_error(e, path))?;
+        Ok(Some(Held::File {
+            file: fd.into(),
+            path: path.clone(),
+            regular,
+            created,
+        }))
+    }
+
+    /// The run is refused after all: a report file this run created goes
+    /// again; one that was there stays as it was.
+    pub(crate) fn abandon(self) {
+        if let Held::File {
+            path,
+            created: true,
+            ..
+        } = self
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Every lock is held: empties a regular file and starts the report.
+    pub(crate) fn start(self) -> Result<Report> {
+        let out: Box<dyn Write + Send> = match self {
+            Held::Stdout => Box::new(std::io::stdout()),
+            Held::File {
+                file,
+                path,
+                regular,
+                ..
+            } => {
+                if regular {
+                    file.set_len(0).with_context(|| {
+                        format!("cannot empty the --report file {}", path.display())
+                    })?;
+                }
+                Box::new(BufWriter::new(file))
+            }
         };
         Ok(Report { out })
     }
+}
 
+fn report_error(errno: rustix::io::Errno, path: &std::path::Path) -> anyhow::Error {
+    if errno == rustix::io::Errno::NXIO {
+        return anyhow::anyhow!(
+            "the --report file {} is a FIFO with no reader: start its reader first",
+            path.display()
+        );
+    }
+    anyhow::Error::new(std::io::Error::from(errno))
+        .context(format!("cannot open the --report file {}", path.display()))
+}
+
+impl Report {
     pub(crate) fn write(&mut self, outcome: &Outcome) -> Result<()> {
         let mut line =
             serde_json::to_string(&outcome.record()).context("cannot encode a report line")?;

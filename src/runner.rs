@@ -34,7 +34,7 @@ use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
-use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
+use crate::report::{Done, Failure, Held, Interrupt, Outcome, Report, Summary, masked};
 use crate::scheduler::Scheduler;
 use crate::slots::Slots;
 use crate::state::{State, unix_now};
@@ -149,12 +149,45 @@ impl Run {
     }
 }
 
+/// Takes every lock the run needs (the `--report` file, the `--state`
+/// file) before it creates or changes anything, so that a run refused
+/// because another haul holds one of them leaves everything as it was;
+/// then creates `--dir` and empties the report.
+fn open_own_files(config: &Config) -> Result<(Arc<OutDir>, Option<Arc<State>>, Option<Report>)> {
+    let held = match &config.report {
+        Some(target) => Held::open(target)?,
+        None => None,
+    };
+    let state = match &config.state {
+        Some(path) => match State::open(path, unix_now()) {
+            Ok(state) => Some(Arc::new(state)),
+            Err(err) => {
+                if let Some(held) = held {
+                    held.abandon();
+                }
+                return Err(err);
+            }
+        },
+        None => None,
+    };
+    let out = Arc::new(OutDir::open(&config.dir, true)?);
+    let held = match (held, &config.report) {
+        (Some(held), _) => Some(held),
+        // Its folder is (inside) `--dir`, which exists now.
+        (None, Some(target)) => Some(Held::open(target)?.ok_or_else(|| {
+            anyhow::anyhow!("cannot create the --report file: its folder does not exist")
+        })?),
+        (None, None) => None,
+    };
+    let report = held.map(Held::start).transpose()?;
+    Ok((out, state, report))
+}
+
 /// Opens what the session writes (`--dir`, the report), claims haul's own
 /// files, starts the transfer threads and the planner thread.
 fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
-    let out = Arc::new(OutDir::open(&config.dir, true)?);
+    let (out, state, report) = open_own_files(&config)?;
     let claims = Arc::new(Claims::for_run(&config, &out));
-    let report = config.report.as_ref().map(Report::open).transpose()?;
     if !config.quiet {
         if config.http.insecure {
             progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
@@ -165,10 +198,6 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     }
     let cancel = CancellationToken::new();
     let budget = config.max_bytes.map(|n| Arc::new(ByteBudget::new(n)));
-    let state = match &config.state {
-        Some(path) => Some(Arc::new(State::open(path, unix_now())?)),
-        None => None,
-    };
     let deadline = config.deadline.map(|d| match d {
         Deadline::After(after) => Instant::now() + after,
         // A time already past stops the run at once.
