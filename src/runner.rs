@@ -37,7 +37,7 @@ use crate::progress::Progress;
 use crate::report::{Done, Failure, Interrupt, Outcome, Report, Summary, masked};
 use crate::scheduler::Scheduler;
 use crate::slots::Slots;
-use crate::state::{State, unix_now};
+use crate::state::{DirId, State, unix_now};
 use crate::workers;
 
 /// How far the planner may run ahead of the downloads. Bounded, so a
@@ -153,9 +153,22 @@ impl Run {
 /// files, starts the transfer threads and the planner thread.
 fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     let out = Arc::new(OutDir::open(&config.dir, true)?);
+    // Before the report is created: a state that refuses this run (held by
+    // another haul, serving another --dir) leaves nothing changed.
+    let state = match &config.state {
+        Some(path) => Some(Arc::new(State::open(
+            path,
+            unix_now(),
+            &DirId::of(&config.dir)?,
+        )?)),
+        None => None,
+    };
     let claims = Arc::new(Claims::for_run(&config, &out));
     let report = config.report.as_ref().map(Report::open).transpose()?;
     if !config.quiet {
+        if let Some(damage) = state.as_ref().and_then(|s| s.damage()) {
+            progress.println(&format!("haul: warning: {damage}"));
+        }
         if config.http.insecure {
             progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
         }
@@ -165,10 +178,6 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     }
     let cancel = CancellationToken::new();
     let budget = config.max_bytes.map(|n| Arc::new(ByteBudget::new(n)));
-    let state = match &config.state {
-        Some(path) => Some(Arc::new(State::open(path, unix_now())?)),
-        None => None,
-    };
     let deadline = config.deadline.map(|d| match d {
         Deadline::After(after) => Instant::now() + after,
         // A time already past stops the run at once.

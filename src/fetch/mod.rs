@@ -756,6 +756,8 @@ fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done
             path: rel.to_string_lossy().into_owned(),
             bytes,
             mtime: mtime.and_then(epoch),
+            ino: None,
+            ctime: None,
             etag: saved.etag,
             last_modified: saved.last_modified,
             sha256: saved.digest,
