@@ -521,23 +521,30 @@ fn read_header(file: &File, len: u64, shown: &Path) -> Result<Header> {
     if magic != MAGIC {
         return Err(not_ours());
     }
-    let damaged = Header::Damaged { body: magic_len };
-    if len < magic_len + HEAD_V1 {
-        return Ok(if len == magic_len {
-            Header::Empty
+    // A file that ends inside its folder record, with no record after it,
+    // is a header cut short as the file was created.
+    let cut_short = || -> Result<Header> {
+        let rest = read(magic_len, (len - magic_len) as usize)?;
+        let records = rest.windows(SYNC.len()).any(|w| w == SYNC);
+        Ok(if records {
+            Header::Damaged { body: magic_len }
         } else {
-            damaged
-        });
+            Header::Empty
+        })
+    };
+    if len < magic_len + HEAD_V1 {
+        return cut_short();
     }
     let head = read(magic_len, HEAD_V1 as usize)?;
     let size = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
     let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
+    let damaged = Header::Damaged { body: magic_len };
     if size > MAX_HEADER {
         return Ok(damaged);
     }
     let body = magic_len + HEAD_V1 + u64::from(size);
     if len < body {
-        return Ok(damaged);
+        return cut_short();
     }
     let payload = read(magic_len + HEAD_V1, size as usize)?;
     if checksum(&head[..4], &payload) != crc {
@@ -1314,6 +1321,23 @@ mod tests {
         let err = fx.open(2).err().unwrap().to_string();
         assert!(err.contains("has a damaged header"), "{err}");
         assert_eq!(std::fs::read(fx.path()).unwrap(), before);
+    }
+
+    /// A kill while the file was being created leaves part of a header:
+    /// the next run starts it again.
+    #[test]
+    fn a_header_cut_short_starts_over() {
+        let fx = Fixture::new();
+        let whole = encode_header(&fx.dir);
+        for cut in [5, MAGIC.len(), MAGIC.len() + 3, whole.len() - 1] {
+            std::fs::write(fx.path(), &whole[..cut]).unwrap();
+            assert_eq!(fx.listed(), (vec![], None), "cut at {cut}");
+            let state = fx.open(1).unwrap();
+            assert_eq!(state.damage(), None);
+            state.record(&entry("a", 1)).unwrap();
+            drop(state);
+            assert_eq!(fx.listed(), (vec!["a".to_string()], None));
+        }
     }
 
     #[test]
