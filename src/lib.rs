@@ -54,8 +54,13 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let config = Arc::new(config);
     if let (true, Some(path)) = (config.list, &config.state) {
-        let mut out = std::io::stdout().lock();
-        state::list(path, &mut out)?;
+        let listed = state::list(path, &mut std::io::stdout().lock())?;
+        tracing::debug!("listed {} entries of {}", listed.entries, path.display());
+        if let Some(damage) = listed.damage
+            && !config.quiet
+        {
+            progress.println(&format!("haul: warning: {damage}"));
+        }
         return Ok(Summary::default());
     }
     if config.dry_run {
@@ -137,15 +142,19 @@ pub mod testing {
 
     /// Opens (or creates) a `--state` file and records `n` entries in it
     /// (paths `d{i % 1000}/f{i}.bin`, saved by `run`), for the state
-    /// benchmark (`examples/state_bench.rs`).
+    /// benchmark (`examples/state_bench.rs`). The state serves the folder
+    /// it is in.
     pub fn state_fill(path: &std::path::Path, from: u64, n: u64, run: u64) -> Result<(), String> {
-        let state = crate::state::State::open(path, run).map_err(|e| format!("{e:#}"))?;
+        let state = crate::state::State::open_for(path, run, &state_dir(path))
+            .map_err(|e| format!("{e:#}"))?;
         for i in from..from + n {
             let entry = crate::state::Entry {
                 url: format!("https://example.com/files/d{}/f{i}.bin", i % 1000),
                 path: format!("d{}/f{i}.bin", i % 1000),
                 bytes: 16_384 + i % 4096,
                 mtime: Some((1_700_000_000 + i as i64, 0)),
+                ino: None,
+                ctime: None,
                 etag: Some(format!("\"{i:x}-{run}\"")),
                 last_modified: None,
                 sha256: None,
@@ -160,8 +169,17 @@ pub mod testing {
     /// Opens a `--state` file (as a run does): how many entries it holds,
     /// and the open state (held, and its lock, until dropped).
     pub fn state_open(path: &std::path::Path) -> Result<(usize, Box<dyn std::any::Any>), String> {
-        let state = crate::state::State::open(path, 0).map_err(|e| format!("{e:#}"))?;
+        let state = crate::state::State::open_for(path, 0, &state_dir(path))
+            .map_err(|e| format!("{e:#}"))?;
         Ok((state.len(), Box::new(state)))
+    }
+
+    /// The folder a benchmark's state serves: the one it is in.
+    fn state_dir(path: &std::path::Path) -> std::path::PathBuf {
+        match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        }
     }
 
     /// The path-safety check on its own.

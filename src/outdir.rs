@@ -79,6 +79,11 @@ pub(crate) enum Existing {
     File {
         len: u64,
         modified: Option<SystemTime>,
+        /// The inode and the status-change time: what `--state`'s quick
+        /// check compares besides size and mtime (nobody can set a ctime
+        /// back, and an edit in place changes it).
+        ino: u64,
+        ctime: (i64, u32),
     },
     Symlink,
     /// A folder or a special file (FIFO, socket, device), by name.
@@ -595,6 +600,8 @@ fn kind(stat: &Stat) -> Existing {
         FileType::RegularFile => Existing::File {
             len: stat.st_size as u64,
             modified: mtime(stat),
+            ino: stat.st_ino as u64,
+            ctime: ctime(stat),
         },
         FileType::Symlink => Existing::Symlink,
         FileType::Directory => Existing::Other("a folder"),
@@ -603,6 +610,12 @@ fn kind(stat: &Stat) -> Existing {
         FileType::CharacterDevice | FileType::BlockDevice => Existing::Other("a device"),
         FileType::Unknown => Existing::Other("not a regular file"),
     }
+}
+
+/// The status-change time, in seconds and nanoseconds since the epoch.
+#[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+pub(crate) fn ctime(stat: &Stat) -> (i64, u32) {
+    (stat.st_ctime as i64, stat.st_ctime_nsec as u32)
 }
 
 #[allow(clippy::unnecessary_cast)] // the field types differ between platforms

@@ -285,8 +285,8 @@ impl Planner {
     /// first, conditional, refused, or continued from its `.part`.
     fn decide(&self, mut job: Job) -> Planned {
         let existing = self.out.existing(&job.rel);
-        if let (Some(state), Ok(Existing::File { len, modified })) = (&self.state, &existing)
-            && let Some(planned) = self.with_state(state, &mut job, *len, *modified)
+        if let (Some(state), Ok(Existing::File { len, .. })) = (&self.state, &existing)
+            && let Some(planned) = self.with_state(state, &mut job, *len, existing.as_ref().ok())
         {
             return planned;
         }
@@ -318,19 +318,42 @@ impl Planner {
     }
 }
 
+/// Whether a state entry still describes the file at its path, so that its
+/// digest may stand for the file's without hashing it (the quick check
+/// rsync makes, made stronger): the same size and mtime, which anyone can
+/// set, and the same inode and status-change time, which no one can set
+/// back (a file edited in place, its mtime restored, or replaced by a copy,
+/// is hashed again). An entry without them (from a version-1 state) never
+/// vouches.
+fn vouches(entry: &crate::state::Entry, existing: &Existing) -> bool {
+    let Existing::File {
+        len,
+        modified,
+        ino,
+        ctime,
+    } = existing
+    else {
+        return false;
+    };
+    entry.bytes == *len
+        && entry.modified() == *modified
+        && entry.ino == Some(*ino)
+        && entry.ctime == Some(*ctime)
+}
+
 impl Planner {
     /// What `--state`'s entry for a file already there changes: with
     /// `skip` or `update`, a size that differs from the entry fetches it
-    /// again without conditions, and a size and mtime that match an entry
-    /// recording the wanted digest skip it without hashing (the quick check
-    /// rsync makes); otherwise, with `update`, the entry's ETag is sent as
-    /// `If-None-Match`. `Some` when that decides.
+    /// again without conditions, and a file that is still the one the entry
+    /// describes (see [`vouches`]) and records the wanted digest is skipped
+    /// without hashing; otherwise, with `update`, the entry's ETag is sent
+    /// as `If-None-Match`. `Some` when that decides.
     fn with_state(
         &self,
         state: &State,
         job: &mut Job,
         len: u64,
-        modified: Option<SystemTime>,
+        existing: Option<&Existing>,
     ) -> Option<Planned> {
         let rel = job.rel.to_str()?;
         let entry = match state.get(rel) {
@@ -349,8 +372,7 @@ impl Planner {
             OnExists::Skip | OnExists::Update
                 if job.sha256.is_some()
                     && entry.sha256 == job.sha256
-                    && entry.bytes == len
-                    && entry.modified() == modified =>
+                    && existing.is_some_and(|e| vouches(&entry, e)) =>
             {
                 let skipped = Ok(Done::Skipped { sha256: job.sha256 });
                 let path = job.path.clone();

@@ -153,13 +153,14 @@ impl Run {
 /// file) before it creates or changes anything, so that a run refused
 /// because another haul holds one of them leaves everything as it was;
 /// then creates `--dir` and empties the report.
-fn open_own_files(config: &Config) -> Result<(Arc<OutDir>, Option<Arc<State>>, Option<Report>)> {
+fn open_own_files(config: &Config) -> Result<Own> {
     let held = match &config.report {
         Some(target) => Held::open(target)?,
         None => None,
     };
     let state = match &config.state {
-        Some(path) => match State::open(path, unix_now()) {
+        // Creates `--dir` once the state is known to serve it.
+        Some(path) => match State::open_for(path, unix_now(), &config.dir) {
             Ok(state) => Some(Arc::new(state)),
             Err(err) => {
                 if let Some(held) = held {
@@ -180,15 +181,25 @@ fn open_own_files(config: &Config) -> Result<(Arc<OutDir>, Option<Arc<State>>, O
         (None, None) => None,
     };
     let report = held.map(Held::start).transpose()?;
-    Ok((out, state, report))
+    Ok(Own { out, state, report })
+}
+
+/// What [`open_own_files`] opened and holds for the run.
+struct Own {
+    out: Arc<OutDir>,
+    state: Option<Arc<State>>,
+    report: Option<Report>,
 }
 
 /// Opens what the session writes (`--dir`, the report), claims haul's own
 /// files, starts the transfer threads and the planner thread.
 fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
-    let (out, state, report) = open_own_files(&config)?;
+    let Own { out, state, report } = open_own_files(&config)?;
     let claims = Arc::new(Claims::for_run(&config, &out));
     if !config.quiet {
+        if let Some(damage) = state.as_ref().and_then(|s| s.damage()) {
+            progress.println(&format!("haul: warning: {damage}"));
+        }
         if config.http.insecure {
             progress.println("haul: warning: TLS certificates are not verified (-k/--insecure)");
         }

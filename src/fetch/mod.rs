@@ -20,6 +20,7 @@ mod part;
 mod resume;
 mod split;
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -748,7 +749,7 @@ fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done
     if let Some((state, rel)) = &recorded {
         forget(state, rel);
     }
-    let mtime = part
+    let on_disk = part
         .finish(saved.modified, recorded.is_some())
         .map_err(|e| {
             let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
@@ -760,7 +761,12 @@ fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done
             url: masked(&job.url),
             path: rel.to_string_lossy().into_owned(),
             bytes,
-            mtime: mtime.and_then(epoch),
+            mtime: on_disk
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(epoch),
+            ino: on_disk.as_ref().map(MetadataExt::ino),
+            ctime: on_disk.as_ref().map(|m| (m.ctime(), m.ctime_nsec() as u32)),
             etag: saved.etag,
             last_modified: saved.last_modified,
             sha256: saved.digest,

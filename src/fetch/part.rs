@@ -178,13 +178,13 @@ impl<'a> PartFile<'a> {
     /// Writes what is buffered, sets the modification time, removes the
     /// note and renames `.part` to the destination, if the `.part` is still
     /// this download's file.
-    /// With `stat`, also returns the file's modification time as it is on
-    /// disk (for `--state`).
+    /// With `stat`, also returns what the file is on disk once renamed
+    /// (for `--state`: its mtime, inode and status-change time).
     pub(super) fn finish(
         mut self,
         modified: Option<SystemTime>,
         stat: bool,
-    ) -> anyhow::Result<Option<SystemTime>> {
+    ) -> anyhow::Result<Option<std::fs::Metadata>> {
         let result = self.flush(true).and_then(|()| {
             let file = self.file.as_ref().expect("created by flush");
             if let Some(modified) = modified {
@@ -192,11 +192,6 @@ impl<'a> PartFile<'a> {
                 // system without mtimes should not fail the download.
                 let _ = file.set_modified(modified);
             }
-            let mtime = if stat {
-                file.metadata().and_then(|m| m.modified()).ok()
-            } else {
-                None
-            };
             if self.noted {
                 resume::clear(file).with_context(|| {
                     format!("cannot clear {}", self.out.display(&self.part).display())
@@ -204,8 +199,9 @@ impl<'a> PartFile<'a> {
             }
             let in_one_go = self.flushes == 1 && !self.noted;
             self.out
-                .promote(file, &self.part, &self.rel, !in_one_go, self.written)
-                .map(|()| mtime)
+                .promote(file, &self.part, &self.rel, !in_one_go, self.written)?;
+            // After the rename, which sets the status-change time.
+            Ok(if stat { file.metadata().ok() } else { None })
         });
         if result.is_err() {
             self.abandon(true);

@@ -3,18 +3,26 @@
 //! and `update` fetch again a file whose size differs from its entry, and
 //! trust a file whose size and mtime match an entry with the wanted digest;
 //! `--list` prints the entries; a second haul on the file exits 2; a kill
-//! -9 leaves a file whose every entry is on disk.
+//! -9 leaves a file whose every entry is on disk. Damage: a damaged record
+//! loses only itself, with one warning; `--list` prints every valid entry
+//! of a damaged file without changing it; compaction writes its temp file
+//! exclusively (never through a symlink) and keeps a symlinked state a
+//! link; a FIFO is refused at once; a state refuses another `--dir`.
 //!
-//! Not here: the log format and its repair (unit tests in `src/state.rs`).
+//! Not here: the log format itself, and damage of every shape (unit and
+//! property tests in `src/state.rs`). These tests find records by their
+//! payload (`kind | len | path`), so they read version 1 as well as 2.
 
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use hyper::StatusCode;
 use tempfile::TempDir;
 
 use crate::support::server::{self, Server, drip, ok, status, with_header};
 use crate::support::{
-    haul_in, parse_json_lines, pseudo_random, record, run, sha256_hex, spawn, tree,
+    haul_in, parse_json_lines, pseudo_random, record, run, run_with_timeout, sha256_hex, spawn,
+    tree,
 };
 
 const BODY: &[u8] = b"the first version of the file\n";
@@ -261,4 +269,377 @@ fn a_kill_leaves_a_state_whose_entries_are_all_on_disk() {
     run(haul_in(tmp.path()).args([&pattern, "--state", "s.haul", "-d", "out"])).assert_code(0);
     let listed = run(haul_in(tmp.path()).args(["--state", "s.haul", "--list"]));
     assert_eq!(parse_json_lines(&listed.stdout).len(), 40);
+}
+
+/// Where the payload of `rel`'s entry starts in a state file: an entry
+/// payload begins `1 | len(rel) u32 | rel`. The length field is 8 bytes
+/// before it, in both versions (`[SYNC] | len | crc | payload`).
+fn payload_of(bytes: &[u8], rel: &str) -> usize {
+    let mut needle = vec![1u8];
+    needle.extend_from_slice(&(rel.len() as u32).to_le_bytes());
+    needle.extend_from_slice(rel.as_bytes());
+    let found: Vec<usize> = bytes
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle.as_slice())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(found.len(), 1, "one entry for {rel}");
+    found[0]
+}
+
+/// Runs `/f1 /f2 /f3` into `out` with `--state s.haul`; returns the URLs
+/// and the paths in the order their records were written.
+fn three_saved(server: &Server, tmp: &Path) -> (Vec<String>, Vec<&'static str>) {
+    let urls: Vec<String> = ["/f1", "/f2", "/f3"].map(|p| server.url(p)).into();
+    run(haul_in(tmp)
+        .args(&urls)
+        .args(["--state", "s.haul", "-d", "out"]))
+    .assert_code(0);
+    let bytes = std::fs::read(tmp.join("s.haul")).unwrap();
+    let mut order = vec!["f1", "f2", "f3"];
+    order.sort_by_key(|rel| payload_of(&bytes, rel));
+    (urls, order)
+}
+
+fn three_files() -> Server {
+    server::files([
+        ("/f1", b"one".to_vec()),
+        ("/f2", b"two".to_vec()),
+        ("/f3", b"three".to_vec()),
+    ])
+}
+
+fn listed_paths(out: &crate::support::Output) -> Vec<String> {
+    let mut paths: Vec<String> = parse_json_lines(&out.stdout)
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn warnings(out: &crate::support::Output) -> Vec<&str> {
+    out.stderr_lines()
+        .filter(|l| l.starts_with("haul: warning:"))
+        .collect()
+}
+
+/// A run on a state whose middle record (of three) has one byte flipped.
+fn run_after(tmp: &Path, urls: &[String]) -> crate::support::Output {
+    run(haul_in(tmp)
+        .args(urls)
+        .args(["--state", "s.haul", "-d", "out"]))
+}
+
+/// One flipped byte in record 2 of 3 used to cut the file there: record 3
+/// was lost, silently. Now records 1 and 3 stay, and one warning says what
+/// was skipped.
+#[test]
+fn a_damaged_record_loses_only_itself_with_one_warning() {
+    let server = three_files();
+    let tmp = TempDir::new().unwrap();
+    let (urls, order) = three_saved(&server, tmp.path());
+    let state = tmp.path().join("s.haul");
+    let mut bytes = std::fs::read(&state).unwrap();
+    // A byte of the middle record's URL.
+    let middle = payload_of(&bytes, order[1]);
+    bytes[middle + 12] ^= 0x20;
+    std::fs::write(&state, &bytes).unwrap();
+
+    let out = run_after(tmp.path(), &urls);
+
+    out.assert_code(0);
+    let warned = warnings(&out);
+    assert_eq!(warned.len(), 1, "{out}");
+    assert!(
+        warned[0].contains("s.haul") && warned[0].contains("skipped 1 damaged record"),
+        "{out}"
+    );
+    let listed = run(haul_in(tmp.path()).args(["--state", "s.haul", "--list"]));
+    listed.assert_code(0);
+    assert!(listed.stderr.is_empty(), "cleaned up by the run: {listed}");
+    let mut kept = vec![order[0].to_string(), order[2].to_string()];
+    kept.sort();
+    assert_eq!(listed_paths(&listed), kept);
+}
+
+/// A length field of 0xffffffff in record 2 of 3 is damage like any other.
+#[test]
+fn a_huge_length_field_loses_only_its_record() {
+    let server = three_files();
+    let tmp = TempDir::new().unwrap();
+    let (urls, order) = three_saved(&server, tmp.path());
+    let state = tmp.path().join("s.haul");
+    let mut bytes = std::fs::read(&state).unwrap();
+    let len_field = payload_of(&bytes, order[1]) - 8;
+    bytes[len_field..len_field + 4].copy_from_slice(&[0xff; 4]);
+    std::fs::write(&state, &bytes).unwrap();
+
+    let out = run_after(tmp.path(), &urls);
+
+    out.assert_code(0);
+    assert_eq!(warnings(&out).len(), 1, "{out}");
+    assert!(out.stderr.contains("skipped 1 damaged record"), "{out}");
+    let listed = run(haul_in(tmp.path()).args(["--state", "s.haul", "--list"]));
+    let mut kept = vec![order[0].to_string(), order[2].to_string()];
+    kept.sort();
+    assert_eq!(listed_paths(&listed), kept, "{listed}");
+}
+
+/// `state`'s bytes and mtime, with the mtime first set in the past so that
+/// any write would show.
+fn frozen(state: &Path) -> (Vec<u8>, SystemTime) {
+    let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(state)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    snapshot(state)
+}
+
+fn snapshot(state: &Path) -> (Vec<u8>, SystemTime) {
+    let meta = std::fs::metadata(state).unwrap();
+    (std::fs::read(state).unwrap(), meta.modified().unwrap())
+}
+
+/// What a kill mid-append leaves used to make `--list` fail ("cannot
+/// repair the --state file: Invalid argument") and print nothing.
+#[test]
+fn list_prints_the_entries_before_a_torn_tail_and_changes_nothing() {
+    let server = three_files();
+    let tmp = TempDir::new().unwrap();
+    let (_, order) = three_saved(&server, tmp.path());
+    let state = tmp.path().join("s.haul");
+    let len = std::fs::metadata(&state).unwrap().len();
+    std::fs::File::options()
+        .write(true)
+        .open(&state)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    let before = frozen(&state);
+
+    let out = run(haul_in(tmp.path()).args(["--state", "s.haul", "--list"]));
+
+    out.assert_code(0);
+    let mut kept = vec![order[0].to_string(), order[1].to_string()];
+    kept.sort();
+    assert_eq!(listed_paths(&out), kept, "{out}");
+    let warned = warnings(&out);
+    assert_eq!(warned.len(), 1, "{out}");
+    assert!(warned[0].contains("unfinished last record"), "{out}");
+    assert_eq!(snapshot(&state), before, "--list changed the file");
+}
+
+/// An empty file used to fail `--list` with "Bad file descriptor".
+#[test]
+fn list_of_an_empty_file_prints_nothing() {
+    let tmp = TempDir::new().unwrap();
+    std::fs::write(tmp.path().join("s.haul"), b"").unwrap();
+
+    let out = run(haul_in(tmp.path()).args(["--state", "s.haul", "--list"]));
+
+    out.assert_code(0).assert_stdout_empty();
+    assert!(out.stderr.is_empty(), "{out}");
+    assert_eq!(std::fs::read(tmp.path().join("s.haul")).unwrap(), b"");
+}
+
+#[test]
+fn list_of_a_file_that_is_not_a_state_exits_2() {
+    let tmp = TempDir::new().unwrap();
+    std::fs::write(tmp.path().join("s.haul"), b"hello, world\n").unwrap();
+
+    let out = run(haul_in(tmp.path()).args(["--state", "s.haul", "--list"]));
+
+    out.assert_code(2).assert_stdout_empty();
+    assert!(
+        out.stderr.contains("s.haul") && out.stderr.contains("not a haul --state file"),
+        "{out}"
+    );
+}
+
+#[test]
+fn list_of_a_damaged_file_prints_every_valid_entry_and_changes_nothing() {
+    let server = three_files();
+    let tmp = TempDir::new().unwrap();
+    let (_, order) = three_saved(&server, tmp.path());
+    let state = tmp.path().join("s.haul");
+    let mut bytes = std::fs::read(&state).unwrap();
+    let first = payload_of(&bytes, order[0]);
+    bytes[first + 12] ^= 0x20;
+    std::fs::write(&state, &bytes).unwrap();
+    let before = frozen(&state);
+
+    let out = run(haul_in(tmp.path()).args(["--state", "s.haul", "--list"]));
+
+    out.assert_code(0);
+    let mut kept = vec![order[1].to_string(), order[2].to_string()];
+    kept.sort();
+    assert_eq!(listed_paths(&out), kept, "{out}");
+    let warned = warnings(&out);
+    assert_eq!(warned.len(), 1, "{out}");
+    assert!(warned[0].contains("skipped 1 damaged record"), "{out}");
+    assert_eq!(snapshot(&state), before, "--list changed the file");
+}
+
+/// A version-1 state (`len | crc32(payload) | payload`) of `records`
+/// entries for one path: over 1 MiB, nearly all of it dead, so any version
+/// of haul compacts it when it opens it.
+fn dead_v1_state(records: usize) -> Vec<u8> {
+    let mut payload = vec![1u8];
+    for s in ["old", &format!("https://example.com/{}", "x".repeat(500))] {
+        payload.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        payload.extend_from_slice(s.as_bytes());
+    }
+    payload.extend_from_slice(&7u64.to_le_bytes()); // bytes
+    payload.push(0); // flags: no optional field
+    payload.extend_from_slice(&1_700_000_000u64.to_le_bytes()); // saved_at
+    payload.extend_from_slice(&1_700_000_000u64.to_le_bytes()); // run
+    let mut out = b"haul-state 1\n".to_vec();
+    for _ in 0..records {
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+    }
+    assert!(out.len() > 1 << 20);
+    out
+}
+
+/// Runs `/g` into `out` with `--state s.haul` (a compaction on open), and
+/// checks that the state then holds the old entry and the new one.
+fn run_compacting(tmp: &Path) {
+    let server = server::files([("/g", b"gee".to_vec())]);
+    let url = server.url("/g");
+    run(haul_in(tmp).args([&url, "--state", "s.haul", "-d", "out"])).assert_code(0);
+    let listed = run(haul_in(tmp).args(["--state", "s.haul", "--list"]));
+    listed.assert_code(0);
+    assert_eq!(listed_paths(&listed), ["g", "old"], "{listed}");
+}
+
+/// A symlink at `STATE.compact` used to be followed (opened `O_TRUNC`): its
+/// target was overwritten, and the state became the symlink.
+#[test]
+fn compaction_never_writes_through_a_symlink_at_its_temp_name() {
+    let tmp = TempDir::new().unwrap();
+    std::fs::write(tmp.path().join("s.haul"), dead_v1_state(2500)).unwrap();
+    let outside = TempDir::new().unwrap();
+    let target = outside.path().join("precious.txt");
+    std::fs::write(&target, b"precious").unwrap();
+    std::os::unix::fs::symlink(&target, tmp.path().join("s.haul.compact")).unwrap();
+
+    run_compacting(tmp.path());
+
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+    let state = std::fs::symlink_metadata(tmp.path().join("s.haul")).unwrap();
+    assert!(state.is_file(), "the state is a regular file");
+    assert!(state.len() < 1 << 16, "compacted: {}", state.len());
+    assert!(!tmp.path().join("s.haul.compact").exists());
+}
+
+/// A `.compact` left by a crash is replaced, not appended to.
+#[test]
+fn compaction_replaces_a_stale_temp_file() {
+    let tmp = TempDir::new().unwrap();
+    std::fs::write(tmp.path().join("s.haul"), dead_v1_state(2500)).unwrap();
+    std::fs::write(tmp.path().join("s.haul.compact"), b"stale").unwrap();
+
+    run_compacting(tmp.path());
+
+    assert!(std::fs::symlink_metadata(tmp.path().join("s.haul.compact")).is_err());
+    assert!(std::fs::metadata(tmp.path().join("s.haul")).unwrap().len() < 1 << 16);
+}
+
+/// A `--state` that is a symlink stays one: its target is what is locked,
+/// compacted and replaced.
+#[test]
+fn a_symlinked_state_stays_a_link_through_compaction() {
+    let tmp = TempDir::new().unwrap();
+    std::fs::create_dir(tmp.path().join("keep")).unwrap();
+    let real = tmp.path().join("keep/state.bin");
+    std::fs::write(&real, dead_v1_state(2500)).unwrap();
+    std::os::unix::fs::symlink("keep/state.bin", tmp.path().join("s.haul")).unwrap();
+
+    run_compacting(tmp.path());
+
+    let link = std::fs::symlink_metadata(tmp.path().join("s.haul")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let bytes = std::fs::read(&real).unwrap();
+    assert!(bytes.len() < 1 << 16, "compacted: {}", bytes.len());
+    assert!(bytes.starts_with(b"haul-state 2\n"));
+    assert!(!tmp.path().join("keep/state.bin.compact").exists());
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// A FIFO with no writer used to block `open` forever (and SIGINT with
+/// it): now it is refused at once, as a run's state and for `--list`.
+#[test]
+fn a_fifo_as_state_is_refused_at_once() {
+    let server = server::files([("/f", BODY.to_vec())]).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    mkfifo(&tmp.path().join("s.haul"));
+    let url = server.url("/f");
+
+    let listed = run_with_timeout(
+        haul_in(tmp.path()).args(["--state", "s.haul", "--list"]),
+        Duration::from_secs(10),
+    );
+    let ran = run_with_timeout(
+        haul_in(tmp.path()).args([&url, "--state", "s.haul", "-d", "out"]),
+        Duration::from_secs(10),
+    );
+
+    for out in [listed, ran] {
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("s.haul") && out.stderr.contains("is not a regular file"),
+            "{out}"
+        );
+    }
+    assert!(tree(&tmp.path().join("out")).is_empty());
+}
+
+/// A state created for `-d A` used to vouch, with `-d B`, for files it
+/// never wrote. Now the run is refused, naming both folders, before
+/// anything is written.
+#[test]
+fn a_state_refuses_another_dir() {
+    let server = server::files([("/f", BODY.to_vec())]);
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/f");
+    run(haul_in(tmp.path()).args([&url, "--state", "s.haul", "-d", "A"])).assert_code(0);
+    std::fs::create_dir(tmp.path().join("B")).unwrap();
+    std::fs::write(tmp.path().join("B/mine"), b"mine").unwrap();
+    let state = frozen(&tmp.path().join("s.haul"));
+
+    let out = run(
+        haul_in(tmp.path()).args([&url, "--state", "s.haul", "-d", "B", "--report", "r.jsonl"])
+    );
+
+    out.assert_code(2);
+    let a = tmp.path().join("A").canonicalize().unwrap();
+    let b = tmp.path().join("B").canonicalize().unwrap();
+    assert!(
+        out.stderr.contains("s.haul")
+            && out
+                .stderr
+                .contains(&format!("serves the folder {}", a.display()))
+            && out.stderr.contains(&format!("not {}", b.display())),
+        "{out}"
+    );
+    assert_eq!(server.hits_for("/f"), 1);
+    assert_eq!(
+        tree(&tmp.path().join("B")).into_keys().collect::<Vec<_>>(),
+        ["mine"]
+    );
+    assert!(!tmp.path().join("r.jsonl").exists(), "{out}");
+    assert_eq!(snapshot(&tmp.path().join("s.haul")), state);
 }
