@@ -27,7 +27,7 @@ const KILLS: usize = 5;
 const MIN_LEN: usize = 20 * 1024;
 const MAX_LEN: usize = 600 * 1024;
 
-fn xorshift(state: &mut u64) -> u64 {
+pub(super) fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
     *state ^= *state << 17;
@@ -37,15 +37,26 @@ fn xorshift(state: &mut u64) -> u64 {
 /// Checks the output folder as it is at one moment: every name is one of the
 /// expected files or its `.part`, and every final file is byte-exact. Files
 /// already verified are recognised by (inode, mtime, size) and not reread.
-struct Observer<'a> {
+pub(super) struct Observer<'a> {
     want: &'a HashMap<String, Bytes>,
     verified: HashMap<String, (u64, i64, i64, u64)>,
     observations: usize,
     seed: u64,
 }
 
-impl Observer<'_> {
-    fn observe(&mut self, dir: &Path) {
+impl<'a> Observer<'a> {
+    /// An observer of a folder that should end up holding `want`; `seed`
+    /// goes into its messages.
+    pub(super) fn new(want: &'a HashMap<String, Bytes>, seed: u64) -> Self {
+        Observer {
+            want,
+            verified: HashMap::new(),
+            observations: 0,
+            seed,
+        }
+    }
+
+    pub(super) fn observe(&mut self, dir: &Path) {
         self.observations += 1;
         let Ok(entries) = std::fs::read_dir(dir) else {
             return; // not created yet
@@ -95,9 +106,10 @@ impl Observer<'_> {
     }
 }
 
-#[test]
-fn repeated_sigkill_never_leaves_a_broken_file() {
-    let seed = std::env::var("HAUL_CRASH_SEED")
+/// The seed named by the environment variable `var`, else one from the
+/// clock (never zero: xorshift would stay at zero).
+pub(super) fn seed_from(var: &str) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
@@ -106,7 +118,12 @@ fn repeated_sigkill_never_leaves_a_broken_file() {
                 .unwrap()
                 .as_nanos();
             (nanos as u64) | 1
-        });
+        })
+}
+
+#[test]
+fn repeated_sigkill_never_leaves_a_broken_file() {
+    let seed = seed_from("HAUL_CRASH_SEED");
     println!("crash test seed: {seed} (HAUL_CRASH_SEED={seed} replays it)");
     let mut rng = seed;
 
@@ -142,12 +159,7 @@ fn repeated_sigkill_never_leaves_a_broken_file() {
     let tmp = TempDir::new().unwrap();
     let out_dir = tmp.path().join("out");
     let pattern = server.url(&format!("/f[001-{FILES:03}].bin"));
-    let mut observer = Observer {
-        want: &want,
-        verified: HashMap::new(),
-        observations: 0,
-        seed,
-    };
+    let mut observer = Observer::new(&want, seed);
     let started = Instant::now();
 
     for round in 0..KILLS {
