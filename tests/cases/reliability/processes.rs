@@ -200,7 +200,7 @@ fn files(rng: &mut u64) -> Vec<Case> {
             out.push(Case {
                 name: format!("f{:02}.bin", out.len()),
                 body: pool.slice(off..off + len),
-                digest: xorshift(rng) % 2 == 0,
+                digest: xorshift(rng).is_multiple_of(2),
                 shape,
             });
         }
@@ -255,8 +255,8 @@ fn hauls_at_once(seed: u64) {
     let plans: Vec<Plan> = (0..count)
         .map(|_| {
             let start = Duration::from_millis(xorshift(&mut rng) % 1501);
-            let split = xorshift(&mut rng) % 2 == 0;
-            let kill = (xorshift(&mut rng) % 2 == 0)
+            let split = xorshift(&mut rng).is_multiple_of(2);
+            let kill = (xorshift(&mut rng).is_multiple_of(2))
                 .then(|| start + Duration::from_millis(100 + xorshift(&mut rng) % 1500));
             Plan { start, split, kill }
         })
