@@ -9,7 +9,7 @@
 //! at it, with and without a digest), and a property test: two to four
 //! hauls started at random moments on one list, some killed with SIGKILL,
 //! then a clean run. Its seed is printed; `HAUL_PROP_SEED=N` replays a
-//! case and `HAUL_PROP_CASES=N` runs more of them (default 3).
+//! case and `HAUL_PROP_CASES=N` runs more of them (default 6).
 //!
 //! Not here: one haul killed and restarted (crash.rs), a second haul on the
 //! same `--state` or `--report` (state.rs).
@@ -381,7 +381,7 @@ fn two_to_four_hauls_at_once() {
     let cases: u64 = std::env::var("HAUL_PROP_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(6);
     println!("property seed {seed} (HAUL_PROP_SEED={seed} replays it; HAUL_PROP_CASES={cases})");
     for case in 0..cases {
         let case_seed = seed.wrapping_add(case.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
