@@ -600,7 +600,7 @@ fn kind(stat: &Stat) -> Existing {
         FileType::RegularFile => Existing::File {
             len: stat.st_size as u64,
             modified: mtime(stat),
-            ino: stat.st_ino as u64,
+            ino: stat.st_ino,
             ctime: ctime(stat),
         },
         FileType::Symlink => Existing::Symlink,

@@ -6,6 +6,7 @@
 //! `--rate`: the start times the servers saw, for one host, two hosts at
 //! once, decimals and `/m`, retries, and a 429 that halves the rate.
 //! `--limit-rate`: how long a transfer of known size takes.
+//! `EMFILE` (a low `ulimit -n` under a high `-j`) is back-pressure.
 
 use std::time::Duration;
 
@@ -287,4 +288,36 @@ fn a_retry_waits_for_its_hosts_room() {
     out.assert_code(0).assert_summary(3, 0, 0);
     assert_eq!(server.hits(), 4);
     assert_eq!(server.max_in_flight(), 1);
+}
+
+/// Running out of file descriptors is back-pressure, not a failure: under
+/// `ulimit -n 64` with `-j 64`, 300 small files (each answer 20 ms late, so
+/// many overlap) all arrive whole, exit 0, without spending retries on it
+/// (`--retries 0`).
+#[cfg(unix)]
+#[test]
+fn too_many_open_files_is_back_pressure() {
+    let files: Vec<(String, Vec<u8>)> = (1..=300)
+        .map(|i| {
+            (
+                format!("/f{i:03}.bin"),
+                format!("body {i}\n").repeat(50).into_bytes(),
+            )
+        })
+        .collect();
+    let server = server::files_delayed(files.clone(), Duration::from_millis(20));
+    let tmp = TempDir::new().unwrap();
+    let mut cmd = haul_in(tmp.path());
+    cmd.arg(server.url("/f[001-300].bin"))
+        .args(["-j", "64", "--retries", "0", "-d", "out"]);
+    crate::support::limit_open_files(&mut cmd, 64);
+
+    let out = run(&mut cmd);
+
+    out.assert_code(0).assert_summary(300, 0, 0);
+    let want = files
+        .iter()
+        .map(|(p, b)| (p[1..].to_string(), b.clone()))
+        .collect();
+    assert_tree_eq(&tree(&tmp.path().join("out")), &want);
 }

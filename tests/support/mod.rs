@@ -364,6 +364,41 @@ pub fn limit_file_size(cmd: &mut Command, bytes: u64) -> &mut Command {
     }
 }
 
+/// Makes `cmd`'s child unable to hold more than `n` open files at once
+/// (`RLIMIT_NOFILE`, as `ulimit -n N` does): past it, `open`, `socket` and
+/// `accept` fail with `EMFILE`.
+#[cfg(unix)]
+pub fn limit_open_files(cmd: &mut Command, n: u64) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: n as libc::rlim_t,
+        rlim_max: n as libc::rlim_t,
+    };
+    // SAFETY: between fork and exec only async-signal-safe calls are
+    // allowed; setrlimit(2) is, and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds; panics naming `what` after `timeout`.
+#[track_caller]
+pub fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {timeout:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
     thread::spawn(move || {
         let mut buf = Vec::new();

@@ -7,15 +7,20 @@
 //! Timings come from the server's request timestamps (`Recorded::at`), with
 //! `--retry-wait 10ms` wherever the wait itself is not under test.
 //!
+//! Several hauls at once on one `--dir`, and property tests that start,
+//! kill and restart them (processes.rs), follow the contract's "Across
+//! processes and crashes".
+//!
 //! Not here: plain truncation and stall failures without a retry that
 //! succeeds, or a list line's `sha256=` on its own (errors.rs).
 
+use std::path::Path;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
 use crate::support::server::{self, Recorded, Resource, Server, Shape};
-use crate::support::{Output, assert_out_holds, tree};
+use crate::support::{Output, assert_out_holds, sha256_hex, tree};
 
 mod resume;
 mod retry;
@@ -23,6 +28,8 @@ mod verify;
 
 #[cfg(unix)]
 mod crash;
+#[cfg(unix)]
+mod processes;
 #[cfg(unix)]
 mod signals;
 
@@ -88,4 +95,103 @@ fn part_len(tmp: &TempDir) -> Option<usize> {
     tree(&tmp.path().join("out"))
         .get("r.bin.part")
         .map(Vec::len)
+}
+
+/// Whether the file system under `dir` keeps user extended attributes
+/// (where it does not, haul keeps no resume note, and the cases that plant
+/// one have nothing to check).
+#[cfg(unix)]
+fn xattrs_work(dir: &Path) -> bool {
+    let probe = dir.join("xattr-probe");
+    let file = std::fs::File::create(&probe).unwrap();
+    let ok =
+        rustix::fs::fsetxattr(&file, "user.probe", b"1", rustix::fs::XattrFlags::empty()).is_ok();
+    std::fs::remove_file(probe).unwrap();
+    ok
+}
+
+/// Writes haul's resume note (`user.haul.resume`, the text format of
+/// `src/fetch/resume.rs`) on `part` for `url`: `ranges` is `0-` for a
+/// `.part` written from zero, or `A-B,C-D` (inclusive ends) with `size`
+/// for one written over several connections.
+#[cfg(unix)]
+fn plant_note(part: &Path, url: &str, etag: &str, size: Option<u64>, ranges: &str) {
+    let mut note = format!(
+        "haul-resume 1\nurl {}\netag {etag}\n",
+        sha256_hex(url.as_bytes())
+    );
+    if let Some(size) = size {
+        note.push_str(&format!("size {size}\n"));
+    }
+    note.push_str(&format!("ranges {ranges}\n"));
+    rustix::fs::setxattr(
+        part,
+        "user.haul.resume",
+        note.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap_or_else(|e| panic!("cannot write the note on {}: {e}", part.display()));
+}
+
+/// The resume note on `part`, as text, if it has one.
+#[cfg(unix)]
+fn read_note(part: &Path) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let n = rustix::fs::getxattr(part, "user.haul.resume", &mut buf[..]).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// The report records of a `--report` file that a run may have been killed
+/// while writing: every whole line (a last line without its newline is a
+/// write the kill cut short, and is left out).
+fn report_lines(path: &Path) -> Vec<serde_json::Value> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    assert!(
+        !bytes.contains(&0),
+        "{} holds NUL bytes: written at an offset past its end",
+        path.display()
+    );
+    let text = String::from_utf8(bytes).expect("a report is UTF-8");
+    let whole = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    crate::support::parse_json_lines(whole)
+}
+
+/// Asserts that every `ok` record (and every `skipped` one that names a
+/// sha256) among `records` is true of the file on disk now: its `path`
+/// (relative to `cwd`, haul's working folder) holds `bytes` bytes whose
+/// SHA-256 is `sha256`. `what` names the report in messages.
+#[track_caller]
+fn assert_records_true(cwd: &Path, records: &[serde_json::Value], what: &str) {
+    for rec in records {
+        let status = rec["status"].as_str().unwrap_or_default();
+        let claims = status == "ok" || (status == "skipped" && rec["sha256"].is_string());
+        if !claims {
+            continue;
+        }
+        let path = rec["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: an {status} record without a path: {rec}"));
+        let got = std::fs::read(cwd.join(path))
+            .unwrap_or_else(|e| panic!("{what}: {rec}\nbut {path} cannot be read: {e}"));
+        if status == "ok" {
+            assert_eq!(
+                rec["bytes"].as_u64(),
+                Some(got.len() as u64),
+                "{what}: the record's bytes are not the file's length ({path}): {rec}"
+            );
+        }
+        if let Some(sha) = rec["sha256"].as_str() {
+            assert_eq!(
+                sha,
+                sha256_hex(&got),
+                "{what}: the record's sha256 is not the file's ({path}, {} bytes): {rec}",
+                got.len()
+            );
+        }
+    }
 }

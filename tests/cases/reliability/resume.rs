@@ -4,16 +4,23 @@
 //! server that ignores the range or whose resource changed (never mixed
 //! bytes); and a 416 for a `.part` that is already whole.
 //!
+//! A note is accepted only where the `.part` backs it (contract: "its
+//! length agrees with the claimed ranges"): notes planted by hand that claim
+//! more than the file holds.
+//!
 //! Not here: resuming after SIGINT (signals.rs) or SIGKILL (crash.rs), and
 //! checksums over resumed files (verify.rs).
 
 use tempfile::TempDir;
 
-use super::{FAST, assert_saved, cut_then, logged_requests, part_len, show};
+use super::{
+    FAST, assert_records_true, assert_saved, cut_then, logged_requests, part_len, plant_note, show,
+    xattrs_work,
+};
 use crate::support::server::{self, Resource, Server, Shape};
 use crate::support::{
     Output, assert_no_final_file, assert_out_holds, assert_tree_eq, expected, haul_in,
-    pseudo_random, record, run, tree, write_file,
+    pseudo_random, record, run, sha256_hex, tree, write_file, write_list,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -432,4 +439,117 @@ fn a_slow_download_reaches_its_part_within_about_a_second() {
         "r.bin.part already whole ({len} bytes) after {when:?}"
     );
     assert_saved(&out, &tmp, "r.bin", &full);
+}
+
+/// A server for `/r.bin` = `body` with ETag "v1", ranges honoured, each
+/// answer sent whole.
+fn serve_v1(body: &[u8]) -> Server {
+    let resource = Resource::new(body.to_vec()).etag("\"v1\"");
+    server::http(move |req| {
+        let res = resource.respond(req.headers(), Shape::Whole);
+        async move { res }
+    })
+}
+
+/// Plants `out/r.bin.part` = `bytes` under `tmp` with a note for `url`
+/// ("v1", `size` and `ranges` as in [`plant_note`]), then runs haul on
+/// `url` (or, with `digest`, on a list line with the body's `sha256=`) and
+/// asserts the end is exact: exit 0, `r.bin` = `full`, a true report.
+/// Returns false (having checked nothing) where there are no user xattrs.
+fn resume_a_planted_note(
+    full: &[u8],
+    bytes: &[u8],
+    size: Option<u64>,
+    ranges: &str,
+    digest: bool,
+) -> bool {
+    let tmp = TempDir::new().unwrap();
+    if !xattrs_work(tmp.path()) {
+        eprintln!("no user xattrs here: a planted note is not checked");
+        return false;
+    }
+    let server = serve_v1(full);
+    let url = server.url("/r.bin");
+    let part = write_file(tmp.path(), "out/r.bin.part", bytes);
+    plant_note(&part, &url, "\"v1\"", size, ranges);
+
+    let out = if digest {
+        write_list(
+            tmp.path(),
+            "urls.txt",
+            &[format!("{url} sha256={}", sha256_hex(full))],
+        );
+        run(haul_in(tmp.path())
+            .args(["-i", "urls.txt", "--report", "-", "-d", "out"])
+            .args(FAST))
+    } else {
+        haul_once(&tmp, &url, &[])
+    };
+
+    assert_saved_unmixed(
+        &tmp,
+        &server,
+        &out,
+        full,
+        "r.bin is not the resource: a note was trusted that its .part does not back",
+    );
+    let report = out.stdout_report();
+    assert_eq!(record(&report, &url)["status"], "ok", "{out}");
+    assert_records_true(tmp.path(), &report, "the report");
+    true
+}
+
+/// A note is accepted only where the file backs it: a 10-byte `.part`
+/// whose note claims all of a 2 MiB file (`size 2097152`, `ranges
+/// 0-2097151`). The range `bytes=2097152-` gets a 416 saying the resource
+/// is 2097152 bytes long, but the file is not: it must be fetched.
+#[test]
+fn a_note_claiming_the_whole_file_over_ten_bytes_is_not_trusted() {
+    let full = pseudo_random(60, 2 * MIB);
+    resume_a_planted_note(&full, &full[..10], Some(2 * MIB as u64), "0-2097151", false);
+}
+
+/// A note is accepted only where the file backs it: a sparse claim must
+/// lie within the file. Here a 100-byte `.part` claims `0-99` and the
+/// second MiB (`1048576-2097151`) of a 2 MiB file.
+#[test]
+fn a_sparse_note_claiming_bytes_past_the_end_of_its_part_is_not_trusted() {
+    let full = pseudo_random(61, 2 * MIB);
+    resume_a_planted_note(
+        &full,
+        &full[..100],
+        Some(2 * MIB as u64),
+        "0-99,1048576-2097151",
+        false,
+    );
+}
+
+/// The limit of a length check: the note of
+/// [`a_sparse_note_claiming_bytes_past_the_end_of_its_part_is_not_trusted`]
+/// over a zero-filled `.part` of the right length. Nothing but the bytes
+/// tells it apart, so the list line carries a `sha256=`: the digest
+/// catches the zeros and the retry from zero ends exact (never `ok` with
+/// wrong bytes).
+#[test]
+fn a_zero_filled_part_under_a_sparse_note_is_caught_by_the_digest() {
+    let full = pseudo_random(62, 2 * MIB);
+    resume_a_planted_note(
+        &full,
+        &vec![0; 2 * MIB],
+        Some(2 * MIB as u64),
+        "0-99,1048576-2097151",
+        true,
+    );
+}
+
+/// A note is accepted only where the file backs it: a `.part` written from
+/// zero (`ranges 0-`) that is longer than the resource. The 416 to
+/// `bytes=1500-` says the resource is 1000 bytes; the file is not, so the
+/// 416 does not finish it.
+#[test]
+fn a_416_does_not_finish_a_part_longer_than_the_resource() {
+    let full = pseudo_random(63, 1000);
+    let mut longer = full.clone();
+    longer.extend(pseudo_random(64, 500));
+    resume_a_planted_note(&full, &longer, None, "0-", false);
 }

@@ -9,6 +9,11 @@
 //! on a FIFO, bytes written through a hard link, a FIFO replaced by a
 //! rename, and a terminal escape sequence used as a file name.
 //!
+//! The contract's "Across processes and crashes": haul's own files are
+//! claimed by what their paths resolve to (a `--state` or `--report`
+//! reached through a symlink into `-d`), and opening a FIFO as `--report`
+//! never blocks.
+//!
 //! Not here: names that escape with `..`, absolute paths or a symlink on a
 //! fresh download (naming.rs), two downloads sharing a name
 //! (collisions.rs), and which bytes a resumed `.part` may receive
@@ -23,8 +28,8 @@ use tempfile::TempDir;
 
 use crate::support::server::{self, Resource, Server, Shape};
 use crate::support::{
-    Output, assert_out_holds, assert_tree_eq, expected, haul_in, pseudo_random, run,
-    run_with_timeout, tree, write_file, write_list,
+    Output, assert_out_holds, assert_tree_eq, expected, haul_in, parse_json_lines, pseudo_random,
+    run, run_with_timeout, spawn, tree, write_file, write_list,
 };
 
 /// A retry wait short enough that retries cost nothing.
@@ -384,4 +389,132 @@ fn a_disposition_name_with_a_bell_is_refused() {
 #[test]
 fn a_disposition_name_with_a_right_to_left_override_is_refused() {
     a_disposition_name_with("%E2%80%AE", '\u{202e}');
+}
+
+/// haul's own files are claimed by what their paths resolve to:
+/// `--state link.haul`, where `link.haul -> out/state.haul`, claims
+/// `out/state.haul`, so a URL named `state.haul` fails (naming haul's
+/// `--state` file) even with `--on-exists overwrite`, and the state is
+/// not replaced.
+#[test]
+fn a_state_reached_through_a_symlink_is_not_replaced() {
+    let server = server::files([
+        ("/state.haul", b"not a state".to_vec()),
+        ("/fine.txt", b"fine".to_vec()),
+    ])
+    .any_hits();
+    let tmp = TempDir::new().unwrap();
+    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    std::os::unix::fs::symlink("out/state.haul", tmp.path().join("link.haul")).unwrap();
+    let bad = server.url("/state.haul");
+
+    let out = run(haul_in(tmp.path()).args([
+        &bad,
+        &server.url("/fine.txt"),
+        "--state",
+        "link.haul",
+        "--on-exists",
+        "overwrite",
+        "-j",
+        "1",
+        "-d",
+        "out",
+    ]));
+
+    let state = std::fs::read(tmp.path().join("out/state.haul")).unwrap();
+    assert!(
+        state != b"not a state",
+        "the state was replaced by the download\n{out}"
+    );
+    out.assert_code(1).assert_summary(1, 0, 1);
+    out.assert_failure(&bad, &["--state"]);
+    assert!(
+        std::fs::symlink_metadata(tmp.path().join("link.haul"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let listed = run(haul_in(tmp.path()).args(["--state", "link.haul", "--list"]));
+    listed.assert_code(0);
+    let entries = parse_json_lines(&listed.stdout);
+    assert_eq!(entries.len(), 1, "{listed}");
+    assert_eq!(entries[0]["path"], "fine.txt", "{listed}");
+}
+
+/// The same for `--report link.jsonl`, where `link.jsonl ->
+/// out/report.jsonl`: a URL named `report.jsonl` fails naming haul's
+/// `--report` file, and the report holds both records.
+#[test]
+fn a_report_reached_through_a_symlink_is_not_replaced() {
+    let server = server::files([
+        ("/report.jsonl", b"not a report".to_vec()),
+        ("/fine.txt", b"fine".to_vec()),
+    ])
+    .any_hits();
+    let tmp = TempDir::new().unwrap();
+    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    std::os::unix::fs::symlink("out/report.jsonl", tmp.path().join("link.jsonl")).unwrap();
+    let bad = server.url("/report.jsonl");
+
+    let out = run(haul_in(tmp.path()).args([
+        &bad,
+        &server.url("/fine.txt"),
+        "--report",
+        "link.jsonl",
+        "--on-exists",
+        "overwrite",
+        "-j",
+        "1",
+        "-d",
+        "out",
+    ]));
+
+    let report = std::fs::read_to_string(tmp.path().join("out/report.jsonl")).unwrap();
+    assert!(
+        report != "not a report",
+        "the report was replaced by the download\n{out}"
+    );
+    out.assert_code(1).assert_summary(1, 0, 1);
+    out.assert_failure(&bad, &["--report"]);
+    assert_eq!(parse_json_lines(&report).len(), 2, "{report}");
+}
+
+/// Opening a FIFO never blocks: a FIFO with no reader as `--report` is
+/// refused at once (exit 2, naming it) or used; the run ends by itself
+/// within [`HANG`]. Were it stuck, SIGTERM must still end it (the
+/// failure message says whether it did, or SIGKILL was needed).
+#[test]
+fn a_fifo_as_report_does_not_hang() {
+    let server = server::files([("/x", b"x".to_vec())]).any_hits();
+    let tmp = TempDir::new().unwrap();
+    mkfifo(&tmp.path().join("r.fifo"));
+
+    let mut running =
+        spawn(haul_in(tmp.path()).args([&server.url("/x"), "--report", "r.fifo", "-d", "out"]));
+    while running.elapsed() < HANG && !running.has_exited() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !running.has_exited() {
+        running.signal(libc::SIGTERM);
+        let sent = running.elapsed();
+        while running.elapsed() < sent + Duration::from_secs(5) && !running.has_exited() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ended = running.has_exited();
+        let out = running.kill();
+        panic!(
+            "haul was still running after {HANG:?} with a FIFO as --report; SIGTERM {}\n{out}",
+            if ended {
+                "ended it"
+            } else {
+                "did not end it within 5 s: it had to be SIGKILLed"
+            }
+        );
+    }
+    let out = running.wait(HANG);
+    match out.code() {
+        Some(2) => assert!(out.stderr.contains("r.fifo"), "{out}"),
+        Some(0) => {}
+        _ => panic!("neither refused (exit 2) nor done (exit 0)\n{out}"),
+    }
 }
