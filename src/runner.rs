@@ -323,11 +323,21 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                     Step::Retry { task, wait, pause_host, slow_down, error } => {
                         // Every attempt at -v; by default a line per host
                         // at its 1st, 10th, 100th... retry.
-                        tracing::info!(
-                            "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
-                            masked(&task.job.url), task.attempts, wait.as_secs_f64()
-                        );
+                        if FailureKind::out_of_descriptors(&error) {
+                            tracing::debug!(
+                                "{}: no file descriptor; waiting {:.1}s",
+                                masked(&task.job.url), wait.as_secs_f64()
+                            );
+                        } else {
+                            tracing::info!(
+                                "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
+                                masked(&task.job.url), task.attempts, wait.as_secs_f64()
+                            );
+                        }
                         sink.note_retry(&task, &error);
+                        if FailureKind::out_of_descriptors(&error) {
+                            sched.slots.out_of_descriptors(Instant::now());
+                        }
                         if slow_down {
                             sched.slots.slow_down(&task.job.url, Instant::now());
                         }

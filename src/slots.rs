@@ -6,6 +6,8 @@
 //! retry), calls [`Slots::take`] when it does and [`Slots::give_back`] when
 //! the download ends; nothing here waits or schedules. Without `--per-host`
 //! and `--rate` no host is looked at: the common case costs a comparison.
+//! Running out of file descriptors lowers `-j` for a while
+//! ([`Slots::out_of_descriptors`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -17,10 +19,21 @@ use url::Url;
 const RECOVERY_STEP: Duration = Duration::from_secs(60);
 /// The slowest a 429 makes a host: one start per this long.
 const SLOWEST: Duration = Duration::from_secs(60);
+/// Running out of file descriptors lowers the number of downloads at once
+/// at most this often.
+const LOWER_EVERY: Duration = Duration::from_millis(250);
 
 pub(crate) struct Slots {
     jobs: usize,
     used: usize,
+    /// Downloads the process has file descriptors for: `jobs`, until it
+    /// runs out of them (then lowered, and raised again by one per
+    /// `limit` downloads that end).
+    limit: usize,
+    /// When the limit was last lowered, and the downloads ended since it
+    /// last grew.
+    lowered_at: Option<Instant>,
+    ended: usize,
     /// `--per-host`: the limit, and the downloads in flight per host.
     per_host: Option<(usize, HashMap<u64, usize>)>,
     /// `--rate`: the configured interval between two starts to one host,
@@ -45,6 +58,9 @@ impl Slots {
         Slots {
             jobs,
             used: 0,
+            limit: jobs,
+            lowered_at: None,
+            ended: 0,
             per_host: per_host.map(|n| (n, HashMap::new())),
             rate: rate.map(|interval| (interval, HashMap::new())),
             hasher: RandomState::new(),
@@ -53,7 +69,28 @@ impl Slots {
 
     /// A `-j` slot is free.
     pub(crate) fn free(&self) -> bool {
-        self.used < self.jobs
+        self.used < self.limit
+    }
+
+    /// A download found no file descriptor (`EMFILE`): fewer downloads
+    /// run at once until they fit, so that those running can finish
+    /// instead of all waiting on each other. Lowered at most once per
+    /// [`LOWER_EVERY`] (the downloads running into the limit together are
+    /// one event).
+    pub(crate) fn out_of_descriptors(&mut self, now: Instant) {
+        if self
+            .lowered_at
+            .is_some_and(|at| now.duration_since(at) < LOWER_EVERY)
+        {
+            return;
+        }
+        self.lowered_at = Some(now);
+        self.limit = (self.used.min(self.limit) * 3 / 4).max(1);
+        self.ended = 0;
+        tracing::debug!(
+            "out of file descriptors: at most {} downloads at once",
+            self.limit
+        );
     }
 
     /// Whether some host may have to wait while others start: the runner
@@ -107,6 +144,13 @@ impl Slots {
 
     pub(crate) fn give_back(&mut self, host: Option<u64>) {
         self.used -= 1;
+        if self.limit < self.jobs {
+            self.ended += 1;
+            if self.ended >= self.limit {
+                self.limit += 1;
+                self.ended = 0;
+            }
+        }
         if let (Some(host), Some((_, hosts))) = (host, &mut self.per_host)
             && let Some(n) = hosts.get_mut(&host)
         {

@@ -416,12 +416,20 @@ fn resolve(path: &Path) -> Result<PathBuf> {
     match std::fs::canonicalize(path) {
         Ok(real) => Ok(real),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if std::fs::symlink_metadata(path).is_ok() {
-                bail!(
-                    "the --state file {} is a symlink to nothing; point it at a file, or remove it",
-                    path.display()
-                );
+            // A link to a file not there yet names where it is created.
+            let mut path = path.to_path_buf();
+            for _ in 0..40 {
+                match std::fs::read_link(&path) {
+                    Ok(target) => {
+                        path = match path.parent() {
+                            Some(parent) => parent.join(target),
+                            None => target,
+                        }
+                    }
+                    Err(_) => break,
+                }
             }
+            let path = path.as_path();
             let name = path.file_name().with_context(context)?;
             let parent = match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
