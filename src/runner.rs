@@ -375,6 +375,10 @@ async fn recv_split(
     }
 }
 
+/// How long a run stopped by a budget counts what was planned but not
+/// started, before it says the input was not read to the end.
+const COUNT_NOT_STARTED: Duration = Duration::from_millis(200);
+
 /// Stops whatever still runs (attempts in flight flush what they received
 /// to their `.part` and return; the planner thread ends when its channel
 /// closes), records what never finished, and prints the summary.
@@ -384,7 +388,7 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         config,
         mut sched,
         mut sink,
-        planned,
+        mut planned,
         pending,
         input_open,
         cancel,
@@ -394,12 +398,19 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         Some(Stop::Signal(signal)) => sink.summary.interrupted = Some(*signal),
         Some(Stop::Budget(flag)) => {
             sink.summary.budget = Some(flag);
-            let not_started = pending
-                .iter()
-                .filter(|p| matches!(p, Planned::Fetch(_)))
-                .count();
-            // The planner may have finished with its last batch unread.
-            let unread = input_open && !(planned.is_closed() && planned.is_empty());
+            let is_fetch = |p: &Planned| matches!(p, Planned::Fetch(_));
+            let mut not_started = pending.iter().filter(|p| is_fetch(p)).count();
+            // What the planner hands over that the runner never took (all of
+            // it, when the budget was spent before the first batch came),
+            // counted for a moment: a short input is then counted whole.
+            let mut unread = input_open;
+            let count = async {
+                while let Some(batch) = planned.recv().await {
+                    not_started += batch.iter().filter(|p| is_fetch(p)).count();
+                }
+                unread = false;
+            };
+            let _ = tokio::time::timeout(COUNT_NOT_STARTED, count).await;
             let input = if unread {
                 "; input not read to the end"
             } else {

@@ -63,6 +63,9 @@ pub(crate) struct Task {
     claimed: Option<PathBuf>,
     /// Why a file already there is fetched again.
     replaced: Option<&'static str>,
+    /// The status of the last answer an attempt got, for a task stopped
+    /// while it waits for its next attempt.
+    last_status: Option<u16>,
 }
 
 impl Task {
@@ -76,6 +79,7 @@ impl Task {
             started: Instant::now(),
             claimed: None,
             replaced: job_replaced,
+            last_status: None,
         }
     }
 
@@ -84,8 +88,10 @@ impl Task {
         crate::retry::host_key(&self.job.url)
     }
 
-    /// The outcome for a task that never got its next attempt.
-    pub(crate) fn into_outcome(self, failure: Failure) -> Outcome {
+    /// The outcome for a task that never got its next attempt: with the
+    /// status its last attempt was answered with, if any.
+    pub(crate) fn into_outcome(self, mut failure: Failure) -> Outcome {
+        failure.http_status = failure.http_status.or(self.last_status);
         self.finish(Err(failure))
     }
 
@@ -133,6 +139,7 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
         failure.kind = FailureKind::Descriptors;
         task.attempts -= 1;
     }
+    task.last_status = failure.http_status.or(task.last_status);
     if let Some(retry) = task.budget.next(ctx.retry_policy(), &failure) {
         return Step::Retry {
             task,

@@ -110,3 +110,48 @@ fn max_bytes_stops_the_run_once_spent() {
         .count();
     assert_eq!(ok, 1, "{out}");
 }
+
+/// Issue 16: a URL the budget stopped before it started is counted as
+/// planned but not started, even when the budget was spent before the
+/// runner took the planner's first batch (it used to say 0).
+#[test]
+fn a_deadline_of_zero_counts_the_url_it_never_started() {
+    let server = server::files([("/a", b"a".to_vec())]).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([&server.url("/a"), "--deadline", "0", "-d", "out"]));
+
+    out.assert_code(3);
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l == "haul: stopped by --deadline: 1 planned but not started"),
+        "{out}"
+    );
+}
+
+/// Issue 16: a URL stopped while it waits for its retry is reported with
+/// the status its last attempt got (it used to be `http_status: null`).
+#[test]
+fn a_url_stopped_while_waiting_to_retry_keeps_its_last_status() {
+    let server = server::http(|_req| {
+        let res = server::with_header(
+            server::status(hyper::StatusCode::SERVICE_UNAVAILABLE),
+            "retry-after",
+            "30",
+        );
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/a");
+
+    let out =
+        run(haul_in(tmp.path()).args([&url, "--deadline", "1s", "--report", "-", "-d", "out"]));
+
+    out.assert_code(3);
+    let records = out.stdout_report();
+    let record = crate::support::record(&records, &url);
+    assert_eq!(record["status"], "failed", "{out}");
+    assert_eq!(record["http_status"], 503, "{out}");
+    assert_eq!(server.hits(), 1);
+}
