@@ -309,6 +309,8 @@ fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use proptest::prelude::*;
+    use std::time::{Instant, SystemTime};
 
     fn from_args(args: &[&str]) -> Result<Config> {
         let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
@@ -350,6 +352,195 @@ mod tests {
                 err, "standard input ('-') can be read only once",
                 "{args:?}"
             );
+        }
+    }
+    /// Every numeric flag, by its long name.
+    const NUMERIC_FLAGS: [&str; 16] = [
+        "--jobs",
+        "--per-host",
+        "--rate",
+        "--limit-rate",
+        "--split",
+        "--min-split-size",
+        "--max-bytes",
+        "--deadline",
+        "--retries",
+        "--retry-wait",
+        "--connect-timeout",
+        "--stall-timeout",
+        "--timeout",
+        "--max-redirects",
+        "--max-failures",
+        "--shard",
+    ];
+
+    /// A number as a user might write one, at its extremes: zero, one,
+    /// the integer limits and past them, huge and tiny decimals, signs,
+    /// NaN and infinities, long runs of digits, random integers and
+    /// floats.
+    fn extreme_number() -> impl Strategy<Value = String> {
+        let fixed = prop::sample::select(vec![
+            "0",
+            "1",
+            "-1",
+            "-0",
+            "0.5",
+            "4294967295",
+            "4294967296",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "10000000000000000000",
+            "153722867280912930",
+            "8589934592",
+            "1073741824",
+            "1073741825",
+            "1e-19",
+            "1e-300",
+            "1e300",
+            "1e400",
+            "0.0000000000000000001",
+            "NaN",
+            "nan",
+            "inf",
+            "-inf",
+            "infinity",
+            "",
+            " ",
+            ".",
+            "1.",
+            ".5",
+            "1..2",
+            "+5",
+            "0x10",
+        ]);
+        prop_oneof![
+            fixed.prop_map(String::from),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| format!("{n:e}")),
+            "[0-9]{1,400}",
+            "[0-9]{1,40}\\.[0-9]{1,400}",
+            "0\\.0{1,400}[1-9]",
+        ]
+    }
+
+    /// Every unit any numeric flag takes, and a few none does.
+    const UNITS: [&str; 25] = [
+        "", "ms", "s", "m", "h", "d", "b", "k", "K", "KB", "KiB", "M", "MB", "MiB", "G", "GB",
+        "GiB", "T", "/s", "/m", "/h", "/", " s", "/1", "/0",
+    ];
+
+    /// Values for a numeric flag: a number with every unit; `K/N`; a date.
+    fn values() -> impl Strategy<Value = Vec<String>> {
+        prop_oneof![
+            8 => extreme_number()
+                .prop_map(|n| UNITS.iter().map(|u| format!("{n}{u}")).collect()),
+            1 => (extreme_number(), extreme_number()).prop_map(|(k, n)| vec![format!("{k}/{n}")]),
+            1 => (1..=3000i32, 1..=12u8, 1..=31u8, 0..=25u8, 0..=61u8, -30..=30i8)
+                .prop_map(|(y, mo, d, h, mi, off)| {
+                    vec![format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:00{off:+03}:{:02}", mi % 100)]
+                }),
+        ]
+    }
+
+    proptest! {
+        // Each case tries every flag with every unit: 400 parses.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever value a numeric flag is given, parsing and building
+        /// the config never panic; a refusal names the flag; and what is
+        /// accepted is safe in the arithmetic the run does with it
+        /// (`Instant::now() + d`, doubling a size, pacing a host, backing
+        /// off, limiting bytes).
+        #[test]
+        fn numeric_flags_never_panic_and_a_refusal_names_the_flag(values in values()) {
+            // Built once: building the command is most of a parse's time.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            command.build();
+            for flag in NUMERIC_FLAGS {
+                for value in &values {
+                    check_flag(&mut command, flag, value)?;
+                }
+            }
+        }
+    }
+
+    /// One `FLAG=VALUE`: see the property above.
+    fn check_flag(
+        command: &mut clap::Command,
+        flag: &str,
+        value: &str,
+    ) -> Result<(), TestCaseError> {
+        use clap::FromArgMatches as _;
+        let arg = format!("{flag}={value}");
+        let parsed = command
+            .try_get_matches_from_mut(["haul", &arg, "http://h/x"])
+            .and_then(|matches| Cli::from_arg_matches(&matches));
+        let cli = match parsed {
+            Ok(cli) => cli,
+            Err(err) => {
+                let text = err.to_string();
+                prop_assert!(text.contains(&format!("'{flag} <")), "{arg}: {text}");
+                return Ok(());
+            }
+        };
+        match Config::from_cli(cli) {
+            Ok(config) => exercise(&config),
+            Err(err) => {
+                let text = format!("{err:#}");
+                prop_assert!(text.contains(flag), "{arg}: {text}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The arithmetic a run does with the numeric settings, as the runner,
+    /// the slots, the retries and the byte limits do it.
+    fn exercise(config: &Config) {
+        let now = Instant::now();
+        let deadline = match config.deadline {
+            Some(Deadline::After(after)) => after,
+            Some(Deadline::At(at)) => at.duration_since(SystemTime::now()).unwrap_or_default(),
+            None => Duration::ZERO,
+        };
+        let http = &config.http;
+        for d in [
+            deadline,
+            http.connect_timeout,
+            http.stall_timeout,
+            http.timeout.unwrap_or_default(),
+            http.retry_wait,
+        ] {
+            let _ = now + d;
+            let _ = tokio::time::Instant::now() + d;
+        }
+        for retry in [1, 2, http.retries, u32::MAX] {
+            let _ = now + crate::retry::backoff(http.retry_wait, retry);
+        }
+        let mut slots = crate::slots::Slots::new(
+            config.jobs.get(),
+            config.per_host.map(NonZeroUsize::get),
+            config.rate,
+        );
+        let url = url::Url::parse("http://h/x").unwrap();
+        for _ in 0..3 {
+            slots.take(&url, now);
+            slots.slow_down(&url, now);
+        }
+        let _ = slots.next_due(now);
+        let _ = config.min_split_size * 2;
+        if let Some(rate) = config.limit_rate {
+            let limit = crate::limit::ByteRate::new(rate);
+            for _ in 0..3 {
+                let _ = limit.take(256 << 10, now);
+            }
+        }
+        if let Some(max) = config.max_bytes {
+            let budget = crate::limit::ByteBudget::new(max);
+            budget.add(max);
+            budget.add(u64::MAX / 2);
         }
     }
 }

@@ -1,0 +1,152 @@
+//! Limits on what haul is given: numeric flags out of range are usage
+//! errors naming the flag (never a panic), impossible `--deadline` dates are
+//! refused, and `--min-split-size` cannot wrap into a storm of range
+//! requests.
+//!
+//! Not here: each parser's table of values (unit tests in `src/cli.rs`),
+//! the property over every flag (`src/config.rs`).
+
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::support::server::{self, Resource, Shape};
+use crate::support::{assert_out_holds, haul_in, pseudo_random, run, run_with_timeout};
+
+/// The bound of the runs below that must end quickly.
+const QUICK: Duration = Duration::from_secs(10);
+
+#[test]
+fn numbers_out_of_range_are_usage_errors_naming_the_flag() {
+    let tmp = TempDir::new().unwrap();
+    let cases = [
+        // These three panicked (exit 101) adding to an Instant.
+        (&["--deadline", "10000000000000000000"][..], "--deadline"),
+        (&["--deadline", "153722867280912930m"], "--deadline"),
+        (&["--rate", "1e-19"], "--rate"),
+        (&["--rate", "1e300"], "--rate"),
+        (&["-j", "18446744073709551615"], "--jobs"),
+        (&["--per-host", "100000"], "--per-host"),
+        (&["--retries", "4294967295"], "--retries"),
+        (
+            &["--max-redirects", "18446744073709551615"],
+            "--max-redirects",
+        ),
+        (&["--retry-wait", "876601h"], "--retry-wait"),
+        (&["--connect-timeout", "0"], "--connect-timeout"),
+        (&["--stall-timeout", "1e400"], "--stall-timeout"),
+        (&["--timeout", "99999999999999999999h"], "--timeout"),
+        (&["--max-bytes", "8589934592G"], "--max-bytes"),
+        (&["--limit-rate", "18446744073709551615"], "--limit-rate"),
+        (&["--max-failures", "0"], "--max-failures"),
+        (&["--split", "17"], "--split"),
+        (&["--shard", "1/0"], "--shard"),
+    ];
+    for (args, flag) in cases {
+        let out = run_with_timeout(
+            haul_in(tmp.path())
+                .args(args)
+                .args(["http://127.0.0.1:1/x", "-d", "out"]),
+            QUICK,
+        );
+        assert_eq!(out.code(), Some(2), "{args:?}\n{out}");
+        assert!(out.stderr.contains(flag), "{args:?}\n{out}");
+        assert!(
+            out.stderr.contains("expected") && !out.stderr.contains("panicked"),
+            "{args:?}\n{out}"
+        );
+    }
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn impossible_deadline_dates_are_refused_and_real_ones_kept() {
+    let tmp = TempDir::new().unwrap();
+    for bad in [
+        "2030-02-30T00:00:00Z",
+        "2031-02-29T12:00:00Z",
+        "2030-01-01T00:00:00+99:99",
+        "2030-01-01T25:00:00Z",
+    ] {
+        let out = run_with_timeout(
+            haul_in(tmp.path()).args(["--deadline", bad, "http://127.0.0.1:1/x", "-d", "out"]),
+            QUICK,
+        );
+        assert_eq!(out.code(), Some(2), "{bad}\n{out}");
+        assert!(
+            out.stderr.contains("'--deadline <DUR|TIME>'"),
+            "{bad}\n{out}"
+        );
+    }
+    // Valid times, with Z or an offset, still run; a past one stops at once.
+    let server = server::files([("/a.txt", b"alpha".to_vec())]);
+    for good in ["2099-12-31T23:59:59Z", "2099-12-31T23:59:59.5+05:30"] {
+        let tmp = TempDir::new().unwrap();
+        let out =
+            run(haul_in(tmp.path()).args(["--deadline", good, &server.url("/a.txt"), "-d", "out"]));
+        out.assert_code(0);
+        assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..])]);
+    }
+    let out = run(haul_in(tmp.path()).args([
+        "--deadline",
+        "2000-01-01T00:00:00-08:00",
+        &server.url("/a.txt"),
+        "-d",
+        "out",
+    ]));
+    out.assert_code(3);
+}
+
+#[test]
+fn a_huge_min_split_size_is_refused_and_the_largest_one_splits_nothing() {
+    let body = pseudo_random(77, 1 << 20);
+    let resource = Resource::new(body.clone()).etag("\"v1\"");
+    let server = server::http(move |req| {
+        let res = resource.respond(req.headers(), Shape::Whole);
+        async move { res }
+    });
+    let url = server.url("/big.bin");
+    let tmp = TempDir::new().unwrap();
+
+    // 2^63 bytes: twice it wrapped to 0, and a 1 MiB file went out in 319
+    // requests, some of them malformed (`bytes=552213-552212`).
+    let out = run_with_timeout(
+        haul_in(tmp.path()).args(["--split", "4", "--min-split-size", "8589934592G", &url]),
+        QUICK,
+    );
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("'--min-split-size <SIZE>'") && out.stderr.contains("1 EiB"),
+        "{out}"
+    );
+    assert_eq!(server.hits(), 0);
+
+    // The largest accepted: one request, the file whole.
+    let out = run_with_timeout(
+        haul_in(tmp.path()).args([
+            "--split",
+            "4",
+            "--min-split-size",
+            "1073741824G",
+            &url,
+            "-d",
+            "out",
+        ]),
+        QUICK,
+    );
+    out.assert_code(0);
+    assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
+    let requests = server.requests();
+    assert!(requests.len() <= 2, "{} requests", requests.len());
+    for req in &requests {
+        if let Some(range) = req.header("range") {
+            let spec = range.strip_prefix("bytes=").expect(range);
+            let (a, b) = spec.split_once('-').expect(range);
+            let a: u64 = a.parse().expect(range);
+            assert!(
+                b.is_empty() || b.parse::<u64>().expect(range) >= a,
+                "{range}"
+            );
+        }
+    }
+}
