@@ -253,7 +253,13 @@ fn netrc(cli: &Cli, warnings: &mut Vec<String>) -> Result<Option<Arc<Netrc>>> {
         },
         (None, false) => return Ok(None),
     };
-    let (netrc, warning) = netrc::load(&path).context("cannot use the --netrc file")?;
+    let flag = if cli.netrc_file.is_some() {
+        "--netrc-file"
+    } else {
+        "--netrc"
+    };
+    let (netrc, warning) =
+        netrc::load(&path).with_context(|| format!("cannot use the {flag} file"))?;
     warnings.extend(warning);
     Ok(Some(Arc::new(netrc)))
 }
@@ -277,10 +283,52 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> HttpConfig {
     }
 }
 
+/// The most bytes haul reads of an auxiliary file (a `.netrc`, a
+/// `--checksums` file): a longer one is an input error, not gigabytes of
+/// memory (`--netrc-file /dev/zero`).
+pub(crate) const AUXILIARY_CAP: u64 = 16 << 20;
+
+/// Reads a small file named on the command line (a `.netrc`, a
+/// `--checksums` file), with its metadata: at most [`AUXILIARY_CAP`] bytes
+/// of UTF-8. It is opened `O_NONBLOCK`, so a FIFO whose writer is not there
+/// does not hold the open (the signal handlers are not installed yet, but a
+/// hang is a hang), and made blocking before the read, so that such a FIFO
+/// reads as empty and one with a writer is read to its end.
+pub(crate) fn read_auxiliary(path: &Path) -> Result<(String, std::fs::Metadata)> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("cannot open {shown}"))?;
+    // fstat(2) of what was opened, not a stat of the name beforehand.
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot look at {shown}"))?;
+    if meta.is_dir() {
+        bail!("cannot read {shown}: it is a folder");
+    }
+    let flags = rustix::fs::fcntl_getfl(&file).with_context(|| format!("cannot read {shown}"))?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let mut bytes = Vec::new();
+    (&file)
+        .take(AUXILIARY_CAP + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {shown}"))?;
+    if bytes.len() as u64 > AUXILIARY_CAP {
+        bail!("cannot read {shown}: longer than 16 MiB, the most haul reads of such a file");
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("cannot read {shown}: it is not UTF-8 text"))?;
+    Ok((text, meta))
+}
+
 /// Reads a `sha256sum`-style file: `HEX  NAME` or `HEX *NAME` lines.
 fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read --checksums file {}", path.display()))?;
+    let (text, _) = read_auxiliary(path).context("cannot use the --checksums file")?;
     let mut map = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');

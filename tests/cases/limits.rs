@@ -1,7 +1,8 @@
 //! Limits on what haul is given: numeric flags out of range are usage
 //! errors naming the flag (never a panic), impossible `--deadline` dates are
-//! refused, and `--min-split-size` cannot wrap into a storm of range
-//! requests.
+//! refused, `--min-split-size` cannot wrap into a storm of range requests,
+//! and auxiliary files (`--netrc-file`, `--checksums`) are read with a cap
+//! and without waiting on a FIFO.
 //!
 //! Not here: each parser's table of values (unit tests in `src/cli.rs`),
 //! the property over every flag (`src/config.rs`).
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::support::server::{self, Resource, Shape};
-use crate::support::{assert_out_holds, haul_in, pseudo_random, run, run_with_timeout};
+use crate::support::{assert_out_holds, haul_in, pseudo_random, run, run_with_timeout, spawn};
 
 /// The bound of the runs below that must end quickly.
 const QUICK: Duration = Duration::from_secs(10);
@@ -149,4 +150,55 @@ fn a_huge_min_split_size_is_refused_and_the_largest_one_splits_nothing() {
             );
         }
     }
+}
+
+#[test]
+fn dev_zero_as_an_auxiliary_file_is_an_input_error_naming_it() {
+    let server = server::files([("/a", b"a".to_vec())]).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    for flag in ["--netrc-file", "--checksums"] {
+        let out = run_with_timeout(
+            haul_in(tmp.path()).args([flag, "/dev/zero", &server.url("/a"), "-d", "out"]),
+            QUICK,
+        );
+        assert_eq!(out.code(), Some(2), "{flag}\n{out}");
+        assert!(
+            out.stderr.contains(flag)
+                && out.stderr.contains("/dev/zero")
+                && out.stderr.contains("16 MiB"),
+            "{flag}\n{out}"
+        );
+    }
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: `c_path` is a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn a_fifo_without_a_writer_hangs_nothing() {
+    let server = server::files([("/a", b"alpha".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+    let fifo = tmp.path().join("fifo");
+    mkfifo(&fifo);
+    let fifo = fifo.to_str().unwrap();
+
+    // An auxiliary file: read as empty (no credentials, no digests).
+    for flag in ["--netrc-file", "--checksums"] {
+        let out = run_with_timeout(
+            haul_in(tmp.path()).args([flag, fifo, &server.url("/a"), "-d", "out", "-o", "{n}"]),
+            QUICK,
+        );
+        out.assert_code(0);
+    }
+
+    // A list: opened at once and waited on for its writer, as a blocking
+    // read of a pipe would, while Ctrl-C still ends the run.
+    let mut running = spawn(haul_in(tmp.path()).args(["-i", fifo, "-d", "out"]));
+    std::thread::sleep(Duration::from_millis(500));
+    running.signal(libc::SIGINT);
+    let out = running.wait(QUICK);
+    out.assert_code(130);
 }
