@@ -82,7 +82,8 @@ pub struct Cli {
 
     /// Downloads in flight at once, across all hosts
     ///
-    /// 1 to 65536.
+    /// 1 to 65536. Lowered, with a warning, to what the open-file limit
+    /// (ulimit -n, raised to its hard limit first) allows.
     #[arg(
         help_heading = "Concurrency and politeness",
         short = 'j',

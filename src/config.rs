@@ -91,7 +91,47 @@ pub struct HttpConfig {
 }
 
 impl Config {
+    /// [`Config::from_cli_with_open_files`] with the soft limit on open
+    /// files now in force (`ulimit -n`), as it is.
     pub fn from_cli(cli: Cli) -> Result<Config> {
+        let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        Config::from_cli_with_open_files(cli, open_files)
+    }
+
+    /// Raises the soft limit on open files (`ulimit -n`) to the hard
+    /// limit, as servers and many tools do, but no higher than haul could
+    /// use or the system takes (`OPEN_MAX` on macOS); returns the soft
+    /// limit then in force (`None`: no limit). A process-wide side effect:
+    /// `main.rs` calls it once, before the runtime starts, and passes the
+    /// result to [`Config::from_cli_with_open_files`].
+    pub fn raise_open_files_limit() -> Option<u64> {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        // Enough for the most -j haul takes; macOS refuses more than
+        // OPEN_MAX as a soft limit.
+        let useful = descriptors_for(crate::cli::MAX_JOBS);
+        let system = if cfg!(target_os = "macos") {
+            10_240
+        } else {
+            u64::MAX
+        };
+        let want = limit.maximum.unwrap_or(u64::MAX).min(useful).min(system);
+        if limit.current.is_some_and(|now| now < want) {
+            let raised = Rlimit {
+                current: Some(want),
+                maximum: limit.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                return Some(want);
+            }
+        }
+        limit.current
+    }
+
+    /// Resolves the flags; `open_files` is the soft limit on open files
+    /// (`None`: no limit), to which `-j` is lowered if it would not fit
+    /// (see [`fit_jobs`]).
+    pub fn from_cli_with_open_files(cli: Cli, open_files: Option<u64>) -> Result<Config> {
         let mut inputs = arguments(&cli)?;
         let template = OutputTemplate::parse(cli.output.as_deref().unwrap_or("{name}"))
             .context("invalid -o/--output template")?;
@@ -115,6 +155,7 @@ impl Config {
         let (progress, color) = display(&cli);
         let mut warnings = Vec::new();
         let netrc = netrc(&cli, &mut warnings)?;
+        let jobs = fit_jobs(cli.jobs, open_files, &mut warnings);
         let max_failures = if cli.fail_fast {
             NonZeroUsize::new(1)
         } else {
@@ -147,7 +188,7 @@ impl Config {
             dir: cli.dir,
             content_disposition: cli.content_disposition,
             on_exists: cli.on_exists,
-            jobs: cli.jobs,
+            jobs,
             per_host: cli.per_host,
             rate: cli.rate.map(|r| r.interval),
             limit_rate: cli.limit_rate,
@@ -164,6 +205,45 @@ impl Config {
             verbose: cli.verbose,
         })
     }
+}
+
+/// Descriptors haul needs whatever `-j` is: stdio, each transfer thread's
+/// runtime (epoll, its waker), DNS look-ups, the `--state`, `--report`, `-i`
+/// and `--dir` files.
+const RESERVED_DESCRIPTORS: u64 = 32;
+
+/// Descriptors one of the `-j` slots may hold: a socket, the `.part` file
+/// and a folder descriptor. A `--split` connection takes a slot of its own
+/// and holds only a socket (the file's connections share its `.part`).
+const DESCRIPTORS_PER_JOB: u64 = 3;
+
+/// Descriptors `jobs` downloads in flight may need at once.
+fn descriptors_for(jobs: usize) -> u64 {
+    (jobs as u64)
+        .saturating_mul(DESCRIPTORS_PER_JOB)
+        .saturating_add(RESERVED_DESCRIPTORS)
+}
+
+/// `-j` lowered to what `open_files` descriptors allow (at least 1), with a
+/// warning that says so; as given when it fits or there is no limit.
+fn fit_jobs(
+    jobs: NonZeroUsize,
+    open_files: Option<u64>,
+    warnings: &mut Vec<String>,
+) -> NonZeroUsize {
+    let Some(limit) = open_files else {
+        return jobs;
+    };
+    if descriptors_for(jobs.get()) <= limit {
+        return jobs;
+    }
+    let room = limit.saturating_sub(RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_JOB;
+    let fit = NonZeroUsize::new(usize::try_from(room).unwrap_or(usize::MAX).min(jobs.get()))
+        .unwrap_or(NonZeroUsize::MIN);
+    warnings.push(format!(
+        "-j {jobs} lowered to {fit}: only {limit} file descriptors (ulimit -n)"
+    ));
+    fit
 }
 
 /// The URL arguments (`-` is standard input), checked with the `-i` names:
@@ -385,6 +465,34 @@ mod tests {
     }
 
     #[test]
+    fn jobs_are_fitted_to_the_descriptors_there_are() {
+        let fit = |jobs: usize, limit: Option<u64>| {
+            let mut warnings = Vec::new();
+            let got = fit_jobs(NonZeroUsize::new(jobs).unwrap(), limit, &mut warnings);
+            (got.get(), warnings)
+        };
+        assert_eq!(fit(1000, None), (1000, vec![]));
+        assert_eq!(fit(16, Some(1024)), (16, vec![]));
+        // (128 - 32 reserved) / 3 per download.
+        assert_eq!(
+            fit(1000, Some(128)),
+            (
+                32,
+                vec!["-j 1000 lowered to 32: only 128 file descriptors (ulimit -n)".into()]
+            )
+        );
+        assert_eq!(fit(32, Some(128)), (32, vec![]));
+        assert_eq!(fit(33, Some(128)).0, 32);
+        // Never below one.
+        assert_eq!(fit(200, Some(10)).0, 1);
+        assert_eq!(fit(1, Some(0)).0, 1);
+        assert_eq!(
+            fit(crate::cli::MAX_JOBS, Some(u64::MAX)).0,
+            crate::cli::MAX_JOBS
+        );
+    }
+
+    #[test]
     fn inputs_keep_their_order_and_stdin_is_read_once() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("urls.txt");
@@ -402,6 +510,7 @@ mod tests {
             );
         }
     }
+
     /// Every numeric flag, by its long name.
     const NUMERIC_FLAGS: [&str; 16] = [
         "--jobs",
@@ -534,7 +643,7 @@ mod tests {
                 return Ok(());
             }
         };
-        match Config::from_cli(cli) {
+        match Config::from_cli_with_open_files(cli, Some(1 << 20)) {
             Ok(config) => exercise(&config),
             Err(err) => {
                 let text = format!("{err:#}");
@@ -590,5 +699,6 @@ mod tests {
             budget.add(max);
             budget.add(u64::MAX / 2);
         }
+        let _ = descriptors_for(config.jobs.get());
     }
 }

@@ -1,18 +1,22 @@
 //! Limits on what haul is given: numeric flags out of range are usage
 //! errors naming the flag (never a panic), impossible `--deadline` dates are
 //! refused, `--min-split-size` cannot wrap into a storm of range requests,
-//! and auxiliary files (`--netrc-file`, `--checksums`) are read with a cap
-//! and without waiting on a FIFO.
+//! auxiliary files (`--netrc-file`, `--checksums`) are read with a cap and
+//! without waiting on a FIFO, and `-j` is fitted to the file descriptors
+//! `ulimit -n` allows.
 //!
 //! Not here: each parser's table of values (unit tests in `src/cli.rs`),
 //! the property over every flag (`src/config.rs`).
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tempfile::TempDir;
 
 use crate::support::server::{self, Resource, Shape};
-use crate::support::{assert_out_holds, haul_in, pseudo_random, run, run_with_timeout, spawn};
+use crate::support::{
+    assert_out_holds, haul_in, pseudo_random, run, run_with_timeout, spawn, write_list,
+};
 
 /// The bound of the runs below that must end quickly.
 const QUICK: Duration = Duration::from_secs(10);
@@ -201,4 +205,96 @@ fn a_fifo_without_a_writer_hangs_nothing() {
     running.signal(libc::SIGINT);
     let out = running.wait(QUICK);
     out.assert_code(130);
+}
+
+/// `haul ARGS` in `dir` under `bash -c 'ulimit ULIMIT; exec haul ...'`,
+/// with the environment `haul_in` gives.
+fn haul_under_ulimit(dir: &std::path::Path, ulimit: &str, args: &[&str]) -> Command {
+    let base = haul_in(dir);
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!("ulimit {ulimit} && exec \"$0\" \"$@\""))
+        .arg(base.get_program())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for (key, value) in base.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
+}
+
+#[test]
+fn jobs_are_lowered_to_fit_the_file_descriptors() {
+    let files: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (format!("/f{i}.txt"), format!("file {i}\n").into_bytes()))
+        .collect();
+    let server = server::files_delayed(files.clone(), Duration::from_millis(5));
+    let tmp = TempDir::new().unwrap();
+    let lines: Vec<String> = files.iter().map(|(p, _)| server.url(p)).collect();
+    write_list(tmp.path(), "urls.txt", &lines);
+
+    // Soft and hard limit 64: (64 - 32 kept for haul) / 3 per download.
+    let out = run(&mut haul_under_ulimit(
+        tmp.path(),
+        "-n 64",
+        &["-j", "200", "-i", "urls.txt", "-d", "out"],
+    ));
+
+    out.assert_code(0).assert_summary(300, 0, 0);
+    let expected: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(p, b)| (p.trim_start_matches('/').to_string(), b.clone()))
+        .collect();
+    assert_out_holds(
+        tmp.path(),
+        expected.iter().map(|(p, b)| (p.as_str(), b.as_slice())),
+    );
+    let warning = "haul: warning: -j 200 lowered to 10: only 64 file descriptors (ulimit -n)";
+    assert_eq!(out.stderr.matches(warning).count(), 1, "{out}");
+    assert!(server.max_in_flight() <= 10, "{}", server.max_in_flight());
+
+    // -q says nothing about it.
+    let tmp = TempDir::new().unwrap();
+    write_list(tmp.path(), "urls.txt", &lines[..20]);
+    let out = run(&mut haul_under_ulimit(
+        tmp.path(),
+        "-n 64",
+        &["-q", "-j", "200", "-i", "urls.txt", "-d", "out"],
+    ));
+    out.assert_code(0);
+    assert_eq!(out.stderr, "", "{out}");
+
+    // A soft limit under a higher hard one is raised: no warning.
+    let hard = hard_open_files_limit();
+    if hard >= 200 * 3 + 32 {
+        let tmp = TempDir::new().unwrap();
+        write_list(tmp.path(), "urls.txt", &lines);
+        let out = run(&mut haul_under_ulimit(
+            tmp.path(),
+            "-Sn 64",
+            &["-j", "200", "-i", "urls.txt", "-d", "out"],
+        ));
+        out.assert_code(0).assert_summary(300, 0, 0);
+        assert!(!out.stderr.contains("lowered"), "{out}");
+    }
+}
+
+/// The hard `RLIMIT_NOFILE` of this process (what a child may raise to).
+fn hard_open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes one `struct rlimit` we own.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    #[allow(clippy::unnecessary_cast)]
+    let hard = limit.rlim_max as u64;
+    hard
 }
