@@ -214,9 +214,10 @@ pub struct Cli {
 
     /// Send credentials from ~/.netrc (or the file $NETRC names)
     ///
-    /// Only to the host a URL names (never to a host a redirect leads to),
-    /// and only when the URL carries no user name and no -H Authorization
-    /// is given. A missing ~/.netrc means no credentials.
+    /// Only to the URL's own origin (scheme, host, port), redirects to that
+    /// same origin included, and only when the URL carries no user name and
+    /// no -H Authorization is given. A missing ~/.netrc means no
+    /// credentials.
     #[arg(help_heading = "HTTP", long)]
     pub netrc: bool,
 
