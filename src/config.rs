@@ -2,10 +2,12 @@
 //! template, the TTY and `NO_COLOR` decisions. Everything after it is a
 //! function of `Config`, except for three readers of the environment:
 //! `logging.rs` (`RUST_LOG`), the HTTP client (the proxy variables, read by
-//! reqwest) and `main.rs` (signals). Its only I/O is on files named on the
-//! command line: it reads the small `--checksums` file, and opens every
-//! `-i` list file (without reading it, `source/list.rs`) so that one that
-//! cannot be read is an input error before anything is fetched.
+//! reqwest) and `main.rs` (signals, and raising the open-file limit). Its
+//! only I/O is on files named on the command line: it reads the small
+//! `--checksums` and `.netrc` files (capped, [`read_auxiliary`]), and opens
+//! every `-i` list file (without reading it, `source/list.rs`) so that one
+//! that cannot be read is an input error before anything is fetched. It
+//! fits `-j` to the open-file limit it is given ([`fit_jobs`]).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
