@@ -81,12 +81,16 @@ pub struct Cli {
     pub on_exists: OnExists,
 
     /// Downloads in flight at once, across all hosts
+    ///
+    /// 1 to 65536. Lowered, with a warning, to what the open-file limit
+    /// (ulimit -n, raised to its hard limit first) allows.
     #[arg(
         help_heading = "Concurrency and politeness",
         short = 'j',
         long,
         value_name = "N",
-        default_value = "16"
+        default_value = "16",
+        value_parser = parse_jobs
     )]
     pub jobs: NonZeroUsize,
 
@@ -95,12 +99,13 @@ pub struct Cli {
     /// Other hosts keep the remaining -j slots busy: the scheduler looks
     /// ahead up to 1024 planned downloads for one whose host has room, so a
     /// list sorted by host may still wait on one host beyond that window.
-    #[arg(help_heading = "Concurrency and politeness", long, value_name = "N")]
+    #[arg(help_heading = "Concurrency and politeness", long, value_name = "N", value_parser = parse_jobs)]
     pub per_host: Option<NonZeroUsize>,
 
     /// Requests started per second per host: N, N/s or N/m (decimals ok)
     ///
-    /// Smooth (one start every 1/N s, no bursts), retries included. With
+    /// From one a day (0.0007/m) to 1000000/s. Smooth (one start every
+    /// 1/N s, no bursts), retries included. With
     /// it, a 429 without Retry-After halves that host's rate, which then
     /// recovers by a tenth a minute up to N.
     #[arg(help_heading = "Concurrency and politeness", long, value_name = "RATE", value_parser = parse_rate)]
@@ -136,7 +141,8 @@ pub struct Cli {
     /// 2026-11-27T06:00:00Z); exit 3
     ///
     /// As on Ctrl-C: no new downloads, those in flight keep their .part for
-    /// the next run, the report and summary are written.
+    /// the next run, the report and summary are written. At most 100 years
+    /// ahead.
     #[arg(help_heading = "Reliability", long, value_name = "DUR|TIME", value_parser = parse_deadline)]
     pub deadline: Option<Deadline>,
 
@@ -162,7 +168,8 @@ pub struct Cli {
     pub user_agent: Option<String>,
 
     /// Follow at most N redirects (0 follows none)
-    #[arg(help_heading = "HTTP", long, value_name = "N", default_value = "10")]
+    #[arg(help_heading = "HTTP", long, value_name = "N", default_value = "10",
+          value_parser = parse_max_redirects)]
     pub max_redirects: usize,
 
     /// Retry a failed download up to N more times
@@ -173,7 +180,8 @@ pub struct Cli {
         help_heading = "Reliability",
         long,
         value_name = "N",
-        default_value = "3"
+        default_value = "3",
+        value_parser = parse_retries
     )]
     pub retries: u32,
 
@@ -181,7 +189,7 @@ pub struct Cli {
     ///
     /// A Retry-After header (seconds or an HTTP date) is honoured up to 60s; a
     /// 429 or 503 with Retry-After pauses every request to that host.
-    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "1s", value_parser = parse_wait)]
     pub retry_wait: Duration,
 
     /// Always start over instead of continuing a leftover DEST.part
@@ -189,15 +197,15 @@ pub struct Cli {
     pub no_resume: bool,
 
     /// Give up connecting after DUR (e.g. 500ms, 10s, 2m)
-    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "10s", value_parser = parse_timeout)]
     pub connect_timeout: Duration,
 
     /// Abandon an attempt that receives no byte for DUR
-    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", default_value = "30s", value_parser = parse_timeout)]
     pub stall_timeout: Duration,
 
     /// Abandon an attempt that takes longer than DUR in total
-    #[arg(help_heading = "Reliability", long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(help_heading = "Reliability", long, value_name = "DUR", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
     /// Do not verify TLS certificates (says so on stderr)
@@ -206,9 +214,10 @@ pub struct Cli {
 
     /// Send credentials from ~/.netrc (or the file $NETRC names)
     ///
-    /// Only to the host a URL names (never to a host a redirect leads to),
-    /// and only when the URL carries no user name and no -H Authorization
-    /// is given. A missing ~/.netrc means no credentials.
+    /// Only to the URL's own origin (scheme, host, port), redirects to that
+    /// same origin included, and only when the URL carries no user name and
+    /// no -H Authorization is given. A missing ~/.netrc means no
+    /// credentials.
     #[arg(help_heading = "HTTP", long)]
     pub netrc: bool,
 
@@ -255,7 +264,7 @@ pub struct Cli {
     pub fail_fast: bool,
 
     /// Stop after N failed URLs
-    #[arg(help_heading = "Reliability", long, value_name = "N")]
+    #[arg(help_heading = "Reliability", long, value_name = "N", value_parser = parse_max_failures)]
     pub max_failures: Option<NonZeroUsize>,
 
     /// Progress display: bar (terminal), log (a line every 10s) or none
@@ -365,9 +374,61 @@ fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
     Ok((name, value))
 }
 
-/// Durations as `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+// Bounds of the numeric flags. Each keeps the arithmetic done with the
+// value far from overflow: `Instant::now() + d` for a duration, doubling a
+// size, the next start of a host under `--rate` (docs/reference.md,
+// "Numeric flags").
+
+/// The most downloads in flight, for `-j` and `--per-host`.
+pub(crate) const MAX_JOBS: usize = 65_536;
+/// The most `--retries` and `--max-redirects`.
+pub(crate) const MAX_RETRIES: u32 = 1000;
+/// The largest `SIZE` (1 EiB): eight times it still fits in a `u64`.
+pub(crate) const MAX_SIZE: u64 = 1 << 60;
+/// The longest duration or time ahead (100 years of 365.25 days): far from
+/// the limits of `Instant` and tokio's timers on every platform.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3_155_760_000);
+/// `MAX_DURATION` as `--help` and errors write it.
+const MAX_DURATION_TEXT: &str = "100 years (876600h)";
+/// The slowest `--rate`: one start a day per host.
+pub(crate) const SLOWEST_RATE: Duration = Duration::from_secs(86_400);
+/// The fastest `--rate`: a million starts a second per host.
+pub(crate) const FASTEST_RATE: Duration = Duration::from_micros(1);
+
+/// A whole number from `min` to `max`, or an error that says so.
+fn whole<T>(s: &str, min: T, max: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    match s.trim().parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
+
+/// `-j` and `--per-host`.
+fn parse_jobs(s: &str) -> Result<NonZeroUsize, String> {
+    let n = whole(s, 1, MAX_JOBS)?;
+    NonZeroUsize::new(n).ok_or_else(|| "expected a whole number from 1".into())
+}
+
+/// `--max-failures`: any count of failed URLs from 1.
+fn parse_max_failures(s: &str) -> Result<NonZeroUsize, String> {
+    let n = whole(s, 1, usize::MAX)?;
+    NonZeroUsize::new(n).ok_or_else(|| "expected a whole number from 1".into())
+}
+
+fn parse_retries(s: &str) -> Result<u32, String> {
+    whole(s, 0, MAX_RETRIES)
+}
+
+fn parse_max_redirects(s: &str) -> Result<usize, String> {
+    whole(s, 0, MAX_RETRIES as usize)
+}
+
 /// A size: bytes, or with `K`, `M`, `G` (also `KB`/`KiB`...), powers of
 /// 1024, as curl, wget and aria2 read them; decimals allowed (`1.5M`).
+/// From 1 byte to [`MAX_SIZE`].
 pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let syntax = || format!("invalid size '{s}': expected e.g. 500K, 10M, 1.5MiB or 4096");
     let t = s.trim();
@@ -384,8 +445,11 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
         _ => return Err(syntax()),
     };
     let bytes = (num * scale).round();
-    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
-        return Err(syntax());
+    // Also false for NaN.
+    if !(bytes >= 1.0 && bytes <= MAX_SIZE as f64) {
+        return Err(format!(
+            "size '{s}' is out of range: expected from 1 byte to 1 EiB (1073741824G)"
+        ));
     }
     Ok(bytes as u64)
 }
@@ -398,80 +462,85 @@ pub enum Deadline {
 }
 
 fn parse_deadline(s: &str) -> Result<Deadline, String> {
-    if let Ok(after) = parse_duration(s) {
-        return Ok(Deadline::After(after));
+    parse_deadline_at(s, SystemTime::now())
+}
+
+/// [`parse_deadline`] as at `now`: a duration up to [`MAX_DURATION`], or
+/// an RFC 3339 time (with `Z` or an offset) no further than that ahead.
+fn parse_deadline_at(s: &str, now: SystemTime) -> Result<Deadline, String> {
+    if looks_like_duration(s) {
+        return parse_bounded(s, Duration::ZERO).map(Deadline::After);
     }
-    parse_rfc3339(s.trim()).map(Deadline::At).ok_or_else(|| {
+    let syntax = || {
         format!(
             "invalid deadline '{s}': expected a duration (90m, 2h) or an RFC 3339 time \
              (2026-11-27T06:00:00Z, 2026-11-27T07:00:00+01:00)"
         )
-    })
+    };
+    let at = parse_rfc3339(s.trim()).ok_or_else(syntax)?;
+    // A time already past is kept: the run stops at once.
+    if at
+        .duration_since(now)
+        .is_ok_and(|ahead| ahead > MAX_DURATION)
+    {
+        return Err(format!(
+            "deadline '{s}' is out of range: expected a time at most {MAX_DURATION_TEXT} from now"
+        ));
+    }
+    Ok(Deadline::At(at))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (a space may stand for the `T`).
+/// An RFC 3339 time: `YYYY-MM-DDTHH:MM:SS[.frac]` then `Z` or `±HH:MM` (a
+/// space or a lower-case `t` may stand for the `T`). jiff checks the
+/// calendar (no 30 February) and the offset (no `+99:99`); RFC 3339 asks
+/// more than jiff's wider ISO 8601 grammar, so its layout is checked here
+/// first.
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
-    if b.len() < 20 || !s.is_ascii() {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let separators = b[4] == b'-' && b[7] == b'-' && b[13] == b':' && b[16] == b':';
-    if !separators || !matches!(b[10], b'T' | b't' | b' ') {
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|t| t.iter().all(u8::is_ascii_digit));
+    let layout = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't' | b' ')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !layout {
         return None;
     }
     let mut rest = &s[19..];
-    let mut nanos = 0u32;
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
             return None;
         }
-        let padded = format!("{:0<9}", &frac[..digits.min(9)]);
-        nanos = padded.parse().ok()?;
-        rest = &frac[digits..];
+        rest = &frac[n..];
     }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let (h, m) = rest[1..].split_once(':')?;
-            if h.len() != 2 || m.len() != 2 {
-                return None;
-            }
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
-        }
-    };
-    let valid = (1..=12).contains(&month)
-        && (1..=31).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 61;
-    if !valid {
+    let offset = rest.as_bytes();
+    let offset_ok = matches!(rest, "Z" | "z")
+        || (offset.len() == 6
+            && matches!(offset[0], b'+' | b'-')
+            && offset[1..3].iter().all(u8::is_ascii_digit)
+            && offset[3] == b':'
+            && offset[4..6].iter().all(u8::is_ascii_digit)
+            && &rest[1..3] <= "23"
+            && &rest[4..6] <= "59");
+    if !offset_ok {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    let secs = u64::try_from(secs).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+    let text = if b[10] == b'T' {
+        s.to_string()
+    } else {
+        format!("{}T{}", &s[..10], &s[11..])
+    };
+    let at: jiff::Timestamp = text.parse().ok()?;
+    SystemTime::try_from(at).ok()
 }
 
 /// `--rate`: requests started per second per host.
@@ -504,6 +573,8 @@ fn parse_split(s: &str) -> Result<Split, String> {
     }
 }
 
+/// `N`, `N/s` or `N/m`: from one start a day ([`SLOWEST_RATE`]) to a
+/// million a second ([`FASTEST_RATE`]).
 fn parse_rate(s: &str) -> Result<Rate, String> {
     let syntax =
         || format!("invalid rate '{s}': expected N, N/s or N/m with N > 0, e.g. 5, 0.5/s or 30/m");
@@ -520,10 +591,31 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
     if !(n.is_finite() && n > 0.0) {
         return Err(syntax());
     }
-    let interval = Duration::try_from_secs_f64(per / n).map_err(|_| syntax())?;
-    Ok(Rate { interval })
+    let per_second = n / per;
+    let (slowest, fastest) = (
+        1.0 / SLOWEST_RATE.as_secs_f64(),
+        1.0 / FASTEST_RATE.as_secs_f64(),
+    );
+    match Duration::try_from_secs_f64(per / n) {
+        Ok(interval) if (slowest..=fastest).contains(&per_second) => Ok(Rate { interval }),
+        _ => Err(format!(
+            "rate '{s}' is out of range: expected from one request a day (0.0007/m) to \
+             1000000/s"
+        )),
+    }
 }
 
+/// Whether `s` is written as a duration (a number, then a unit or none),
+/// not as a time.
+fn looks_like_duration(s: &str) -> bool {
+    let s = s.trim();
+    let num = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    num > 0 && matches!(s[num..].trim(), "" | "ms" | "s" | "m" | "h")
+}
+
+/// Durations as `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let syntax = || format!("invalid duration '{s}': expected e.g. 500ms, 30s, 2m or 1h");
     let s = s.trim();
@@ -539,7 +631,35 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => num * 3600.0,
         _ => return Err(syntax()),
     };
-    Duration::try_from_secs_f64(secs).map_err(|_| syntax())
+    // Too large for a `Duration` at all is out of range too.
+    Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
+}
+
+/// A duration from `min` to [`MAX_DURATION`].
+fn parse_bounded(s: &str, min: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < min || d > MAX_DURATION {
+        let from = if min.is_zero() {
+            "from 0"
+        } else {
+            "more than 0"
+        };
+        return Err(format!(
+            "duration '{s}' is out of range: expected {from} and at most {MAX_DURATION_TEXT}"
+        ));
+    }
+    Ok(d)
+}
+
+/// `--connect-timeout`, `--stall-timeout`, `--timeout`: more than zero
+/// (a zero timeout would fail every attempt).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, Duration::from_nanos(1))
+}
+
+/// `--retry-wait`: zero (retry at once) allowed.
+fn parse_wait(s: &str) -> Result<Duration, String> {
+    parse_bounded(s, Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -587,9 +707,25 @@ mod tests {
             "2026-11-27T06:00:00",
             "2026-13-01T00:00:00Z",
             "2026-11-27T06:00:00+1:00",
+            // Impossible dates and offsets.
+            "2030-02-30T00:00:00Z",
+            "2029-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-11-27T24:00:00Z",
+            "2026-11-27T06:60:00Z",
+            "2026-11-27T06:00:00+99:99",
+            "2026-11-27T06:00:00+24:00",
+            "2026-11-27T06:00:00+01:60",
+            "2026-11-27T06:00:00+01",
+            "2026-11-27T06:00Z",
+            "20261127T060000Z",
+            "2026-11-27T06:00:00Z[Europe/Paris]",
         ] {
             assert!(parse_deadline(bad).is_err(), "{bad}");
         }
+        assert_eq!(at("2026-11-27t06:00:00z"), Some(six));
+        assert_eq!(at("2026-11-27T06:00:00-00:00"), Some(six));
+        assert_eq!(at("2026-11-27T19:59:00+13:59"), Some(six));
     }
 
     #[test]
@@ -607,9 +743,24 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse_size(text), Ok(want), "{text}");
         }
-        for bad in ["", "0", "K", "1.5X", "-1", "1e3", "0.1"] {
+        for bad in ["", "K", "1.5X", "-1", "1e3", "NaN", "inf"] {
             let err = parse_size(bad).unwrap_err();
             assert!(err.contains("expected e.g. 500K"), "{bad}: {err}");
+        }
+        // 1 EiB is the most: eight times it still fits in a u64.
+        assert_eq!(parse_size("1073741824G"), Ok(1 << 60));
+        for bad in [
+            "0",
+            "0.1",
+            "1073741825G",
+            "8589934592G",
+            "18446744073709551615",
+        ] {
+            let err = parse_size(bad).unwrap_err();
+            assert!(
+                err.contains("out of range: expected from 1 byte to 1 EiB"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -621,9 +772,16 @@ mod tests {
         assert_eq!(ms("0.5"), Ok(2000));
         assert_eq!(ms("30/m"), Ok(2000));
         assert_eq!(ms(" 2.5 / s "), Ok(400));
-        for bad in ["", "0", "-1", "5/h", "x", "inf", "NaN", "1e-30"] {
+        for bad in ["", "0", "-1", "5/h", "x", "inf", "NaN"] {
             let err = parse_rate(bad).unwrap_err();
             assert!(err.contains("expected N, N/s or N/m"), "{bad}: {err}");
+        }
+        // From one start a day to a million a second.
+        assert_eq!(ms("0.0007/m"), Ok(85_714_285));
+        assert_eq!(ms("1000000"), Ok(0));
+        for bad in ["1e-19", "1e-30", "0.0006/m", "1000001", "1e300"] {
+            let err = parse_rate(bad).unwrap_err();
+            assert!(err.contains("out of range"), "{bad}: {err}");
         }
     }
 
@@ -693,5 +851,78 @@ mod tests {
         for bad in ["", "s", "-1s", "1d", "1.2.3s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_and_deadlines_stay_within_100_years() {
+        let year = 365.25 * 86_400.0;
+        assert_eq!(parse_wait("876600h"), Ok(MAX_DURATION));
+        assert_eq!(MAX_DURATION.as_secs_f64(), 100.0 * year);
+        assert_eq!(parse_wait("0"), Ok(Duration::ZERO));
+        let digits = "9".repeat(400);
+        for bad in [
+            "876601h",
+            "10000000000000000000",
+            "153722867280912930m",
+            &digits,
+        ] {
+            for parse in [parse_wait, parse_timeout] {
+                let err = parse(bad).unwrap_err();
+                assert!(err.contains("at most 100 years"), "{bad}: {err}");
+            }
+        }
+        // A timeout of zero would fail every attempt.
+        for zero in ["0", "0ms", "0.0000000001s"] {
+            let err = parse_timeout(zero).unwrap_err();
+            assert!(err.contains("expected more than 0"), "{zero}: {err}");
+        }
+        assert!(parse_deadline("0s").is_ok());
+        let err = parse_deadline("10000000000000000000").unwrap_err();
+        assert!(err.contains("at most 100 years"), "{err}");
+        // A time: at most 100 years from now; one already past is kept.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_759_200);
+        assert!(parse_deadline_at("2126-11-27T06:00:00Z", now).is_ok());
+        let err = parse_deadline_at("2126-11-29T06:00:00Z", now).unwrap_err();
+        assert!(
+            err.contains("at most 100 years (876600h) from now"),
+            "{err}"
+        );
+        assert!(parse_deadline_at("9999-12-31T23:59:59Z", now).is_err());
+        assert!(parse_deadline_at("0001-01-01T00:00:00Z", now).is_ok());
+    }
+
+    #[test]
+    fn counts_have_a_range() {
+        let message = |args: &[&str]| parse(args).unwrap_err().to_string();
+        let cases = [
+            (&["-j", "65537"][..], "'--jobs <N>'", "from 1 to 65536"),
+            (&["-j", "0"], "'--jobs <N>'", "from 1 to 65536"),
+            (
+                &["--per-host", "18446744073709551616"],
+                "'--per-host <N>'",
+                "from 1 to 65536",
+            ),
+            (&["--retries", "1001"], "'--retries <N>'", "from 0 to 1000"),
+            (&["--retries=-1"], "'--retries <N>'", "from 0 to 1000"),
+            (
+                &["--max-redirects", "4294967296"],
+                "'--max-redirects <N>'",
+                "from 0 to 1000",
+            ),
+            (
+                &["--max-failures", "0"],
+                "'--max-failures <N>'",
+                "from 1 to",
+            ),
+        ];
+        for (args, flag, range) in cases {
+            let err = message(args);
+            assert!(err.contains(flag) && err.contains(range), "{args:?}: {err}");
+        }
+        let cli = parse(&["-j", "65536", "--retries", "1000", "--max-redirects", "0"]).unwrap();
+        assert_eq!(
+            (cli.jobs.get(), cli.retries, cli.max_redirects),
+            (65536, 1000, 0)
+        );
     }
 }

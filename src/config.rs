@@ -2,10 +2,12 @@
 //! template, the TTY and `NO_COLOR` decisions. Everything after it is a
 //! function of `Config`, except for three readers of the environment:
 //! `logging.rs` (`RUST_LOG`), the HTTP client (the proxy variables, read by
-//! reqwest) and `main.rs` (signals). Its only I/O is on files named on the
-//! command line: it reads the small `--checksums` file, and opens every
-//! `-i` list file (without reading it, `source/list.rs`) so that one that
-//! cannot be read is an input error before anything is fetched.
+//! reqwest) and `main.rs` (signals, and raising the open-file limit). Its
+//! only I/O is on files named on the command line: it reads the small
+//! `--checksums` and `.netrc` files (capped, [`read_auxiliary`]), and opens
+//! every `-i` list file (without reading it, `source/list.rs`) so that one
+//! that cannot be read is an input error before anything is fetched. It
+//! fits `-j` to the open-file limit it is given ([`fit_jobs`]).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -91,7 +93,47 @@ pub struct HttpConfig {
 }
 
 impl Config {
+    /// [`Config::from_cli_with_open_files`] with the soft limit on open
+    /// files now in force (`ulimit -n`), as it is.
     pub fn from_cli(cli: Cli) -> Result<Config> {
+        let open_files = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        Config::from_cli_with_open_files(cli, open_files)
+    }
+
+    /// Raises the soft limit on open files (`ulimit -n`) to the hard
+    /// limit, as servers and many tools do, but no higher than haul could
+    /// use or the system takes (`OPEN_MAX` on macOS); returns the soft
+    /// limit then in force (`None`: no limit). A process-wide side effect:
+    /// `main.rs` calls it once, before the runtime starts, and passes the
+    /// result to [`Config::from_cli_with_open_files`].
+    pub fn raise_open_files_limit() -> Option<u64> {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        // Enough for the most -j haul takes; macOS refuses more than
+        // OPEN_MAX as a soft limit.
+        let useful = descriptors_for(crate::cli::MAX_JOBS);
+        let system = if cfg!(target_os = "macos") {
+            10_240
+        } else {
+            u64::MAX
+        };
+        let want = limit.maximum.unwrap_or(u64::MAX).min(useful).min(system);
+        if limit.current.is_some_and(|now| now < want) {
+            let raised = Rlimit {
+                current: Some(want),
+                maximum: limit.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                return Some(want);
+            }
+        }
+        limit.current
+    }
+
+    /// Resolves the flags; `open_files` is the soft limit on open files
+    /// (`None`: no limit), to which `-j` is lowered if it would not fit
+    /// (see [`fit_jobs`]).
+    pub fn from_cli_with_open_files(cli: Cli, open_files: Option<u64>) -> Result<Config> {
         let mut inputs = arguments(&cli)?;
         let template = OutputTemplate::parse(cli.output.as_deref().unwrap_or("{name}"))
             .context("invalid -o/--output template")?;
@@ -115,6 +157,7 @@ impl Config {
         let (progress, color) = display(&cli);
         let mut warnings = Vec::new();
         let netrc = netrc(&cli, &mut warnings)?;
+        let jobs = fit_jobs(cli.jobs, open_files, &mut warnings);
         let max_failures = if cli.fail_fast {
             NonZeroUsize::new(1)
         } else {
@@ -147,7 +190,7 @@ impl Config {
             dir: cli.dir,
             content_disposition: cli.content_disposition,
             on_exists: cli.on_exists,
-            jobs: cli.jobs,
+            jobs,
             per_host: cli.per_host,
             rate: cli.rate.map(|r| r.interval),
             limit_rate: cli.limit_rate,
@@ -164,6 +207,45 @@ impl Config {
             verbose: cli.verbose,
         })
     }
+}
+
+/// Descriptors haul needs whatever `-j` is: stdio, each transfer thread's
+/// runtime (epoll, its waker), DNS look-ups, the `--state`, `--report`, `-i`
+/// and `--dir` files.
+const RESERVED_DESCRIPTORS: u64 = 32;
+
+/// Descriptors one of the `-j` slots may hold: a socket, the `.part` file
+/// and a folder descriptor. A `--split` connection takes a slot of its own
+/// and holds only a socket (the file's connections share its `.part`).
+const DESCRIPTORS_PER_JOB: u64 = 3;
+
+/// Descriptors `jobs` downloads in flight may need at once.
+fn descriptors_for(jobs: usize) -> u64 {
+    (jobs as u64)
+        .saturating_mul(DESCRIPTORS_PER_JOB)
+        .saturating_add(RESERVED_DESCRIPTORS)
+}
+
+/// `-j` lowered to what `open_files` descriptors allow (at least 1), with a
+/// warning that says so; as given when it fits or there is no limit.
+fn fit_jobs(
+    jobs: NonZeroUsize,
+    open_files: Option<u64>,
+    warnings: &mut Vec<String>,
+) -> NonZeroUsize {
+    let Some(limit) = open_files else {
+        return jobs;
+    };
+    if descriptors_for(jobs.get()) <= limit {
+        return jobs;
+    }
+    let room = limit.saturating_sub(RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_JOB;
+    let fit = NonZeroUsize::new(usize::try_from(room).unwrap_or(usize::MAX).min(jobs.get()))
+        .unwrap_or(NonZeroUsize::MIN);
+    warnings.push(format!(
+        "-j {jobs} lowered to {fit}: only {limit} file descriptors (ulimit -n)"
+    ));
+    fit
 }
 
 /// The URL arguments (`-` is standard input), checked with the `-i` names:
@@ -253,7 +335,13 @@ fn netrc(cli: &Cli, warnings: &mut Vec<String>) -> Result<Option<Arc<Netrc>>> {
         },
         (None, false) => return Ok(None),
     };
-    let (netrc, warning) = netrc::load(&path).context("cannot use the --netrc file")?;
+    let flag = if cli.netrc_file.is_some() {
+        "--netrc-file"
+    } else {
+        "--netrc"
+    };
+    let (netrc, warning) =
+        netrc::load(&path).with_context(|| format!("cannot use the {flag} file"))?;
     warnings.extend(warning);
     Ok(Some(Arc::new(netrc)))
 }
@@ -277,10 +365,52 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> HttpConfig {
     }
 }
 
+/// The most bytes haul reads of an auxiliary file (a `.netrc`, a
+/// `--checksums` file): a longer one is an input error, not gigabytes of
+/// memory (`--netrc-file /dev/zero`).
+pub(crate) const AUXILIARY_CAP: u64 = 16 << 20;
+
+/// Reads a small file named on the command line (a `.netrc`, a
+/// `--checksums` file), with its metadata: at most [`AUXILIARY_CAP`] bytes
+/// of UTF-8. It is opened `O_NONBLOCK`, so a FIFO whose writer is not there
+/// does not hold the open (the signal handlers are not installed yet, but a
+/// hang is a hang), and made blocking before the read, so that such a FIFO
+/// reads as empty and one with a writer is read to its end.
+pub(crate) fn read_auxiliary(path: &Path) -> Result<(String, std::fs::Metadata)> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("cannot open {shown}"))?;
+    // fstat(2) of what was opened, not a stat of the name beforehand.
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot look at {shown}"))?;
+    if meta.is_dir() {
+        bail!("cannot read {shown}: it is a folder");
+    }
+    let flags = rustix::fs::fcntl_getfl(&file).with_context(|| format!("cannot read {shown}"))?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let mut bytes = Vec::new();
+    (&file)
+        .take(AUXILIARY_CAP + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {shown}"))?;
+    if bytes.len() as u64 > AUXILIARY_CAP {
+        bail!("cannot read {shown}: longer than 16 MiB, the most haul reads of such a file");
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("cannot read {shown}: it is not UTF-8 text"))?;
+    Ok((text, meta))
+}
+
 /// Reads a `sha256sum`-style file: `HEX  NAME` or `HEX *NAME` lines.
 fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read --checksums file {}", path.display()))?;
+    let (text, _) = read_auxiliary(path).context("cannot use the --checksums file")?;
     let mut map = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -309,6 +439,8 @@ fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use proptest::prelude::*;
+    use std::time::{Instant, SystemTime};
 
     fn from_args(args: &[&str]) -> Result<Config> {
         let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
@@ -335,6 +467,34 @@ mod tests {
     }
 
     #[test]
+    fn jobs_are_fitted_to_the_descriptors_there_are() {
+        let fit = |jobs: usize, limit: Option<u64>| {
+            let mut warnings = Vec::new();
+            let got = fit_jobs(NonZeroUsize::new(jobs).unwrap(), limit, &mut warnings);
+            (got.get(), warnings)
+        };
+        assert_eq!(fit(1000, None), (1000, vec![]));
+        assert_eq!(fit(16, Some(1024)), (16, vec![]));
+        // (128 - 32 reserved) / 3 per download.
+        assert_eq!(
+            fit(1000, Some(128)),
+            (
+                32,
+                vec!["-j 1000 lowered to 32: only 128 file descriptors (ulimit -n)".into()]
+            )
+        );
+        assert_eq!(fit(32, Some(128)), (32, vec![]));
+        assert_eq!(fit(33, Some(128)).0, 32);
+        // Never below one.
+        assert_eq!(fit(200, Some(10)).0, 1);
+        assert_eq!(fit(1, Some(0)).0, 1);
+        assert_eq!(
+            fit(crate::cli::MAX_JOBS, Some(u64::MAX)).0,
+            crate::cli::MAX_JOBS
+        );
+    }
+
+    #[test]
     fn inputs_keep_their_order_and_stdin_is_read_once() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("urls.txt");
@@ -351,5 +511,196 @@ mod tests {
                 "{args:?}"
             );
         }
+    }
+
+    /// Every numeric flag, by its long name.
+    const NUMERIC_FLAGS: [&str; 16] = [
+        "--jobs",
+        "--per-host",
+        "--rate",
+        "--limit-rate",
+        "--split",
+        "--min-split-size",
+        "--max-bytes",
+        "--deadline",
+        "--retries",
+        "--retry-wait",
+        "--connect-timeout",
+        "--stall-timeout",
+        "--timeout",
+        "--max-redirects",
+        "--max-failures",
+        "--shard",
+    ];
+
+    /// A number as a user might write one, at its extremes: zero, one,
+    /// the integer limits and past them, huge and tiny decimals, signs,
+    /// NaN and infinities, long runs of digits, random integers and
+    /// floats.
+    fn extreme_number() -> impl Strategy<Value = String> {
+        let fixed = prop::sample::select(vec![
+            "0",
+            "1",
+            "-1",
+            "-0",
+            "0.5",
+            "4294967295",
+            "4294967296",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "10000000000000000000",
+            "153722867280912930",
+            "8589934592",
+            "1073741824",
+            "1073741825",
+            "1e-19",
+            "1e-300",
+            "1e300",
+            "1e400",
+            "0.0000000000000000001",
+            "NaN",
+            "nan",
+            "inf",
+            "-inf",
+            "infinity",
+            "",
+            " ",
+            ".",
+            "1.",
+            ".5",
+            "1..2",
+            "+5",
+            "0x10",
+        ]);
+        prop_oneof![
+            fixed.prop_map(String::from),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| format!("{n:e}")),
+            "[0-9]{1,400}",
+            "[0-9]{1,40}\\.[0-9]{1,400}",
+            "0\\.0{1,400}[1-9]",
+        ]
+    }
+
+    /// Every unit any numeric flag takes, and a few none does.
+    const UNITS: [&str; 25] = [
+        "", "ms", "s", "m", "h", "d", "b", "k", "K", "KB", "KiB", "M", "MB", "MiB", "G", "GB",
+        "GiB", "T", "/s", "/m", "/h", "/", " s", "/1", "/0",
+    ];
+
+    /// Values for a numeric flag: a number with every unit; `K/N`; a date.
+    fn values() -> impl Strategy<Value = Vec<String>> {
+        prop_oneof![
+            8 => extreme_number()
+                .prop_map(|n| UNITS.iter().map(|u| format!("{n}{u}")).collect()),
+            1 => (extreme_number(), extreme_number()).prop_map(|(k, n)| vec![format!("{k}/{n}")]),
+            1 => (1..=3000i32, 1..=12u8, 1..=31u8, 0..=25u8, 0..=61u8, -30..=30i8)
+                .prop_map(|(y, mo, d, h, mi, off)| {
+                    vec![format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:00{off:+03}:{:02}", mi % 100)]
+                }),
+        ]
+    }
+
+    proptest! {
+        // Each case tries every flag with every unit: 400 parses.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever value a numeric flag is given, parsing and building
+        /// the config never panic; a refusal names the flag; and what is
+        /// accepted is safe in the arithmetic the run does with it
+        /// (`Instant::now() + d`, doubling a size, pacing a host, backing
+        /// off, limiting bytes).
+        #[test]
+        fn numeric_flags_never_panic_and_a_refusal_names_the_flag(values in values()) {
+            // Built once: building the command is most of a parse's time.
+            let mut command = <Cli as clap::CommandFactory>::command();
+            command.build();
+            for flag in NUMERIC_FLAGS {
+                for value in &values {
+                    check_flag(&mut command, flag, value)?;
+                }
+            }
+        }
+    }
+
+    /// One `FLAG=VALUE`: see the property above.
+    fn check_flag(
+        command: &mut clap::Command,
+        flag: &str,
+        value: &str,
+    ) -> Result<(), TestCaseError> {
+        use clap::FromArgMatches as _;
+        let arg = format!("{flag}={value}");
+        let parsed = command
+            .try_get_matches_from_mut(["haul", &arg, "http://h/x"])
+            .and_then(|matches| Cli::from_arg_matches(&matches));
+        let cli = match parsed {
+            Ok(cli) => cli,
+            Err(err) => {
+                let text = err.to_string();
+                prop_assert!(text.contains(&format!("'{flag} <")), "{arg}: {text}");
+                return Ok(());
+            }
+        };
+        match Config::from_cli_with_open_files(cli, Some(1 << 20)) {
+            Ok(config) => exercise(&config),
+            Err(err) => {
+                let text = format!("{err:#}");
+                prop_assert!(text.contains(flag), "{arg}: {text}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The arithmetic a run does with the numeric settings, as the runner,
+    /// the slots, the retries and the byte limits do it.
+    fn exercise(config: &Config) {
+        let now = Instant::now();
+        let deadline = match config.deadline {
+            Some(Deadline::After(after)) => after,
+            Some(Deadline::At(at)) => at.duration_since(SystemTime::now()).unwrap_or_default(),
+            None => Duration::ZERO,
+        };
+        let http = &config.http;
+        for d in [
+            deadline,
+            http.connect_timeout,
+            http.stall_timeout,
+            http.timeout.unwrap_or_default(),
+            http.retry_wait,
+        ] {
+            let _ = now + d;
+            let _ = tokio::time::Instant::now() + d;
+        }
+        for retry in [1, 2, http.retries, u32::MAX] {
+            let _ = now + crate::retry::backoff(http.retry_wait, retry);
+        }
+        let mut slots = crate::slots::Slots::new(
+            config.jobs.get(),
+            config.per_host.map(NonZeroUsize::get),
+            config.rate,
+        );
+        let url = url::Url::parse("http://h/x").unwrap();
+        for _ in 0..3 {
+            slots.take(&url, now);
+            slots.slow_down(&url, now);
+        }
+        let _ = slots.next_due(now);
+        let _ = config.min_split_size * 2;
+        if let Some(rate) = config.limit_rate {
+            let limit = crate::limit::ByteRate::new(rate);
+            for _ in 0..3 {
+                let _ = limit.take(256 << 10, now);
+            }
+        }
+        if let Some(max) = config.max_bytes {
+            let budget = crate::limit::ByteBudget::new(max);
+            budget.add(max);
+            budget.add(u64::MAX / 2);
+        }
+        let _ = descriptors_for(config.jobs.get());
     }
 }

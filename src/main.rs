@@ -23,7 +23,10 @@ fn main() -> ExitCode {
             Err(_) => ExitCode::from(2),
         };
     }
-    let config = match Config::from_cli(cli) {
+    // More descriptors for more downloads at once, before anything opens
+    // one; -j is then fitted to what there is.
+    let open_files = Config::raise_open_files_limit();
+    let config = match Config::from_cli_with_open_files(cli, open_files) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("haul: error: {err:#}");

@@ -19,11 +19,8 @@
 use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fmt;
-use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
 
 /// A parsed `.netrc` file: its `machine` and `default` entries in file
 /// order. `Debug` shows no login or password.
@@ -180,16 +177,9 @@ pub(crate) fn parse(text: &str) -> Result<Netrc, ParseError> {
 /// not refuse such a file and neither does this). The caller prints it,
 /// once, where haul's other warnings go.
 pub(crate) fn load(path: &Path) -> anyhow::Result<(Netrc, Option<String>)> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mode = file
-        .metadata()
-        .with_context(|| format!("cannot look at {}", path.display()))?
-        .permissions()
-        .mode();
-    let mut text = String::new();
-    file.read_to_string(&mut text)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    // Capped, and a FIFO without a writer reads as empty (config.rs).
+    let (text, meta) = crate::config::read_auxiliary(path)?;
+    let mode = meta.permissions().mode();
     let netrc = parse(&text)
         .map_err(|e| anyhow::anyhow!("{}:{}: {}", path.display(), e.line, e.message))?;
     Ok((netrc, permission_warning(mode, path)))

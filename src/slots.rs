@@ -171,7 +171,7 @@ impl Slots {
                 interval: *base,
                 slowed_at: None,
             });
-            pace.interval = (pace.interval * 2).min(SLOWEST.max(*base));
+            pace.interval = pace.interval.saturating_mul(2).min(SLOWEST.max(*base));
             pace.slowed_at = Some(now);
             pace.next = pace.next.max(now + pace.interval);
         }

@@ -8,6 +8,7 @@ mod generated;
 mod github;
 mod http;
 mod in_process;
+mod limits;
 mod list;
 mod naming;
 mod netrc;

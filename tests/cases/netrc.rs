@@ -1,6 +1,7 @@
-//! `--netrc` and `--netrc-file`: credentials go to the host a URL names and
-//! to no host a redirect leads to, the `default` entry included (curl's
-//! CVE-2024-11053 and CVE-2025-0167 were that leak); a user in the URL or
+//! `--netrc` and `--netrc-file`: credentials go only to the origin (scheme,
+//! host, port) a URL names, redirects to that same origin included, and to
+//! no other host or port a redirect leads to, the `default` entry included
+//! (curl's CVE-2024-11053 and CVE-2025-0167 were that leak); a user in the URL or
 //! `-H Authorization` wins; a file others can read gets a warning; a
 //! `--netrc-file` that cannot be read is an input error.
 //!
@@ -58,7 +59,7 @@ fn netrc_file(tmp: &TempDir, text: &str) -> String {
 }
 
 #[test]
-fn credentials_go_to_the_named_host_and_never_to_a_redirect_target() {
+fn credentials_go_to_the_named_host_and_never_to_another_host_redirected_to() {
     for entry in ["machine 127.0.0.1", "default"] {
         let (a, b) = servers();
         let tmp = TempDir::new().unwrap();
@@ -91,6 +92,52 @@ fn credentials_go_to_the_named_host_and_never_to_a_redirect_target() {
             "{entry}: leaked"
         );
     }
+}
+
+#[test]
+fn credentials_follow_a_redirect_to_the_same_origin_only() {
+    // B listens on another port of the same host, 127.0.0.1.
+    let b = server::http(|_req| async { ok("from b") });
+    let other_port = b.url("/x");
+    let a = server::http(move |req| {
+        let res = match req.uri().path() {
+            "/same" => with_header(status(StatusCode::FOUND), "location", "/target"),
+            "/port" => with_header(status(StatusCode::FOUND), "location", &other_port),
+            _ => ok("from a"),
+        };
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+    let netrc = netrc_file(&tmp, "machine 127.0.0.1 login alice password s3cret\n");
+
+    let out = run(haul_in(tmp.path()).args([
+        &a.url("/same"),
+        &a.url("/port"),
+        "--netrc-file",
+        &netrc,
+        "-o",
+        "{n}",
+        "-d",
+        "out",
+    ]));
+
+    out.assert_code(0).assert_summary(2, 0, 0);
+    let want = basic("alice", "s3cret");
+    // Same scheme, host and port: the redirect carries them.
+    for path in ["/same", "/target", "/port"] {
+        let reqs = a.requests_for(path);
+        assert_eq!(reqs.len(), 1, "{path}");
+        assert_eq!(
+            reqs[0].header("authorization"),
+            Some(want.as_str()),
+            "{path}"
+        );
+    }
+    // Same host, another port: another origin, even though the .netrc
+    // entry names that host.
+    let redirected = b.requests_for("/x");
+    assert_eq!(redirected.len(), 1);
+    assert_eq!(redirected[0].header("authorization"), None, "leaked");
 }
 
 #[test]

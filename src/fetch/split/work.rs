@@ -78,7 +78,7 @@ impl Work {
             let victim = self
                 .active
                 .iter_mut()
-                .filter(|s| s.end - s.next >= 2 * min)
+                .filter(|s| s.end - s.next >= worth_splitting(min))
                 .max_by_key(|s| s.end - s.next)?;
             let mid = victim.next + (victim.end - victim.next) / 2;
             let end = std::mem::replace(&mut victim.end, mid);
@@ -103,7 +103,11 @@ impl Work {
 
     /// Whether a connection would find work.
     pub(super) fn has_work(&self, min: u64) -> bool {
-        !self.todo.is_empty() || self.active.iter().any(|s| s.end - s.next >= 2 * min)
+        !self.todo.is_empty()
+            || self
+                .active
+                .iter()
+                .any(|s| s.end - s.next >= worth_splitting(min))
     }
 
     /// Up to `want` bytes of range `id` to write, and where: `None` when the
@@ -177,6 +181,13 @@ impl Work {
     }
 }
 
+/// The bytes a range must have left for a connection to take half of it:
+/// twice `min`, saturating (with `min` beyond `u64::MAX / 2` no range is
+/// ever cut, rather than every range at once).
+fn worth_splitting(min: u64) -> u64 {
+    min.saturating_mul(2)
+}
+
 /// Adds `start..end` to sorted, apart ranges, merging neighbours.
 fn add_range(done: &mut Vec<(u64, u64)>, start: u64, end: u64) {
     if start >= end {
@@ -215,7 +226,11 @@ fn cut(size: u64, done: &[(u64, u64)], n: u32, min: u64) -> Vec<(u64, u64)> {
         let mut s = a;
         while s < b {
             // A remainder under `min` joins the piece before it.
-            let e = if b - s < step + min { b } else { s + step };
+            let e = if b - s < step.saturating_add(min) {
+                b
+            } else {
+                s + step
+            };
             out.push((s, e));
             s = e;
         }
@@ -277,6 +292,27 @@ mod tests {
         let (c, ..) = small.start_at(0).unwrap();
         small.reserve(c, 81);
         assert!(!small.has_work(10) && small.take(10).is_none());
+    }
+
+    #[test]
+    fn huge_sizes_and_minimums_neither_wrap_nor_panic() {
+        // Twice this minimum is past u64::MAX: no range is worth cutting
+        // (it used to wrap to 0, and every range was cut again and again).
+        let min = 1 << 63;
+        let mut work = Work::new(1 << 20, Vec::new(), 4, min);
+        let (a, start, end) = work.start_at(0).unwrap();
+        assert_eq!((start, end), (0, 1 << 20));
+        assert_eq!(work.reserve(a, 1000), Some((0, 1000)));
+        assert!(!work.has_work(min));
+        assert_eq!(work.take(min), None);
+        // The largest file and minimum: whole pieces, end to end.
+        for (size, min) in [(u64::MAX, 1 << 62), (u64::MAX, u64::MAX), (u64::MAX, 1)] {
+            let pieces = cut(size, &[], 16, min);
+            assert_eq!(pieces.first().unwrap().0, 0);
+            assert_eq!(pieces.last().unwrap().1, size);
+            assert!(pieces.windows(2).all(|w| w[0].1 == w[1].0));
+            assert!(pieces.len() <= 16);
+        }
     }
 
     #[test]
