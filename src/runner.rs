@@ -209,11 +209,13 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
     }
     let cancel = CancellationToken::new();
     let budget = config.max_bytes.map(|n| Arc::new(ByteBudget::new(n)));
-    let deadline = config.deadline.map(|d| match d {
-        Deadline::After(after) => Instant::now() + after,
+    let deadline = config.deadline.and_then(|d| match d {
+        // `cli.rs` bounds both to 100 years; past the clock's range (never
+        // in practice) there is no deadline to keep.
+        Deadline::After(after) => Instant::now().checked_add(after),
         // A time already past stops the run at once.
         Deadline::At(at) => {
-            Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
+            Instant::now().checked_add(at.duration_since(SystemTime::now()).unwrap_or_default())
         }
     });
     let jobs = config.jobs.get();

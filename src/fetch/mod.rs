@@ -342,7 +342,7 @@ fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
             (0, Note::for_answer(job.url.as_str(), headers)?)
         }
     };
-    (sparse || size.saturating_sub(from) >= 2 * min).then_some(SplitPlan {
+    (sparse || size.saturating_sub(from) >= min.saturating_mul(2)).then_some(SplitPlan {
         mode,
         size,
         from,
