@@ -47,7 +47,7 @@ pub(crate) fn check_digest(want: Option<[u8; 32]>, got: Option<[u8; 32]>) -> Res
 pub(crate) async fn digest_of_existing(
     out: &OutDir,
     rel: &Path,
-) -> anyhow::Result<Option<[u8; 32]>> {
+) -> anyhow::Result<Option<([u8; 32], u64)>> {
     let Some(file) = out.open_read(rel)? else {
         return Ok(None);
     };
@@ -58,7 +58,7 @@ pub(crate) async fn digest_of_existing(
     let (_, hasher) = hash_prefix(file, len)
         .await
         .with_context(|| format!("cannot read {}", out.display(rel).display()))?;
-    Ok(Some(hasher.finalize().into()))
+    Ok(Some((hasher.finalize().into(), len)))
 }
 
 /// Hashes the first `len` bytes of `file` on the blocking pool (positioned

@@ -291,13 +291,17 @@ impl Planner {
             return planned;
         }
         let has_digest = job.sha256.is_some();
+        let size = match &existing {
+            Ok(Existing::File { len, .. }) => Some(*len),
+            _ => None,
+        };
         match at_destination(existing, self.config.on_exists, has_digest, &job.path) {
             AtDestination::Fetch => {}
             // The state says the file changed since it was saved.
             AtDestination::Skip | AtDestination::Verify | AtDestination::Update(_)
                 if job.replaced.is_some() => {}
             AtDestination::Skip => {
-                let skipped = Ok(Done::Skipped { sha256: None });
+                let skipped = Ok(Done::Skipped { sha256: None, size });
                 return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
             }
             // Hashed by the download's slot, not on this thread.
@@ -374,7 +378,10 @@ impl Planner {
                     && entry.sha256 == job.sha256
                     && existing.is_some_and(|e| vouches(&entry, e)) =>
             {
-                let skipped = Ok(Done::Skipped { sha256: job.sha256 });
+                let skipped = Ok(Done::Skipped {
+                    sha256: job.sha256,
+                    size: Some(len),
+                });
                 let path = job.path.clone();
                 return Some(Planned::Done(Outcome::new(
                     masked(&job.url),

@@ -33,7 +33,11 @@ pub(crate) struct Outcome {
 pub(crate) enum Done {
     Saved {
         http_status: u16,
+        /// Body bytes this run received for the file (not those a `.part`
+        /// held before it).
         bytes: u64,
+        /// The saved file's size.
+        size: u64,
         sha256: Option<[u8; 32]>,
         /// Why a file that was already there was fetched again.
         replaced: Option<&'static str>,
@@ -41,8 +45,12 @@ pub(crate) enum Done {
         connections: Option<u32>,
     },
     /// The file was there (`--on-exists skip`, or its digest matched): no
-    /// request. `sha256` when the file was hashed to decide.
-    Skipped { sha256: Option<[u8; 32]> },
+    /// request. `sha256` when the file was hashed to decide (or the
+    /// `--state` vouched for it); its size when it was looked at.
+    Skipped {
+        sha256: Option<[u8; 32]>,
+        size: Option<u64>,
+    },
     /// `--on-exists update` and the server answered 304.
     NotModified { http_status: u16 },
 }
@@ -163,6 +171,7 @@ impl Outcome {
             status: self.status(),
             http_status: None,
             bytes: 0,
+            size: None,
             sha256: None,
             attempts: self.attempts,
             elapsed_ms: self.elapsed.as_millis() as u64,
@@ -174,17 +183,22 @@ impl Outcome {
             Ok(Done::Saved {
                 http_status,
                 bytes,
+                size,
                 sha256,
                 replaced,
                 connections,
             }) => {
                 record.http_status = Some(*http_status);
                 record.bytes = *bytes;
+                record.size = Some(*size);
                 record.sha256 = sha256.map(hex::encode);
                 record.replaced = *replaced;
                 record.connections = *connections;
             }
-            Ok(Done::Skipped { sha256 }) => record.sha256 = sha256.map(hex::encode),
+            Ok(Done::Skipped { sha256, size }) => {
+                record.sha256 = sha256.map(hex::encode);
+                record.size = *size;
+            }
             Ok(Done::NotModified { http_status }) => record.http_status = Some(*http_status),
             Err(f) => {
                 record.http_status = f.http_status;
@@ -209,6 +223,7 @@ struct Record<'a> {
     status: &'static str,
     http_status: Option<u16>,
     bytes: u64,
+    size: Option<u64>,
     sha256: Option<String>,
     attempts: u32,
     elapsed_ms: u64,

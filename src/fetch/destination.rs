@@ -22,8 +22,9 @@ use crate::report::{Done, Failure, Masked};
 /// slot's work). `None` when the download must go ahead.
 pub(super) async fn verify_existing(ctx: &Ctx, task: &mut Task) -> Option<Result<Done, Failure>> {
     match digest_of_existing(&ctx.out, &task.job.rel).await {
-        Ok(Some(digest)) if Some(digest) == task.job.sha256 => Some(Ok(Done::Skipped {
+        Ok(Some((digest, size))) if Some(digest) == task.job.sha256 => Some(Ok(Done::Skipped {
             sha256: Some(digest),
+            size: Some(size),
         })),
         Ok(Some(_)) => {
             task.replaced = Some("sha256 mismatch");
@@ -58,18 +59,27 @@ pub(super) async fn destination(
         .map_err(|collision| refused(anyhow!(collision.0)))?;
     task.claimed = Some(rel.clone());
     let existing = ctx.out.existing(&rel);
+    let size = match &existing {
+        Ok(crate::outdir::Existing::File { len, .. }) => Some(*len),
+        _ => None,
+    };
     let has_digest = task.job.sha256.is_some();
     match at_destination(existing, ctx.config.on_exists, has_digest, &task.path) {
         // The request went out without `If-Modified-Since` (the name was
         // not known): the answer is the file.
         AtDestination::Fetch | AtDestination::Update(_) => {}
-        AtDestination::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None })),
+        AtDestination::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None, size })),
         AtDestination::Verify => {
-            let digest = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
-            if digest.is_some() && digest == task.job.sha256 {
-                return Ok(Destination::Done(Done::Skipped { sha256: digest }));
+            let found = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
+            if let Some((digest, size)) = found
+                && Some(digest) == task.job.sha256
+            {
+                return Ok(Destination::Done(Done::Skipped {
+                    sha256: Some(digest),
+                    size: Some(size),
+                }));
             }
-            task.replaced = digest.map(|_| "sha256 mismatch");
+            task.replaced = found.map(|_| "sha256 mismatch");
         }
         AtDestination::Refuse(error) => return Err(refused(anyhow!(error))),
     }

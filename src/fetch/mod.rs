@@ -66,6 +66,9 @@ pub(crate) struct Task {
     /// The status of the last answer an attempt got, for a task stopped
     /// while it waits for its next attempt.
     last_status: Option<u16>,
+    /// Bytes of the file a `.part` held before this run fetched any (`None`
+    /// until the first attempt looks): the report's `bytes` are the rest.
+    held: Option<u64>,
 }
 
 impl Task {
@@ -80,6 +83,7 @@ impl Task {
             claimed: None,
             replaced: job_replaced,
             last_status: None,
+            held: None,
         }
     }
 
@@ -169,6 +173,8 @@ async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
             Attempted::Restart => {
                 split = false;
                 task.attempts += 1;
+                // The `.part` is gone: the file comes whole in this run.
+                task.held = Some(0);
             }
         }
     }
@@ -209,6 +215,7 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         replaced: task.replaced,
         status,
         connections: None,
+        held: task.held.unwrap_or(0),
     };
     let name = task.path.file_name().unwrap_or_default().to_string_lossy();
     if split && let Some(plan) = split_plan(ctx, &task.job, &answer) {
@@ -274,6 +281,13 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
         }
         _ => None,
     };
+    match (task.held, &resumable) {
+        (None, r) => task.held = Some(r.as_ref().map_or(0, Resumable::held)),
+        // Starting from zero (the `.part` went: a digest mismatch, a
+        // removed file): whatever was held is not in the file.
+        (Some(_), None) => task.held = Some(0),
+        (Some(_), Some(_)) => {}
+    }
     let response = request(ctx, task, known.as_deref(), &mut resumable).await?;
     let status = response.status();
     let total = match check_status(ctx, &response, resumable.as_ref())? {
@@ -285,7 +299,8 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
         }
         Checked::Complete => {
             let (r, rel) = resumable.zip(known).expect("a 416 is proven for a .part");
-            return finish_from_part(ctx, &task.job, &rel, r, status)
+            let held = task.held.unwrap_or(0);
+            return finish_from_part(ctx, &task.job, &rel, r, status, held)
                 .await
                 .map(Prepared::Done);
         }
@@ -466,6 +481,7 @@ async fn request(
         if let Err(err) = ctx.out.remove_own(&old.file, &part) {
             tracing::warn!("{err:#}");
         }
+        task.held = Some(0);
         if status != StatusCode::PARTIAL_CONTENT && status != StatusCode::RANGE_NOT_SATISFIABLE {
             // A whole answer (200): the server ignored the range or the
             // version changed. Its body is the file, from zero.
@@ -732,6 +748,8 @@ struct Saved {
     status: StatusCode,
     /// `--split`: the most connections used at once.
     connections: Option<u32>,
+    /// Bytes of the file a `.part` held before this run.
+    held: u64,
 }
 
 /// Checks the digest and renames the `.part` to its final name; with
@@ -786,7 +804,8 @@ fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done
     }
     Ok(Done::Saved {
         http_status: status,
-        bytes,
+        bytes: bytes.saturating_sub(saved.held),
+        size: bytes,
         sha256: saved.digest,
         replaced: saved.replaced,
         connections: saved.connections,
@@ -812,6 +831,7 @@ async fn finish_from_part(
     rel: &Path,
     resumable: Resumable,
     status: StatusCode,
+    held: u64,
 ) -> Result<Done, Failure> {
     let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
     let Resumable {
@@ -841,6 +861,7 @@ async fn finish_from_part(
         replaced: None,
         status,
         connections: None,
+        held,
     };
     finish(ctx, part, job, saved)
 }

@@ -232,6 +232,14 @@ pub(crate) struct Resumable {
 }
 
 impl Resumable {
+    /// Bytes of the resource the `.part` holds (all its complete ranges).
+    pub(crate) fn held(&self) -> u64 {
+        match &self.note.ranges {
+            Ranges::Contiguous => self.len,
+            Ranges::Sparse { done, .. } => done.iter().map(|(a, b)| b - a).sum(),
+        }
+    }
+
     /// Whether an answer to the range request may be used with this
     /// `.part`: a `206` for exactly the missing bytes, or a `416` saying the
     /// resource is exactly as long, either carrying the recorded validator.

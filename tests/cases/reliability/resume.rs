@@ -82,6 +82,9 @@ fn a_cut_body_is_resumed_within_the_run() {
     assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
     let rec = record(&out.stdout_report(), &url).clone();
     assert_eq!(rec["attempts"], 2, "{rec}");
+    // Both attempts were this run's: every byte came in it.
+    assert_eq!(rec["bytes"], MIB as u64, "{rec}");
+    assert_eq!(rec["size"], MIB as u64, "{rec}");
 }
 
 /// Run 1 (`--retries 0`) gets `CUT` bytes of `first` and fails, leaving a
@@ -115,6 +118,11 @@ fn a_part_from_an_earlier_run_is_resumed() {
     assert_eq!(reqs.len(), 2, "{log}");
     assert_eq!(reqs[1].range_start(), Some(CUT as u64), "{log}");
     assert_eq!(reqs[1].header("if-range"), Some("\"v1\""), "{log}");
+    // Issue 16: `bytes` is what this run received, `size` the file's size
+    // (`bytes` used to say the whole file).
+    let rec = record(&out.stdout_report(), &server.url("/r.bin")).clone();
+    assert_eq!(rec["bytes"], (MIB - CUT) as u64, "{rec}");
+    assert_eq!(rec["size"], MIB as u64, "{rec}");
 }
 
 #[test]
