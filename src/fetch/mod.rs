@@ -105,7 +105,9 @@ impl Task {
     }
 }
 
-/// How an attempt ended, for the runner.
+/// How an attempt ended, for the runner. One per attempt, moved once: the
+/// retry's task is kept inline rather than boxed (an allocation per retry).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Step {
     Finished(Outcome),
     /// An extra connection of a `--split` download ended (the download
