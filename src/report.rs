@@ -267,9 +267,9 @@ impl Held {
     /// Opens the report without changing it: never blocking (a FIFO with
     /// no reader is refused at once, not waited for with signals ignored)
     /// and, for a regular file, locked (`flock`) for this run; another haul
-    /// writing to it is refused. `None` when the file's folder does not
-    /// exist yet (it may be `--dir`, created later).
-    pub(crate) fn open(target: &ReportTarget) -> Result<Option<Held>> {
+    /// writing to it is refused. With `later`, `None` when the file's
+    /// folder does not exist yet (it may be `--dir`, created later).
+    pub(crate) fn open(target: &ReportTarget, later: bool) -> Result<Option<Held>> {
         let path = match target {
             ReportTarget::Stdout => return Ok(Some(Held::Stdout)),
             ReportTarget::File(path) => path,
@@ -290,9 +290,10 @@ impl Held {
                     Err(e) => return Err(report_error(e, path)),
                 },
                 Err(Errno::NOENT)
-                    if path
-                        .parent()
-                        .is_some_and(|p| !p.as_os_str().is_empty() && !p.exists()) =>
+                    if later
+                        && path
+                            .parent()
+                            .is_some_and(|p| !p.as_os_str().is_empty() && !p.exists()) =>
                 {
                     return Ok(None);
                 }

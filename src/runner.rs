@@ -155,7 +155,7 @@ impl Run {
 /// then creates `--dir` and empties the report.
 fn open_own_files(config: &Config) -> Result<Own> {
     let held = match &config.report {
-        Some(target) => Held::open(target)?,
+        Some(target) => Held::open(target, true)?,
         None => None,
     };
     let state = match &config.state {
@@ -175,9 +175,7 @@ fn open_own_files(config: &Config) -> Result<Own> {
     let held = match (held, &config.report) {
         (Some(held), _) => Some(held),
         // Its folder is (inside) `--dir`, which exists now.
-        (None, Some(target)) => Some(Held::open(target)?.ok_or_else(|| {
-            anyhow::anyhow!("cannot create the --report file: its folder does not exist")
-        })?),
+        (None, Some(target)) => Held::open(target, false)?,
         (None, None) => None,
     };
     let report = held.map(Held::start).transpose()?;

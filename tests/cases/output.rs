@@ -205,6 +205,38 @@ fn report_file_has_one_record_per_url() {
     assert!(failed["sha256"].is_null(), "{failed}");
 }
 
+/// A report inside `--dir` works when the folder does not exist yet (it
+/// is created once every lock is held); a report whose folder is missing
+/// otherwise is an input error naming it, before anything is fetched.
+/// The file that was there is emptied only once the run starts.
+#[test]
+fn a_report_file_is_created_in_a_new_dir_but_not_in_a_missing_folder() {
+    let server = server::files([("/a.txt", b"alpha".to_vec())]).any_hits();
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/a.txt");
+
+    let out = run(haul_in(tmp.path()).args([&url, "--report", "out/r.jsonl", "-d", "out"]));
+    out.assert_code(0);
+    let text = std::fs::read_to_string(tmp.path().join("out/r.jsonl")).unwrap();
+    assert_eq!(parse_json_lines(&text).len(), 1, "{text}");
+
+    let hits = server.hits();
+    let out = run(haul_in(tmp.path()).args([&url, "--report", "nowhere/r.jsonl", "-d", "out2"]));
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("nowhere/r.jsonl") && out.stderr.contains("--report"),
+        "{out}"
+    );
+    assert_eq!(server.hits(), hits, "nothing fetched");
+
+    std::fs::write(tmp.path().join("old.jsonl"), b"{\"old\":1}\n").unwrap();
+    let out = run(haul_in(tmp.path()).args([&url, "--report", "old.jsonl", "-d", "out"]));
+    out.assert_code(0);
+    let text = std::fs::read_to_string(tmp.path().join("old.jsonl")).unwrap();
+    assert!(!text.contains("old"), "emptied first: {text}");
+    assert_eq!(parse_json_lines(&text).len(), 1, "{text}");
+}
+
 #[test]
 fn report_to_stdout_is_json_lines_only() {
     let server = server::files([("/a.txt", b"alpha".to_vec()), ("/b.txt", b"beta".to_vec())]);
