@@ -4,7 +4,7 @@
 //! `logging.rs` (`RUST_LOG`), the HTTP client (the proxy variables, read by
 //! reqwest) and `main.rs` (signals, and raising the open-file limit). Its
 //! only I/O is on files named on the command line: it reads the small
-//! `--checksums` and `.netrc` files (capped, [`read_auxiliary`]), and opens
+//! `--checksums` and `.netrc` files (capped, `small_file.rs`), and opens
 //! every `-i` list file (without reading it, `source/list.rs`) so that one
 //! that cannot be read is an input error before anything is fetched. It
 //! fits `-j` to the open-file limit it is given ([`fit_jobs`]).
@@ -365,52 +365,9 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> HttpConfig {
     }
 }
 
-/// The most bytes haul reads of an auxiliary file (a `.netrc`, a
-/// `--checksums` file): a longer one is an input error, not gigabytes of
-/// memory (`--netrc-file /dev/zero`).
-pub(crate) const AUXILIARY_CAP: u64 = 16 << 20;
-
-/// Reads a small file named on the command line (a `.netrc`, a
-/// `--checksums` file), with its metadata: at most [`AUXILIARY_CAP`] bytes
-/// of UTF-8. It is opened `O_NONBLOCK`, so a FIFO whose writer is not there
-/// does not hold the open (the signal handlers are not installed yet, but a
-/// hang is a hang), and made blocking before the read, so that such a FIFO
-/// reads as empty and one with a writer is read to its end.
-pub(crate) fn read_auxiliary(path: &Path) -> Result<(String, std::fs::Metadata)> {
-    use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let shown = path.display();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .with_context(|| format!("cannot open {shown}"))?;
-    // fstat(2) of what was opened, not a stat of the name beforehand.
-    let meta = file
-        .metadata()
-        .with_context(|| format!("cannot look at {shown}"))?;
-    if meta.is_dir() {
-        bail!("cannot read {shown}: it is a folder");
-    }
-    let flags = rustix::fs::fcntl_getfl(&file).with_context(|| format!("cannot read {shown}"))?;
-    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
-        .with_context(|| format!("cannot read {shown}"))?;
-    let mut bytes = Vec::new();
-    (&file)
-        .take(AUXILIARY_CAP + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {shown}"))?;
-    if bytes.len() as u64 > AUXILIARY_CAP {
-        bail!("cannot read {shown}: longer than 16 MiB, the most haul reads of such a file");
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("cannot read {shown}: it is not UTF-8 text"))?;
-    Ok((text, meta))
-}
-
 /// Reads a `sha256sum`-style file: `HEX  NAME` or `HEX *NAME` lines.
 fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
-    let (text, _) = read_auxiliary(path).context("cannot use the --checksums file")?;
+    let (text, _) = crate::small_file::read(path).context("cannot use the --checksums file")?;
     let mut map = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');

@@ -26,6 +26,7 @@ mod runner;
 mod scheduler;
 mod seen;
 mod slots;
+mod small_file;
 mod source;
 mod state;
 mod workers;

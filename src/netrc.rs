@@ -178,7 +178,7 @@ pub(crate) fn parse(text: &str) -> Result<Netrc, ParseError> {
 /// once, where haul's other warnings go.
 pub(crate) fn load(path: &Path) -> anyhow::Result<(Netrc, Option<String>)> {
     // Capped, and a FIFO without a writer reads as empty (config.rs).
-    let (text, meta) = crate::config::read_auxiliary(path)?;
+    let (text, meta) = crate::small_file::read(path)?;
     let mode = meta.permissions().mode();
     let netrc = parse(&text)
         .map_err(|e| anyhow::anyhow!("{}:{}: {}", path.display(), e.line, e.message))?;
