@@ -623,3 +623,70 @@ fn extra_connections_keep_to_rate() {
         assert!(gap >= Duration::from_millis(90), "{gap:?} apart\n{log}");
     }
 }
+
+/// A split download whose attempt fails is retried in the same run from its
+/// `.part`, which the download locks (one owner across processes): the
+/// retry must find the file free, although the runner may still hold the
+/// failed attempt's split (here, while other files keep the queue busy).
+/// The shared descriptor is closed when the attempt ends, so only the one
+/// handed back holds the lock, and it is dropped with the attempt.
+#[test]
+fn a_failed_split_attempt_leaves_its_part_free_for_the_retry() {
+    use std::sync::atomic::AtomicUsize;
+    let body = pseudo_random(131, 4 * MIB);
+    let resource = Resource::new(body.clone()).etag("\"v1\"");
+    let small = b"small file".to_vec();
+    let nth = Arc::new(AtomicUsize::new(0));
+    let server = server::http(move |req| {
+        let res = if req.uri().path() == "/big.bin" {
+            // The first answer is cut after 1 MiB, the next three at once
+            // (no progress: the attempt fails), then all is well.
+            let shape = match nth.fetch_add(1, Relaxed) {
+                0 => Shape::CutAfter(MIB),
+                1..=3 => Shape::CutAfter(0),
+                _ => drip(1),
+            };
+            resource.respond(req.headers(), shape)
+        } else {
+            server::ok(small.clone())
+        };
+        async move {
+            if req.uri().path() != "/big.bin" {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            res
+        }
+    })
+    .any_hits();
+    let tmp = TempDir::new().unwrap();
+    let big = server.url("/big.bin");
+    let mut lines = vec![big.clone()];
+    lines.extend((0..40).map(|i| server.url(&format!("/s{i}"))));
+    write_list(tmp.path(), "urls.txt", &lines);
+
+    let out = split_run(
+        &tmp,
+        &["-i", "urls.txt"],
+        &["--split", "2", "-j", "3", "--retries", "5"],
+    );
+
+    let rec = record(&out.stdout_report(), &big).clone();
+    assert_eq!(rec["status"], "ok", "{rec}\n{out}");
+    assert!(
+        !out.stderr.contains("in use by another haul"),
+        "the retry found its own .part held:\n{out}"
+    );
+    out.assert_code(0);
+    let got = std::fs::read(tmp.path().join("out/big.bin")).unwrap();
+    assert!(
+        got == body,
+        "big.bin is not the resource ({} bytes)",
+        got.len()
+    );
+    let resumed = server
+        .requests_for("/big.bin")
+        .iter()
+        .skip(1)
+        .any(|r| r.range_start().is_some_and(|start| start >= MIB as u64));
+    assert!(resumed, "the retry continued the .part\n{out}");
+}

@@ -34,7 +34,7 @@ use std::fs::File;
 use std::future::Future;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
@@ -65,8 +65,8 @@ struct Split {
     /// The version every answer must prove (its ranges are not used).
     note: Note,
     size: u64,
-    file: File,
-    journal: Arc<Journal>,
+    /// The `.part`'s shared descriptor and its note.
+    part: Arc<SharedPart>,
     /// `DEST.part` as shown in messages.
     shown: String,
     min: u64,
@@ -102,19 +102,25 @@ enum Ended {
     Closed,
 }
 
-/// The note of a file over several connections, kept honest: it names
-/// only ranges whose bytes were synced to disk first. A note written after
-/// data that a power loss can still lose would make a later run trust
-/// zeros; a note that lags the data only costs a later run some bytes
-/// fetched again.
-struct Journal {
-    /// A descriptor of the `.part` of its own (syncs run off the transfer
-    /// thread).
-    file: File,
+/// The `.part` as the connections share it: one descriptor for their
+/// positioned writes, and the note, kept honest. The note names only ranges
+/// whose bytes were synced to disk first: a note written after data that a
+/// power loss can still lose would make a later run trust zeros, while a
+/// note that lags the data only costs a later run some bytes fetched again.
+///
+/// The descriptor is closed when the download ends ([`SharedPart::close`]),
+/// whoever still holds the `Split` (the runner, a connection's task ending):
+/// the `.part`'s lock (`outdir.rs`) belongs to the open file, so only the
+/// descriptor handed back to `fetch/mod.rs` keeps it, and a retry in this
+/// process can take the file again once that one is dropped.
+struct SharedPart {
+    file: RwLock<Option<File>>,
     /// The version; its ranges are not used.
     note: Note,
     size: u64,
     state: Mutex<Noted>,
+    /// A sync ended.
+    idle: tokio::sync::Notify,
 }
 
 struct Noted {
@@ -122,13 +128,42 @@ struct Noted {
     bytes: u64,
     /// A sync runs now.
     syncing: bool,
+    /// The download is over: no more syncs or notes (none lands on the
+    /// file after its rename).
+    closed: bool,
 }
 
-impl Journal {
-    /// Records `done`, which the file already holds durably (the ranges a
-    /// note claimed when the download began).
-    fn begin(&self, done: &[(u64, u64)]) {
-        self.write(done);
+impl SharedPart {
+    fn new(file: File, note: Note, size: u64, done: &[(u64, u64)]) -> SharedPart {
+        let part = SharedPart {
+            file: RwLock::new(Some(file)),
+            note,
+            size,
+            state: Mutex::new(Noted {
+                bytes: total(done),
+                syncing: false,
+                closed: false,
+            }),
+            idle: tokio::sync::Notify::new(),
+        };
+        // What the file already holds durably (the ranges a note claimed
+        // when the download began, or a contiguous `.part`'s length).
+        if let Some(file) = part.read().as_ref() {
+            part.write_note(file, done);
+        }
+        part
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<File>> {
+        self.file.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `bytes` at `at`.
+    fn write_at(&self, bytes: &[u8], at: u64) -> std::io::Result<()> {
+        match self.read().as_ref() {
+            Some(file) => file.write_all_at(bytes, at),
+            None => Err(std::io::Error::other("the download has ended")),
+        }
     }
 
     /// Syncs the file in the background, then notes `done` (skipped while
@@ -136,39 +171,83 @@ impl Journal {
     fn advance(self: &Arc<Self>, done: Vec<(u64, u64)>) {
         {
             let mut state = self.lock();
-            if state.syncing || total(&done) <= state.bytes {
+            if state.closed || state.syncing || total(&done) <= state.bytes {
                 return;
             }
             state.syncing = true;
         }
-        let journal = self.clone();
-        tokio::task::spawn_blocking(move || journal.sync_and_note(&done));
+        let part = self.clone();
+        tokio::task::spawn_blocking(move || part.sync_and_note(&done));
     }
 
-    /// The download stops: syncs and notes `done` before it returns, so a
-    /// later run resumes from everything received.
+    /// The download stops with the file kept: syncs and notes `done` (after
+    /// a sync already running), so a later run resumes from everything
+    /// received.
     async fn settle(self: &Arc<Self>, done: Vec<(u64, u64)>) {
-        let journal = self.clone();
-        let _ = tokio::task::spawn_blocking(move || journal.sync_and_note(&done)).await;
+        if !self.until_idle(|state| state.syncing = true).await {
+            return;
+        }
+        let part = self.clone();
+        if tokio::task::spawn_blocking(move || part.sync_and_note(&done))
+            .await
+            .is_err()
+        {
+            // It never ran (the runtime is going away): nothing syncs.
+            self.lock().syncing = false;
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// The download is over: waits for a sync still running, then closes
+    /// the shared descriptor (no more notes).
+    async fn close(&self) {
+        self.until_idle(|state| state.closed = true).await;
+        drop(self.file.write().unwrap_or_else(|e| e.into_inner()).take());
+    }
+
+    /// Waits until no sync runs, then applies `then` to the state under
+    /// its lock; `false` when the part was closed already.
+    async fn until_idle(&self, then: impl Fn(&mut Noted)) -> bool {
+        loop {
+            // Created before the check: a sync that ends in between wakes it.
+            let ended = self.idle.notified();
+            {
+                let mut state = self.lock();
+                if state.closed {
+                    return false;
+                }
+                if !state.syncing {
+                    then(&mut state);
+                    return true;
+                }
+            }
+            ended.await;
+        }
     }
 
     fn sync_and_note(&self, done: &[(u64, u64)]) {
-        let synced = rustix::fs::fdatasync(&self.file);
-        let mut state = self.lock();
-        state.syncing = false;
-        if let Err(err) = synced {
-            tracing::debug!("cannot sync a .part: {err}; its note stays as it was");
-            return;
+        {
+            let file = self.read();
+            let synced = file.as_ref().map(rustix::fs::fdatasync);
+            let mut state = self.lock();
+            state.syncing = false;
+            match (synced, file.as_ref()) {
+                (Some(Ok(())), Some(file)) if !state.closed && total(done) > state.bytes => {
+                    // Notes only grow: a slower sync of fewer bytes never
+                    // overwrites a later one.
+                    state.bytes = total(done);
+                    self.write_note(file, done);
+                }
+                (Some(Err(err)), _) => {
+                    tracing::debug!("cannot sync a .part: {err}; its note stays as it was");
+                }
+                _ => {}
+            }
         }
-        // Notes only grow: a slower sync of fewer bytes never overwrites
-        // a later one.
-        if total(done) > state.bytes {
-            state.bytes = total(done);
-            self.write(done);
-        }
+        self.idle.notify_waiters();
     }
 
-    fn write(&self, done: &[(u64, u64)]) {
+    fn write_note(&self, file: &File, done: &[(u64, u64)]) {
         // Past the cap (never reached with ranges cut as here), no note is
         // better than one that a later run cannot read.
         if done.len() <= MAX_NOTE_RANGES {
@@ -177,7 +256,7 @@ impl Journal {
                     size: self.size,
                     done: done.to_vec(),
                 })
-                .write(&self.file);
+                .write(file);
         }
     }
 
@@ -295,7 +374,7 @@ impl Split {
             inner.noted_at = Instant::now();
             let done = inner.work.done().to_vec();
             drop(inner);
-            self.journal.advance(done);
+            self.part.advance(done);
         }
     }
 
@@ -393,7 +472,7 @@ impl Split {
                         return Ok(());
                     };
                     let bytes = chunk.split_to(n);
-                    self.file.write_all_at(&bytes, at).map_err(|e| {
+                    self.part.write_at(&bytes, at).map_err(|e| {
                         BodyError::Write(
                             anyhow::Error::new(e).context(format!("cannot write {}", self.shown)),
                         )
@@ -516,8 +595,8 @@ pub(super) async fn download(
         size,
         from,
     } = start;
-    // The finished file is handed back on a descriptor of its own: a
-    // connection's task may hold the shared one a moment longer.
+    // The finished file is handed back on a descriptor of its own; the
+    // shared one is closed when the download ends.
     let keep = match file.try_clone() {
         Ok(keep) => keep,
         Err(e) => {
@@ -548,33 +627,12 @@ pub(super) async fn download(
     if let Some(bar) = &bar {
         bar.inc(received);
     }
-    let journal = match file.try_clone() {
-        Ok(own) => Arc::new(Journal {
-            file: own,
-            note: note.clone(),
-            size,
-            state: Mutex::new(Noted {
-                bytes: total(&done),
-                syncing: false,
-            }),
-        }),
-        Err(e) => {
-            let e = anyhow::Error::new(e).context(format!("cannot reopen {shown}"));
-            let failure = Failure::new(FailureKind::of_write(&e), None, e);
-            return Outcome::Failed {
-                file: keep,
-                failure,
-                empty: false,
-            };
-        }
-    };
-    journal.begin(&done);
+    let part = Arc::new(SharedPart::new(file, note.clone(), size, &done));
     let split = Arc::new(Split {
         url: url.clone(),
         note: note.with_ranges(Ranges::Sparse { size, done }),
         size,
-        file,
-        journal,
+        part,
         shown,
         min,
         auto,
@@ -699,8 +757,12 @@ pub(super) async fn download(
     let empty = done.is_empty();
     if !complete && !matches!(ended, Some(Ended::Restart(_))) {
         // Kept for a later attempt or run: noted whole, once synced.
-        split.journal.settle(done).await;
+        split.part.settle(done).await;
     }
+    // The file is checked and renamed (or removed) next, on the descriptor
+    // handed back: no note may land on it after that, and nothing else of
+    // this download holds it open.
+    split.part.close().await;
     match ended {
         Some(Ended::Restart(why)) => Outcome::Restart { file: keep, why },
         Some(Ended::Failed(failure)) => Outcome::Failed {
