@@ -29,6 +29,7 @@ fn assert_record_shape(rec: &Value) {
         "{rec}"
     );
     assert!(rec["bytes"].is_u64(), "{rec}");
+    assert!(rec["size"].is_u64() || rec["size"].is_null(), "{rec}");
     assert!(
         rec["sha256"].is_string() || rec["sha256"].is_null(),
         "{rec}"
@@ -47,6 +48,7 @@ fn assert_ok_record(rec: &Value, path: &str, body: &[u8], checked: bool) {
     assert_eq!(rec["status"], "ok", "{rec}");
     assert_eq!(rec["http_status"], 200, "{rec}");
     assert_eq!(rec["bytes"], body.len() as u64, "{rec}");
+    assert_eq!(rec["size"], body.len() as u64, "{rec}");
     assert_eq!(rec["path"], path, "{rec}");
     if checked {
         assert_eq!(rec["sha256"], sha256_hex(body), "{rec}");
@@ -193,7 +195,8 @@ fn report_file_has_one_record_per_url() {
     assert_eq!(skipped["status"], "skipped", "{skipped}");
     assert!(skipped["error"].is_null(), "{skipped}");
     assert_eq!(skipped["path"], "out/old.txt", "{skipped}");
-    // No request, no digest.
+    // No request, no digest; the size of the file found there.
+    assert_eq!(skipped["size"], b"already here".len() as u64, "{skipped}");
     assert!(skipped["http_status"].is_null(), "{skipped}");
     assert!(skipped["sha256"].is_null(), "{skipped}");
 
@@ -203,6 +206,7 @@ fn report_file_has_one_record_per_url() {
     assert!(failed["error"].is_string(), "{failed}");
     assert_eq!(failed["path"], "out/missing.txt", "{failed}");
     assert!(failed["sha256"].is_null(), "{failed}");
+    assert!(failed["size"].is_null(), "{failed}");
 }
 
 /// A report inside `--dir` works when the folder does not exist yet (it

@@ -554,6 +554,7 @@ pub const REPORT_KEYS: &[&str] = &[
     "status",
     "http_status",
     "bytes",
+    "size",
     "sha256",
     "attempts",
     "elapsed_ms",
