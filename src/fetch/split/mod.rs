@@ -813,3 +813,77 @@ async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
     }
     split.disconnect();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{ETAG, HeaderMap, HeaderValue};
+
+    fn version() -> Note {
+        let mut headers = HeaderMap::new();
+        headers.insert(ETAG, HeaderValue::from_static("\"v1\""));
+        Note::for_answer("u", &headers).unwrap()
+    }
+
+    fn noted(file: &File) -> Option<Vec<(u64, u64)>> {
+        match Note::read(file)?.ranges() {
+            Ranges::Sparse { done, .. } => Some(done.clone()),
+            Ranges::Contiguous => None,
+        }
+    }
+
+    /// The note claims a range only once a sync is done with it; a stale
+    /// sync never takes a note back; once closed, nothing more is noted and
+    /// the shared descriptor is gone (the one handed back keeps the file).
+    #[tokio::test]
+    async fn the_note_follows_the_syncs_and_stops_at_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join("a.part"))
+            .unwrap();
+        use rustix::fs::FlockOperation::NonBlockingLockExclusive;
+        // As `outdir.rs` hands it over: locked.
+        rustix::fs::flock(&file, NonBlockingLockExclusive).unwrap();
+        let keep = file.try_clone().unwrap();
+        if rustix::fs::fsetxattr(
+            &keep,
+            "user.haul.probe",
+            b"1",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .is_err()
+        {
+            return; // This file system has no user xattrs.
+        }
+        let part = Arc::new(SharedPart::new(file, version(), 100, &[(0, 10)]));
+        assert_eq!(noted(&keep), Some(vec![(0, 10)]), "what it began with");
+
+        part.write_at(&[7; 40], 10).unwrap();
+        part.settle(vec![(0, 50)]).await;
+        assert_eq!(noted(&keep), Some(vec![(0, 50)]));
+        // A sync of fewer bytes (one that started earlier and ends later)
+        // leaves the note as it is.
+        part.lock().syncing = true;
+        part.sync_and_note(&[(0, 20)]);
+        assert_eq!(noted(&keep), Some(vec![(0, 50)]));
+
+        part.close().await;
+        part.advance(vec![(0, 100)]);
+        part.settle(vec![(0, 100)]).await;
+        assert_eq!(noted(&keep), Some(vec![(0, 50)]), "nothing after close");
+        assert!(
+            part.write_at(b"x", 60).is_err(),
+            "the shared descriptor is closed"
+        );
+        // Only `keep` holds the file's lock now, and once it is dropped
+        // the file is free for a retry.
+        let again = File::open(dir.path().join("a.part")).unwrap();
+        assert!(rustix::fs::flock(&again, NonBlockingLockExclusive).is_err());
+        drop(keep);
+        rustix::fs::flock(&again, NonBlockingLockExclusive).unwrap();
+    }
+}
