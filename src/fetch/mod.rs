@@ -1,22 +1,29 @@
 //! One download, one attempt at a time. An attempt goes through named
-//! stages: [`request`] (with `Range` + `If-Range` when the `.part` may be
-//! continued, starting over when the answer does not prove the recorded
-//! version), [`check_status`] (before any file is touched), [`destination`]
-//! (under `--content-disposition`, the name the answer gives, claimed now),
-//! [`stream_body`] into `DEST.part` (hashed on the way when a digest is
-//! expected) and [`finish`] (length and digest checks, the rename). A failed
-//! attempt never leaves a file under the final name. What it does not do:
-//! decide whether to try again (`retry.rs`; [`fetch`] only asks), schedule
-//! (`runner.rs`), or touch a file other than through `outdir.rs`.
+//! stages: the request (`request.rs`: with `Range` + `If-Range` when the
+//! `.part` may be continued, starting over when the answer does not prove
+//! the recorded version; the status checked before any file is touched),
+//! [`destination`] (under `--content-disposition`, the name the answer
+//! gives, claimed now), the body into `DEST.part` (`body.rs`'s one chunk
+//! loop, here with the digest taken on the way; over several connections
+//! with `split/`) and [`finish`] (length and digest checks, the rename). A
+//! failed attempt never leaves a file under the final name. What it does
+//! not do: decide whether to try again (`retry.rs`; [`fetch`] only asks),
+//! schedule (`runner.rs`), or touch a file other than through `outdir.rs`.
 //!
+//! - `request.rs`: build and send a request, `.netrc`, the status check.
+//! - `body.rs`: the chunk loop every download reads its body with (stalls,
+//!   cancellation, `--limit-rate` and `--max-bytes` accounting).
 //! - `destination.rs`: what is already at the destination (a file hashed
 //!   first; a name a server gives, claimed when the answer comes).
 //! - `resume.rs`: the note on a `.part`, which `.part` may be continued, and
 //!   whether an answer proves the recorded version.
 //! - `part.rs`: the temp file, its writes and its rename.
+//! - `split/`: one file over several connections.
 
+mod body;
 mod destination;
 mod part;
+mod request;
 mod resume;
 mod split;
 
@@ -26,25 +33,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
-use reqwest::header::{
-    ACCEPT_RANGES, AUTHORIZATION, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    LAST_MODIFIED, RANGE,
-};
+use bytes::Bytes;
+use reqwest::header::{ACCEPT_RANGES, ETAG, HeaderMap, LAST_MODIFIED};
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
+use self::body::{BodyError, Sink, Taken, cancelled};
 use self::destination::{Destination, destination, verify_existing};
 use self::part::PartFile;
-use self::resume::{Note, Ranges, Resumable, content_range_start, open_resumable};
-use crate::cli::OnExists;
+use self::request::{Checked, check_status, request};
+use self::resume::{Note, Ranges, Resumable, open_resumable};
 use crate::digest::{check_digest, hash_prefix};
 use crate::error::FailureKind;
-use crate::http::{Ctx, network_error};
+use crate::http::Ctx;
 use crate::naming::part_path;
 use crate::plan::Job;
-use crate::progress::SLOW_FILE;
+use crate::progress::{FileBar, SLOW_FILE};
 use crate::report::{Done, Failure, Outcome, masked};
-use crate::retry::{Budget, retry_after};
+use crate::retry::Budget;
 use crate::state::{Entry, State, epoch, unix_now};
 
 /// A job and what its attempts so far have used up.
@@ -460,172 +466,6 @@ fn positioned(file: std::fs::File) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-/// Sends the request, continuing `resumable` when given; when the answer
-/// does not prove the recorded version, the `.part` is dropped and the
-/// request made again from zero (one more request of this attempt).
-async fn request(
-    ctx: &Ctx,
-    task: &mut Task,
-    known: Option<&Path>,
-    resumable: &mut Option<Resumable>,
-) -> Result<Response, Failure> {
-    loop {
-        let response = send(ctx, &task.job, resumable.as_ref()).await?;
-        let Some(r) = resumable.as_ref() else {
-            return Ok(response);
-        };
-        let status = response.status();
-        if r.proven_by(status, response.headers()) {
-            return Ok(response);
-        }
-        let old = resumable.take().expect("checked above");
-        let part = part_path(known.expect("resuming a known name"));
-        if let Err(err) = ctx.out.remove_own(&old.file, &part) {
-            tracing::warn!("{err:#}");
-        }
-        task.held = Some(0);
-        if status != StatusCode::PARTIAL_CONTENT && status != StatusCode::RANGE_NOT_SATISFIABLE {
-            // A whole answer (200): the server ignored the range or the
-            // version changed. Its body is the file, from zero.
-            return Ok(response);
-        }
-        tracing::debug!(
-            "{}: the range answer ({status}) is not of the recorded version; starting over",
-            masked(&task.job.url)
-        );
-        task.attempts += 1;
-    }
-}
-
-/// Sends the request for `job`, continuing `resumable` when given.
-async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Response, Failure> {
-    let mut request = base_request(ctx, &job.url);
-    if let Some(r) = resumable {
-        request = request
-            .header(RANGE, format!("bytes={}-", r.len))
-            .header(IF_RANGE, r.note.if_range());
-    }
-    if ctx.config.on_exists == OnExists::Update {
-        if let Some(modified) = job.modified {
-            request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
-        }
-        if let Some(etag) = &job.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-    }
-    send_request(ctx, &job.url, request).await
-}
-
-/// A GET for `url` with the run's settings: `-H`, `--timeout` and the
-/// `.netrc` credentials.
-fn base_request(ctx: &Ctx, url: &url::Url) -> reqwest::RequestBuilder {
-    let mut request = ctx.client.get(url.clone()).headers(ctx.headers.clone());
-    if let Some(timeout) = ctx.http().timeout {
-        request = request.timeout(timeout);
-    }
-    if let Some((login, password)) = netrc_credentials(ctx, url) {
-        // On this request only: reqwest drops Authorization when a redirect
-        // leads to another host, so a redirect target never sees it.
-        request = request.basic_auth(login, Some(password));
-    }
-    request
-}
-
-/// Sends `request` and waits for the answer's head, at most
-/// `--stall-timeout`, or until the run stops.
-async fn send_request(
-    ctx: &Ctx,
-    url: &url::Url,
-    request: reqwest::RequestBuilder,
-) -> Result<Response, Failure> {
-    let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
-    let stall = ctx.http().stall_timeout;
-    let send = tokio::time::timeout(stall, request.send());
-    tokio::select! {
-        sent = send => sent
-            .map_err(|_| fail(FailureKind::Network, stalled(stall)))?
-            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, url))),
-        () = ctx.cancel.cancelled() => Err(cancelled()),
-    }
-}
-
-/// After `received` body bytes: count them, and keep `--max-bytes` and
-/// `--limit-rate`.
-async fn after_chunk(ctx: &Ctx, received: usize) -> Result<(), BodyError> {
-    ctx.progress.add_bytes(received as u64);
-    if let Some(budget) = &ctx.shared.budget
-        && budget.add(received as u64)
-    {
-        // --max-bytes is spent: stop here, the `.part` kept, as the runner
-        // stops the others.
-        return Err(BodyError::Cancelled);
-    }
-    if let Some(limit) = &ctx.shared.limit {
-        let wait = limit.take(received, Instant::now());
-        if !wait.is_zero() {
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The `.netrc` credentials for `url`'s own host, unless the URL names a
-/// user or `-H Authorization` is given (those win, as in curl).
-fn netrc_credentials(ctx: &Ctx, url: &url::Url) -> Option<(String, String)> {
-    let netrc = ctx.http().netrc.as_ref()?;
-    if !url.username().is_empty() || ctx.headers.contains_key(AUTHORIZATION) {
-        return None;
-    }
-    let found = netrc.lookup(url.host_str()?)?;
-    Some((found.login, found.password))
-}
-
-/// What the status says comes next.
-enum Checked {
-    /// A body to write: the whole file, or the rest of a proven `.part`.
-    Body { total: Option<u64> },
-    /// `--on-exists update` and a `304`: the file stays.
-    NotModified,
-    /// A proven `416`: the `.part` already holds the whole file.
-    Complete,
-}
-
-/// Checks the status before any file is touched: an error answer's body is
-/// not the resource, so it is never written, not even into a `.part`.
-fn check_status(
-    ctx: &Ctx,
-    response: &Response,
-    resumable: Option<&Resumable>,
-) -> Result<Checked, Failure> {
-    let status = response.status();
-    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
-    if status == StatusCode::NOT_MODIFIED && ctx.config.on_exists == OnExists::Update {
-        return Ok(Checked::NotModified);
-    }
-    if status == StatusCode::RANGE_NOT_SATISFIABLE && resumable.is_some() {
-        return Ok(Checked::Complete);
-    }
-    if !status.is_success() {
-        let mut failure = fail(FailureKind::Http(status.as_u16()), anyhow!("HTTP {status}"));
-        failure.retry_after = retry_after(response.headers());
-        return Err(failure);
-    }
-    let total = match (resumable, status) {
-        (Some(_), _) => content_range_start(response.headers()).and_then(|(_, total)| total),
-        (None, StatusCode::PARTIAL_CONTENT) => {
-            return Err(fail(
-                FailureKind::Network,
-                anyhow!("unexpected 206 Partial Content to a request without Range"),
-            ));
-        }
-        (None, _) => response.content_length(),
-    };
-    Ok(Checked::Body { total })
-}
-
 /// The `.part` to write to (the proven one continued, or a fresh one) and
 /// the hasher, already fed the bytes the `.part` holds.
 async fn open_part<'a>(
@@ -659,65 +499,81 @@ struct Body<'a> {
     total: Option<u64>,
 }
 
+/// A download on one connection as a [`Sink`]: its `.part`, the digest
+/// taken on the way, and its progress line (given once it runs a while).
+struct PartSink<'a, 'c> {
+    ctx: &'c Ctx,
+    name: &'c str,
+    part: PartFile<'a>,
+    hasher: Option<Sha256>,
+    total: Option<u64>,
+    bar: Option<FileBar>,
+    started: Instant,
+}
+
+impl Sink for PartSink<'_, '_> {
+    fn put(&mut self, chunk: Bytes) -> Result<Taken, BodyError> {
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&chunk);
+        }
+        if self.bar.is_none()
+            && self.ctx.progress.shows_bars()
+            && self.started.elapsed() >= SLOW_FILE
+        {
+            // A download that takes a while gets its line, whatever its size.
+            self.bar = self.ctx.progress.file_bar(self.name, self.total, true);
+            if let Some(bar) = &self.bar {
+                bar.inc(self.part.len());
+            }
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(chunk.len() as u64);
+        }
+        let bytes = chunk.len();
+        self.part.write(chunk).map_err(BodyError::Write)?;
+        Ok(Taken { bytes, more: true })
+    }
+}
+
 /// Streams the body into the `.part` until it ends, stalls, is cut or the
 /// run stops; the bytes received are kept for a later resume when it fails.
 async fn stream_body<'a>(
     ctx: &Ctx,
     job: &Job,
     name: &str,
-    body: Body<'a>,
+    incoming: Body<'a>,
 ) -> Result<(PartFile<'a>, Option<[u8; 32]>), Failure> {
     let Body {
         mut response,
-        mut part,
-        mut hasher,
+        part,
+        hasher,
         total,
-    } = body;
+    } = incoming;
     let status = response.status().as_u16();
-    let stall = ctx.http().stall_timeout;
-    let started = std::time::Instant::now();
-    let mut bar = ctx.progress.file_bar(name, total, false);
+    let bar = ctx.progress.file_bar(name, total, false);
     if let Some(bar) = &bar {
         bar.inc(part.len());
     }
-    let result = async {
-        loop {
-            let chunk = tokio::select! {
-                chunk = tokio::time::timeout(stall, response.chunk()) => chunk,
-                () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
-            };
-            let chunk = chunk
-                .map_err(|_| BodyError::Network(stalled(stall)))?
-                .map_err(|e| {
-                    BodyError::Network(network_error(e, &job.url).context("body transfer failed"))
-                })?;
-            let Some(chunk) = chunk else { break };
-            if let Some(hasher) = &mut hasher {
-                hasher.update(&chunk);
-            }
-            if bar.is_none() && ctx.progress.shows_bars() && started.elapsed() >= SLOW_FILE {
-                // A download that takes a while gets its line, whatever its size.
-                bar = ctx.progress.file_bar(name, total, true);
-                if let Some(bar) = &bar {
-                    bar.inc(part.len());
-                }
-            }
-            if let Some(bar) = &bar {
-                bar.inc(chunk.len() as u64);
-            }
-            let received = chunk.len();
-            part.write(chunk).map_err(BodyError::Write)?;
-            after_chunk(ctx, received).await?;
-        }
-        match total {
-            Some(expected) if part.len() != expected => Err(BodyError::Network(anyhow!(
+    let mut sink = PartSink {
+        ctx,
+        name,
+        part,
+        hasher,
+        total,
+        bar,
+        started: Instant::now(),
+    };
+    let result = match body::read(ctx, &job.url, &mut response, None, &mut sink).await {
+        Ok(_) => match total {
+            Some(expected) if sink.part.len() != expected => Err(BodyError::Network(anyhow!(
                 "truncated: received {} of {expected} bytes",
-                part.len()
+                sink.part.len()
             ))),
             _ => Ok(()),
-        }
-    }
-    .await;
+        },
+        Err(error) => Err(error),
+    };
+    let PartSink { part, hasher, .. } = sink;
     let Err(error) = result else {
         return Ok((part, hasher.map(|h| h.finalize().into())));
     };
@@ -866,23 +722,4 @@ async fn finish_from_part(
         held,
     };
     finish(ctx, part, job, saved)
-}
-
-enum BodyError {
-    Network(anyhow::Error),
-    Write(anyhow::Error),
-    Cancelled,
-}
-
-fn cancelled() -> Failure {
-    Failure::new(FailureKind::Cancelled, None, anyhow!("interrupted"))
-}
-
-fn stalled(limit: Duration) -> anyhow::Error {
-    let limit = if limit.subsec_millis() == 0 {
-        format!("{}s", limit.as_secs())
-    } else {
-        format!("{}ms", limit.as_millis())
-    };
-    anyhow!("stalled: no data for {limit} (--stall-timeout)")
 }

@@ -38,6 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
+use bytes::Bytes;
 use reqwest::header::{IF_RANGE, RANGE};
 use reqwest::{Response, StatusCode};
 use tokio_util::sync::CancellationToken;
@@ -47,11 +48,12 @@ mod auto;
 mod work;
 
 use self::work::Work;
+use super::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
+use super::request::{base_request, send_request};
 use super::resume::{MAX_NOTE_RANGES, Note, Ranges, content_range_start};
-use super::{BodyError, after_chunk, base_request, send_request, stalled};
 use crate::cli::Split as SplitMode;
 use crate::error::FailureKind;
-use crate::http::{Ctx, MoreConnections, network_error};
+use crate::http::{Ctx, MoreConnections};
 use crate::progress::FileBar;
 use crate::report::{Failure, masked};
 
@@ -269,6 +271,38 @@ fn total(ranges: &[(u64, u64)]) -> u64 {
     ranges.iter().map(|(a, b)| b - a).sum()
 }
 
+/// One connection's range of the file as a body [`Sink`]: each chunk goes
+/// to the offsets the bookkeeping reserves for the range, until the range
+/// is done or taken over.
+struct RangeSink<'a> {
+    split: &'a Split,
+    id: u64,
+}
+
+impl Sink for RangeSink<'_> {
+    fn put(&mut self, mut chunk: Bytes) -> Result<Taken, BodyError> {
+        let split = self.split;
+        let mut bytes = 0;
+        while !chunk.is_empty() {
+            let Some((at, n)) = split.reserve(self.id, chunk.len()) else {
+                return Ok(Taken { bytes, more: false });
+            };
+            let piece = chunk.split_to(n);
+            split.part.write_at(&piece, at).map_err(|e| {
+                BodyError::Write(
+                    anyhow::Error::new(e).context(format!("cannot write {}", split.shown)),
+                )
+            })?;
+            split.written(at, at + n as u64);
+            if let Some(bar) = &split.bar {
+                bar.inc(n as u64);
+            }
+            bytes += n;
+        }
+        Ok(Taken { bytes, more: true })
+    }
+}
+
 /// What a connection got for one range.
 enum Fetched {
     /// The range is written (or was taken over by another connection).
@@ -443,49 +477,22 @@ impl Split {
     /// done, taken over, or the file stops.
     async fn pump(&self, ctx: &Ctx, id: u64, mut response: Response) -> Fetched {
         let status = response.status().as_u16();
-        let stall = ctx.http().stall_timeout;
-        let result = async {
-            loop {
-                let chunk = tokio::select! {
-                    chunk = tokio::time::timeout(stall, response.chunk()) => chunk,
-                    () = ctx.cancel.cancelled() => return Err(BodyError::Cancelled),
-                    // The reason is the file's, recorded by whoever stopped it.
-                    () = self.stopped.cancelled() => return Ok(()),
-                };
-                let chunk = chunk
-                    .map_err(|_| BodyError::Network(stalled(stall)))?
-                    .map_err(|e| {
-                        BodyError::Network(
-                            network_error(e, &self.url).context("body transfer failed"),
-                        )
-                    })?;
-                let Some(mut chunk) = chunk else {
-                    if self.remaining(id) == 0 {
-                        return Ok(());
-                    }
-                    return Err(BodyError::Network(anyhow!(
-                        "truncated: the range ended early"
-                    )));
-                };
-                while !chunk.is_empty() {
-                    let Some((at, n)) = self.reserve(id, chunk.len()) else {
-                        return Ok(());
-                    };
-                    let bytes = chunk.split_to(n);
-                    self.part.write_at(&bytes, at).map_err(|e| {
-                        BodyError::Write(
-                            anyhow::Error::new(e).context(format!("cannot write {}", self.shown)),
-                        )
-                    })?;
-                    self.written(at, at + n as u64);
-                    if let Some(bar) = &self.bar {
-                        bar.inc(n as u64);
-                    }
-                    after_chunk(ctx, n).await?;
-                }
-            }
-        }
+        let mut sink = RangeSink { split: self, id };
+        let read = body::read(
+            ctx,
+            &self.url,
+            &mut response,
+            Some(&self.stopped),
+            &mut sink,
+        )
         .await;
+        let result = match read {
+            Ok(BodyEnd::Whole) if self.remaining(id) > 0 => Err(BodyError::Network(anyhow!(
+                "truncated: the range ended early"
+            ))),
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        };
         self.release(id);
         match result {
             Ok(()) => Fetched::Done,
@@ -499,7 +506,7 @@ impl Split {
                 Fetched::Done
             }
             Err(BodyError::Cancelled) => {
-                let mut failure = super::cancelled();
+                let mut failure = cancelled();
                 failure.bytes = self.received();
                 self.end(Ended::Failed(failure));
                 Fetched::Done
@@ -707,7 +714,7 @@ pub(super) async fn download(
             tokio::select! {
                 () = notified => {}
                 () = ctx.cancel.cancelled() => {
-                    let mut failure = super::cancelled();
+                    let mut failure = cancelled();
                     failure.bytes = split.received();
                     split.end(Ended::Failed(failure));
                     return;
