@@ -61,6 +61,21 @@ pub(crate) async fn digest_of_existing(
     Ok(Some((hasher.finalize().into(), len)))
 }
 
+/// The SHA-256 of a whole file written out of order or found complete
+/// (read back from the disk, once), when a digest is `wanted`; the file is
+/// handed back either way.
+pub(crate) async fn digest_from_disk(
+    file: File,
+    len: u64,
+    wanted: bool,
+) -> anyhow::Result<(File, Option<[u8; 32]>)> {
+    if !wanted {
+        return Ok((file, None));
+    }
+    let (file, hasher) = hash_prefix(file, len).await?;
+    Ok((file, Some(hasher.finalize().into())))
+}
+
 /// Hashes the first `len` bytes of `file` on the blocking pool (positioned
 /// reads: an append-mode file is left as it was) and hands it back.
 pub(crate) async fn hash_prefix(file: File, len: u64) -> anyhow::Result<(File, Sha256)> {

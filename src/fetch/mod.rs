@@ -43,7 +43,7 @@ use self::destination::{Destination, destination, verify_existing};
 use self::part::PartFile;
 use self::request::{Checked, check_status, request};
 use self::resume::{Note, Ranges, Resumable, open_resumable};
-use crate::digest::{check_digest, hash_prefix};
+use crate::digest::{check_digest, digest_from_disk, hash_prefix};
 use crate::error::FailureKind;
 use crate::http::Ctx;
 use crate::naming::part_path;
@@ -439,13 +439,9 @@ async fn over_connections(
     let result = async {
         // The bytes came in no fixed order: the digest is taken from the
         // disk, once.
-        let (file, digest) = match job.sha256 {
-            Some(_) => {
-                let (file, hasher) = hash_prefix(file, plan.size).await.map_err(fail)?;
-                (file, Some(hasher.finalize().into()))
-            }
-            None => (file, None),
-        };
+        let (file, digest) = digest_from_disk(file, plan.size, job.sha256.is_some())
+            .await
+            .map_err(fail)?;
         let part = PartFile::append(&ctx.out, rel, file, plan.size);
         let saved = Saved {
             digest,
@@ -695,15 +691,9 @@ async fn finish_from_part(
     let Resumable {
         file, len, note, ..
     } = resumable;
-    let (file, digest) = match job.sha256 {
-        Some(_) => {
-            let (file, hasher) = hash_prefix(file, len)
-                .await
-                .map_err(|e| fail(FailureKind::of_write(&e), e))?;
-            (file, Some(hasher.finalize().into()))
-        }
-        None => (file, None),
-    };
+    let (file, digest) = digest_from_disk(file, len, job.sha256.is_some())
+        .await
+        .map_err(|e| fail(FailureKind::of_write(&e), e))?;
     if let Err(failure) = check_digest(job.sha256, digest) {
         if let Err(err) = ctx.out.remove_own(&file, &part_path(rel)) {
             tracing::warn!("{err:#}");

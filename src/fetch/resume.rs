@@ -350,33 +350,59 @@ fn parse_ranges(list: &str) -> Option<Vec<(u64, u64)>> {
     Some(done)
 }
 
-/// `Content-Range: bytes START-END/TOTAL` → `(START, TOTAL)`; TOTAL may be
-/// `*`. See <https://www.rfc-editor.org/rfc/rfc9110#section-14.4>.
-pub(crate) fn content_range_start(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
-    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
-    let (range, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
-    let (start, end) = range.split_once('-')?;
-    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
-    if end < start {
-        return None;
-    }
-    let total = match total.trim() {
-        "*" => None,
-        total => {
-            let total: u64 = total.parse().ok()?;
-            if end >= total {
-                return None;
+/// A `Content-Range` header, the one parser of it: `bytes FIRST-LAST/SIZE`
+/// (SIZE may be `*`), or `bytes */SIZE` (with a `416`). `None` for anything
+/// else, a range that ends before it starts or past the size included. See
+/// <https://www.rfc-editor.org/rfc/rfc9110#section-14.4>.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContentRange {
+    /// The first and last byte (inclusive); `None` for `*/SIZE`.
+    pub(crate) range: Option<(u64, u64)>,
+    pub(crate) size: Option<u64>,
+}
+
+impl ContentRange {
+    pub(crate) fn of(headers: &HeaderMap) -> Option<ContentRange> {
+        let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+        let (range, size) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+        let size = match size.trim() {
+            "*" => None,
+            size => Some(size.parse::<u64>().ok()?),
+        };
+        let range = match range.trim() {
+            "*" => {
+                // Only an unsatisfied range names no bytes, and it must say
+                // the size.
+                size?;
+                None
             }
-            Some(total)
-        }
-    };
-    Some((start, total))
+            range => {
+                let (first, last) = range.split_once('-')?;
+                let (first, last): (u64, u64) =
+                    (first.trim().parse().ok()?, last.trim().parse().ok()?);
+                if last < first || size.is_some_and(|size| last >= size) {
+                    return None;
+                }
+                Some((first, last))
+            }
+        };
+        Some(ContentRange { range, size })
+    }
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → `(START, TOTAL)`; TOTAL may be
+/// `*`.
+pub(crate) fn content_range_start(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
+    let c = ContentRange::of(headers)?;
+    Some((c.range?.0, c.size))
 }
 
 /// `Content-Range: bytes */TOTAL` (with a 416) → TOTAL.
 fn unsatisfied_range_total(headers: &HeaderMap) -> Option<u64> {
-    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
-    value.trim().strip_prefix("bytes */")?.trim().parse().ok()
+    match ContentRange::of(headers)? {
+        ContentRange { range: None, size } => size,
+        _ => None,
+    }
 }
 
 /// Removes the note from a finished file (nothing of haul's stays on it).
@@ -430,6 +456,14 @@ mod tests {
                 "{value}"
             );
         }
+        let whole = |value| ContentRange::of(&one_header(CONTENT_RANGE, value));
+        let range = |range, size| Some(ContentRange { range, size });
+        assert_eq!(whole("bytes 5-9/10"), range(Some((5, 9)), Some(10)));
+        assert_eq!(whole("bytes 5-9/*"), range(Some((5, 9)), None));
+        assert_eq!(whole("bytes */10"), range(None, Some(10)));
+        assert_eq!(whole("bytes */*"), None);
+        assert_eq!(whole("bytes 5-10/10"), None);
+        assert_eq!(whole("bytes 5-9/ten"), None);
         assert_eq!(
             unsatisfied_range_total(&one_header(CONTENT_RANGE, "bytes */1000")),
             Some(1000)

@@ -50,7 +50,7 @@ mod work;
 use self::work::Work;
 use super::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
 use super::request::{base_request, send_request};
-use super::resume::{MAX_NOTE_RANGES, Note, Ranges, content_range_start};
+use super::resume::{ContentRange, MAX_NOTE_RANGES, Note, Ranges};
 use crate::cli::Split as SplitMode;
 use crate::error::FailureKind;
 use crate::http::{Ctx, MoreConnections};
@@ -538,21 +538,9 @@ impl Split {
 
 /// `Content-Range: bytes A-B/SIZE` → `(A, B, SIZE)`.
 fn exact_range(response: &Response) -> Option<(u64, u64, u64)> {
-    let value = response
-        .headers()
-        .get(reqwest::header::CONTENT_RANGE)?
-        .to_str()
-        .ok()?;
-    let (start, total) = content_range_start(response.headers())?;
-    let end = value
-        .split_once('-')?
-        .1
-        .split_once('/')?
-        .0
-        .trim()
-        .parse()
-        .ok()?;
-    Some((start, end, total?))
+    let range = ContentRange::of(response.headers())?;
+    let (first, last) = range.range?;
+    Some((first, last, range.size?))
 }
 
 /// How a file over several connections may begin: the first connection's
