@@ -208,7 +208,7 @@ pub struct Cli {
     #[arg(help_heading = "Reliability", long, value_name = "DUR", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
-    /// Do not verify TLS certificates (says so on stderr)
+    /// Do not verify TLS certificates (a warning on stderr, not with -q)
     #[arg(help_heading = "HTTP", short = 'k', long)]
     pub insecure: bool,
 
