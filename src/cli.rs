@@ -18,11 +18,6 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, ValueEnum};
 use reqwest::header::{HeaderName, HeaderValue};
 
-/// Download many URLs at once, safely.
-///
-/// haul reads URLs from arguments, list files, standard input or curl-style
-/// glob ranges, downloads them with bounded concurrency, streams every body to
-/// DEST.part and renames it to DEST only when it is complete.
 /// The end of `--help`: a few examples, then the exit codes.
 const AFTER_LONG_HELP: &str = "\
 Examples:
@@ -36,6 +31,11 @@ Exit codes: 0 all done or skipped, 1 some URL failed, 2 usage or input error,
 3 stopped by --deadline or --max-bytes, 130 interrupted (143 on SIGTERM).
 Full reference: docs/reference.md in the source repository.";
 
+/// Download many URLs at once, safely.
+///
+/// haul reads URLs from arguments, list files, standard input or curl-style
+/// glob ranges, downloads them with bounded concurrency, streams every body to
+/// DEST.part and renames it to DEST only when it is complete.
 #[derive(Parser, Debug)]
 #[command(name = "haul", version, args_override_self = true)]
 #[command(after_help = "Exit codes: 0 all done or skipped, 1 some URL failed, \
@@ -208,7 +208,7 @@ pub struct Cli {
     #[arg(help_heading = "Reliability", long, value_name = "DUR", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
-    /// Do not verify TLS certificates (says so on stderr)
+    /// Do not verify TLS certificates (a warning on stderr, not with -q)
     #[arg(help_heading = "HTTP", short = 'k', long)]
     pub insecure: bool,
 

@@ -1,17 +1,20 @@
 //! `.netrc` files for `--netrc` and `--netrc-file`: where the file is
 //! (`$NETRC`, else `~/.netrc`), reading it (with a hint when others can read
 //! it), parsing it and finding the credentials for one host. The grammar is
-//! curl's (`lib/netrc.c`, 7.84 and later), so a file that works with
-//! `curl --netrc` works here: whitespace-separated tokens, `machine NAME`,
-//! `default`, `login`, `password`, `account` (ignored), `macdef` (skipped to
-//! the next empty line), lines whose first non-blank character is `#`
-//! (comments), `"quoted"` tokens with backslash escapes, and other words
-//! ignored. The first entry in file order that matches the host and has a
-//! login or a password wins, `default` included.
+//! curl's (`lib/netrc.c`) as of 8.11, so a file that works with
+//! `curl --netrc` 8.11 or later works here: whitespace-separated tokens,
+//! `machine NAME`, `default`, `login`, `password`, `account` (ignored),
+//! `macdef` (skipped to the next empty line), lines whose first non-blank
+//! character is `#` (comments; a `#` later in a line is an ordinary
+//! character, where curl 7.84 to 8.10 ended the line at a token starting
+//! with `#`), `"quoted"` tokens with backslash escapes (since 7.84), and
+//! other words ignored. The first entry in file order that matches the host
+//! and has a login or a password wins, `default` included.
 //!
 //! It does not decide which request gets the credentials. That is the HTTP
-//! side's job, and it must send them only to the host the lookup was made
-//! for (the first request's) and never to a host reached by a redirect: curl
+//! side's job, and it must send them only to the origin the lookup was made
+//! for (the first request's scheme, host and port; a redirect to that same
+//! origin included) and never to another one a redirect leads to: curl
 //! leaked a first host's netrc password to a redirect target whose entry
 //! lacked a password (CVE-2024-11053) or which only matched a bare `default`
 //! (CVE-2025-0167).
@@ -630,8 +633,8 @@ mod tests {
                 "a",
                 Some(("u", "p")),
             ),
-            // curl drops whole lines starting with `#` only: elsewhere `#`
-            // is an ordinary character.
+            // curl (8.11 and later) drops whole lines starting with `#`
+            // only: elsewhere `#` is an ordinary character.
             (
                 "hash inside a line is not a comment",
                 "machine a login u password #secret",

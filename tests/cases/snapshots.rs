@@ -40,3 +40,31 @@ fn usage_errors() {
     ];
     insta::assert_snapshot!(cases.join("\n=====\n"));
 }
+
+/// Issue 17: a constant placed between the `Cli` doc comment and the struct
+/// took clap's `about`, and `--help`, `-h` and the man page lost the line
+/// saying what haul is, with the snapshots above recording the loss. The
+/// description is the first thing each of them prints (`-h` and the man
+/// page's NAME line without the final period: clap drops it from `about`).
+#[test]
+fn help_opens_with_what_haul_is() {
+    const ABOUT: &str = "Download many URLs at once, safely";
+    for flag in ["--help", "-h"] {
+        let out = run(haul().env("COLUMNS", "100").arg(flag));
+        out.assert_code(0);
+        let first = out.stdout.lines().next().map(|l| l.trim_end_matches('.'));
+        assert_eq!(first, Some(ABOUT), "{flag}: {out}");
+    }
+    let long = run(haul().env("COLUMNS", "100").arg("--help"));
+    assert!(
+        long.stdout
+            .contains("\nhaul reads URLs from arguments, list files, standard input"),
+        "--help has the paragraph after the first line: {long}"
+    );
+    let man = run(haul().arg("--man"));
+    man.assert_code(0);
+    assert!(
+        man.stdout.contains(&format!("haul \\- {ABOUT}")),
+        "the man page's NAME line: {man}"
+    );
+}
