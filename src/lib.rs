@@ -1,8 +1,26 @@
-//! haul: a bulk downloader. The pipeline, in data-flow order:
-//! `cli` (flags) -> `config` (validated settings) -> `source` + `template`
-//! (lazy URL stream) -> `plan` (jobs with safe destinations) -> `runner`
-//! (bounded task set) -> `fetch` (one download) -> `report` (outcomes,
-//! summary, exit code); `progress` and `logging` own stderr.
+//! haul: a bulk downloader. The pipeline, in data-flow order, and where
+//! each thing lives:
+//!
+//! - `cli` (flags, clap) -> `config` (validated settings; the only reader of
+//!   the environment) -> `source` (list files and arguments, streamed) and
+//!   `glob` (curl-style ranges, expanded lazily) -> `plan` (URL -> job:
+//!   positions, de-duplication, naming through `naming`, the claim in
+//!   `claims`, what is already on disk) -> `runner` (the session: its own
+//!   files, the planner thread, the loop) with `scheduler` (what runs
+//!   next), `slots` (`-j`, `--per-host`, `--rate`), `retry` (which failures
+//!   earn another attempt, and when) and `workers` (the transfer threads)
+//!   -> `fetch` (one download: `fetch/request.rs`, `fetch/body.rs`,
+//!   `fetch/resume.rs`, `fetch/part.rs`, `fetch/split/`) -> `report`
+//!   (outcomes, the report, the summary, the exit code).
+//! - The file system under `--dir`: `outdir` (every access, the `.part`
+//!   lock); haul's own files: `state` (`--state`), `small_file` (`.netrc`,
+//!   `--checksums`), `netrc`.
+//! - Around a download: `http` (the client and the per-transfer context),
+//!   `digest` (SHA-256), `limit` (`--max-bytes`, `--limit-rate`), `error`
+//!   (failure kinds).
+//! - stderr: `progress` (the one owner of the display), `logging`
+//!   (tracing), `annotate` (GitHub Actions annotations). `seen` is the
+//!   compact hash set the planner's bookkeeping uses.
 
 mod annotate;
 mod claims;

@@ -1,7 +1,7 @@
 //! Outcomes and what is made of them: the per-URL failure line, the
 //! `--report` JSON Lines record, the [`Summary`] with its last stderr line,
 //! and the process exit code. It does not decide outcomes (that is
-//! `fetch.rs`) and it does not draw progress (that is `progress.rs`).
+//! `fetch/`) and it does not draw progress (that is `progress.rs`).
 
 use std::fmt::{self, Write as _};
 use std::io::{BufWriter, Write};

@@ -14,7 +14,7 @@
 //! 512 MiB download on each of two cores).
 //!
 //! This module does not decide what runs where (that is `runner.rs`) or
-//! how a download goes (that is `fetch.rs`).
+//! how a download goes (that is `fetch/`).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;

@@ -373,7 +373,7 @@ fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
     })
 }
 
-/// Fetches the file over several connections (`split.rs`), then checks
+/// Fetches the file over several connections (`split/`), then checks
 /// and renames it as [`finish`] does.
 async fn over_connections(
     ctx: &Ctx,

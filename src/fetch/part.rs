@@ -21,14 +21,11 @@ use crate::outdir::OutDir;
 
 /// Bytes gathered (as received, not copied) before one `writev` to the
 /// `.part` file, on the transfer thread that receives them, as curl and
-/// wget2 do. A small file is opened, written, renamed and closed there in
-/// one go: a hand-off to another thread per file (a writer thread, the
-/// blocking pool) cost two wake-ups and two context switches per file.
-/// Writing as the bytes come keeps hyper's read buffers few and warm:
-/// holding megabytes of them for a write on the blocking pool cost a page
-/// fault per read and two thread hand-offs per step (BENCHMARKS.md has the
-/// figures). On a disk slower than the network, the transfer thread waits
-/// for it: the disk is then the limit anyway.
+/// wget2 do: no hand-off to another thread, and hyper's read buffers stay
+/// few (BENCHMARKS.md, "What the profiles showed", has why). A small file
+/// is opened, written, renamed and closed in one go. On a disk slower than
+/// the network, the transfer thread waits for it: the disk is then the
+/// limit anyway.
 const WRITE_BUFFER: usize = 256 * 1024;
 /// Past this much buffered by all downloads together, every chunk is
 /// written as it comes: memory stays bounded whatever `--jobs` is.

@@ -114,7 +114,9 @@ pub(super) async fn send_request(
 }
 
 /// The `.netrc` credentials for `url`'s own host, unless the URL names a
-/// user or `-H Authorization` is given (those win, as in curl).
+/// user or `-H Authorization` is given: those win (a URL user without a
+/// password is sent with an empty one, where curl would look the password
+/// up in `.netrc`).
 fn netrc_credentials(ctx: &Ctx, url: &url::Url) -> Option<(String, String)> {
     let netrc = ctx.http().netrc.as_ref()?;
     if !url.username().is_empty() || ctx.headers.contains_key(AUTHORIZATION) {
