@@ -22,15 +22,15 @@
 
 mod body;
 mod destination;
+mod finish;
 mod part;
 mod request;
 mod resume;
 mod split;
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use bytes::Bytes;
@@ -40,10 +40,11 @@ use sha2::{Digest, Sha256};
 
 use self::body::{BodyError, Sink, Taken, cancelled};
 use self::destination::{Destination, destination, verify_existing};
+use self::finish::{Saved, finish, finish_from_part};
 use self::part::PartFile;
 use self::request::{Checked, check_status, request};
 use self::resume::{Note, Ranges, Resumable, open_resumable};
-use crate::digest::{check_digest, digest_from_disk, hash_prefix};
+use crate::digest::{digest_from_disk, hash_prefix};
 use crate::error::FailureKind;
 use crate::http::Ctx;
 use crate::naming::part_path;
@@ -51,7 +52,6 @@ use crate::plan::Job;
 use crate::progress::{FileBar, SLOW_FILE};
 use crate::report::{Done, Failure, Outcome, masked};
 use crate::retry::Budget;
-use crate::state::{Entry, State, epoch, unix_now};
 
 /// A job and what its attempts so far have used up.
 #[derive(Debug)]
@@ -588,128 +588,4 @@ async fn stream_body<'a>(
     let mut failure = Failure::new(kind, Some(status), error);
     failure.bytes = bytes;
     Err(failure)
-}
-
-/// What an answer says of the file it carries, for the final name and the
-/// state.
-struct Saved {
-    digest: Option<[u8; 32]>,
-    /// Last-Modified, parsed: the file's modification time.
-    modified: Option<SystemTime>,
-    etag: Option<String>,
-    last_modified: Option<String>,
-    replaced: Option<&'static str>,
-    status: StatusCode,
-    /// `--split`: the most connections used at once.
-    connections: Option<u32>,
-    /// Bytes of the file a `.part` held before this run.
-    held: u64,
-}
-
-/// Checks the digest and renames the `.part` to its final name; with
-/// `--state`, forgets the file it replaces before the rename and records
-/// the new one after.
-fn finish(ctx: &Ctx, part: PartFile<'_>, job: &Job, saved: Saved) -> Result<Done, Failure> {
-    let bytes = part.len();
-    let status = saved.status.as_u16();
-    if let Err(mut failure) = check_digest(job.sha256, saved.digest) {
-        // Wrong bytes are worth nothing for a later resume.
-        part.abandon(false);
-        failure.http_status = Some(status);
-        failure.bytes = bytes;
-        return Err(failure);
-    }
-    // The name is kept past the rename only for the state's entry.
-    let recorded = ctx
-        .shared
-        .state
-        .as_deref()
-        .map(|state| (state, part.rel().to_path_buf()));
-    if let Some((state, rel)) = &recorded {
-        forget(state, rel);
-    }
-    let on_disk = part
-        .finish(saved.modified, recorded.is_some())
-        .map_err(|e| {
-            let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
-            failure.bytes = bytes;
-            failure
-        })?;
-    if let Some((state, rel)) = recorded {
-        let entry = Entry {
-            url: masked(&job.url),
-            path: rel.to_string_lossy().into_owned(),
-            bytes,
-            mtime: on_disk
-                .as_ref()
-                .and_then(|m| m.modified().ok())
-                .and_then(epoch),
-            ino: on_disk.as_ref().map(MetadataExt::ino),
-            ctime: on_disk.as_ref().map(|m| (m.ctime(), m.ctime_nsec() as u32)),
-            etag: saved.etag,
-            last_modified: saved.last_modified,
-            sha256: saved.digest,
-            saved_at: unix_now(),
-            run: state.run(),
-        };
-        if let Err(err) = state.record(&entry) {
-            tracing::warn!("{err:#}");
-        }
-    }
-    Ok(Done::Saved {
-        http_status: status,
-        bytes: bytes.saturating_sub(saved.held),
-        size: bytes,
-        sha256: saved.digest,
-        replaced: saved.replaced,
-        connections: saved.connections,
-    })
-}
-
-/// Forgets `rel` in the state before the file is replaced (so no entry
-/// ever describes a file that is not on disk).
-fn forget(state: &State, rel: &Path) {
-    if let Some(rel) = rel.to_str()
-        && state.has(rel)
-        && let Err(err) = state.forget(rel)
-    {
-        tracing::warn!("{err:#}");
-    }
-}
-
-/// A proven `416` to `Range: bytes=LEN-`: the `.part` already holds the
-/// whole version (the run that wrote it stopped before the rename).
-async fn finish_from_part(
-    ctx: &Ctx,
-    job: &Job,
-    rel: &Path,
-    resumable: Resumable,
-    status: StatusCode,
-    held: u64,
-) -> Result<Done, Failure> {
-    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
-    let Resumable {
-        file, len, note, ..
-    } = resumable;
-    let (file, digest) = digest_from_disk(file, len, job.sha256.is_some())
-        .await
-        .map_err(|e| fail(FailureKind::of_write(&e), e))?;
-    if let Err(failure) = check_digest(job.sha256, digest) {
-        if let Err(err) = ctx.out.remove_own(&file, &part_path(rel)) {
-            tracing::warn!("{err:#}");
-        }
-        return Err(failure);
-    }
-    let part = PartFile::append(&ctx.out, rel.to_path_buf(), file, len);
-    let saved = Saved {
-        digest,
-        modified: note.modified(),
-        etag: note.etag().map(str::to_string),
-        last_modified: note.last_modified().map(str::to_string),
-        replaced: None,
-        status,
-        connections: None,
-        held,
-    };
-    finish(ctx, part, job, saved)
 }

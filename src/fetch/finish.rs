@@ -1,0 +1,151 @@
+//! The last stage of a download: the digest check, the rename of `DEST.part`
+//! to `DEST` (through `part.rs` and `outdir.rs`, at the proven length), and
+//! the `--state` entry: the file it replaces is forgotten before the rename
+//! and the new one recorded after it, so that no entry ever describes a
+//! file that is not on disk. Also the `.part` that a proven `416` says is
+//! already whole.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+use reqwest::StatusCode;
+
+use super::part::PartFile;
+use super::resume::Resumable;
+use crate::digest::{check_digest, digest_from_disk};
+use crate::error::FailureKind;
+use crate::http::Ctx;
+use crate::naming::part_path;
+use crate::plan::Job;
+use crate::report::{Done, Failure, masked};
+use crate::state::{Entry, State, epoch, unix_now};
+
+/// What an answer says of the file it carries, for the final name and the
+/// state.
+pub(super) struct Saved {
+    pub(super) digest: Option<[u8; 32]>,
+    /// Last-Modified, parsed: the file's modification time.
+    pub(super) modified: Option<SystemTime>,
+    pub(super) etag: Option<String>,
+    pub(super) last_modified: Option<String>,
+    pub(super) replaced: Option<&'static str>,
+    pub(super) status: StatusCode,
+    /// `--split`: the most connections used at once.
+    pub(super) connections: Option<u32>,
+    /// Bytes of the file a `.part` held before this run.
+    pub(super) held: u64,
+}
+
+/// Checks the digest and renames the `.part` to its final name; with
+/// `--state`, forgets the file it replaces before the rename and records
+/// the new one after.
+pub(super) fn finish(
+    ctx: &Ctx,
+    part: PartFile<'_>,
+    job: &Job,
+    saved: Saved,
+) -> Result<Done, Failure> {
+    let bytes = part.len();
+    let status = saved.status.as_u16();
+    if let Err(mut failure) = check_digest(job.sha256, saved.digest) {
+        // Wrong bytes are worth nothing for a later resume.
+        part.abandon(false);
+        failure.http_status = Some(status);
+        failure.bytes = bytes;
+        return Err(failure);
+    }
+    // The name is kept past the rename only for the state's entry.
+    let recorded = ctx
+        .shared
+        .state
+        .as_deref()
+        .map(|state| (state, part.rel().to_path_buf()));
+    if let Some((state, rel)) = &recorded {
+        forget(state, rel);
+    }
+    let on_disk = part
+        .finish(saved.modified, recorded.is_some())
+        .map_err(|e| {
+            let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
+            failure.bytes = bytes;
+            failure
+        })?;
+    if let Some((state, rel)) = recorded {
+        let entry = Entry {
+            url: masked(&job.url),
+            path: rel.to_string_lossy().into_owned(),
+            bytes,
+            mtime: on_disk
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(epoch),
+            ino: on_disk.as_ref().map(MetadataExt::ino),
+            ctime: on_disk.as_ref().map(|m| (m.ctime(), m.ctime_nsec() as u32)),
+            etag: saved.etag,
+            last_modified: saved.last_modified,
+            sha256: saved.digest,
+            saved_at: unix_now(),
+            run: state.run(),
+        };
+        if let Err(err) = state.record(&entry) {
+            tracing::warn!("{err:#}");
+        }
+    }
+    Ok(Done::Saved {
+        http_status: status,
+        bytes: bytes.saturating_sub(saved.held),
+        size: bytes,
+        sha256: saved.digest,
+        replaced: saved.replaced,
+        connections: saved.connections,
+    })
+}
+
+/// Forgets `rel` in the state before the file is replaced (so no entry
+/// ever describes a file that is not on disk).
+fn forget(state: &State, rel: &Path) {
+    if let Some(rel) = rel.to_str()
+        && state.has(rel)
+        && let Err(err) = state.forget(rel)
+    {
+        tracing::warn!("{err:#}");
+    }
+}
+
+/// A proven `416` to `Range: bytes=LEN-`: the `.part` already holds the
+/// whole version (the run that wrote it stopped before the rename).
+pub(super) async fn finish_from_part(
+    ctx: &Ctx,
+    job: &Job,
+    rel: &Path,
+    resumable: Resumable,
+    status: StatusCode,
+    held: u64,
+) -> Result<Done, Failure> {
+    let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
+    let Resumable {
+        file, len, note, ..
+    } = resumable;
+    let (file, digest) = digest_from_disk(file, len, job.sha256.is_some())
+        .await
+        .map_err(|e| fail(FailureKind::of_write(&e), e))?;
+    if let Err(failure) = check_digest(job.sha256, digest) {
+        if let Err(err) = ctx.out.remove_own(&file, &part_path(rel)) {
+            tracing::warn!("{err:#}");
+        }
+        return Err(failure);
+    }
+    let part = PartFile::append(&ctx.out, rel.to_path_buf(), file, len);
+    let saved = Saved {
+        digest,
+        modified: note.modified(),
+        etag: note.etag().map(str::to_string),
+        last_modified: note.last_modified().map(str::to_string),
+        replaced: None,
+        status,
+        connections: None,
+        held,
+    };
+    finish(ctx, part, job, saved)
+}
