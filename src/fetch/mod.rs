@@ -406,13 +406,15 @@ async fn over_connections(
         Err(failure) => return Attempted::Done(Err(failure)),
     };
     let start = split::Start {
+        url: &job.url,
+        name,
+        shown: ctx.out.display(&part).display().to_string(),
         file,
         note: plan.note,
         size: plan.size,
         from: plan.from,
     };
-    let shown = ctx.out.display(&part).display().to_string();
-    let ended = split::download(ctx, &job.url, name, shown, start, plan.mode, response).await;
+    let ended = split::download(ctx, start, plan.mode, response).await;
     let (file, connections) = match ended {
         split::Outcome::Complete { file, connections } => (file, connections),
         split::Outcome::Restart { file, why } => {

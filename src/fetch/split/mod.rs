@@ -32,9 +32,8 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
@@ -45,12 +44,14 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 mod auto;
+mod shared;
 mod work;
 
+use self::shared::SharedPart;
 use self::work::Work;
 use super::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
 use super::request::{base_request, send_request};
-use super::resume::{ContentRange, MAX_NOTE_RANGES, Note, Ranges};
+use super::resume::{ContentRange, Note, Ranges};
 use crate::cli::Split as SplitMode;
 use crate::error::FailureKind;
 use crate::http::{Ctx, MoreConnections};
@@ -102,173 +103,6 @@ enum Ended {
     Failed(Failure),
     /// The download is over: a connection started late does nothing.
     Closed,
-}
-
-/// The `.part` as the connections share it: one descriptor for their
-/// positioned writes, and the note, kept honest. The note names only ranges
-/// whose bytes were synced to disk first: a note written after data that a
-/// power loss can still lose would make a later run trust zeros, while a
-/// note that lags the data only costs a later run some bytes fetched again.
-///
-/// The descriptor is closed when the download ends ([`SharedPart::close`]),
-/// whoever still holds the `Split` (the runner, a connection's task ending):
-/// the `.part`'s lock (`outdir.rs`) belongs to the open file, so only the
-/// descriptor handed back to `fetch/mod.rs` keeps it, and a retry in this
-/// process can take the file again once that one is dropped.
-struct SharedPart {
-    file: RwLock<Option<File>>,
-    /// The version; its ranges are not used.
-    note: Note,
-    size: u64,
-    state: Mutex<Noted>,
-    /// A sync ended.
-    idle: tokio::sync::Notify,
-}
-
-struct Noted {
-    /// Bytes the note on disk claims.
-    bytes: u64,
-    /// A sync runs now.
-    syncing: bool,
-    /// The download is over: no more syncs or notes (none lands on the
-    /// file after its rename).
-    closed: bool,
-}
-
-impl SharedPart {
-    fn new(file: File, note: Note, size: u64, done: &[(u64, u64)]) -> SharedPart {
-        let part = SharedPart {
-            file: RwLock::new(Some(file)),
-            note,
-            size,
-            state: Mutex::new(Noted {
-                bytes: total(done),
-                syncing: false,
-                closed: false,
-            }),
-            idle: tokio::sync::Notify::new(),
-        };
-        // What the file already holds durably (the ranges a note claimed
-        // when the download began, or a contiguous `.part`'s length).
-        if let Some(file) = part.read().as_ref() {
-            part.write_note(file, done);
-        }
-        part
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<File>> {
-        self.file.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writes `bytes` at `at`.
-    fn write_at(&self, bytes: &[u8], at: u64) -> std::io::Result<()> {
-        match self.read().as_ref() {
-            Some(file) => file.write_all_at(bytes, at),
-            None => Err(std::io::Error::other("the download has ended")),
-        }
-    }
-
-    /// Syncs the file in the background, then notes `done` (skipped while
-    /// an earlier sync still runs: the next call catches up).
-    fn advance(self: &Arc<Self>, done: Vec<(u64, u64)>) {
-        {
-            let mut state = self.lock();
-            if state.closed || state.syncing || total(&done) <= state.bytes {
-                return;
-            }
-            state.syncing = true;
-        }
-        let part = self.clone();
-        tokio::task::spawn_blocking(move || part.sync_and_note(&done));
-    }
-
-    /// The download stops with the file kept: syncs and notes `done` (after
-    /// a sync already running), so a later run resumes from everything
-    /// received.
-    async fn settle(self: &Arc<Self>, done: Vec<(u64, u64)>) {
-        if !self.until_idle(|state| state.syncing = true).await {
-            return;
-        }
-        let part = self.clone();
-        if tokio::task::spawn_blocking(move || part.sync_and_note(&done))
-            .await
-            .is_err()
-        {
-            // It never ran (the runtime is going away): nothing syncs.
-            self.lock().syncing = false;
-            self.idle.notify_waiters();
-        }
-    }
-
-    /// The download is over: waits for a sync still running, then closes
-    /// the shared descriptor (no more notes).
-    async fn close(&self) {
-        self.until_idle(|state| state.closed = true).await;
-        drop(self.file.write().unwrap_or_else(|e| e.into_inner()).take());
-    }
-
-    /// Waits until no sync runs, then applies `then` to the state under
-    /// its lock; `false` when the part was closed already.
-    async fn until_idle(&self, then: impl Fn(&mut Noted)) -> bool {
-        loop {
-            // Created before the check: a sync that ends in between wakes it.
-            let ended = self.idle.notified();
-            {
-                let mut state = self.lock();
-                if state.closed {
-                    return false;
-                }
-                if !state.syncing {
-                    then(&mut state);
-                    return true;
-                }
-            }
-            ended.await;
-        }
-    }
-
-    fn sync_and_note(&self, done: &[(u64, u64)]) {
-        {
-            let file = self.read();
-            let synced = file.as_ref().map(rustix::fs::fdatasync);
-            let mut state = self.lock();
-            state.syncing = false;
-            match (synced, file.as_ref()) {
-                (Some(Ok(())), Some(file)) if !state.closed && total(done) > state.bytes => {
-                    // Notes only grow: a slower sync of fewer bytes never
-                    // overwrites a later one.
-                    state.bytes = total(done);
-                    self.write_note(file, done);
-                }
-                (Some(Err(err)), _) => {
-                    tracing::debug!("cannot sync a .part: {err}; its note stays as it was");
-                }
-                _ => {}
-            }
-        }
-        self.idle.notify_waiters();
-    }
-
-    fn write_note(&self, file: &File, done: &[(u64, u64)]) {
-        // Past the cap (never reached with ranges cut as here), no note is
-        // better than one that a later run cannot read.
-        if done.len() <= MAX_NOTE_RANGES {
-            self.note
-                .with_ranges(Ranges::Sparse {
-                    size: self.size,
-                    done: done.to_vec(),
-                })
-                .write(file);
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Noted> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-fn total(ranges: &[(u64, u64)]) -> u64 {
-    ranges.iter().map(|(a, b)| b - a).sum()
 }
 
 /// One connection's range of the file as a body [`Sink`]: each chunk goes
@@ -545,7 +379,12 @@ fn exact_range(response: &Response) -> Option<(u64, u64, u64)> {
 
 /// How a file over several connections may begin: the first connection's
 /// answer and the `.part` it continues.
-pub(super) struct Start {
+pub(super) struct Start<'a> {
+    pub(super) url: &'a Url,
+    /// The file's name, for its progress line.
+    pub(super) name: &'a str,
+    /// `DEST.part` as shown in messages.
+    pub(super) shown: String,
     /// The `.part`, open for positioned writes and reads.
     pub(super) file: File,
     /// The version, with the ranges already complete.
@@ -573,86 +412,121 @@ pub(super) enum Outcome {
     },
 }
 
-/// Fetches the file over up to `mode`'s connections, the first reading
-/// `response`, and waits for every connection to end.
+/// Fetches the file `start` describes over several connections, the first
+/// of which already has `response`: sets the file up, reads on the first
+/// connection (and, with `--split auto`, asks for more while they pay off),
+/// then winds down and says how it ended.
 pub(super) async fn download(
     ctx: &Ctx,
-    url: &Url,
-    name: &str,
-    shown: String,
-    start: Start,
+    start: Start<'_>,
     mode: SplitMode,
     response: Response,
 ) -> Outcome {
-    let Start {
-        file,
-        note,
-        size,
-        from,
-    } = start;
-    // The finished file is handed back on a descriptor of its own; the
-    // shared one is closed when the download ends.
-    let keep = match file.try_clone() {
-        Ok(keep) => keep,
-        Err(e) => {
-            let e = anyhow::Error::new(e).context(format!("cannot reopen {shown}"));
-            let failure = Failure::new(FailureKind::of_write(&e), None, e);
-            return Outcome::Failed {
-                file,
-                failure,
-                empty: false,
-            };
+    let (split, keep, first) = match Split::begin(ctx, start, mode) {
+        Ok(begun) => begun,
+        Err(outcome) => return *outcome,
+    };
+    tokio::select! {
+        () = split.first_connection(ctx, first, response) => {}
+        () = split.grow(ctx) => {}
+    }
+    split.wind_down(keep).await
+}
+
+impl Split {
+    /// The file set up from `start`: its bookkeeping, its shared `.part`
+    /// and progress line, the first connection counted and more asked for;
+    /// also the descriptor the finished file is handed back on and the
+    /// first answer's range.
+    #[allow(clippy::type_complexity)]
+    fn begin(
+        ctx: &Ctx,
+        start: Start<'_>,
+        mode: SplitMode,
+    ) -> Result<(Arc<Split>, File, Option<(u64, u64, u64)>), Box<Outcome>> {
+        let Start {
+            url,
+            name,
+            shown,
+            file,
+            note,
+            size,
+            from,
+        } = start;
+        // The finished file is handed back on a descriptor of its own; the
+        // shared one is closed when the download ends.
+        let keep = match file.try_clone() {
+            Ok(keep) => keep,
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!("cannot reopen {shown}"));
+                let failure = Failure::new(FailureKind::of_write(&e), None, e);
+                return Err(Box::new(Outcome::Failed {
+                    file,
+                    failure,
+                    empty: false,
+                }));
+            }
+        };
+        let done = match note.ranges() {
+            Ranges::Sparse { done, .. } => done.clone(),
+            Ranges::Contiguous => vec![(0, from)].into_iter().filter(|r| r.1 > 0).collect(),
+        };
+        let min = ctx.config.min_split_size;
+        let (n, auto) = match mode {
+            SplitMode::Fixed(n) => (n as u32, false),
+            SplitMode::Auto => (1, true),
+        };
+        let received: u64 = done.iter().map(|(a, b)| b - a).sum();
+        let mut work = Work::new(size, done.clone(), n, min);
+        // The first answer's body begins at `from`: its range is the piece
+        // that starts there.
+        let first = work.start_at(from);
+        let bar = ctx.progress.file_bar(name, Some(size), false);
+        if let Some(bar) = &bar {
+            bar.inc(received);
         }
-    };
-    let done = match note.ranges() {
-        Ranges::Sparse { done, .. } => done.clone(),
-        Ranges::Contiguous => vec![(0, from)].into_iter().filter(|r| r.1 > 0).collect(),
-    };
-    let min = ctx.config.min_split_size;
-    let (n, auto) = match mode {
-        SplitMode::Fixed(n) => (n as u32, false),
-        SplitMode::Auto => (1, true),
-    };
-    let received: u64 = done.iter().map(|(a, b)| b - a).sum();
-    let mut work = Work::new(size, done.clone(), n, min);
-    // The first answer's body begins at `from`: its range is the piece
-    // that starts there.
-    let first = work.start_at(from);
-    let bar = ctx.progress.file_bar(name, Some(size), false);
-    if let Some(bar) = &bar {
-        bar.inc(received);
+        let part = Arc::new(SharedPart::new(file, note.clone(), size, &done));
+        let split = Arc::new(Split {
+            url: url.clone(),
+            note: note.with_ranges(Ranges::Sparse { size, done }),
+            size,
+            part,
+            shown,
+            min,
+            auto,
+            inner: Mutex::new(Inner {
+                work,
+                ended: None,
+                wanted: n.saturating_sub(1),
+                open: 0,
+                most: 0,
+                noted_at: Instant::now(),
+            }),
+            changed: tokio::sync::Notify::new(),
+            stopped: CancellationToken::new(),
+            bar,
+            name: name.to_string(),
+        });
+        split.connect();
+        if split.wants_connection() {
+            ctx.shared.ask_connections(split.clone());
+        }
+        Ok((split, keep, first))
     }
-    let part = Arc::new(SharedPart::new(file, note.clone(), size, &done));
-    let split = Arc::new(Split {
-        url: url.clone(),
-        note: note.with_ranges(Ranges::Sparse { size, done }),
-        size,
-        part,
-        shown,
-        min,
-        auto,
-        inner: Mutex::new(Inner {
-            work,
-            ended: None,
-            wanted: n.saturating_sub(1),
-            open: 0,
-            most: 0,
-            noted_at: Instant::now(),
-        }),
-        changed: tokio::sync::Notify::new(),
-        stopped: CancellationToken::new(),
-        bar,
-        name: name.to_string(),
-    });
-    split.connect();
-    if split.wants_connection() {
-        ctx.shared.ask_connections(split.clone());
-    }
-    let work = async {
+
+    /// The first connection: reads its answer, then takes range after range
+    /// until no work is left for it, going on after a cut or a stall while
+    /// the file moves; any other failure ends the attempt.
+    async fn first_connection(
+        &self,
+        ctx: &Ctx,
+        first: Option<(u64, u64, u64)>,
+        response: Response,
+    ) {
         // The bytes on disk at the first connection's last network failure.
         let mut progress: Option<u64> = None;
         let mut fetched = match first {
-            Some((id, ..)) => split.pump(ctx, id, response).await,
+            Some((id, ..)) => self.pump(ctx, id, response).await,
             None => {
                 drop(response);
                 Fetched::Done
@@ -664,35 +538,35 @@ pub(super) async fn download(
                 Fetched::NoRanges => {
                     // This connection's own range answer was whole: the rest
                     // can only come from zero, on one connection.
-                    split.end(Ended::Restart(anyhow!("the server ignores ranges")));
+                    self.end(Ended::Restart(anyhow!("the server ignores ranges")));
                     return;
                 }
                 Fetched::Failed(failure)
                     if failure.kind == FailureKind::Network
-                        && progress.is_none_or(|at| split.received() > at) =>
+                        && progress.is_none_or(|at| self.received() > at) =>
                 {
                     // A cut or a stall: the range went back, and this
                     // connection goes on with a new request, as long as
                     // the file moved since its last such failure.
-                    tracing::debug!("{}: {:#}; going on", masked(url), failure.error);
-                    progress = Some(split.received());
+                    tracing::debug!("{}: {:#}; going on", masked(&self.url), failure.error);
+                    progress = Some(self.received());
                 }
                 Fetched::Failed(mut failure) => {
                     // Otherwise the first connection's failure ends the
                     // attempt; the retry continues from the ranges
                     // complete by then.
-                    failure.bytes = split.received();
-                    split.end(Ended::Failed(failure));
+                    failure.bytes = self.received();
+                    self.end(Ended::Failed(failure));
                     return;
                 }
             }
-            if let Some(range) = split.take() {
-                fetched = split.fetch_range(ctx, range).await;
+            if let Some(range) = self.take() {
+                fetched = self.fetch_range(ctx, range).await;
                 continue;
             }
-            let notified = split.changed.notified();
+            let notified = self.changed.notified();
             {
-                let inner = split.lock();
+                let inner = self.lock();
                 if inner.ended.is_some() || inner.work.is_idle() {
                     return;
                 }
@@ -703,83 +577,89 @@ pub(super) async fn download(
                 () = notified => {}
                 () = ctx.cancel.cancelled() => {
                     let mut failure = cancelled();
-                    failure.bytes = split.received();
-                    split.end(Ended::Failed(failure));
+                    failure.bytes = self.received();
+                    self.end(Ended::Failed(failure));
                     return;
                 }
             }
             fetched = Fetched::Done;
         }
-    };
-    // `--split auto`: more connections while they pay off.
-    let grow = async {
-        if !split.auto {
+    }
+
+    /// `--split auto`: more connections while they pay off (never returns;
+    /// without `auto`, waits forever).
+    async fn grow(self: &Arc<Self>, ctx: &Ctx) {
+        if !self.auto {
             return std::future::pending().await;
         }
-        let mut growth = auto::Growth::new(split.received(), Instant::now());
+        let mut growth = auto::Growth::new(self.received(), Instant::now());
         loop {
             tokio::time::sleep(auto::TICK).await;
-            let more = growth.more(split.sample(), Instant::now());
+            let more = growth.more(self.sample(), Instant::now());
             if more > 0 {
-                tracing::debug!("{}: --split auto: {more} more connections", masked(url));
-                split.lock().wanted += more;
-                ctx.shared.ask_connections(split.clone());
+                tracing::debug!(
+                    "{}: --split auto: {more} more connections",
+                    masked(&self.url)
+                );
+                self.lock().wanted += more;
+                ctx.shared.ask_connections(self.clone());
             }
         }
-    };
-    tokio::select! {
-        () = work => {}
-        () = grow => {}
     }
-    split.disconnect();
-    // No more connections start; wait for the open ones to end (each ends
-    // at its range's end, a stall, or at once once the file stopped).
-    split.lock().wanted = 0;
-    loop {
-        let notified = split.changed.notified();
-        if split.lock().open == 0 {
-            break;
+
+    /// The first connection is done: no more connections start; once the
+    /// open ones end (each at its range's end, a stall, or at once once the
+    /// file stopped), a kept file is noted whole, the shared descriptor is
+    /// closed and the outcome says how it ended (`keep` handed back).
+    async fn wind_down(&self, keep: File) -> Outcome {
+        self.disconnect();
+        self.lock().wanted = 0;
+        loop {
+            let notified = self.changed.notified();
+            if self.lock().open == 0 {
+                break;
+            }
+            notified.await;
         }
-        notified.await;
-    }
-    let (ended, complete, done, connections, received) = {
-        let mut inner = split.lock();
-        let ended = inner.ended.replace(Ended::Closed);
-        let complete = inner.work.complete(size);
-        let done = inner.work.done().to_vec();
-        (ended, complete, done, inner.most, inner.work.received())
-    };
-    let empty = done.is_empty();
-    if !complete && !matches!(ended, Some(Ended::Restart(_))) {
-        // Kept for a later attempt or run: noted whole, once synced.
-        split.part.settle(done).await;
-    }
-    // The file is checked and renamed (or removed) next, on the descriptor
-    // handed back: no note may land on it after that, and nothing else of
-    // this download holds it open.
-    split.part.close().await;
-    match ended {
-        Some(Ended::Restart(why)) => Outcome::Restart { file: keep, why },
-        Some(Ended::Failed(failure)) => Outcome::Failed {
-            file: keep,
-            failure,
-            empty,
-        },
-        None if complete => Outcome::Complete {
-            file: keep,
-            connections,
-        },
-        None | Some(Ended::Closed) => {
-            let mut failure = Failure::new(
-                FailureKind::Network,
-                None,
-                anyhow!("ranges still missing after every connection ended"),
-            );
-            failure.bytes = received;
-            Outcome::Failed {
+        let (ended, complete, done, connections, received) = {
+            let mut inner = self.lock();
+            let ended = inner.ended.replace(Ended::Closed);
+            let complete = inner.work.complete(self.size);
+            let done = inner.work.done().to_vec();
+            (ended, complete, done, inner.most, inner.work.received())
+        };
+        let empty = done.is_empty();
+        if !complete && !matches!(ended, Some(Ended::Restart(_))) {
+            // Kept for a later attempt or run: noted whole, once synced.
+            self.part.settle(done).await;
+        }
+        // The file is checked and renamed (or removed) next, on the
+        // descriptor handed back: no note may land on it after that, and
+        // nothing else of this download holds it open.
+        self.part.close().await;
+        match ended {
+            Some(Ended::Restart(why)) => Outcome::Restart { file: keep, why },
+            Some(Ended::Failed(failure)) => Outcome::Failed {
                 file: keep,
                 failure,
                 empty,
+            },
+            None if complete => Outcome::Complete {
+                file: keep,
+                connections,
+            },
+            None | Some(Ended::Closed) => {
+                let mut failure = Failure::new(
+                    FailureKind::Network,
+                    None,
+                    anyhow!("ranges still missing after every connection ended"),
+                );
+                failure.bytes = received;
+                Outcome::Failed {
+                    file: keep,
+                    failure,
+                    empty,
+                }
             }
         }
     }
@@ -807,78 +687,4 @@ async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
         }
     }
     split.disconnect();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::{ETAG, HeaderMap, HeaderValue};
-
-    fn version() -> Note {
-        let mut headers = HeaderMap::new();
-        headers.insert(ETAG, HeaderValue::from_static("\"v1\""));
-        Note::for_answer("u", &headers).unwrap()
-    }
-
-    fn noted(file: &File) -> Option<Vec<(u64, u64)>> {
-        match Note::read(file)?.ranges() {
-            Ranges::Sparse { done, .. } => Some(done.clone()),
-            Ranges::Contiguous => None,
-        }
-    }
-
-    /// The note claims a range only once a sync is done with it; a stale
-    /// sync never takes a note back; once closed, nothing more is noted and
-    /// the shared descriptor is gone (the one handed back keeps the file).
-    #[tokio::test]
-    async fn the_note_follows_the_syncs_and_stops_at_close() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(dir.path().join("a.part"))
-            .unwrap();
-        use rustix::fs::FlockOperation::NonBlockingLockExclusive;
-        // As `outdir.rs` hands it over: locked.
-        rustix::fs::flock(&file, NonBlockingLockExclusive).unwrap();
-        let keep = file.try_clone().unwrap();
-        if rustix::fs::fsetxattr(
-            &keep,
-            "user.haul.probe",
-            b"1",
-            rustix::fs::XattrFlags::empty(),
-        )
-        .is_err()
-        {
-            return; // This file system has no user xattrs.
-        }
-        let part = Arc::new(SharedPart::new(file, version(), 100, &[(0, 10)]));
-        assert_eq!(noted(&keep), Some(vec![(0, 10)]), "what it began with");
-
-        part.write_at(&[7; 40], 10).unwrap();
-        part.settle(vec![(0, 50)]).await;
-        assert_eq!(noted(&keep), Some(vec![(0, 50)]));
-        // A sync of fewer bytes (one that started earlier and ends later)
-        // leaves the note as it is.
-        part.lock().syncing = true;
-        part.sync_and_note(&[(0, 20)]);
-        assert_eq!(noted(&keep), Some(vec![(0, 50)]));
-
-        part.close().await;
-        part.advance(vec![(0, 100)]);
-        part.settle(vec![(0, 100)]).await;
-        assert_eq!(noted(&keep), Some(vec![(0, 50)]), "nothing after close");
-        assert!(
-            part.write_at(b"x", 60).is_err(),
-            "the shared descriptor is closed"
-        );
-        // Only `keep` holds the file's lock now, and once it is dropped
-        // the file is free for a retry.
-        let again = File::open(dir.path().join("a.part")).unwrap();
-        assert!(rustix::fs::flock(&again, NonBlockingLockExclusive).is_err());
-        drop(keep);
-        rustix::fs::flock(&again, NonBlockingLockExclusive).unwrap();
-    }
 }
