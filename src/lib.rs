@@ -29,6 +29,8 @@ mod slots;
 mod small_file;
 mod source;
 mod state;
+#[cfg(test)]
+mod test_support;
 mod workers;
 
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 //! haul's stderr conventions (failure lines, the summary line) and `--report`.
 //! For interruption and resource tests: [`spawn`] (signal or kill a running
 //! child), [`limit_file_size`] (`RLIMIT_FSIZE`) and [`unanswered_port`] (a
-//! connect that never completes).
+//! connect that never completes). Where the machine lacks what a test needs
+//! (user xattrs, a tool), [`require`] decides: a skip, or in CI a failure.
 //!
 //! It does not know any test scenario, and it never touches the real network:
 //! the HTTP side lives in [`server`], which binds 127.0.0.1 only.
@@ -12,6 +13,7 @@
 // Not every case uses every helper.
 #![allow(dead_code)]
 
+pub mod require;
 pub mod server;
 pub mod socks;
 
