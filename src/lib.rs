@@ -4,6 +4,9 @@
 //! (bounded task set) -> `fetch` (one download) -> `report` (outcomes,
 //! summary, exit code); `progress` and `logging` own stderr.
 
+// System calls go through rustix and std, which are safe to call.
+#![forbid(unsafe_code)]
+
 mod annotate;
 mod claims;
 mod cli;

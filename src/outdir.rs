@@ -696,8 +696,7 @@ mod tests {
         let root = tmp.path().join("out");
         // A FIFO: never opened (an open would wait for a writer).
         let fifo = root.join("f.part");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        crate::test_support::mkfifo(&fifo, 0o644);
         assert!(out.open_append(Path::new("f.part")).unwrap().is_none());
         assert_eq!(
             out.existing(Path::new("f.part")).unwrap(),

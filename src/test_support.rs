@@ -1,9 +1,10 @@
-//! What a unit test needs from the machine to check its promise: user
-//! extended attributes on the temp folder (haul's resume note). Where they
-//! are missing, the test says so on stderr and checks nothing more, unless
-//! `HAUL_REQUIRE_XATTRS=1` (set by `.ci/run`): then the skip is a failure.
-//! Every such skip in `src/` goes through here; the integration tests have
-//! the same rule in `tests/support/require.rs`.
+//! Helpers for the unit tests. What a test needs from the machine to check
+//! its promise: user extended attributes on the temp folder (haul's resume
+//! note). Where they are missing, the test says so on stderr and checks
+//! nothing more, unless `HAUL_REQUIRE_XATTRS=1` (set by `.ci/run`): then
+//! the skip is a failure. Every such skip in `src/` goes through here; the
+//! integration tests have the same rule in `tests/support/require.rs`.
+//! And [`mkfifo`], for the tests of what haul does with a FIFO.
 
 use std::path::Path;
 
@@ -30,4 +31,28 @@ pub(crate) fn xattrs(dir: &Path, unchecked: &str) -> bool {
     }
     eprintln!("skipped: {lack}: {unchecked} is not checked ({XATTRS}=1 makes this a failure)");
     false
+}
+
+/// Makes a FIFO at `path` with permission bits `mode`.
+#[track_caller]
+pub(crate) fn mkfifo(path: &Path, mode: u32) {
+    #[cfg(not(target_vendor = "apple"))]
+    let made = rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(mode as rustix::fs::RawMode),
+    )
+    .map_err(std::io::Error::from);
+    // rustix has no mkfifoat(2) for Apple targets: mkfifo(1) there.
+    #[cfg(target_vendor = "apple")]
+    let made = std::process::Command::new("mkfifo")
+        .arg("-m")
+        .arg(format!("{mode:o}"))
+        .arg(path)
+        .status()
+        .and_then(|status| match status.success() {
+            true => Ok(()),
+            false => Err(std::io::Error::other(format!("mkfifo: {status}"))),
+        });
+    made.unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
 }
