@@ -22,6 +22,9 @@
 //!   (tracing), `annotate` (GitHub Actions annotations). `seen` is the
 //!   compact hash set the planner's bookkeeping uses.
 
+// System calls go through rustix and std, which are safe to call.
+#![forbid(unsafe_code)]
+
 mod annotate;
 mod claims;
 mod cli;
@@ -47,6 +50,8 @@ mod slots;
 mod small_file;
 mod source;
 mod state;
+#[cfg(test)]
+mod test_support;
 mod workers;
 
 use std::sync::Arc;

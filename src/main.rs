@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+
 use std::future::{Future, pending};
 use std::pin::Pin;
 use std::process::ExitCode;

@@ -696,8 +696,7 @@ mod tests {
         let root = tmp.path().join("out");
         // A FIFO: never opened (an open would wait for a writer).
         let fifo = root.join("f.part");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        crate::test_support::mkfifo(&fifo, 0o644);
         assert!(out.open_append(Path::new("f.part")).unwrap().is_none());
         assert_eq!(
             out.existing(Path::new("f.part")).unwrap(),
@@ -738,16 +737,58 @@ mod tests {
         assert!(format!("{err:#}").contains("it is a folder"), "{err:#}");
     }
 
+    /// The names in `dir`, sorted.
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The probe answers what the file system does, found here by trying
+    /// (a file `a`, looked up as `A`), whichever it is: case-sensitive
+    /// (ext4, tmpfs) or not (APFS, NTFS, ext4 `casefold`). It asks both
+    /// ways (an empty folder by its own name in its parent, a folder with
+    /// entries by one of them), and writes nothing.
     #[test]
-    fn this_folder_is_case_sensitive_and_probing_writes_nothing() {
+    fn the_case_probe_agrees_with_the_file_system_and_writes_nothing() {
         let (tmp, out) = out();
-        // tmpfs and ext4 without casefold, as in CI.
-        assert!(!out.case_insensitive());
-        assert_eq!(
-            std::fs::read_dir(tmp.path().join("out")).unwrap().count(),
-            0
-        );
+        let trial = tmp.path().join("trial");
+        std::fs::create_dir(&trial).unwrap();
+        std::fs::write(trial.join("a"), b"").unwrap();
+        let folds = trial.join("A").exists();
+
+        assert_eq!(out.case_insensitive(), folds, "an empty folder");
+        assert_eq!(listing(&tmp.path().join("out")), Vec::<String>::new());
+
+        std::fs::write(tmp.path().join("out/Name.txt"), b"x").unwrap();
+        let out = OutDir::open(&tmp.path().join("out"), false).unwrap();
+        assert_eq!(out.case_insensitive(), folds, "a folder with an entry");
+        assert_eq!(listing(&tmp.path().join("out")), ["Name.txt"]);
+        assert_eq!(listing(tmp.path()), ["out", "trial"]);
         assert_eq!(flip_case("Ab-1.txt"), "aB-1.TXT");
+    }
+
+    /// A folder where `Name.txt` and `nAME.TXT` are one file is taken for
+    /// case-insensitive on any machine: on a case-sensitive file system a
+    /// hard link makes them one (on another they are one already).
+    #[test]
+    fn one_file_under_both_cases_is_a_case_insensitive_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("Name.txt"), b"x").unwrap();
+        match std::fs::hard_link(dir.join("Name.txt"), dir.join("nAME.TXT")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("hard link: {e}"),
+        }
+        let before = listing(&dir);
+
+        assert!(OutDir::open(&dir, false).unwrap().case_insensitive());
+        assert_eq!(listing(&dir), before, "the probe wrote nothing");
     }
 
     #[test]

@@ -641,13 +641,13 @@ mod tests {
     #[test]
     fn the_note_lives_on_the_file_until_cleared() {
         let dir = tempfile::tempdir().unwrap();
+        if !crate::test_support::xattrs(dir.path(), "the resume note") {
+            return;
+        }
         let file = File::create(dir.path().join("a.part")).unwrap();
         assert_eq!(Note::read(&file), None);
         let note = Note::for_answer("u", &headers(&[(ETAG, "\"v1\"")])).unwrap();
         note.write(&file);
-        if rustix::fs::fgetxattr(&file, NOTE_XATTR, &mut [0u8; 64][..]).is_err() {
-            return; // This file system has no user xattrs.
-        }
         assert_eq!(Note::read(&file), Some(note));
         clear(&file).unwrap();
         assert_eq!(Note::read(&file), None);

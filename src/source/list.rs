@@ -6,12 +6,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+use rustix::io::Errno;
 
 /// Where URLs come from, in input order: arguments first, then `-i` sources.
 #[derive(Debug, Clone)]
@@ -118,17 +120,8 @@ impl ListFile {
 
 /// Clears `O_NONBLOCK` on `file`.
 fn set_blocking(file: &File) -> io::Result<()> {
-    let fd = file.as_raw_fd();
-    // SAFETY: fcntl(2) with F_GETFL/F_SETFL on a descriptor `file` owns
-    // touches no memory of ours.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let flags = fcntl_getfl(file)?;
+    fcntl_setfl(file, flags - OFlags::NONBLOCK)?;
     Ok(())
 }
 
@@ -159,20 +152,12 @@ impl Read for ListReader {
 
 /// Waits until `file` has data, an end or an error to report.
 fn wait_readable(file: &File) -> io::Result<()> {
-    let mut pollfd = libc::pollfd {
-        fd: file.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut fds = [PollFd::new(file, PollFlags::IN)];
     loop {
-        // SAFETY: `pollfd` is one valid, writable `struct pollfd`, and the
-        // count passed is 1; `file` keeps the descriptor open meanwhile.
-        if unsafe { libc::poll(&mut pollfd, 1, -1) } >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        match poll(&mut fds, None) {
+            Ok(_) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(err) => return Err(err.into()),
         }
     }
 }
@@ -184,16 +169,7 @@ mod tests {
     use std::time::Duration;
 
     fn is_nonblocking(list: &ListFile) -> bool {
-        // SAFETY: F_GETFL on a descriptor `list` keeps open.
-        let flags = unsafe { libc::fcntl(list.file().as_raw_fd(), libc::F_GETFL) };
-        assert!(flags >= 0);
-        flags & libc::O_NONBLOCK != 0
-    }
-
-    fn mkfifo(path: &Path) {
-        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-        // SAFETY: `c_path` is a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        fcntl_getfl(list.file()).unwrap().contains(OFlags::NONBLOCK)
     }
 
     #[test]
@@ -239,7 +215,7 @@ mod tests {
 
         // No writer: a blocking open would wait here for ever.
         let fifo = dir.path().join("fifo");
-        mkfifo(&fifo);
+        crate::test_support::mkfifo(&fifo, 0o600);
         let (tx, rx) = mpsc::channel();
         let opener = {
             let fifo = fifo.clone();

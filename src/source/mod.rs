@@ -486,9 +486,7 @@ mod tests {
     fn a_fifo_whose_writer_comes_late_is_waited_for() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fifo");
-        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-        // SAFETY: `c_path` is a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        crate::test_support::mkfifo(&path, 0o600);
         // Opened (non-blocking) before any writer, as `Config` does.
         let input = list_input(&path);
         let writer = std::thread::spawn(move || {

@@ -15,7 +15,7 @@ use tempfile::TempDir;
 
 use crate::support::server::{self, Resource, Shape};
 use crate::support::{
-    assert_out_holds, haul_in, pseudo_random, run, run_with_timeout, spawn, write_list,
+    assert_out_holds, haul_in, mkfifo, pseudo_random, run, run_with_timeout, spawn, write_list,
 };
 
 /// The bound of the runs below that must end quickly.
@@ -175,18 +175,12 @@ fn dev_zero_as_an_auxiliary_file_is_an_input_error_naming_it() {
     }
 }
 
-fn mkfifo(path: &std::path::Path) {
-    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-    // SAFETY: `c_path` is a NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-}
-
 #[test]
 fn a_fifo_without_a_writer_hangs_nothing() {
     let server = server::files([("/a", b"alpha".to_vec())]);
     let tmp = TempDir::new().unwrap();
     let fifo = tmp.path().join("fifo");
-    mkfifo(&fifo);
+    mkfifo(&fifo, 0o600);
     let fifo = fifo.to_str().unwrap();
 
     // An auxiliary file: read as empty (no credentials, no digests).
@@ -285,16 +279,8 @@ fn jobs_are_lowered_to_fit_the_file_descriptors() {
 
 /// The hard `RLIMIT_NOFILE` of this process (what a child may raise to).
 fn hard_open_files_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit(2) writes one `struct rlimit` we own.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
-    #[allow(clippy::unnecessary_cast)]
-    let hard = limit.rlim_max as u64;
-    hard
+    // `None` is unlimited.
+    rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .maximum
+        .unwrap_or(u64::MAX)
 }

@@ -6,9 +6,7 @@
 //! Not here: how names are derived (template.rs, naming.rs) or HTTP failures
 //! (errors.rs).
 
-use std::ffi::CString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +17,7 @@ use tempfile::TempDir;
 
 use crate::support::server::Server;
 use crate::support::{
-    Output, assert_out_holds, assert_tree_eq, haul_in, pseudo_random, run, run_list_in,
+    Output, assert_out_holds, assert_tree_eq, haul_in, mkfifo, pseudo_random, run, run_list_in,
     run_with_stdin, run_with_timeout, server, tree, write_list,
 };
 
@@ -330,8 +328,7 @@ fn an_unreadable_list_file_exits_2_before_any_request() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     let mut cmd = haul_in(tmp.path());
 
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if rustix::process::geteuid().is_root() {
         if !can_run_as_nobody() {
             // Root reads a mode-000 file, so there is nothing to refuse:
             // check that it is simply read.
@@ -351,20 +348,6 @@ fn an_unreadable_list_file_exits_2_before_any_request() {
     assert_list_refused_before_any_request(tmp.path(), &mut cmd, "locked.txt");
 }
 
-/// Makes a FIFO at `path`.
-fn mkfifo(path: &Path) {
-    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: `c_path` is a valid NUL-terminated string for the call.
-    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) };
-    assert_eq!(
-        rc,
-        0,
-        "mkfifo {}: {}",
-        path.display(),
-        std::io::Error::last_os_error()
-    );
-}
-
 /// Opens the FIFO `path` for writing once a reader has it open, giving up
 /// at `deadline` (so a haul that never opens it cannot hang the test).
 fn open_fifo_writer(path: &Path, deadline: Instant) -> std::io::Result<std::fs::File> {
@@ -377,11 +360,7 @@ fn open_fifo_writer(path: &Path, deadline: Instant) -> std::io::Result<std::fs::
         {
             Ok(file) => {
                 // Writes block again, so a full pipe waits for the reader.
-                // SAFETY: fcntl(2) on a descriptor owned by `file`.
-                let rc = unsafe {
-                    libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), libc::F_SETFL, 0)
-                };
-                assert_eq!(rc, 0, "fcntl F_SETFL");
+                rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty()).expect("fcntl F_SETFL");
                 return Ok(file);
             }
             Err(err) if err.raw_os_error() == Some(libc::ENXIO) && Instant::now() < deadline => {
@@ -397,7 +376,7 @@ fn two_fifo_lists_fed_one_after_another_by_one_writer_all_download() {
     let server = server::files([("/a.txt", b"alpha".to_vec()), ("/b.txt", b"beta".to_vec())]);
     let tmp = TempDir::new().unwrap();
     let fifos: [PathBuf; 2] = [tmp.path().join("f1"), tmp.path().join("f2")];
-    fifos.iter().for_each(|f| mkfifo(f));
+    fifos.iter().for_each(|f| mkfifo(f, 0o600));
     // f1 holds more than a pipe's 64 KiB, so its writer finishes only once
     // haul has read most of it; only then is f2 opened and written: haul
     // must neither wait for f2's writer before reading f1, nor take f1 for

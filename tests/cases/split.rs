@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::support::require;
 use crate::support::server::{self, Recorded, Resource, Server, Shape, counted};
 use crate::support::{
     Output, assert_no_final_file, assert_out_holds, haul_in, pseudo_random, record,
@@ -319,17 +320,6 @@ fn a_digest_is_checked_over_the_whole_file() {
     assert_eq!(got["good.bin"], body);
 }
 
-/// Whether the file system under `dir` keeps user extended attributes
-/// (where it does not, nothing can be resumed and the note is not checked).
-fn xattrs_work(dir: &std::path::Path) -> bool {
-    let probe = dir.join("xattr-probe");
-    let file = std::fs::File::create(&probe).unwrap();
-    let ok =
-        rustix::fs::fsetxattr(&file, "user.probe", b"1", rustix::fs::XattrFlags::empty()).is_ok();
-    std::fs::remove_file(probe).unwrap();
-    ok
-}
-
 /// The complete ranges a `.part`'s note lists, in bytes.
 fn noted_bytes(part: &std::path::Path) -> Option<u64> {
     let mut buf = vec![0u8; 4096];
@@ -365,8 +355,7 @@ fn after_kill_9_a_rerun_fetches_only_the_missing_ranges() {
 
     let part = tmp.path().join("out/big.bin.part");
     assert!(part.exists(), "the .part is kept");
-    if !xattrs_work(tmp.path()) {
-        eprintln!("no user xattrs here: resume after kill -9 is not checked");
+    if !require::xattrs(tmp.path(), "resuming after kill -9") {
         return;
     }
     let noted = noted_bytes(&part).expect("the .part has its note");
@@ -409,8 +398,7 @@ fn ctrl_c_keeps_every_range_for_the_rerun() {
 
     let part = tmp.path().join("out/big.bin.part");
     assert!(part.exists(), "the .part is kept");
-    if !xattrs_work(tmp.path()) {
-        eprintln!("no user xattrs here: resume after Ctrl-C is not checked");
+    if !require::xattrs(tmp.path(), "resuming after Ctrl-C") {
         return;
     }
     let noted = noted_bytes(&part).expect("the .part has its note");

@@ -27,8 +27,8 @@ use tempfile::TempDir;
 
 use crate::support::server::{self, Server, drip, ok, status, with_header};
 use crate::support::{
-    Running, haul_in, parse_json_lines, pseudo_random, record, run, run_with_timeout, sha256_hex,
-    spawn, tree, wait_for, write_list,
+    Running, haul_in, mkfifo, parse_json_lines, pseudo_random, record, run, run_with_timeout,
+    sha256_hex, spawn, tree, wait_for, write_list,
 };
 
 const BODY: &[u8] = b"the first version of the file\n";
@@ -582,20 +582,13 @@ fn a_symlinked_state_stays_a_link_through_compaction() {
     assert!(!tmp.path().join("keep/state.bin.compact").exists());
 }
 
-fn mkfifo(path: &Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: `c` is a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-}
-
 /// A FIFO with no writer used to block `open` forever (and SIGINT with
 /// it): now it is refused at once, as a run's state and for `--list`.
 #[test]
 fn a_fifo_as_state_is_refused_at_once() {
     let server = server::files([("/f", BODY.to_vec())]).expect_no_hits();
     let tmp = TempDir::new().unwrap();
-    mkfifo(&tmp.path().join("s.haul"));
+    mkfifo(&tmp.path().join("s.haul"), 0o600);
     let url = server.url("/f");
 
     let listed = run_with_timeout(

@@ -2,7 +2,8 @@
 //! it a pseudo-terminal. The bars render (escape codes, the files count),
 //! a large download gets a line of its own, a failure line printed mid-run
 //! is whole, and the summary is the last line. Skipped, saying so, where
-//! `script` is missing.
+//! `script` is missing; a failure there under `HAUL_REQUIRE_TOOLS=1`, as in
+//! CI (`support::require`).
 
 use std::process::Command;
 use std::time::Duration;
@@ -10,15 +11,18 @@ use std::time::Duration;
 use hyper::StatusCode;
 use tempfile::TempDir;
 
+use crate::support::require;
 use crate::support::{Output, pseudo_random, run_with_timeout, server};
 
-/// Runs `haul ARGS` under `script(1)` in `tmp`, a terminal of its own;
-/// `None`, saying so, where `script` is missing.
-fn on_a_terminal(tmp: &TempDir, args: &str) -> Option<Output> {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("no script(1) here: the terminal display is not checked");
-        return None;
-    }
+/// Whether `script(1)` is here; where not, the test says so and returns
+/// before its server starts (see [`require::tool`]).
+#[track_caller]
+fn script_here() -> bool {
+    require::tool("script", "the display on a terminal")
+}
+
+/// Runs `haul ARGS` under `script(1)` in `tmp`, a terminal of its own.
+fn on_a_terminal(tmp: &TempDir, args: &str) -> Output {
     let line = format!("{} {args}", env!("CARGO_BIN_EXE_haul"));
     let mut cmd = Command::new("script");
     cmd.current_dir(tmp.path())
@@ -26,11 +30,14 @@ fn on_a_terminal(tmp: &TempDir, args: &str) -> Option<Output> {
         .env("TERM", "xterm-256color")
         .env_remove("NO_COLOR")
         .env_remove("RUST_LOG");
-    Some(run_with_timeout(&mut cmd, Duration::from_secs(30)))
+    run_with_timeout(&mut cmd, Duration::from_secs(30))
 }
 
 #[test]
 fn bars_render_and_lines_are_not_torn_on_a_terminal() {
+    if !script_here() {
+        return;
+    }
     // Over 8 MiB, so it has a line of its own from its first byte; about
     // 1.5 s at the rate below, so the display redraws several times.
     let body = pseudo_random(90, 9 * 1024 * 1024);
@@ -49,9 +56,7 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
         server.url("/big.bin")
     );
 
-    let Some(out) = on_a_terminal(&tmp, &args) else {
-        return;
-    };
+    let out = on_a_terminal(&tmp, &args);
 
     assert_eq!(out.code(), Some(1), "{out}");
     let screen = out.stdout.clone();
@@ -80,6 +85,9 @@ fn bars_render_and_lines_are_not_torn_on_a_terminal() {
 
 #[test]
 fn a_split_download_shows_one_line_with_its_connections() {
+    if !script_here() {
+        return;
+    }
     let body = pseudo_random(92, 16 * 1024 * 1024);
     let resource = crate::support::server::Resource::new(body).etag("\"v1\"");
     let server = server::http(move |req| {
@@ -96,9 +104,7 @@ fn a_split_download_shows_one_line_with_its_connections() {
         server.url("/big.bin")
     );
 
-    let Some(out) = on_a_terminal(&tmp, &args) else {
-        return;
-    };
+    let out = on_a_terminal(&tmp, &args);
 
     assert_eq!(out.code(), Some(0), "{out}");
     let screen = out.stdout.clone();

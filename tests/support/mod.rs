@@ -4,7 +4,8 @@
 //! haul's stderr conventions (failure lines, the summary line) and `--report`.
 //! For interruption and resource tests: [`spawn`] (signal or kill a running
 //! child), [`limit_file_size`] (`RLIMIT_FSIZE`) and [`unanswered_port`] (a
-//! connect that never completes).
+//! connect that never completes). Where the machine lacks what a test needs
+//! (user xattrs, a tool), [`require`] decides: a skip, or in CI a failure.
 //!
 //! It does not know any test scenario, and it never touches the real network:
 //! the HTTP side lives in [`server`], which binds 127.0.0.1 only.
@@ -12,6 +13,7 @@
 // Not every case uses every helper.
 #![allow(dead_code)]
 
+pub mod require;
 pub mod server;
 pub mod socks;
 
@@ -269,11 +271,11 @@ impl Running {
             "haul exited before it could be signalled: {}",
             self.what
         );
-        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
-        // SAFETY: kill(2) has no memory-safety preconditions; the child is
-        // unreaped (checked above), so the pid is still ours.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+        // The child is unreaped (checked above), so the pid is still ours.
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let sig = rustix::process::Signal::from_named_raw(signal).expect("a named signal");
+        rustix::process::kill_process(pid, sig)
+            .unwrap_or_else(|e| panic!("kill({pid:?}, {signal}) failed: {e}"));
     }
 
     /// Kills the child with SIGKILL (a crash, as far as haul can tell) and collects its output.
@@ -342,20 +344,23 @@ impl Drop for Running {
 /// Makes `cmd`'s child unable to grow any file past `bytes` (`RLIMIT_FSIZE`),
 /// with `SIGXFSZ` ignored so an oversized write fails with `EFBIG` ("File too
 /// large") instead of killing the process: a disk that fills up, for one file.
+///
+/// `unsafe` stays here (and in [`limit_open_files`]): `pre_exec` is unsafe
+/// by its signature (the closure runs between fork and exec), and no safe
+/// API sets a signal's disposition (rustix's `sigaction` is unsafe too).
 #[cfg(unix)]
 pub fn limit_file_size(cmd: &mut Command, bytes: u64) -> &mut Command {
     use std::os::unix::process::CommandExt;
-    let limit = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: bytes as libc::rlim_t,
+    let limit = rustix::process::Rlimit {
+        current: Some(bytes),
+        maximum: Some(bytes),
     };
     // SAFETY: between fork and exec only async-signal-safe calls are allowed;
-    // setrlimit(2) and signal(2) are, and the closure allocates nothing.
+    // setrlimit(2) and signal(2) are, and the closure allocates nothing
+    // (`limit` is copied in; an error is a bare errno).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            rustix::process::setrlimit(rustix::process::Resource::Fsize, limit)?;
             if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
                 return Err(std::io::Error::last_os_error());
             }
@@ -367,23 +372,48 @@ pub fn limit_file_size(cmd: &mut Command, bytes: u64) -> &mut Command {
 /// Makes `cmd`'s child unable to hold more than `n` open files at once
 /// (`RLIMIT_NOFILE`, as `ulimit -n N` does): past it, `open`, `socket` and
 /// `accept` fail with `EMFILE`.
+///
+/// `unsafe` only because `pre_exec` is (see [`limit_file_size`]).
 #[cfg(unix)]
 pub fn limit_open_files(cmd: &mut Command, n: u64) -> &mut Command {
     use std::os::unix::process::CommandExt;
-    let limit = libc::rlimit {
-        rlim_cur: n as libc::rlim_t,
-        rlim_max: n as libc::rlim_t,
+    let limit = rustix::process::Rlimit {
+        current: Some(n),
+        maximum: Some(n),
     };
     // SAFETY: between fork and exec only async-signal-safe calls are
     // allowed; setrlimit(2) is, and the closure allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            rustix::process::setrlimit(rustix::process::Resource::Nofile, limit)?;
             Ok(())
         })
     }
+}
+
+/// Makes a FIFO at `path` with permission bits `mode`.
+#[cfg(unix)]
+#[track_caller]
+pub fn mkfifo(path: &Path, mode: u32) {
+    #[cfg(not(target_vendor = "apple"))]
+    let made = rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(mode as rustix::fs::RawMode),
+    )
+    .map_err(std::io::Error::from);
+    // rustix has no mkfifoat(2) for Apple targets: mkfifo(1) there.
+    #[cfg(target_vendor = "apple")]
+    let made = Command::new("mkfifo")
+        .arg("-m")
+        .arg(format!("{mode:o}"))
+        .arg(path)
+        .status()
+        .and_then(|status| match status.success() {
+            true => Ok(()),
+            false => Err(std::io::Error::other(format!("mkfifo: {status}"))),
+        });
+    made.unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
 }
 
 /// Polls `cond` every 10 ms until it holds; panics naming `what` after `timeout`.
@@ -603,12 +633,9 @@ pub struct Unanswered {
 
 #[cfg(unix)]
 pub fn unanswered_port() -> Unanswered {
-    use std::os::fd::AsRawFd;
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
     // A second listen(2) shrinks the backlog to its minimum; nothing is ever accepted.
-    // SAFETY: listen(2) on a socket this function owns.
-    let rc = unsafe { libc::listen(listener.as_raw_fd(), 0) };
-    assert_eq!(rc, 0, "listen(fd, 0) failed");
+    rustix::net::listen(&listener, 0).expect("listen(fd, 0) failed");
     let addr = listener.local_addr().expect("local_addr");
     let mut queued = Vec::new();
     loop {

@@ -97,19 +97,6 @@ fn part_len(tmp: &TempDir) -> Option<usize> {
         .map(Vec::len)
 }
 
-/// Whether the file system under `dir` keeps user extended attributes
-/// (where it does not, haul keeps no resume note, and the cases that plant
-/// one have nothing to check).
-#[cfg(unix)]
-fn xattrs_work(dir: &Path) -> bool {
-    let probe = dir.join("xattr-probe");
-    let file = std::fs::File::create(&probe).unwrap();
-    let ok =
-        rustix::fs::fsetxattr(&file, "user.probe", b"1", rustix::fs::XattrFlags::empty()).is_ok();
-    std::fs::remove_file(probe).unwrap();
-    ok
-}
-
 /// Writes haul's resume note (`user.haul.resume`, the text format of
 /// `src/fetch/resume.rs`) on `part` for `url`: `ranges` is `0-` for a
 /// `.part` written from zero, or `A-B,C-D` (inclusive ends) with `size`

@@ -15,8 +15,8 @@ use tempfile::TempDir;
 
 use super::{
     FAST, assert_records_true, assert_saved, cut_then, logged_requests, part_len, plant_note, show,
-    xattrs_work,
 };
+use crate::support::require;
 use crate::support::server::{self, Resource, Server, Shape};
 use crate::support::{
     Output, assert_no_final_file, assert_out_holds, assert_tree_eq, expected, haul_in,
@@ -472,8 +472,7 @@ fn resume_a_planted_note(
     digest: bool,
 ) -> bool {
     let tmp = TempDir::new().unwrap();
-    if !xattrs_work(tmp.path()) {
-        eprintln!("no user xattrs here: a planted note is not checked");
+    if !require::xattrs(tmp.path(), "resuming from a planted note") {
         return false;
     }
     let server = serve_v1(full);

@@ -28,8 +28,8 @@ use tempfile::TempDir;
 
 use crate::support::server::{self, Resource, Server, Shape};
 use crate::support::{
-    Output, assert_out_holds, assert_tree_eq, expected, haul_in, parse_json_lines, pseudo_random,
-    run, run_with_timeout, spawn, tree, write_file, write_list,
+    Output, assert_out_holds, assert_tree_eq, expected, haul_in, mkfifo, parse_json_lines,
+    pseudo_random, run, run_with_timeout, spawn, tree, write_file, write_list,
 };
 
 /// A retry wait short enough that retries cost nothing.
@@ -41,14 +41,6 @@ const HANG: Duration = Duration::from_secs(10);
 
 /// Bytes of a resource that run 1 receives before the cut.
 const CUT: usize = 40_000;
-
-/// Creates a FIFO at `path`.
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: mkfifo(3) reads a NUL-terminated path that outlives the call.
-    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
-    assert_eq!(rc, 0, "mkfifo {}", path.display());
-}
 
 #[track_caller]
 fn assert_fifo(path: &Path) {
@@ -202,7 +194,7 @@ fn a_fifo_at_the_part_is_replaced_without_hanging() {
     let server = server::files([("/x", body.clone())]);
     let tmp = TempDir::new().unwrap();
     std::fs::create_dir(tmp.path().join("out")).unwrap();
-    mkfifo(&tmp.path().join("out/x.part"));
+    mkfifo(&tmp.path().join("out/x.part"), 0o644);
 
     let out = run_with_timeout(
         haul_in(tmp.path())
@@ -229,7 +221,7 @@ fn a_fifo_in_place_of_a_part_left_by_an_earlier_run_is_replaced() {
     leave_a_part(&tmp, &url, "out", "x.part");
     let part = tmp.path().join("out/x.part");
     std::fs::remove_file(&part).unwrap();
-    mkfifo(&part);
+    mkfifo(&part, 0o644);
 
     let out = run_with_timeout(
         haul_in(tmp.path()).args([&url, "-d", "out"]).args(FAST),
@@ -297,7 +289,7 @@ fn a_fifo_at_the_destination_is_refused(on_exists: &str) {
     let tmp = TempDir::new().unwrap();
     std::fs::create_dir(tmp.path().join("out")).unwrap();
     let dest = tmp.path().join("out/x");
-    mkfifo(&dest);
+    mkfifo(&dest, 0o644);
     let url = server.url("/x");
 
     let out = run_with_timeout(
@@ -487,7 +479,7 @@ fn a_report_reached_through_a_symlink_is_not_replaced() {
 fn a_fifo_as_report_does_not_hang() {
     let server = server::files([("/x", b"x".to_vec())]).any_hits();
     let tmp = TempDir::new().unwrap();
-    mkfifo(&tmp.path().join("r.fifo"));
+    mkfifo(&tmp.path().join("r.fifo"), 0o644);
 
     let mut running =
         spawn(haul_in(tmp.path()).args([&server.url("/x"), "--report", "r.fifo", "-d", "out"]));
