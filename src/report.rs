@@ -16,6 +16,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::error::FailureKind;
+use crate::naming::is_forbidden_char;
 
 /// How one URL ended.
 #[derive(Debug)]
@@ -510,14 +511,12 @@ pub(crate) fn masked_text(text: &str) -> String {
     format!("{}:***{}", &text[..start + colon], &text[start + at..])
 }
 
-/// Strips control and bidi characters before a server- or user-provided
-/// string reaches a terminal.
+/// Replaces control and bidi characters (the class no file name may hold,
+/// [`is_forbidden_char`]) before a server- or user-provided string reaches
+/// a terminal.
 pub(crate) fn sanitize(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
-            if c.is_control() || bidi { '\u{FFFD}' } else { c }
-        })
+        .map(|c| if is_forbidden_char(c) { '\u{FFFD}' } else { c })
         .collect()
 }
 
@@ -600,5 +599,18 @@ mod tests {
         assert_eq!(value["http_status"], 404);
         assert_eq!(value["path"], "out/x");
         assert_eq!(value["sha256"], serde_json::Value::Null);
+    }
+
+    /// What reaches a terminal is cleaned of the same characters no file
+    /// name may hold: the Arabic letter mark (U+061C) included, which the
+    /// failure line used to let through.
+    #[test]
+    fn sanitize_replaces_controls_and_every_bidi_mark() {
+        let text = "a\u{1b}[31mb\u{202E}c\u{061C}d\u{2066}e\u{200F}f\u{7}";
+        assert_eq!(
+            sanitize(text),
+            "a\u{FFFD}[31mb\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}f\u{FFFD}"
+        );
+        assert_eq!(sanitize("ordinary text é"), "ordinary text é");
     }
 }
