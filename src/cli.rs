@@ -11,11 +11,12 @@
 //!   headers, `K/N` shards), and parse errors say the expected syntax;
 //! - a repeated single-valued flag means "last one wins".
 
+use crate::settings::{Deadline, OnExists, ProgressMode, Rate, Shard, Split};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use reqwest::header::{HeaderName, HeaderValue};
 
 /// The end of `--help`: a few examples, then the exit codes.
@@ -311,23 +312,6 @@ fn output_long_help() -> clap::builder::StyledStr {
     help.into()
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OnExists {
-    /// Leave an existing file alone and count it as done (no request)
-    Skip,
-    /// Download again and replace it
-    Overwrite,
-    /// Conditional request; keep the file when the server answers 304
-    Update,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProgressMode {
-    Bar,
-    Log,
-    None,
-}
-
 impl Cli {
     /// `--completions SHELL` or `--man`: what to print instead of a run.
     pub fn generated(&self) -> Option<Vec<u8>> {
@@ -343,13 +327,6 @@ impl Cli {
         }
         Some(out)
     }
-}
-
-/// `--shard K/N`: this machine takes the positions `i` with `i % n == k - 1`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Shard {
-    pub k: u64,
-    pub n: u64,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -454,13 +431,6 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// `--deadline`: a time from now, or a point in time.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Deadline {
-    After(Duration),
-    At(SystemTime),
-}
-
 fn parse_deadline(s: &str) -> Result<Deadline, String> {
     parse_deadline_at(s, SystemTime::now())
 }
@@ -541,21 +511,6 @@ fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     };
     let at: jiff::Timestamp = text.parse().ok()?;
     SystemTime::try_from(at).ok()
-}
-
-/// `--rate`: requests started per second per host.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub struct Rate {
-    /// The time between two starts to one host.
-    pub interval: Duration,
-}
-
-/// `--split`: a fixed number of connections per file, or grown while it
-/// helps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    Fixed(u16),
-    Auto,
 }
 
 /// The most connections `--split N` may ask for one file.

@@ -19,12 +19,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::cli::{Cli, Deadline, OnExists, ProgressMode, Shard};
+use crate::cli::Cli;
 use crate::glob::Pattern;
 use crate::naming::OutputTemplate;
 use crate::netrc::{self, Netrc};
 use crate::report::ReportTarget;
 use crate::report::masked_text;
+use crate::settings::{Deadline, OnExists, ProgressMode, Shard};
 use crate::source::{Input, ListFile};
 
 /// Everything a run needs, validated.
@@ -43,7 +44,7 @@ pub struct Config {
     /// `--limit-rate`: body bytes per second, all downloads together.
     pub limit_rate: Option<u64>,
     /// `--split`: connections per large file (`None`: one).
-    pub split: Option<crate::cli::Split>,
+    pub split: Option<crate::settings::Split>,
     /// `--min-split-size`: the smallest range worth a connection.
     pub min_split_size: u64,
     /// `--deadline`: when the run stops, as a time from its start or a
@@ -194,7 +195,7 @@ impl Config {
             per_host: cli.per_host,
             rate: cli.rate.map(|r| r.interval),
             limit_rate: cli.limit_rate,
-            split: cli.split.filter(|s| *s != crate::cli::Split::Fixed(1)),
+            split: cli.split.filter(|s| *s != crate::settings::Split::Fixed(1)),
             min_split_size: cli.min_split_size.max(1),
             deadline: cli.deadline,
             max_bytes: cli.max_bytes,

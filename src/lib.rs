@@ -46,6 +46,7 @@ mod retry;
 mod runner;
 mod scheduler;
 mod seen;
+mod settings;
 mod slots;
 mod small_file;
 mod source;
@@ -56,10 +57,11 @@ mod workers;
 
 use std::sync::Arc;
 
-pub use cli::{Cli, Deadline, OnExists, ProgressMode, Rate, Shard};
+pub use cli::Cli;
 pub use config::Config;
 pub use progress::Progress;
 pub use report::{Interrupt, ReportTarget, Summary};
+pub use settings::{Deadline, OnExists, ProgressMode, Rate, Shard};
 pub use source::{Input, ListFile};
 
 /// Runs a whole download session (or prints the plan with `--dry-run`)

@@ -22,7 +22,6 @@ use anyhow::{Context, Result};
 use url::Url;
 
 use crate::claims::Claims;
-use crate::cli::{OnExists, Shard};
 use crate::config::Config;
 use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
@@ -30,6 +29,7 @@ use crate::outdir::{Existing, OutDir};
 use crate::progress::Progress;
 use crate::report::{Done, Masked, Outcome, Summary, masked, masked_text};
 use crate::seen::SeenSet;
+use crate::settings::{OnExists, Shard};
 use crate::source::{Entry, Input, Line, Lines};
 use crate::state::State;
 

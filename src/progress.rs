@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinHandle;
 
-use crate::cli::ProgressMode;
+use crate::settings::ProgressMode;
 
 const TOTAL_TEMPLATE: &str = "{spinner:.green} [{elapsed_precise}] [{wide_bar:.cyan/blue}] {msg}";
 const TOTAL_TEMPLATE_PLAIN: &str = "{spinner} [{elapsed_precise}] [{wide_bar}] {msg}";

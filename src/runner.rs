@@ -24,8 +24,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::annotate::{Annotations, END_GROUP, GROUP};
 use crate::claims::Claims;
-use crate::cli::Deadline;
-use crate::cli::ProgressMode;
 use crate::config::Config;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task};
@@ -36,6 +34,7 @@ use crate::plan::{Planned, Planner};
 use crate::progress::Progress;
 use crate::report::{Done, Failure, Held, Interrupt, Outcome, Report, Summary, masked};
 use crate::scheduler::Scheduler;
+use crate::settings::{Deadline, ProgressMode};
 use crate::slots::Slots;
 use crate::state::{State, unix_now};
 use crate::workers;

@@ -331,7 +331,7 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
 /// How a file goes over several connections: how many, its size, where
 /// the first answer's body starts, and the version every range must prove.
 struct SplitPlan {
-    mode: crate::cli::Split,
+    mode: crate::settings::Split,
     size: u64,
     from: u64,
     note: Note,
@@ -348,7 +348,7 @@ fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
     let mode = ctx
         .config
         .split
-        .or(sparse.then_some(crate::cli::Split::Fixed(1)))?;
+        .or(sparse.then_some(crate::settings::Split::Fixed(1)))?;
     let size = answer.total?;
     let min = ctx.config.min_split_size;
     let (from, note) = match resumable {

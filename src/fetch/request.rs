@@ -16,13 +16,13 @@ use reqwest::{Response, StatusCode};
 use super::Task;
 use super::body::{cancelled, stalled};
 use super::resume::{Resumable, content_range_start};
-use crate::cli::OnExists;
 use crate::error::FailureKind;
 use crate::http::{Ctx, network_error};
 use crate::naming::part_path;
 use crate::plan::Job;
 use crate::report::{Failure, masked};
 use crate::retry::retry_after;
+use crate::settings::OnExists;
 
 /// Sends the request, continuing `resumable` when given; when the answer
 /// does not prove the recorded version, the `.part` is dropped and the

@@ -52,11 +52,11 @@ use self::work::Work;
 use super::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
 use super::request::{base_request, send_request};
 use super::resume::{ContentRange, Note, Ranges};
-use crate::cli::Split as SplitMode;
 use crate::error::FailureKind;
 use crate::http::{Ctx, MoreConnections};
 use crate::progress::FileBar;
 use crate::report::{Failure, masked};
+use crate::settings::Split as SplitMode;
 
 /// The note is brought up to date at least this often while bytes come.
 const NOTE_EVERY: Duration = Duration::from_secs(1);
