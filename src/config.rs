@@ -23,8 +23,8 @@ use crate::cli::Cli;
 use crate::glob::Pattern;
 use crate::naming::OutputTemplate;
 use crate::netrc::{self, Netrc};
+use crate::redact::masked_text;
 use crate::report::ReportTarget;
-use crate::report::masked_text;
 use crate::settings::{Deadline, OnExists, ProgressMode, Shard};
 use crate::source::{Input, ListFile};
 

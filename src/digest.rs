@@ -12,8 +12,8 @@ use anyhow::{Context, anyhow};
 use sha2::{Digest, Sha256};
 
 use crate::error::FailureKind;
+use crate::outcome::Failure;
 use crate::outdir::OutDir;
-use crate::report::Failure;
 
 /// Bytes read per step when hashing a file.
 const READ_STEP: usize = 256 * 1024;

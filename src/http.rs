@@ -21,7 +21,7 @@ use crate::config::{Config, HttpConfig};
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::progress::Handle;
-use crate::report::masked;
+use crate::redact::masked;
 use crate::retry::Policy;
 use crate::state::State;
 

@@ -10,8 +10,11 @@
 //!   next), `slots` (`-j`, `--per-host`, `--rate`), `retry` (which failures
 //!   earn another attempt, and when) and `workers` (the transfer threads)
 //!   -> `fetch` (one download: `fetch/request.rs`, `fetch/body.rs`,
-//!   `fetch/resume.rs`, `fetch/part.rs`, `fetch/split/`) -> `report`
-//!   (outcomes, the report, the summary, the exit code).
+//!   `fetch/resume.rs`, `fetch/part.rs`, `fetch/finish.rs`,
+//!   `fetch/split/`) -> `outcome` (how a URL ended) -> `report` (the
+//!   failure line, the report, the summary, the exit code). `settings`
+//!   holds the types the flags mean; `redact` masks and cleans what is
+//!   printed or stored.
 //! - The file system under `--dir`: `outdir` (every access, the `.part`
 //!   lock); haul's own files: `state` (`--state`), `small_file` (`.netrc`,
 //!   `--checksums`), `netrc`.
@@ -38,9 +41,11 @@ mod limit;
 pub mod logging;
 mod naming;
 mod netrc;
+mod outcome;
 mod outdir;
 mod plan;
 mod progress;
+mod redact;
 mod report;
 mod retry;
 mod runner;

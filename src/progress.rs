@@ -89,7 +89,7 @@ impl Handle {
                 ProgressStyle::with_template(FILE_TEMPLATE_SPINNER).expect("valid template"),
             ),
         };
-        let bar = multi.add(bar.with_message(crate::report::sanitize(name)));
+        let bar = multi.add(bar.with_message(crate::redact::sanitize(name)));
         Some(FileBar(bar, self.bars.clone()))
     }
 }
@@ -103,7 +103,7 @@ impl FileBar {
 
     /// A download over several connections: its line says how many.
     pub(crate) fn connections(&self, name: &str, n: u32) {
-        let name = crate::report::sanitize(name);
+        let name = crate::redact::sanitize(name);
         let what = if n == 1 { "connection" } else { "connections" };
         self.0.set_message(format!("{name} ({n} {what})"));
     }

@@ -1,9 +1,10 @@
-//! Outcomes and what is made of them: the per-URL failure line, the
-//! `--report` JSON Lines record, the [`Summary`] with its last stderr line,
-//! and the process exit code. It does not decide outcomes (that is
-//! `fetch/`) and it does not draw progress (that is `progress.rs`).
+//! What is made of outcomes (`outcome.rs`): the per-URL failure line, the
+//! `--report` JSON Lines record and the report file itself, the [`Summary`]
+//! with its last stderr line, and the process exit code. It does not decide
+//! outcomes (that is `fetch/`), redact (`redact.rs`) or draw progress
+//! (`progress.rs`).
 
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,120 +14,9 @@ use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use serde::Serialize;
 
-use url::Url;
-
 use crate::error::FailureKind;
-use crate::naming::is_forbidden_char;
-
-/// How one URL ended.
-#[derive(Debug)]
-pub(crate) struct Outcome {
-    pub(crate) url: String,
-    pub(crate) path: Option<PathBuf>,
-    /// Where the URL came from, for failures found before any request.
-    pub(crate) origin: Option<String>,
-    pub(crate) result: Result<Done, Failure>,
-    pub(crate) attempts: u32,
-    pub(crate) elapsed: Duration,
-}
-
-#[derive(Debug)]
-pub(crate) enum Done {
-    Saved {
-        http_status: u16,
-        /// Body bytes this run received for the file (not those a `.part`
-        /// held before it).
-        bytes: u64,
-        /// The saved file's size.
-        size: u64,
-        sha256: Option<[u8; 32]>,
-        /// Why a file that was already there was fetched again.
-        replaced: Option<&'static str>,
-        /// `--split`: the most connections the file used at once.
-        connections: Option<u32>,
-    },
-    /// The file was there (`--on-exists skip`, or its digest matched): no
-    /// request. `sha256` when the file was hashed to decide (or the
-    /// `--state` vouched for it); its size when it was looked at.
-    Skipped {
-        sha256: Option<[u8; 32]>,
-        size: Option<u64>,
-    },
-    /// `--on-exists update` and the server answered 304.
-    NotModified { http_status: u16 },
-}
-
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) kind: FailureKind,
-    pub(crate) http_status: Option<u16>,
-    /// Bytes received by the last attempt.
-    pub(crate) bytes: u64,
-    /// What a `Retry-After` header asked for.
-    pub(crate) retry_after: Option<Duration>,
-    pub(crate) error: anyhow::Error,
-}
-
-impl Outcome {
-    /// How `url` (already masked) ended, its file at `path`.
-    pub(crate) fn new(
-        url: String,
-        path: Option<PathBuf>,
-        result: Result<Done, Failure>,
-    ) -> Outcome {
-        Outcome {
-            url,
-            path,
-            origin: None,
-            result,
-            attempts: 0,
-            elapsed: Duration::ZERO,
-        }
-    }
-
-    /// A URL refused before any request (a bad line, an unsafe name, a
-    /// collision); `origin` names its line when there is no path to name.
-    pub(crate) fn refused(
-        url: String,
-        path: Option<PathBuf>,
-        origin: Option<String>,
-        error: String,
-    ) -> Outcome {
-        let failure = Failure::new(FailureKind::Refused, None, anyhow::anyhow!(error));
-        let mut outcome = Outcome::new(url, path, Err(failure));
-        outcome.origin = origin;
-        outcome
-    }
-
-    /// The requests made and the time spent.
-    pub(crate) fn with_attempts(mut self, attempts: u32, elapsed: Duration) -> Outcome {
-        self.attempts = attempts;
-        self.elapsed = elapsed;
-        self
-    }
-}
-
-impl Failure {
-    /// The HTTP status of the answer the failure came with.
-    pub(crate) fn with_status(mut self, status: u16) -> Failure {
-        self.http_status = Some(status);
-        self
-    }
-
-    pub(crate) fn new(
-        kind: FailureKind,
-        http_status: Option<u16>,
-        error: anyhow::Error,
-    ) -> Failure {
-        Failure {
-            kind,
-            http_status,
-            bytes: 0,
-            retry_after: None,
-            error,
-        }
-    }
-}
+use crate::outcome::{Done, Outcome};
+use crate::redact::sanitize;
 
 impl Outcome {
     fn status(&self) -> &'static str {
@@ -459,70 +349,10 @@ impl Summary {
     }
 }
 
-/// A URL as haul prints or stores it: a password is masked
-/// (`user:***@host`), so failure lines, logs, `--dry-run` and `--report`
-/// never hold one. A script that feeds failed URLs back must add the
-/// credentials again (or use `--netrc`).
-pub(crate) fn masked(url: &Url) -> String {
-    Masked(url).to_string()
-}
-
-/// [`masked`] as a `Display`, for printing without a copy.
-pub(crate) struct Masked<'a>(pub(crate) &'a Url);
-
-impl fmt::Display for Masked<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(password) = self.0.password() else {
-            return f.write_str(self.0.as_str());
-        };
-        // The serialisation is `scheme://user:password@host...`; the
-        // password is the first occurrence after the user's `:`.
-        let text = self.0.as_str();
-        let start = self.0.scheme().len() + 3 + self.0.username().len() + 1;
-        match text.get(start..start + password.len()) {
-            Some(found) if found == password => {
-                write!(
-                    f,
-                    "{}***{}",
-                    &text[..start],
-                    &text[start + password.len()..]
-                )
-            }
-            _ => f.write_str("[URL with a password]"),
-        }
-    }
-}
-
-/// [`masked`] for text that may not parse as a URL (a bad list line, a
-/// glob pattern): the part between `scheme://` and the last `@` of the
-/// authority loses everything after its first `:`.
-pub(crate) fn masked_text(text: &str) -> String {
-    let Some(start) = text.find("://").map(|i| i + 3) else {
-        return text.to_string();
-    };
-    let rest = &text[start..];
-    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
-    let Some(at) = authority.rfind('@') else {
-        return text.to_string();
-    };
-    let Some(colon) = authority[..at].find(':') else {
-        return text.to_string();
-    };
-    format!("{}:***{}", &text[..start + colon], &text[start + at..])
-}
-
-/// Replaces control and bidi characters (the class no file name may hold,
-/// [`is_forbidden_char`]) before a server- or user-provided string reaches
-/// a terminal.
-pub(crate) fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| if is_forbidden_char(c) { '\u{FFFD}' } else { c })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Failure;
 
     #[test]
     fn summary_line_and_exit_codes() {
@@ -552,31 +382,6 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_masked() {
-        let url = Url::parse("https://alice:s3cret@h/a?token=1").unwrap();
-        assert_eq!(masked(&url), "https://alice:***@h/a?token=1");
-        let plain = Url::parse("https://alice@h/a").unwrap();
-        assert_eq!(masked(&plain), "https://alice@h/a");
-        let same = Url::parse("http://pw:pw@h:8080/pw").unwrap();
-        assert_eq!(masked(&same), "http://pw:***@h:8080/pw");
-        let encoded = Url::parse("http://u%40x:p%3Aw@h/").unwrap();
-        assert_eq!(masked(&encoded), "http://u%40x:***@h/");
-        let empty_user = Url::parse("http://:secret@h/").unwrap();
-        assert_eq!(masked(&empty_user), "http://:***@h/");
-        let cases = [
-            ("http://u:p@h/[1-3]", "http://u:***@h/[1-3]"),
-            ("http://u:p:q@h:80/x@y", "http://u:***@h:80/x@y"),
-            ("http://u:p@[bad", "http://u:***@[bad"),
-            ("http://h/a:b@c", "http://h/a:b@c"),
-            ("no url here", "no url here"),
-            ("http://u@h/", "http://u@h/"),
-        ];
-        for (text, want) in cases {
-            assert_eq!(masked_text(text), want, "{text}");
-        }
-    }
-
-    #[test]
     fn failure_lines() {
         let outcome = Outcome {
             url: "http://h/x\u{1b}[31m".into(),
@@ -599,18 +404,5 @@ mod tests {
         assert_eq!(value["http_status"], 404);
         assert_eq!(value["path"], "out/x");
         assert_eq!(value["sha256"], serde_json::Value::Null);
-    }
-
-    /// What reaches a terminal is cleaned of the same characters no file
-    /// name may hold: the Arabic letter mark (U+061C) included, which the
-    /// failure line used to let through.
-    #[test]
-    fn sanitize_replaces_controls_and_every_bidi_mark() {
-        let text = "a\u{1b}[31mb\u{202E}c\u{061C}d\u{2066}e\u{200F}f\u{7}";
-        assert_eq!(
-            sanitize(text),
-            "a\u{FFFD}[31mb\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}f\u{FFFD}"
-        );
-        assert_eq!(sanitize("ordinary text é"), "ordinary text é");
     }
 }

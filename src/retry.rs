@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::error::FailureKind;
-use crate::report::Failure;
+use crate::outcome::Failure;
 
 /// The longest haul ever waits before a retry, whatever the backoff or a
 /// `Retry-After` header says.

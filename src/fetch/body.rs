@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::error::FailureKind;
 use crate::http::{Ctx, network_error};
-use crate::report::Failure;
+use crate::outcome::Failure;
 
 /// Where a body's bytes go: the `.part` of a download on one connection
 /// (`fetch/mod.rs`), or a range of a file over several (`split/`).

@@ -14,8 +14,9 @@ use crate::digest::digest_of_existing;
 use crate::error::FailureKind;
 use crate::http::Ctx;
 use crate::naming::{safe_relative, suggested_name};
+use crate::outcome::{Done, Failure};
 use crate::plan::{AtDestination, Job, at_destination};
-use crate::report::{Done, Failure, Masked};
+use crate::redact::Masked;
 
 /// A file is at the destination and a digest says what it must hold: no
 /// request when it does (the planner found the file; hashing is this

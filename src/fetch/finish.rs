@@ -17,8 +17,9 @@ use crate::digest::{check_digest, digest_from_disk};
 use crate::error::FailureKind;
 use crate::http::Ctx;
 use crate::naming::part_path;
+use crate::outcome::{Done, Failure};
 use crate::plan::Job;
-use crate::report::{Done, Failure, masked};
+use crate::redact::masked;
 use crate::state::{Entry, State, epoch, unix_now};
 
 /// What an answer says of the file it carries, for the final name and the

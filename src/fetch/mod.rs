@@ -48,9 +48,10 @@ use crate::digest::{digest_from_disk, hash_prefix};
 use crate::error::FailureKind;
 use crate::http::Ctx;
 use crate::naming::part_path;
+use crate::outcome::{Done, Failure, Outcome};
 use crate::plan::Job;
 use crate::progress::{FileBar, SLOW_FILE};
-use crate::report::{Done, Failure, Outcome, masked};
+use crate::redact::masked;
 use crate::retry::Budget;
 
 /// A job and what its attempts so far have used up.

@@ -19,8 +19,9 @@ use super::resume::{Resumable, content_range_start};
 use crate::error::FailureKind;
 use crate::http::{Ctx, network_error};
 use crate::naming::part_path;
+use crate::outcome::Failure;
 use crate::plan::Job;
-use crate::report::{Failure, masked};
+use crate::redact::masked;
 use crate::retry::retry_after;
 use crate::settings::OnExists;
 

@@ -54,8 +54,9 @@ use super::request::{base_request, send_request};
 use super::resume::{ContentRange, Note, Ranges};
 use crate::error::FailureKind;
 use crate::http::{Ctx, MoreConnections};
+use crate::outcome::Failure;
 use crate::progress::FileBar;
-use crate::report::{Failure, masked};
+use crate::redact::masked;
 use crate::settings::Split as SplitMode;
 
 /// The note is brought up to date at least this often while bytes come.
