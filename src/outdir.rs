@@ -181,6 +181,40 @@ impl OutDir {
         Ok(self.still_at(&file, rel)?.then_some(file))
     }
 
+    /// Removes the temp file at `rel` left beside a file that is kept (a
+    /// haul killed while it fetched again a file another one finished, or
+    /// `--on-exists overwrite` stopped half-way), unless another haul holds
+    /// it; a symlink or special file there is left alone. One `statat` when
+    /// nothing is there.
+    pub(crate) fn remove_leftover(&self, rel: &Path) -> Result<()> {
+        let Some(at) = self.resolve(rel, false)? else {
+            return Ok(());
+        };
+        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {}
+            Ok(_) | Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(self.io_error(e, "cannot look at", rel)),
+        }
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&at.dir, at.name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(self.io_error(e, "cannot open", rel)),
+        };
+        match self.lock(&fd, rel) {
+            Ok(()) => {}
+            Err(err) if err.is::<InUse>() => return Ok(()),
+            Err(err) => return Err(err),
+        }
+        if !self.still_at(&fd, rel)? {
+            return Ok(());
+        }
+        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(self.io_error(e, "cannot remove", rel)),
+        }
+    }
+
     /// Takes the lock on `file` (the temp file at `rel`), or says who
     /// holds it.
     fn lock(&self, file: &impl AsFd, rel: &Path) -> Result<()> {

@@ -303,6 +303,7 @@ impl Planner {
             AtDestination::Skip | AtDestination::Verify | AtDestination::Update(_)
                 if job.replaced.is_some() => {}
             AtDestination::Skip => {
+                kept(&self.out, &job.rel);
                 let skipped = Ok(Done::Skipped { sha256: None, size });
                 return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
             }
@@ -321,6 +322,15 @@ impl Planner {
                 Ok(Existing::File { len: 1.., .. })
             );
         Planned::Fetch(job)
+    }
+}
+
+/// A file at `rel` is kept as it is (skipped): a `.part` left beside it (a
+/// haul killed while it fetched the file again after another finished it)
+/// can never be continued into it, and goes, unless another haul holds it.
+pub(crate) fn kept(out: &OutDir, rel: &Path) {
+    if let Err(err) = out.remove_leftover(&part_path(rel)) {
+        tracing::debug!("{err:#}");
     }
 }
 
@@ -380,6 +390,7 @@ impl Planner {
                     && entry.sha256 == job.sha256
                     && existing.is_some_and(|e| vouches(&entry, e)) =>
             {
+                kept(&self.out, &job.rel);
                 let skipped = Ok(Done::Skipped {
                     sha256: job.sha256,
                     size: Some(len),

@@ -15,7 +15,7 @@ use crate::error::FailureKind;
 use crate::http::Ctx;
 use crate::naming::{safe_relative, suggested_name};
 use crate::outcome::{Done, Failure};
-use crate::plan::{AtDestination, Job, at_destination};
+use crate::plan::{AtDestination, Job, at_destination, kept};
 use crate::redact::Masked;
 
 /// A file is at the destination and a digest says what it must hold: no
@@ -23,10 +23,13 @@ use crate::redact::Masked;
 /// slot's work). `None` when the download must go ahead.
 pub(super) async fn verify_existing(ctx: &Ctx, task: &mut Task) -> Option<Result<Done, Failure>> {
     match digest_of_existing(&ctx.out, &task.job.rel).await {
-        Ok(Some((digest, size))) if Some(digest) == task.job.sha256 => Some(Ok(Done::Skipped {
-            sha256: Some(digest),
-            size: Some(size),
-        })),
+        Ok(Some((digest, size))) if Some(digest) == task.job.sha256 => {
+            kept(&ctx.out, &task.job.rel);
+            Some(Ok(Done::Skipped {
+                sha256: Some(digest),
+                size: Some(size),
+            }))
+        }
         Ok(Some(_)) => {
             task.replaced = Some("sha256 mismatch");
             None
@@ -69,12 +72,16 @@ pub(super) async fn destination(
         // The request went out without `If-Modified-Since` (the name was
         // not known): the answer is the file.
         AtDestination::Fetch | AtDestination::Update(_) => {}
-        AtDestination::Skip => return Ok(Destination::Done(Done::Skipped { sha256: None, size })),
+        AtDestination::Skip => {
+            kept(&ctx.out, &rel);
+            return Ok(Destination::Done(Done::Skipped { sha256: None, size }));
+        }
         AtDestination::Verify => {
             let found = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
             if let Some((digest, size)) = found
                 && Some(digest) == task.job.sha256
             {
+                kept(&ctx.out, &rel);
                 return Ok(Destination::Done(Done::Skipped {
                     sha256: Some(digest),
                     size: Some(size),

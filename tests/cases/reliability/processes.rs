@@ -388,3 +388,36 @@ fn two_to_four_hauls_at_once() {
         hauls_at_once(case_seed);
     }
 }
+
+/// A `.part` left beside a file that is kept (a haul killed while it
+/// fetched again a file another one had finished) is removed when the file
+/// is skipped, so overlapping runs end with an exact tree; one another
+/// process holds is left alone.
+#[test]
+fn a_leftover_part_beside_a_kept_file_goes_unless_held() {
+    let server =
+        server::files([("/a.bin", b"a".to_vec()), ("/b.bin", b"b".to_vec())]).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for name in ["a.bin", "b.bin"] {
+        std::fs::write(out.join(name), b"kept").unwrap();
+        std::fs::write(out.join(format!("{name}.part")), b"left over").unwrap();
+    }
+    // This process holds b.bin.part, as a running haul would.
+    let held = std::fs::File::open(out.join("b.bin.part")).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+
+    let run = crate::support::run(haul_in(tmp.path()).args([
+        &server.url("/a.bin"),
+        &server.url("/b.bin"),
+        "-d",
+        "out",
+    ]));
+
+    run.assert_code(0).assert_summary(0, 2, 0);
+    assert!(!out.join("a.bin.part").exists(), "{run}");
+    assert_eq!(std::fs::read(out.join("b.bin.part")).unwrap(), b"left over");
+    assert_eq!(std::fs::read(out.join("a.bin")).unwrap(), b"kept");
+    drop(held);
+}
