@@ -93,7 +93,29 @@ pub struct HttpConfig {
     pub resume: bool,
 }
 
+/// What the flags say of one download: the narrow part of [`Config`] that
+/// `fetch/` reads (through `session.rs`'s `Ctx`).
+#[derive(Debug, Clone)]
+pub(crate) struct DownloadSettings {
+    pub(crate) http: HttpConfig,
+    pub(crate) on_exists: OnExists,
+    pub(crate) content_disposition: bool,
+    pub(crate) split: Option<crate::settings::Split>,
+    pub(crate) min_split_size: u64,
+}
+
 impl Config {
+    /// The settings a download reads.
+    pub(crate) fn downloads(&self) -> DownloadSettings {
+        DownloadSettings {
+            http: self.http.clone(),
+            on_exists: self.on_exists,
+            content_disposition: self.content_disposition,
+            split: self.split,
+            min_split_size: self.min_split_size,
+        }
+    }
+
     /// [`Config::from_cli_with_open_files`] with the soft limit on open
     /// files now in force (`ulimit -n`), as it is.
     pub fn from_cli(cli: Cli) -> Result<Config> {

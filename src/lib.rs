@@ -18,7 +18,8 @@
 //! - The file system under `--dir`: `outdir` (every access, the `.part`
 //!   lock); haul's own files: `state` (`--state`), `small_file` (`.netrc`,
 //!   `--checksums`), `netrc`.
-//! - Around a download: `http` (the client and the per-transfer context),
+//! - Around a download: `session` (what a download shares on its transfer
+//!   thread: `Ctx`), `http` (the client, HTTP errors made messages),
 //!   `digest` (SHA-256), `limit` (`--max-bytes`, `--limit-rate`), `error`
 //!   (failure kinds).
 //! - stderr: `progress` (the one owner of the display), `logging`
@@ -51,6 +52,7 @@ mod retry;
 mod runner;
 mod scheduler;
 mod seen;
+mod session;
 mod settings;
 mod slots;
 mod small_file;

@@ -27,7 +27,6 @@ use crate::claims::Claims;
 use crate::config::Config;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task};
-use crate::http::{Ctx, MoreConnections, Shared};
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outcome::{Done, Failure, Outcome};
 use crate::outdir::OutDir;
@@ -36,6 +35,7 @@ use crate::progress::Progress;
 use crate::redact::masked;
 use crate::report::{Held, Interrupt, Report, Summary};
 use crate::scheduler::Scheduler;
+use crate::session::{self, Ctx, MoreConnections, Shared};
 use crate::settings::{Deadline, ProgressMode};
 use crate::slots::Slots;
 use crate::state::{State, unix_now};
@@ -227,29 +227,22 @@ fn start(config: Arc<Config>, progress: &Progress) -> Result<Run> {
         None => (None, None),
     };
     let make_ctx = {
-        let config = config.clone();
-        let (out, claims) = (out.clone(), claims.clone());
-        let handle = progress.handle();
-        let cancel = cancel.clone();
-        let shared = Shared {
-            limit: config.limit_rate.map(|rate| Arc::new(ByteRate::new(rate))),
-            budget: budget.clone(),
-            state: state.clone(),
-            splits: split_tx,
+        let settings = Arc::new(config.downloads());
+        let run = session::Run {
+            out: out.clone(),
+            claims: claims.clone(),
+            progress: progress.handle(),
+            cancel: cancel.clone(),
+            shared: Shared {
+                limit: config.limit_rate.map(|rate| Arc::new(ByteRate::new(rate))),
+                budget: budget.clone(),
+                state: state.clone(),
+                splits: split_tx,
+            },
         };
         // Each thread's connections are its own.
         let idle_per_host = jobs.div_ceil(threads);
-        move || {
-            Ctx::new(
-                config.clone(),
-                out.clone(),
-                claims.clone(),
-                handle.clone(),
-                shared.clone(),
-                cancel.clone(),
-                idle_per_host,
-            )
-        }
+        move || Ctx::new(settings.clone(), run.clone(), idle_per_host)
     };
     let workers = workers::start(threads, make_ctx)?;
     let planner = Planner::new(config.clone(), out, claims, state);

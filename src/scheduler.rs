@@ -15,10 +15,10 @@ use url::Url;
 
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
-use crate::http::{Ctx, MoreConnections};
 use crate::outcome::{Failure, Outcome};
 use crate::redact::masked;
 use crate::retry::{HostPauses, Waiting, host_key};
+use crate::session::{Ctx, MoreConnections};
 use crate::slots::Slots;
 use crate::workers::Worker;
 

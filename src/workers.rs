@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use crate::http::Ctx;
+use crate::session::Ctx;
 
 /// At most this many transfer threads, however many cores there are:
 /// beyond it, more threads only split the connection pools further.

@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::error::FailureKind;
-use crate::http::{Ctx, network_error};
+use crate::http::network_error;
 use crate::outcome::Failure;
+use crate::session::Ctx;
 
 /// Where a body's bytes go: the `.part` of a download on one connection
 /// (`fetch/mod.rs`), or a range of a file over several (`split/`).

@@ -12,11 +12,11 @@ use reqwest::header::{CONTENT_DISPOSITION, HeaderMap};
 use super::Task;
 use crate::digest::digest_of_existing;
 use crate::error::FailureKind;
-use crate::http::Ctx;
 use crate::naming::{safe_relative, suggested_name};
 use crate::outcome::{Done, Failure};
 use crate::plan::{AtDestination, Job, at_destination, kept};
 use crate::redact::Masked;
+use crate::session::Ctx;
 
 /// A file is at the destination and a digest says what it must hold: no
 /// request when it does (the planner found the file; hashing is this
@@ -68,7 +68,7 @@ pub(super) async fn destination(
         _ => None,
     };
     let has_digest = task.job.sha256.is_some();
-    match at_destination(existing, ctx.config.on_exists, has_digest, &task.path) {
+    match at_destination(existing, ctx.settings.on_exists, has_digest, &task.path) {
         // The request went out without `If-Modified-Since` (the name was
         // not known): the answer is the file.
         AtDestination::Fetch | AtDestination::Update(_) => {}

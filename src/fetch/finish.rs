@@ -15,11 +15,11 @@ use super::part::PartFile;
 use super::resume::Resumable;
 use crate::digest::{check_digest, digest_from_disk};
 use crate::error::FailureKind;
-use crate::http::Ctx;
 use crate::naming::part_path;
 use crate::outcome::{Done, Failure};
 use crate::plan::Job;
 use crate::redact::masked;
+use crate::session::Ctx;
 use crate::state::{Entry, State, epoch, unix_now};
 
 /// What an answer says of the file it carries, for the final name and the

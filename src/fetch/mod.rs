@@ -46,13 +46,13 @@ use self::request::{Checked, check_status, request};
 use self::resume::{Note, Ranges, Resumable, open_resumable};
 use crate::digest::{digest_from_disk, hash_prefix};
 use crate::error::FailureKind;
-use crate::http::Ctx;
 use crate::naming::part_path;
 use crate::outcome::{Done, Failure, Outcome};
 use crate::plan::Job;
 use crate::progress::{FileBar, SLOW_FILE};
 use crate::redact::masked;
 use crate::retry::Budget;
+use crate::session::Ctx;
 
 /// A job and what its attempts so far have used up.
 #[derive(Debug)]
@@ -278,7 +278,7 @@ struct Answer {
 async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
     // The destination, when it is known before the answer (under
     // --content-disposition only once an attempt has claimed one).
-    let known = if ctx.config.content_disposition {
+    let known = if ctx.settings.content_disposition {
         task.claimed.clone()
     } else {
         Some(task.job.rel.clone())
@@ -347,11 +347,11 @@ fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
     let resumable = answer.resumable.as_ref();
     let sparse = resumable.is_some_and(|r| matches!(r.note.ranges(), Ranges::Sparse { .. }));
     let mode = ctx
-        .config
+        .settings
         .split
         .or(sparse.then_some(crate::settings::Split::Fixed(1)))?;
     let size = answer.total?;
-    let min = ctx.config.min_split_size;
+    let min = ctx.settings.min_split_size;
     let (from, note) = match resumable {
         Some(r) => (r.len, r.note.clone()),
         None => {

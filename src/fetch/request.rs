@@ -17,12 +17,13 @@ use super::Task;
 use super::body::{cancelled, stalled};
 use super::resume::{Resumable, content_range_start};
 use crate::error::FailureKind;
-use crate::http::{Ctx, network_error};
+use crate::http::network_error;
 use crate::naming::part_path;
 use crate::outcome::Failure;
 use crate::plan::Job;
 use crate::redact::masked;
 use crate::retry::retry_after;
+use crate::session::Ctx;
 use crate::settings::OnExists;
 
 /// Sends the request, continuing `resumable` when given; when the answer
@@ -70,7 +71,7 @@ async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Res
             .header(RANGE, format!("bytes={}-", r.len))
             .header(IF_RANGE, r.note.if_range());
     }
-    if ctx.config.on_exists == OnExists::Update {
+    if ctx.settings.on_exists == OnExists::Update {
         if let Some(modified) = job.modified {
             request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
         }
@@ -146,7 +147,7 @@ pub(super) fn check_status(
 ) -> Result<Checked, Failure> {
     let status = response.status();
     let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
-    if status == StatusCode::NOT_MODIFIED && ctx.config.on_exists == OnExists::Update {
+    if status == StatusCode::NOT_MODIFIED && ctx.settings.on_exists == OnExists::Update {
         return Ok(Checked::NotModified);
     }
     if status == StatusCode::RANGE_NOT_SATISFIABLE && resumable.is_some() {

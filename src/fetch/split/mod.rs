@@ -53,10 +53,10 @@ use super::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
 use super::request::{base_request, send_request};
 use super::resume::{ContentRange, Note, Ranges};
 use crate::error::FailureKind;
-use crate::http::{Ctx, MoreConnections};
 use crate::outcome::Failure;
 use crate::progress::FileBar;
 use crate::redact::masked;
+use crate::session::{Ctx, MoreConnections};
 use crate::settings::Split as SplitMode;
 
 /// The note is brought up to date at least this often while bytes come.
@@ -472,7 +472,7 @@ impl Split {
             Ranges::Sparse { done, .. } => done.clone(),
             Ranges::Contiguous => vec![(0, from)].into_iter().filter(|r| r.1 > 0).collect(),
         };
-        let min = ctx.config.min_split_size;
+        let min = ctx.settings.min_split_size;
         let (n, auto) = match mode {
             SplitMode::Fixed(n) => (n as u32, false),
             SplitMode::Auto => (1, true),
