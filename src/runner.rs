@@ -121,7 +121,7 @@ impl Run {
         while sink.stop.is_none() && sched.has_room() {
             let now = Instant::now();
             let next = pending.iter().position(|p| match p {
-                Planned::Fetch(job) => sched.slots.free_for(&job.url, now),
+                Planned::Fetch(job) => sched.may_start(&job.url, now),
                 Planned::Done(_) => true,
             });
             match next.and_then(|i| pending.remove(i)) {
@@ -310,8 +310,8 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                 sink.stop = Some(Stop::Budget("--deadline"));
             }
             () = spent => sink.stop = Some(Stop::Budget("--max-bytes")),
-            Some(joined) = sched.set.join_next_with_id(), if !sched.set.is_empty() => {
-                match sched.finished(joined) {
+            Some(step) = sched.next_step(), if sched.is_running() => {
+                match step {
                     Step::Finished(outcome) => sink.record(outcome, progress),
                     Step::Connection => {}
                     Step::Retry { task, wait, pause_host, slow_down, error } => {
@@ -330,10 +330,10 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                         }
                         sink.note_retry(&task, &error);
                         if FailureKind::out_of_descriptors(&error) {
-                            sched.slots.out_of_descriptors(Instant::now());
+                            sched.short_of_descriptors(Instant::now());
                         }
                         if slow_down {
-                            sched.slots.slow_down(&task.job.url, Instant::now());
+                            sched.slow_down(&task.job.url, Instant::now());
                         }
                         sched.retry_later(task, wait, pause_host);
                     }
@@ -349,7 +349,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             // More jobs when there is room and nothing planned can start:
             // with --per-host, up to LOOK_AHEAD of them wait for their hosts.
             batch = planned.recv(), if *input_open && sched.has_room()
-                && (pending.is_empty() || (sched.slots.limits_hosts() && pending.len() < LOOK_AHEAD)) => {
+                && (pending.is_empty() || (sched.limits_hosts() && pending.len() < LOOK_AHEAD)) => {
                 match batch {
                     Some(batch) => pending.extend(batch),
                     None => *input_open = false,
@@ -425,17 +425,16 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
     drop(planned);
     cancel.cancel();
     let drain = async {
-        while let Some(joined) = sched.set.join_next_with_id().await {
-            if let Step::Finished(outcome) = sched.finished(joined) {
+        while let Some(step) = sched.next_step().await {
+            if let Step::Finished(outcome) = step {
                 sink.record(outcome, progress);
             }
         }
     };
     if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
-        sched.set.abort_all();
+        sched.abort_all();
     }
-    let blocked = std::mem::take(&mut sched.blocked);
-    for task in sched.waiting.drain().chain(blocked) {
+    for task in sched.take_waiting() {
         let outcome = task.into_outcome(Failure::new(
             FailureKind::Cancelled,
             None,

@@ -25,16 +25,16 @@ use crate::workers::Worker;
 /// The tasks in flight and the retries waiting for their time. A task
 /// waiting to retry holds no `--jobs` slot.
 pub(crate) struct Scheduler {
-    pub(crate) slots: Slots,
+    slots: Slots,
     /// The transfer threads; a download runs on the least busy one.
     workers: Vec<Worker>,
-    pub(crate) set: JoinSet<Step>,
+    set: JoinSet<Step>,
     /// Each running task's thread, and what it is about (to name it if it
     /// panics).
     in_flight: HashMap<tokio::task::Id, About>,
-    pub(crate) waiting: Waiting<Task>,
+    waiting: Waiting<Task>,
     /// Retries whose time has come but whose host is at `--per-host`.
-    pub(crate) blocked: VecDeque<Task>,
+    blocked: VecDeque<Task>,
     /// Hosts that asked for a pause (429/503 + Retry-After), until when.
     paused: HostPauses,
 }
@@ -193,8 +193,56 @@ impl Scheduler {
         Some((about.url, about.path))
     }
 
+    /// Whether a download of `url` may start now (`-j`, `--per-host`,
+    /// `--rate`).
+    pub(crate) fn may_start(&self, url: &url::Url, now: Instant) -> bool {
+        self.slots.free_for(url, now)
+    }
+
+    /// Whether some host may have to wait while others start: the runner
+    /// then looks further ahead for a download that can start.
+    pub(crate) fn limits_hosts(&self) -> bool {
+        self.slots.limits_hosts()
+    }
+
+    /// A download found no file descriptor: fewer run at once for a while.
+    pub(crate) fn short_of_descriptors(&mut self, now: Instant) {
+        self.slots.out_of_descriptors(now);
+    }
+
+    /// A 429 without `Retry-After` from `url`'s host: with `--rate`, that
+    /// host is slowed down.
+    pub(crate) fn slow_down(&mut self, url: &url::Url, now: Instant) {
+        self.slots.slow_down(url, now);
+    }
+
+    /// Whether a download runs now.
+    pub(crate) fn is_running(&self) -> bool {
+        !self.set.is_empty()
+    }
+
+    /// The next download or connection to end, as it ended; `None` when
+    /// none runs.
+    pub(crate) async fn next_step(&mut self) -> Option<Step> {
+        let joined = self.set.join_next_with_id().await?;
+        Some(self.finished(joined))
+    }
+
+    /// Stops every download still running at once (the end of a run whose
+    /// downloads did not stop in time).
+    pub(crate) fn abort_all(&mut self) {
+        self.set.abort_all();
+    }
+
+    /// The downloads that wait (for their retry, or for their host): they
+    /// will not start.
+    pub(crate) fn take_waiting(&mut self) -> impl Iterator<Item = Task> + '_ {
+        let blocked = std::mem::take(&mut self.blocked);
+        self.waiting.drain().chain(blocked)
+    }
+
     /// Unwraps a joined task; a panic becomes that URL's failure.
-    pub(crate) fn finished(
+    fn finished(
         &mut self,
         joined: Result<(tokio::task::Id, Step), tokio::task::JoinError>,
     ) -> Step {
