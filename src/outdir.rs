@@ -357,9 +357,12 @@ impl OutDir {
     /// a folder there makes the rename fail. Special files at `dest` are
     /// refused when the download is planned (`existing`).
     ///
-    /// The file must be `len` bytes long on disk, the length the download
-    /// proved: a file of any other length (something wrote to it, or cut
-    /// it) is removed, never renamed.
+    /// With `check`, the file must also be `len` bytes long on disk, the
+    /// length the download proved: a file of any other length (something
+    /// wrote to it, or cut it) is removed, never renamed. A file created,
+    /// written and renamed in one go needs neither check: it was locked
+    /// from its creation and never left alone, and its one write's count is
+    /// its length.
     pub(crate) fn promote(
         &self,
         file: &File,
@@ -373,16 +376,17 @@ impl OutDir {
             .ok_or_else(|| anyhow!("{} is gone", self.display(part).display()))?;
         let dest_name = dest.file_name().unwrap_or_default();
         debug_assert_eq!(part.parent(), dest.parent(), "a .part sits beside its file");
-        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
-        if ours.st_size as u64 != len {
-            let _ = self.remove_own(file, part);
-            bail!(
-                "{} holds {} bytes, not the {len} the download received; removed",
-                self.display(part).display(),
-                ours.st_size
-            );
-        }
         if check {
+            let ours =
+                rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
+            if ours.st_size as u64 != len {
+                let _ = self.remove_own(file, part);
+                bail!(
+                    "{} holds {} bytes, not the {len} the download received; removed",
+                    self.display(part).display(),
+                    ours.st_size
+                );
+            }
             match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
                 Ok(_) | Err(Errno::NOENT) => bail!(
@@ -886,7 +890,7 @@ mod tests {
         let mut file = out.create(Path::new("x.part")).unwrap();
         file.write_all(b"0123456789").unwrap();
         let err = out
-            .promote(&file, Path::new("x.part"), Path::new("x"), false, 8)
+            .promote(&file, Path::new("x.part"), Path::new("x"), true, 8)
             .unwrap_err();
         assert!(
             err.to_string().contains("holds 10 bytes, not the 8"),
