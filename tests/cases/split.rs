@@ -158,8 +158,19 @@ fn every_connection_counts_against_jobs_and_per_host() {
     let out = split_run(&tmp, &[&url], &["--split", "8", "--per-host", "3"]);
     out.assert_code(0);
     assert_out_holds(tmp.path(), [("big.bin", &body[..])]);
-    assert_eq!(server.max_in_flight(), 3, "{}", show(&server.requests()));
+    // haul's own count of the ranges it had in flight at once is exact. The
+    // server may see one more for a moment: the first answer, read on past
+    // its range until another connection takes the rest, is dropped there,
+    // and the server notices the drop at its next write, after the
+    // connection's next request may have arrived (seen in about one run in
+    // seven, before and after the body loop moved to `fetch/body.rs`).
     assert_eq!(record(&out.stdout_report(), &url)["connections"], 3);
+    let seen = server.max_in_flight();
+    assert!(
+        (3..=4).contains(&seen),
+        "{seen} in flight at the server\n{}",
+        show(&server.requests())
+    );
 }
 
 #[test]
