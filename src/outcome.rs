@@ -102,6 +102,18 @@ impl Failure {
         self
     }
 
+    /// The bytes received by the attempt that failed.
+    pub(crate) fn with_bytes(mut self, bytes: u64) -> Failure {
+        self.bytes = bytes;
+        self
+    }
+
+    /// What the answer's `Retry-After` asked for.
+    pub(crate) fn with_retry_after(mut self, wait: Option<Duration>) -> Failure {
+        self.retry_after = wait;
+        self
+    }
+
     pub(crate) fn new(
         kind: FailureKind,
         http_status: Option<u16>,

@@ -49,12 +49,10 @@ pub(super) fn finish(
 ) -> Result<Done, Failure> {
     let bytes = part.len();
     let status = saved.status.as_u16();
-    if let Err(mut failure) = check_digest(job.sha256, saved.digest) {
+    if let Err(failure) = check_digest(job.sha256, saved.digest) {
         // Wrong bytes are worth nothing for a later resume.
         part.abandon(false);
-        failure.http_status = Some(status);
-        failure.bytes = bytes;
-        return Err(failure);
+        return Err(failure.with_status(status).with_bytes(bytes));
     }
     // The name is kept past the rename only for the state's entry.
     let recorded = ctx
@@ -67,11 +65,7 @@ pub(super) fn finish(
     }
     let on_disk = part
         .finish(saved.modified, recorded.is_some())
-        .map_err(|e| {
-            let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
-            failure.bytes = bytes;
-            failure
-        })?;
+        .map_err(|e| Failure::new(FailureKind::of_write(&e), Some(status), e).with_bytes(bytes))?;
     if let Some((state, rel)) = recorded {
         let entry = Entry {
             url: masked(&job.url),

@@ -582,13 +582,7 @@ async fn stream_body<'a>(
     let (kind, error) = match error {
         BodyError::Network(e) => (FailureKind::Network, e),
         BodyError::Write(e) => (FailureKind::of_write(&e), e),
-        BodyError::Cancelled => {
-            let mut failure = cancelled();
-            failure.bytes = bytes;
-            return Err(failure);
-        }
+        BodyError::Cancelled => return Err(cancelled().with_bytes(bytes)),
     };
-    let mut failure = Failure::new(kind, Some(status), error);
-    failure.bytes = bytes;
-    Err(failure)
+    Err(Failure::new(kind, Some(status), error).with_bytes(bytes))
 }

@@ -154,9 +154,8 @@ pub(super) fn check_status(
         return Ok(Checked::Complete);
     }
     if !status.is_success() {
-        let mut failure = fail(FailureKind::Http(status.as_u16()), anyhow!("HTTP {status}"));
-        failure.retry_after = retry_after(response.headers());
-        return Err(failure);
+        let failure = fail(FailureKind::Http(status.as_u16()), anyhow!("HTTP {status}"));
+        return Err(failure.with_retry_after(retry_after(response.headers())));
     }
     let total = match (resumable, status) {
         (Some(_), _) => content_range_start(response.headers()).and_then(|(_, total)| total),

@@ -335,15 +335,12 @@ impl Split {
                 Fetched::Failed(Failure::new(FailureKind::Network, Some(status), e))
             }
             Err(BodyError::Write(e)) => {
-                let mut failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
-                failure.bytes = self.received();
-                self.end(Ended::Failed(failure));
+                let failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
+                self.end(Ended::Failed(failure.with_bytes(self.received())));
                 Fetched::Done
             }
             Err(BodyError::Cancelled) => {
-                let mut failure = cancelled();
-                failure.bytes = self.received();
-                self.end(Ended::Failed(failure));
+                self.end(Ended::Failed(cancelled().with_bytes(self.received())));
                 Fetched::Done
             }
         }
@@ -552,12 +549,11 @@ impl Split {
                     tracing::debug!("{}: {:#}; going on", masked(&self.url), failure.error);
                     progress = Some(self.received());
                 }
-                Fetched::Failed(mut failure) => {
+                Fetched::Failed(failure) => {
                     // Otherwise the first connection's failure ends the
                     // attempt; the retry continues from the ranges
                     // complete by then.
-                    failure.bytes = self.received();
-                    self.end(Ended::Failed(failure));
+                    self.end(Ended::Failed(failure.with_bytes(self.received())));
                     return;
                 }
             }
@@ -577,9 +573,7 @@ impl Split {
             tokio::select! {
                 () = notified => {}
                 () = ctx.cancel.cancelled() => {
-                    let mut failure = cancelled();
-                    failure.bytes = self.received();
-                    self.end(Ended::Failed(failure));
+                    self.end(Ended::Failed(cancelled().with_bytes(self.received())));
                     return;
                 }
             }
@@ -650,12 +644,12 @@ impl Split {
                 connections,
             },
             None | Some(Ended::Closed) => {
-                let mut failure = Failure::new(
+                let failure = Failure::new(
                     FailureKind::Network,
                     None,
                     anyhow!("ranges still missing after every connection ended"),
-                );
-                failure.bytes = received;
+                )
+                .with_bytes(received);
                 Outcome::Failed {
                     file: keep,
                     failure,
