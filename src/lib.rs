@@ -37,6 +37,7 @@ mod digest;
 mod error;
 mod fetch;
 mod glob;
+mod host;
 mod http;
 mod limit;
 pub mod logging;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::error::FailureKind;
+use crate::host::Host;
 use crate::outcome::Failure;
 
 /// The longest haul ever waits before a retry, whatever the backoff or a
@@ -176,20 +177,10 @@ impl<T> Ord for Entry<T> {
     }
 }
 
-/// The name a host is paused under and its retries are counted by:
-/// `host:port`, after URL normalisation.
-pub(crate) fn host_key(url: &url::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or_default(),
-        url.port_or_known_default().unwrap_or_default()
-    )
-}
-
 /// Hosts (`host:port`) that asked for a pause, until when.
 #[derive(Debug, Default)]
 pub(crate) struct HostPauses {
-    until: HashMap<String, Instant>,
+    until: HashMap<Host, Instant>,
 }
 
 impl HostPauses {
@@ -199,19 +190,19 @@ impl HostPauses {
     }
 
     /// Pauses `host` until `at` (a later pause wins).
-    pub(crate) fn pause(&mut self, host: String, at: Instant) {
+    pub(crate) fn pause(&mut self, host: Host, at: Instant) {
         let until = self.until.entry(host).or_insert(at);
         *until = (*until).max(at);
     }
 
     /// Until when `host` is paused, if it still is (a pause that is over
     /// is forgotten).
-    pub(crate) fn paused_until(&mut self, host: &str) -> Option<Instant> {
-        let until = *self.until.get(host)?;
+    pub(crate) fn paused_until(&mut self, host: Host) -> Option<Instant> {
+        let until = *self.until.get(&host)?;
         if until > Instant::now() {
             return Some(until);
         }
-        self.until.remove(host);
+        self.until.remove(&host);
         None
     }
 }
@@ -306,14 +297,15 @@ mod tests {
     fn pauses_end_and_the_later_one_wins() {
         let mut pauses = HostPauses::default();
         let now = Instant::now();
-        pauses.pause("h:80".into(), now + Duration::from_secs(5));
-        pauses.pause("h:80".into(), now + Duration::from_secs(1));
+        let host = |s: &str| Host::of(&url::Url::parse(s).unwrap());
+        pauses.pause(host("http://h/a"), now + Duration::from_secs(5));
+        pauses.pause(host("http://h:80/b"), now + Duration::from_secs(1));
         assert_eq!(
-            pauses.paused_until("h:80"),
+            pauses.paused_until(host("http://h/c")),
             Some(now + Duration::from_secs(5))
         );
-        pauses.pause("g:80".into(), now);
-        assert_eq!(pauses.paused_until("g:80"), None);
+        pauses.pause(host("http://g/"), now);
+        assert_eq!(pauses.paused_until(host("http://g/")), None);
         assert!(!pauses.is_empty());
     }
 

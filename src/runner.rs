@@ -490,7 +490,7 @@ struct Sink {
     grouped: bool,
     /// Retries so far per host, for the warnings (shown at the 1st, 10th,
     /// 100th... of each host).
-    retries: HashMap<String, u64>,
+    retries: HashMap<crate::host::Host, u64>,
     /// The run ran out of file descriptors at least once (said once).
     descriptors_said: bool,
     report: Option<Report>,
@@ -513,12 +513,12 @@ impl Sink {
             }
             return;
         }
-        let host = task.host();
-        let count = self.retries.entry(host.clone()).or_default();
+        let count = self.retries.entry(task.host()).or_default();
         *count += 1;
         let n = *count;
         if is_power_of_ten(n) {
             let what = if n == 1 { "retry" } else { "retries" };
+            let host = crate::host::name(&task.job.url);
             tracing::warn!("{host}: {n} {what} so far (last: {error:#})");
         }
     }

@@ -15,9 +15,10 @@ use url::Url;
 
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
+use crate::host::Host;
 use crate::outcome::{Failure, Outcome};
 use crate::redact::masked;
-use crate::retry::{HostPauses, Waiting, host_key};
+use crate::retry::{HostPauses, Waiting};
 use crate::session::{Ctx, MoreConnections};
 use crate::slots::Slots;
 use crate::workers::Worker;
@@ -102,7 +103,7 @@ impl Scheduler {
         // Hosts are named only when some host asked for a pause: the
         // common case costs no allocation per file.
         if !self.paused.is_empty()
-            && let Some(until) = self.paused.paused_until(&task.host())
+            && let Some(until) = self.paused.paused_until(task.host())
         {
             self.wait(task, until);
             return;
@@ -118,7 +119,7 @@ impl Scheduler {
         if !self.slots.free_for(split.url(), now) {
             return false;
         }
-        if !self.paused.is_empty() && self.paused.paused_until(&host_key(split.url())).is_some() {
+        if !self.paused.is_empty() && self.paused.paused_until(Host::of(split.url())).is_some() {
             return false;
         }
         split.starting();
@@ -269,7 +270,7 @@ impl Scheduler {
 /// accounting) and its URL and path (to name it if it panics).
 struct About {
     thread: usize,
-    host: Option<u64>,
+    host: Option<Host>,
     url: String,
     path: PathBuf,
 }

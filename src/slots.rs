@@ -10,10 +10,11 @@
 //! ([`Slots::out_of_descriptors`]).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
 use url::Url;
+
+use crate::host::Host;
 
 /// How long a slowed-down host waits before its rate grows by a tenth.
 const RECOVERY_STEP: Duration = Duration::from_secs(60);
@@ -35,11 +36,10 @@ pub(crate) struct Slots {
     lowered_at: Option<Instant>,
     ended: usize,
     /// `--per-host`: the limit, and the downloads in flight per host.
-    per_host: Option<(usize, HashMap<u64, usize>)>,
+    per_host: Option<(usize, HashMap<Host, usize>)>,
     /// `--rate`: the configured interval between two starts to one host,
     /// and each host's schedule.
-    rate: Option<(Duration, HashMap<u64, Pace>)>,
-    hasher: RandomState,
+    rate: Option<(Duration, HashMap<Host, Pace>)>,
 }
 
 /// One host's starts under `--rate`.
@@ -63,7 +63,6 @@ impl Slots {
             ended: 0,
             per_host: per_host.map(|n| (n, HashMap::new())),
             rate: rate.map(|interval| (interval, HashMap::new())),
-            hasher: RandomState::new(),
         }
     }
 
@@ -107,7 +106,7 @@ impl Slots {
         if !self.limits_hosts() {
             return true;
         }
-        let host = self.host(url);
+        let host = Host::of(url);
         let room = self
             .per_host
             .as_ref()
@@ -121,12 +120,12 @@ impl Slots {
 
     /// Takes a slot for a download of `url` starting `now`; returns its
     /// host's key when hosts are counted.
-    pub(crate) fn take(&mut self, url: &Url, now: Instant) -> Option<u64> {
+    pub(crate) fn take(&mut self, url: &Url, now: Instant) -> Option<Host> {
         self.used += 1;
         if !self.limits_hosts() {
             return None;
         }
-        let host = self.host(url);
+        let host = Host::of(url);
         if let Some((_, hosts)) = &mut self.per_host {
             *hosts.entry(host).or_default() += 1;
         }
@@ -142,7 +141,7 @@ impl Slots {
         Some(host)
     }
 
-    pub(crate) fn give_back(&mut self, host: Option<u64>) {
+    pub(crate) fn give_back(&mut self, host: Option<Host>) {
         self.used -= 1;
         if self.limit < self.jobs {
             self.ended += 1;
@@ -164,7 +163,7 @@ impl Slots {
     /// A 429 without Retry-After from `url`'s host: with `--rate`, halve
     /// its rate (down to one start a minute).
     pub(crate) fn slow_down(&mut self, url: &Url, now: Instant) {
-        let host = self.host(url);
+        let host = Host::of(url);
         if let Some((base, paces)) = &mut self.rate {
             let pace = paces.entry(host).or_insert(Pace {
                 next: now,
@@ -182,12 +181,6 @@ impl Slots {
     pub(crate) fn next_due(&self, now: Instant) -> Option<Instant> {
         let (_, paces) = self.rate.as_ref()?;
         paces.values().map(|p| p.next).filter(|&t| t > now).min()
-    }
-
-    /// Hosts are compared as `host:port` after URL normalisation.
-    fn host(&self, url: &Url) -> u64 {
-        self.hasher
-            .hash_one((url.host_str(), url.port_or_known_default()))
     }
 }
 
@@ -275,7 +268,7 @@ mod tests {
             "{pace:?}"
         );
         slots.take(&a, later + RECOVERY_STEP * 10);
-        let pace = *slots.rate.as_ref().unwrap().1.get(&slots.host(&a)).unwrap();
+        let pace = *slots.rate.as_ref().unwrap().1.get(&Host::of(&a)).unwrap();
         assert_eq!(pace.interval, ms(100));
         assert_eq!(pace.slowed_at, None);
     }

@@ -95,8 +95,8 @@ impl Task {
     }
 
     /// The host whose requests a `Retry-After` pauses (host and port).
-    pub(crate) fn host(&self) -> String {
-        crate::retry::host_key(&self.job.url)
+    pub(crate) fn host(&self) -> crate::host::Host {
+        crate::host::Host::of(&self.job.url)
     }
 
     /// The outcome for a task that never got its next attempt: with the
