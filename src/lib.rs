@@ -8,7 +8,8 @@
 //!   `claims`, what is already on disk) -> `runner` (the session: its own
 //!   files, the planner thread, the loop) with `scheduler` (what runs
 //!   next), `slots` (`-j`, `--per-host`, `--rate`), `retry` (which failures
-//!   earn another attempt, and when) and `workers` (the transfer threads)
+//!   earn another attempt, and when; host pauses), `host` (the one key
+//!   every per-host policy uses) and `workers` (the transfer threads)
 //!   -> `fetch` (one download: `fetch/request.rs`, `fetch/body.rs`,
 //!   `fetch/resume.rs`, `fetch/part.rs`, `fetch/finish.rs`,
 //!   `fetch/split/`) -> `outcome` (how a URL ended) -> `report` (the
