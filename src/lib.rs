@@ -5,7 +5,8 @@
 //!   the environment) -> `source` (list files and arguments, streamed) and
 //!   `glob` (curl-style ranges, expanded lazily) -> `plan` (URL -> job:
 //!   positions, de-duplication, naming through `naming`, the claim in
-//!   `claims`, what is already on disk) -> `runner` (the session: its own
+//!   `claims`, what is already on disk by the rule in `existing`) ->
+//!   `runner` (the session: its own
 //!   files, the planner thread, the loop) with `scheduler` (what runs
 //!   next), `slots` (`-j`, `--per-host`, `--rate`), `retry` (which failures
 //!   earn another attempt, and when; host pauses), `host` (the one key
@@ -36,6 +37,7 @@ mod cli;
 mod config;
 mod digest;
 mod error;
+mod existing;
 mod fetch;
 mod glob;
 mod host;

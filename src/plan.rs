@@ -2,9 +2,9 @@
 //! validation, positions (`{n}`, `--shard`), de-duplication, destination
 //! naming, the destination's claim (`claims.rs`; under
 //! `--content-disposition` the download claims its name when the answer
-//! comes), and what to do with a file already there (`--on-exists`: skip
-//! it, hash it first when a digest is known, or send its mtime with
-//! `update`), looked up through `outdir.rs`. The planner is an iterator, so
+//! comes), and what to do with a file already there, looked up through
+//! `outdir.rs` and decided by the existing-file rule (`existing.rs`) with
+//! the `--state` entry when there is one. The planner is an iterator, so
 //! `--dry-run` prints from it directly and the runner pulls from it on a
 //! thread of its own, back-pressured by a bounded channel. It fetches
 //! nothing.
@@ -23,6 +23,7 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::config::Config;
+use crate::existing::{AtDestination, at_destination, kept, vouches};
 use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::outcome::{Done, Outcome};
@@ -64,47 +65,6 @@ pub(crate) enum Planned {
     /// Decided without a request: skipped (`--on-exists skip` and the file
     /// is there) or refused (a bad line, an unsafe name, a collision).
     Done(Outcome),
-}
-
-/// What to do about what is already at a destination: `--on-exists`, and
-/// a digest that says what the file must hold. The one rule for names the
-/// planner knows and for names a server gives (`fetch/`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AtDestination {
-    /// Nothing there (or a symlink, which the file will replace): download.
-    Fetch,
-    /// Keep the file, no request.
-    Skip,
-    /// Hash the file first; download only when it does not match.
-    Verify,
-    /// Download only if newer than the file's modification time.
-    Update(Option<SystemTime>),
-    /// A folder or special file, or a path leading out of `--dir`.
-    Refuse(String),
-}
-
-/// The rule: a digest is checked before a file counts as done (`skip` and
-/// `update` alike); without one, `skip` keeps the file and `update` asks
-/// `If-Modified-Since`; `overwrite` always downloads.
-pub(crate) fn at_destination(
-    existing: anyhow::Result<Existing>,
-    on_exists: OnExists,
-    has_digest: bool,
-    path: &Path,
-) -> AtDestination {
-    match existing {
-        Ok(Existing::File { modified, .. }) => match on_exists {
-            OnExists::Skip | OnExists::Update if has_digest => AtDestination::Verify,
-            OnExists::Skip => AtDestination::Skip,
-            OnExists::Update => AtDestination::Update(modified),
-            OnExists::Overwrite => AtDestination::Fetch,
-        },
-        Ok(Existing::Other(what)) => {
-            AtDestination::Refuse(format!("refusing {}: it is {what}", path.display()))
-        }
-        Ok(Existing::Missing | Existing::Symlink) => AtDestination::Fetch,
-        Err(err) => AtDestination::Refuse(format!("{err:#}")),
-    }
 }
 
 pub(crate) struct Planner {
@@ -323,38 +283,6 @@ impl Planner {
             );
         Planned::Fetch(job)
     }
-}
-
-/// A file at `rel` is kept as it is (skipped): a `.part` left beside it (a
-/// haul killed while it fetched the file again after another finished it)
-/// can never be continued into it, and goes, unless another haul holds it.
-pub(crate) fn kept(out: &OutDir, rel: &Path) {
-    if let Err(err) = out.remove_leftover(&part_path(rel)) {
-        tracing::debug!("{err:#}");
-    }
-}
-
-/// Whether a state entry still describes the file at its path, so that its
-/// digest may stand for the file's without hashing it (the quick check
-/// rsync makes, made stronger): the same size and mtime, which anyone can
-/// set, and the same inode and status-change time, which no one can set
-/// back (a file edited in place, its mtime restored, or replaced by a copy,
-/// is hashed again). An entry without them (from a version-1 state) never
-/// vouches.
-fn vouches(entry: &crate::state::Entry, existing: &Existing) -> bool {
-    let Existing::File {
-        len,
-        modified,
-        ino,
-        ctime,
-    } = existing
-    else {
-        return false;
-    };
-    entry.bytes == *len
-        && entry.modified() == *modified
-        && entry.ino == Some(*ino)
-        && entry.ctime == Some(*ctime)
 }
 
 impl Planner {

@@ -2,7 +2,7 @@
 //! whose digest is known is hashed before anything is requested, and under
 //! `--content-disposition` the name the answer gives is checked, claimed
 //! (first come, first served, before a byte is written) and looked at by
-//! the planner's rule ([`at_destination`]).
+//! the existing-file rule ([`at_destination`]).
 
 use std::path::PathBuf;
 
@@ -12,9 +12,10 @@ use reqwest::header::{CONTENT_DISPOSITION, HeaderMap};
 use super::Task;
 use crate::digest::digest_of_existing;
 use crate::error::FailureKind;
+use crate::existing::{AtDestination, at_destination, kept};
 use crate::naming::{safe_relative, suggested_name};
 use crate::outcome::{Done, Failure};
-use crate::plan::{AtDestination, Job, at_destination, kept};
+use crate::plan::Job;
 use crate::redact::Masked;
 use crate::session::Ctx;
 
@@ -48,7 +49,7 @@ pub(super) enum Destination {
 
 /// `--content-disposition`: the name is claimed now, before any byte is
 /// written, first come first served; then what is already at that name is
-/// dealt with by the planner's rule ([`at_destination`]).
+/// dealt with by the existing-file rule ([`at_destination`]).
 pub(super) async fn destination(
     ctx: &Ctx,
     task: &mut Task,
