@@ -263,7 +263,7 @@ impl Planner {
             AtDestination::Skip | AtDestination::Verify | AtDestination::Update(_)
                 if job.replaced.is_some() => {}
             AtDestination::Skip => {
-                kept(&self.out, &job.rel);
+                self.kept(&job.rel);
                 let skipped = Ok(Done::Skipped { sha256: None, size });
                 return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
             }
@@ -286,6 +286,14 @@ impl Planner {
 }
 
 impl Planner {
+    /// A file is kept as it is: its leftover `.part` goes, except in a dry
+    /// run, which changes nothing.
+    fn kept(&self, rel: &Path) {
+        if !self.config.dry_run {
+            kept(&self.out, rel);
+        }
+    }
+
     /// What `--state`'s entry for a file already there changes: with
     /// `skip` or `update`, a size that differs from the entry fetches it
     /// again without conditions, and a file that is still the one the entry
@@ -318,7 +326,7 @@ impl Planner {
                     && entry.sha256 == job.sha256
                     && existing.is_some_and(|e| vouches(&entry, e)) =>
             {
-                kept(&self.out, &job.rel);
+                self.kept(&job.rel);
                 let skipped = Ok(Done::Skipped {
                     sha256: job.sha256,
                     size: Some(len),

@@ -421,3 +421,25 @@ fn a_leftover_part_beside_a_kept_file_goes_unless_held() {
     assert_eq!(std::fs::read(out.join("a.bin")).unwrap(), b"kept");
     drop(held);
 }
+
+/// A dry run changes nothing, a leftover `.part` beside a kept file
+/// included.
+#[test]
+fn a_dry_run_leaves_a_leftover_part_alone() {
+    let server = server::files([("/a.bin", b"a".to_vec())]).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("a.bin"), b"kept").unwrap();
+    std::fs::write(out.join("a.bin.part"), b"left over").unwrap();
+
+    let run = crate::support::run(haul_in(tmp.path()).args([
+        &server.url("/a.bin"),
+        "--dry-run",
+        "-d",
+        "out",
+    ]));
+
+    run.assert_code(0);
+    assert_eq!(std::fs::read(out.join("a.bin.part")).unwrap(), b"left over");
+}
