@@ -373,6 +373,35 @@ async fn recv_split(
 /// started, before it says the input was not read to the end.
 const COUNT_NOT_STARTED: Duration = Duration::from_millis(200);
 
+/// The line a run stopped by the budget `flag` ends with: how many planned
+/// downloads never started, `pending` and what the planner still hands
+/// over (all of it when the budget was spent before the first batch came,
+/// counted for a moment: a short input is then counted whole), and whether
+/// the input was read to its end.
+async fn not_started(
+    flag: &str,
+    pending: &VecDeque<Planned>,
+    planned: &mut mpsc::Receiver<Vec<Planned>>,
+    input_open: bool,
+) -> String {
+    let is_fetch = |p: &Planned| matches!(p, Planned::Fetch(_));
+    let mut count = pending.iter().filter(|p| is_fetch(p)).count();
+    let mut unread = input_open;
+    let drain = async {
+        while let Some(batch) = planned.recv().await {
+            count += batch.iter().filter(|p| is_fetch(p)).count();
+        }
+        unread = false;
+    };
+    let _ = tokio::time::timeout(COUNT_NOT_STARTED, drain).await;
+    let input = if unread {
+        "; input not read to the end"
+    } else {
+        ""
+    };
+    format!("haul: stopped by {flag}: {count} planned but not started{input}")
+}
+
 /// Stops whatever still runs (attempts in flight flush what they received
 /// to their `.part` and return; the planner thread ends when its channel
 /// closes), records what never finished, and prints the summary.
@@ -392,27 +421,8 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         Some(Stop::Signal(signal)) => sink.summary.interrupted = Some(*signal),
         Some(Stop::Budget(flag)) => {
             sink.summary.budget = Some(flag);
-            let is_fetch = |p: &Planned| matches!(p, Planned::Fetch(_));
-            let mut not_started = pending.iter().filter(|p| is_fetch(p)).count();
-            // What the planner hands over that the runner never took (all of
-            // it, when the budget was spent before the first batch came),
-            // counted for a moment: a short input is then counted whole.
-            let mut unread = input_open;
-            let count = async {
-                while let Some(batch) = planned.recv().await {
-                    not_started += batch.iter().filter(|p| is_fetch(p)).count();
-                }
-                unread = false;
-            };
-            let _ = tokio::time::timeout(COUNT_NOT_STARTED, count).await;
-            let input = if unread {
-                "; input not read to the end"
-            } else {
-                ""
-            };
-            progress.println(&format!(
-                "haul: stopped by {flag}: {not_started} planned but not started{input}"
-            ));
+            let line = not_started(flag, &pending, &mut planned, input_open).await;
+            progress.println(&line);
         }
         Some(stop) => {
             sink.summary.stopped_early = !done;
