@@ -231,6 +231,14 @@ impl State {
     /// the state is held and known to serve it (or to be new): a run the
     /// state refuses creates nothing.
     pub(crate) fn open_for(path: &Path, run: u64, dir: &Path) -> Result<State> {
+        // A state whose folder does not exist yet is new (there is nothing
+        // to refuse): its folder may be `--dir` itself, created first.
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        }
         State::open_with(path, run, |recorded| {
             if let Some(recorded) = recorded
                 && std::fs::symlink_metadata(dir).is_err()

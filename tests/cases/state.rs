@@ -952,3 +952,37 @@ fn a_stale_compact_symlink_is_never_followed() {
     listed.assert_code(0);
     assert_eq!(parse_json_lines(&listed.stdout).len(), 100, "{listed}");
 }
+
+/// A `--state` (and a `--report`) inside a `--dir` that does not exist yet
+/// works: the state is new, so there is nothing to refuse, and `--dir` is
+/// created for it. The next run finds the state and keeps the file on 304.
+#[test]
+fn a_state_inside_a_new_dir_is_created_with_it() {
+    let server = versioned();
+    let tmp = TempDir::new().unwrap();
+    let url = server.url("/f");
+    let args = [
+        url.as_str(),
+        "-d",
+        "out",
+        "--state",
+        "out/s.haul",
+        "--report",
+        "out/r.jsonl",
+    ];
+
+    run(haul_in(tmp.path()).args(args)).assert_code(0);
+    assert_eq!(std::fs::read(tmp.path().join("out/f")).unwrap(), BODY);
+    assert!(tmp.path().join("out/s.haul").is_file());
+
+    let again = run(haul_in(tmp.path())
+        .args(args)
+        .args(["--on-exists", "update"]));
+    again.assert_code(0);
+    let report = std::fs::read_to_string(tmp.path().join("out/r.jsonl")).unwrap();
+    assert_eq!(
+        parse_json_lines(&report)[0]["status"],
+        "not_modified",
+        "{report}"
+    );
+}
