@@ -235,6 +235,7 @@ impl State {
         // to refuse): its folder may be `--dir` itself, created first.
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
             && !parent.exists()
+            && parent.starts_with(dir)
         {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create output folder {}", dir.display()))?;
