@@ -22,12 +22,9 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::config::Config;
 use crate::naming::PART_SUFFIX;
 use crate::outdir::OutDir;
-use crate::report::ReportTarget;
 use crate::seen::{IdentityHasher, SeenSet};
-use crate::source::Input;
 
 /// Claimants' text kept for messages, in bytes (each entry counted with
 /// [`ENTRY_OVERHEAD`]); past it, messages say "an earlier URL". Bounded by
@@ -137,35 +134,16 @@ impl Claims {
 }
 
 impl Claims {
-    /// The registry of a run, with haul's own files under `--dir` (the
-    /// `--report` file, `-i` lists, `--checksums`) claimed first, so no
-    /// download, `--on-exists overwrite` included, can replace them.
-    pub(crate) fn for_run(config: &Config, out: &OutDir) -> Claims {
-        let claims = Claims::new(&config.dir, out.case_insensitive());
-        let Ok(root) = config.dir.canonicalize() else {
+    /// The registry of a run, with haul's own files under `--dir` (`own`:
+    /// the `--report` file, `-i` lists, `--checksums`, `--state`) claimed
+    /// first, so no download, `--on-exists overwrite` included, can replace
+    /// them.
+    pub(crate) fn for_run(dir: &Path, out: &OutDir, own: Vec<(PathBuf, &str)>) -> Claims {
+        let claims = Claims::new(dir, out.case_insensitive());
+        let Ok(root) = dir.canonicalize() else {
             // No folder yet (a dry run): nothing of haul's is in it.
             return claims;
         };
-        let mut own: Vec<(PathBuf, &str)> = Vec::new();
-        if let Some(ReportTarget::File(path)) = &config.report {
-            own.push((path.clone(), "haul's --report file"));
-        }
-        for input in &config.inputs {
-            if let Input::List(Some(list)) = input {
-                own.push((list.path().to_path_buf(), "haul's -i list"));
-            }
-        }
-        if let Some(path) = &config.checksums_file {
-            own.push((path.clone(), "haul's --checksums file"));
-        }
-        if let Some(path) = &config.state {
-            // Compaction writes beside the file the path resolves to.
-            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
-            let mut compacting = real.into_os_string();
-            compacting.push(".compact");
-            own.push((path.clone(), "haul's --state file"));
-            own.push((compacting.into(), "haul's --state file"));
-        }
         for (path, what) in own {
             if let Some(rel) = inside(&root, &path) {
                 // Two roles for one file (a list that is also the report) are

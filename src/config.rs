@@ -23,58 +23,92 @@ use crate::cli::Cli;
 use crate::glob::Pattern;
 use crate::naming::OutputTemplate;
 use crate::netrc::{self, Netrc};
+use crate::plan::PlanSettings;
 use crate::redact::masked_text;
 use crate::report::ReportTarget;
-use crate::settings::{Deadline, OnExists, ProgressMode, Shard};
+use crate::settings::{Deadline, OnExists, ProgressMode};
 use crate::source::{Input, ListFile};
 
-/// Everything a run needs, validated.
+/// Everything a run needs, validated, in the groups its parts read: the
+/// runner hands each part its own group ([`PlanSettings`] to the planner,
+/// [`DownloadSettings`] to the downloads, [`Pace`] to the slots), never the
+/// whole of it (ripgrep's high-level arguments are the model).
 #[derive(Debug)]
 pub struct Config {
-    pub inputs: Vec<Input>,
-    pub dir: PathBuf,
-    pub template: OutputTemplate,
-    pub content_disposition: bool,
-    pub on_exists: OnExists,
-    pub jobs: NonZeroUsize,
+    /// What the run does.
+    pub mode: Mode,
+    /// `--dir`: the root of every file a download writes.
+    pub(crate) dir: PathBuf,
+    /// What the planner reads (`plan.rs`).
+    pub(crate) plan: PlanSettings,
+    /// What each download reads (`fetch/`, through `session.rs`).
+    pub(crate) downloads: DownloadSettings,
+    /// How much runs at once, and how fast.
+    pub(crate) pace: Pace,
+    /// What stops the run before its input is done.
+    pub(crate) stops: Stops,
+    /// haul's own files.
+    pub(crate) own: OwnFiles,
+    /// What stderr shows.
+    pub display: Display,
+}
+
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Download (the default).
+    Download,
+    /// `--dry-run`: print the plan, fetch and change nothing.
+    DryRun,
+    /// `--list`: print the `--state` file's entries.
+    List,
+}
+
+/// `-j`, `--per-host`, `--rate`, `--limit-rate`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    pub(crate) jobs: NonZeroUsize,
     /// `--per-host`: downloads in flight per `host:port`.
-    pub per_host: Option<NonZeroUsize>,
+    pub(crate) per_host: Option<NonZeroUsize>,
     /// `--rate`: the time between two starts to one host.
-    pub rate: Option<Duration>,
+    pub(crate) rate: Option<Duration>,
     /// `--limit-rate`: body bytes per second, all downloads together.
-    pub limit_rate: Option<u64>,
-    /// `--split`: connections per large file (`None`: one).
-    pub split: Option<crate::settings::Split>,
-    /// `--min-split-size`: the smallest range worth a connection.
-    pub min_split_size: u64,
+    pub(crate) limit_rate: Option<u64>,
+}
+
+/// `--deadline`, `--max-bytes`, `--fail-fast`/`--max-failures`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stops {
     /// `--deadline`: when the run stops, as a time from its start or a
     /// point in time.
-    pub deadline: Option<Deadline>,
+    pub(crate) deadline: Option<Deadline>,
     /// `--max-bytes`: body bytes this run may receive.
-    pub max_bytes: Option<u64>,
-    /// `--state`: the record of saved files.
-    pub state: Option<PathBuf>,
-    /// `--list`: print the state's entries and fetch nothing.
-    pub list: bool,
-    pub shard: Option<Shard>,
-    pub globoff: bool,
-    pub http: HttpConfig,
-    /// Expected digests by file name, from `--checksums`.
-    pub checksums: HashMap<String, [u8; 32]>,
-    /// The `--checksums` file itself (haul's own: no download may replace it).
-    pub checksums_file: Option<PathBuf>,
-    pub report: Option<ReportTarget>,
-    pub dry_run: bool,
+    pub(crate) max_bytes: Option<u64>,
     /// Stop after this many failed URLs (`--fail-fast` is 1).
-    pub max_failures: Option<NonZeroUsize>,
+    pub(crate) max_failures: Option<NonZeroUsize>,
+}
+
+/// haul's own files: no download may write over them.
+#[derive(Debug)]
+pub(crate) struct OwnFiles {
+    /// `--state`: the record of saved files.
+    pub(crate) state: Option<PathBuf>,
+    pub(crate) report: Option<ReportTarget>,
+    /// The `--checksums` file.
+    pub(crate) checksums: Option<PathBuf>,
+}
+
+/// What stderr shows.
+#[derive(Debug)]
+pub struct Display {
     pub progress: ProgressMode,
     pub quiet: bool,
     pub verbose: u8,
+    pub color: bool,
     /// Said on stderr when the run starts (not with `-q`).
     pub warnings: Vec<String>,
     /// `GITHUB_ACTIONS=true`: failures are also workflow annotations.
     pub github_actions: bool,
-    pub color: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -93,27 +127,42 @@ pub struct HttpConfig {
     pub resume: bool,
 }
 
-/// What the flags say of one download: the narrow part of [`Config`] that
+/// What the flags say of one download: the part of [`Config`] that
 /// `fetch/` reads (through `session.rs`'s `Ctx`).
 #[derive(Debug, Clone)]
 pub(crate) struct DownloadSettings {
     pub(crate) http: HttpConfig,
     pub(crate) on_exists: OnExists,
     pub(crate) content_disposition: bool,
+    /// `--split`: connections per large file (`None`: one).
     pub(crate) split: Option<crate::settings::Split>,
+    /// `--min-split-size`: the smallest range worth a connection.
     pub(crate) min_split_size: u64,
 }
 
 impl Config {
-    /// The settings a download reads.
-    pub(crate) fn downloads(&self) -> DownloadSettings {
-        DownloadSettings {
-            http: self.http.clone(),
-            on_exists: self.on_exists,
-            content_disposition: self.content_disposition,
-            split: self.split,
-            min_split_size: self.min_split_size,
+    /// haul's own files and what each is, for the collision registry:
+    /// the `--report` file, `-i` lists, `--checksums`, and `--state` with
+    /// the files it writes beside itself.
+    pub(crate) fn own_files(&self) -> Vec<(PathBuf, &'static str)> {
+        let mut own = Vec::new();
+        if let Some(ReportTarget::File(path)) = &self.own.report {
+            own.push((path.clone(), "haul's --report file"));
         }
+        for input in &self.plan.inputs {
+            if let Input::List(Some(list)) = input {
+                own.push((list.path().to_path_buf(), "haul's -i list"));
+            }
+        }
+        if let Some(path) = &self.own.checksums {
+            own.push((path.clone(), "haul's --checksums file"));
+        }
+        if let Some(path) = &self.own.state {
+            for file in crate::state::files(path) {
+                own.push((file, "haul's --state file"));
+            }
+        }
+        own
     }
 
     /// [`Config::from_cli_with_open_files`] with the soft limit on open
@@ -198,36 +247,59 @@ impl Config {
             };
             inputs.push(Input::List(list));
         }
+        // `--list` wins: it reads the state and nothing else.
+        let mode = if cli.list {
+            Mode::List
+        } else if cli.dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Download
+        };
+        let http = http(&cli, netrc);
         Ok(Config {
-            inputs,
-            template,
-            checksums,
-            checksums_file: cli.checksums.clone(),
-            report,
-            max_failures,
-            progress,
-            color,
-            http: http(&cli, netrc),
-            warnings,
-            github_actions: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            mode,
+            plan: PlanSettings {
+                inputs,
+                template,
+                globoff: cli.globoff,
+                shard: cli.shard,
+                checksums,
+                on_exists: cli.on_exists,
+                content_disposition: cli.content_disposition,
+                resume: http.resume,
+            },
+            downloads: DownloadSettings {
+                http,
+                on_exists: cli.on_exists,
+                content_disposition: cli.content_disposition,
+                split: cli.split.filter(|s| *s != crate::settings::Split::Fixed(1)),
+                min_split_size: cli.min_split_size.max(1),
+            },
+            pace: Pace {
+                jobs,
+                per_host: cli.per_host,
+                rate: cli.rate.map(|r| r.interval),
+                limit_rate: cli.limit_rate,
+            },
+            stops: Stops {
+                deadline: cli.deadline,
+                max_bytes: cli.max_bytes,
+                max_failures,
+            },
+            own: OwnFiles {
+                state: cli.state.clone(),
+                report,
+                checksums: cli.checksums.clone(),
+            },
+            display: Display {
+                progress,
+                quiet: cli.quiet,
+                verbose: cli.verbose,
+                color,
+                warnings,
+                github_actions: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            },
             dir: cli.dir,
-            content_disposition: cli.content_disposition,
-            on_exists: cli.on_exists,
-            jobs,
-            per_host: cli.per_host,
-            rate: cli.rate.map(|r| r.interval),
-            limit_rate: cli.limit_rate,
-            split: cli.split.filter(|s| *s != crate::settings::Split::Fixed(1)),
-            min_split_size: cli.min_split_size.max(1),
-            deadline: cli.deadline,
-            max_bytes: cli.max_bytes,
-            state: cli.state.clone(),
-            list: cli.list,
-            shard: cli.shard,
-            globoff: cli.globoff,
-            dry_run: cli.dry_run,
-            quiet: cli.quiet,
-            verbose: cli.verbose,
         })
     }
 }
@@ -481,7 +553,7 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         let file = file.to_str().unwrap();
         let config = from_args(&["http://a/", "-i", file, "-", "-i", file]).unwrap();
-        let labels: Vec<String> = config.inputs.iter().map(Input::label).collect();
+        let labels: Vec<String> = config.plan.inputs.iter().map(Input::label).collect();
         assert_eq!(labels, ["argument 1", "<stdin>", file, file]);
 
         for args in [&["-", "-i", "-"][..], &["-i", "-", "-i", "-"], &["-", "-"]] {
@@ -639,12 +711,12 @@ mod tests {
     /// the slots, the retries and the byte limits do it.
     fn exercise(config: &Config) {
         let now = Instant::now();
-        let deadline = match config.deadline {
+        let deadline = match config.stops.deadline {
             Some(Deadline::After(after)) => after,
             Some(Deadline::At(at)) => at.duration_since(SystemTime::now()).unwrap_or_default(),
             None => Duration::ZERO,
         };
-        let http = &config.http;
+        let http = &config.downloads.http;
         for d in [
             deadline,
             http.connect_timeout,
@@ -659,9 +731,9 @@ mod tests {
             let _ = now + crate::retry::backoff(http.retry_wait, retry);
         }
         let mut slots = crate::slots::Slots::new(
-            config.jobs.get(),
-            config.per_host.map(NonZeroUsize::get),
-            config.rate,
+            config.pace.jobs.get(),
+            config.pace.per_host.map(NonZeroUsize::get),
+            config.pace.rate,
         );
         let url = url::Url::parse("http://h/x").unwrap();
         for _ in 0..3 {
@@ -669,18 +741,18 @@ mod tests {
             slots.slow_down(&url, now);
         }
         let _ = slots.next_due(now);
-        let _ = config.min_split_size * 2;
-        if let Some(rate) = config.limit_rate {
+        let _ = config.downloads.min_split_size * 2;
+        if let Some(rate) = config.pace.limit_rate {
             let limit = crate::limit::ByteRate::new(rate);
             for _ in 0..3 {
                 let _ = limit.take(256 << 10, now);
             }
         }
-        if let Some(max) = config.max_bytes {
+        if let Some(max) = config.stops.max_bytes {
             let budget = crate::limit::ByteBudget::new(max);
             budget.add(max);
             budget.add(u64::MAX / 2);
         }
-        let _ = descriptors_for(config.jobs.get());
+        let _ = descriptors_for(config.pace.jobs.get());
     }
 }

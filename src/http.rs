@@ -2,7 +2,7 @@
 //! (redirect limit, no `Referer`, TLS verification, timeouts, pool size),
 //! and the one place where an HTTP library error becomes a message
 //! (stripped of the URL it carries, which may hold a password). It does not
-//! decide what to request (`fetch/`) or when (`runner.rs`); what a download
+//! decide what to request (`fetch/`) or when (`scheduler.rs`); what a download
 //! shares besides the client is `session.rs`.
 
 use std::time::Duration;

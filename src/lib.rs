@@ -66,10 +66,8 @@ mod state;
 mod test_support;
 mod workers;
 
-use std::sync::Arc;
-
 pub use cli::Cli;
-pub use config::Config;
+pub use config::{Config, Display, Mode};
 pub use progress::Progress;
 pub use report::{Interrupt, ReportTarget, Summary};
 pub use settings::{Deadline, OnExists, ProgressMode, Rate, Shard};
@@ -89,23 +87,23 @@ pub async fn run(
     mut progress: Progress,
     stop: impl Future<Output = Interrupt>,
 ) -> anyhow::Result<Summary> {
-    let config = Arc::new(config);
-    if let (true, Some(path)) = (config.list, &config.state) {
-        let listed = state::list(path, &mut std::io::stdout().lock())?;
-        tracing::debug!("listed {} entries of {}", listed.entries, path.display());
-        if let Some(damage) = listed.damage
-            && !config.quiet
-        {
-            progress.println(&format!("haul: warning: {damage}"));
+    match config.mode {
+        Mode::Download => runner::run(config, &mut progress, stop).await,
+        Mode::DryRun => runner::dry_run(config, &progress),
+        Mode::List => {
+            let Some(path) = &config.own.state else {
+                anyhow::bail!("--list needs --state FILE");
+            };
+            let listed = state::list(path, &mut std::io::stdout().lock())?;
+            tracing::debug!("listed {} entries of {}", listed.entries, path.display());
+            if let Some(damage) = listed.damage
+                && !config.display.quiet
+            {
+                progress.println(&format!("haul: warning: {damage}"));
+            }
+            Ok(Summary::default())
         }
-        return Ok(Summary::default());
     }
-    if config.dry_run {
-        // Nothing else runs during a dry run: reading the input on this
-        // thread blocks no one.
-        return plan::dry_run(config, &progress);
-    }
-    runner::run(config, &mut progress, stop).await
 }
 
 /// Entry points for property tests and fuzz targets (`fuzz/`). Not a

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use haul::{Cli, Config, Interrupt, Progress};
+use haul::{Cli, Config, Display, Interrupt, Mode, Progress};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// The static (musl) build uses mimalloc: musl's allocator costs 1.4x the
@@ -35,8 +35,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let progress = Progress::new(config.progress, config.color);
-    haul::logging::init(config.verbose, config.quiet, progress.log_writer());
+    let Display {
+        progress,
+        color,
+        verbose,
+        quiet,
+        ..
+    } = config.display;
+    let progress = Progress::new(progress, color);
+    haul::logging::init(verbose, quiet, progress.log_writer());
     // A current-thread runtime: it runs the scheduler and its share of the
     // downloads; `workers.rs` adds one such runtime per further core.
     // tokio's work-stealing runtime costs more CPU in cross-thread
@@ -51,7 +58,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let dry_run = config.dry_run;
+    let dry_run = config.mode == Mode::DryRun;
     let run = async {
         // A dry run only prints: Ctrl-C ends it the usual way.
         let stop = if dry_run {

@@ -3,7 +3,7 @@
 //! ([`safe_relative`]: whatever named the file, a URL, a template, `out=` or
 //! a server header), and the file name suggested by a `Content-Disposition`
 //! header. Pure functions of their inputs: no file-system access (what
-//! needs the disk, symlinks and special files, is `outdir.rs`).
+//! needs the disk, symlinks and special files, is `outdir/`).
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};

@@ -31,7 +31,8 @@ pub(crate) enum Done {
         sha256: Option<[u8; 32]>,
         /// Why a file that was already there was fetched again.
         replaced: Option<&'static str>,
-        /// `--split`: the most connections the file used at once.
+        /// `--split`: the most connections the file used at once (over
+        /// HTTP/2, the ranges of one transfer thread share one).
         connections: Option<u32>,
     },
     /// The file was there (`--on-exists skip`, or its digest matched): no

@@ -3,34 +3,33 @@
 //! naming, the destination's claim (`claims.rs`; under
 //! `--content-disposition` the download claims its name when the answer
 //! comes), and what to do with a file already there, looked up through
-//! `outdir.rs` and decided by the existing-file rule (`existing.rs`) with
-//! the `--state` entry when there is one. The planner is an iterator, so
-//! `--dry-run` prints from it directly and the runner pulls from it on a
-//! thread of its own, back-pressured by a bounded channel. It fetches
-//! nothing.
+//! `outdir/` and decided by the existing-file rule (`existing.rs`) with
+//! the `--state` entry when there is one. The planner is an iterator: the
+//! runner pulls from it on a thread of its own, back-pressured by a bounded
+//! channel, and a dry run prints from it (`runner/dry_run.rs`). It fetches
+//! nothing, and changes nothing but what the existing-file rule says (a
+//! kept file's leftover `.part`; in a dry run `--dir` is opened to look
+//! only, so not even that).
 //!
 //! Memory: the only state that grows with the input is one 64-bit hash per
 //! URL (de-duplication, a [`SeenSet`] at about 10 bytes a key) and the
 //! claims (see `claims.rs`).
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
-use anyhow::{Context, Result};
 use url::Url;
 
 use crate::claims::Claims;
-use crate::config::Config;
 use crate::existing::{AtDestination, at_destination, kept, vouches};
 use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::outcome::{Done, Outcome};
 use crate::outdir::{Existing, OutDir};
-use crate::progress::Progress;
 use crate::redact::{Masked, masked, masked_text};
-use crate::report::Summary;
 use crate::seen::SeenSet;
 use crate::settings::{OnExists, Shard};
 use crate::source::{Entry, Input, Line, Lines};
@@ -67,8 +66,27 @@ pub(crate) enum Planned {
     Done(Outcome),
 }
 
+/// What the planner reads of the flags.
+#[derive(Debug)]
+pub(crate) struct PlanSettings {
+    /// Arguments and `-i` lists, in input order.
+    pub(crate) inputs: Vec<Input>,
+    /// `-o`.
+    pub(crate) template: OutputTemplate,
+    /// `-g`: no globs.
+    pub(crate) globoff: bool,
+    pub(crate) shard: Option<Shard>,
+    /// Expected digests by file name, from `--checksums`.
+    pub(crate) checksums: HashMap<String, [u8; 32]>,
+    pub(crate) on_exists: OnExists,
+    /// The name comes with the answer: claimed by the download.
+    pub(crate) content_disposition: bool,
+    /// `--no-resume` not given: a leftover `.part` is looked for.
+    pub(crate) resume: bool,
+}
+
 pub(crate) struct Planner {
-    config: Arc<Config>,
+    settings: PlanSettings,
     labels: Vec<String>,
     lines: Lines,
     /// The line being expanded.
@@ -97,23 +115,23 @@ struct Current {
 
 impl Planner {
     pub(crate) fn new(
-        config: Arc<Config>,
+        settings: PlanSettings,
         out: Arc<OutDir>,
         claims: Arc<Claims>,
         state: Option<Arc<State>>,
     ) -> Planner {
         Planner {
-            labels: config.inputs.iter().map(Input::label).collect(),
-            lines: Lines::new(config.inputs.clone()),
+            labels: settings.inputs.iter().map(Input::label).collect(),
+            lines: Lines::new(settings.inputs.clone()),
             current: None,
             position: 0,
             hasher: RandomState::new(),
             urls: SeenSet::default(),
-            out,
             claims,
             state,
-            empty_dir: is_empty_dir(&config.dir),
-            config,
+            empty_dir: out.is_empty(),
+            out,
+            settings,
         }
     }
 
@@ -136,7 +154,7 @@ impl Planner {
         let Entry { text, out, sha256 } = line
             .entry
             .map_err(|bad| reject(bad.url.as_deref(), bad.error))?;
-        let pattern = if self.config.globoff {
+        let pattern = if self.settings.globoff {
             Pattern::literal(&text)
         } else {
             Pattern::parse(&text).map_err(|e| reject(Some(&text), format!("bad glob: {e}")))?
@@ -149,7 +167,7 @@ impl Planner {
             None => None,
         };
         // Checked once per line rather than once per expansion.
-        let template = out.as_ref().unwrap_or(&self.config.template);
+        let template = out.as_ref().unwrap_or(&self.settings.template);
         if template.max_glob() > pattern.glob_count() {
             return Err(reject(
                 Some(&text),
@@ -199,13 +217,13 @@ impl Planner {
             );
             return None;
         }
-        if let Some(Shard { k, n: shards }) = self.config.shard
+        if let Some(Shard { k, n: shards }) = self.settings.shard
             && (n - 1) % shards != k - 1
         {
             return None;
         }
 
-        let template = current.out.as_ref().unwrap_or(&self.config.template);
+        let template = current.out.as_ref().unwrap_or(&self.settings.template);
         let name = match template.render(&url, n, &expansion.values) {
             Ok(name) => name,
             Err(error) => return reject(url.as_str(), None, error),
@@ -217,14 +235,14 @@ impl Planner {
         let path = self.out.display(&rel);
         // Under --content-disposition this name is only provisional: the
         // download claims its name when the answer arrives.
-        let content_disposition = self.config.content_disposition;
+        let content_disposition = self.settings.content_disposition;
         if !content_disposition && let Err(collision) = self.claims.claim(&rel, Masked(&url)) {
             return reject(url.as_str(), Some(path), collision.0);
         }
 
         let sha256 = current.sha256.or_else(|| {
             let name = rel.file_name()?.to_str()?;
-            self.config.checksums.get(name).copied()
+            self.settings.checksums.get(name).copied()
         });
         let job = Job {
             url,
@@ -257,13 +275,13 @@ impl Planner {
             Ok(Existing::File { len, .. }) => Some(*len),
             _ => None,
         };
-        match at_destination(existing, self.config.on_exists, has_digest, &job.path) {
+        match at_destination(existing, self.settings.on_exists, has_digest, &job.path) {
             AtDestination::Fetch => {}
             // The state says the file changed since it was saved.
             AtDestination::Skip | AtDestination::Verify | AtDestination::Update(_)
                 if job.replaced.is_some() => {}
             AtDestination::Skip => {
-                self.kept(&job.rel);
+                kept(&self.out, &job.rel);
                 let skipped = Ok(Done::Skipped { sha256: None, size });
                 return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
             }
@@ -275,8 +293,7 @@ impl Planner {
                 return Planned::Done(Outcome::refused(url, Some(job.path), None, error));
             }
         }
-        job.had_part = self.config.http.resume
-            && !self.config.dry_run
+        job.had_part = self.settings.resume
             && matches!(
                 self.out.existing(&part_path(&job.rel)),
                 Ok(Existing::File { len: 1.., .. })
@@ -286,14 +303,6 @@ impl Planner {
 }
 
 impl Planner {
-    /// A file is kept as it is: its leftover `.part` goes, except in a dry
-    /// run, which changes nothing.
-    fn kept(&self, rel: &Path) {
-        if !self.config.dry_run {
-            kept(&self.out, rel);
-        }
-    }
-
     /// What `--state`'s entry for a file already there changes: with
     /// `skip` or `update`, a size that differs from the entry fetches it
     /// again without conditions, and a file that is still the one the entry
@@ -315,7 +324,7 @@ impl Planner {
                 return None;
             }
         };
-        match self.config.on_exists {
+        match self.settings.on_exists {
             // A file cut short or written over since it was saved: no
             // validator may keep it, so it is fetched unconditionally.
             OnExists::Skip | OnExists::Update if entry.bytes != len => {
@@ -326,7 +335,7 @@ impl Planner {
                     && entry.sha256 == job.sha256
                     && existing.is_some_and(|e| vouches(&entry, e)) =>
             {
-                self.kept(&job.rel);
+                kept(&self.out, &job.rel);
                 let skipped = Ok(Done::Skipped {
                     sha256: job.sha256,
                     size: Some(len),
@@ -377,54 +386,6 @@ impl Iterator for Planner {
     }
 }
 
-/// `--dry-run`: prints `URL -> PATH` for every planned download.
-pub(crate) fn dry_run(config: Arc<Config>, progress: &Progress) -> Result<Summary> {
-    use std::io::Write;
-    let started = Instant::now();
-    let mut summary = Summary::default();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let quiet = config.quiet;
-    // Nothing is created: a missing --dir holds no file yet.
-    let dir = Arc::new(OutDir::open(&config.dir, false)?);
-    let claims = Arc::new(Claims::for_run(&config, &dir));
-    // The state is not opened: a dry run holds nothing another run needs.
-    for planned in Planner::new(config, dir, claims, None) {
-        let result = match planned {
-            Planned::Fetch(job) => {
-                summary.ok += 1;
-                writeln!(out, "{} -> {}", Masked(&job.url), job.path.display())
-            }
-            Planned::Done(outcome) => {
-                summary.record(&outcome);
-                if let Some(line) = outcome.failure_line() {
-                    progress.println(&line);
-                }
-                Ok(())
-            }
-        };
-        match result {
-            Ok(()) => {}
-            // `haul --dry-run ... | head` is not an error.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(summary),
-            Err(e) => return Err(e).context("cannot write the plan to stdout"),
-        }
-    }
-    match out.flush() {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(e).context("cannot write the plan to stdout");
-        }
-        _ => {}
-    }
-    summary.elapsed = started.elapsed();
-    if !quiet {
-        progress.println(&format!(
-            "dry run: {} to download, {} skipped (already there), {} failed",
-            summary.ok, summary.skipped, summary.failed
-        ));
-    }
-    Ok(summary)
-}
-
 /// Parses and checks one URL: `http` and `https` only, with a host.
 pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
@@ -442,25 +403,19 @@ pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn is_empty_dir(dir: &Path) -> bool {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => entries.next().is_none(),
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::Cli;
+    use crate::config::Config;
     use clap::Parser;
 
     fn plan(args: &[&str]) -> Vec<String> {
         let cli = Cli::try_parse_from(std::iter::once("haul").chain(args.iter().copied())).unwrap();
-        let config = Arc::new(Config::from_cli(cli).unwrap());
-        let out = Arc::new(OutDir::open(&config.dir, false).unwrap());
+        let config = Config::from_cli(cli).unwrap();
+        let out = Arc::new(OutDir::look(&config.dir).unwrap());
         let claims = Arc::new(Claims::new(&config.dir, false));
-        Planner::new(config, out, claims, None)
+        Planner::new(config.plan, out, claims, None)
             .map(|p| match p {
                 Planned::Fetch(job) => format!("{} {}", job.url, job.path.display()),
                 Planned::Done(outcome) => match outcome.failure_line() {

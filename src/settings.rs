@@ -2,7 +2,7 @@
 //! `--on-exists`, `--split`, `--shard`, `--deadline`, `--rate` and
 //! `--progress` mean once parsed. `cli.rs` parses flags into them (clap
 //! derives the choices of the plain enums from here); `config.rs` gathers
-//! them; `plan.rs`, `runner.rs`, `fetch/` and `progress.rs` read them.
+//! them; `plan.rs`, `runner/`, `fetch/` and `progress.rs` read them.
 //! Nothing here parses or validates text.
 
 use std::time::{Duration, SystemTime};

@@ -13,7 +13,7 @@
 //! the connection, and still give each core its share of the bytes (a
 //! 512 MiB download on each of two cores).
 //!
-//! This module does not decide what runs where (that is `runner.rs`) or
+//! This module does not decide what runs where (that is `runner/`) or
 //! how a download goes (that is `fetch/`).
 
 use std::sync::Arc;

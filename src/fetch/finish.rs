@@ -1,5 +1,5 @@
 //! The last stage of a download: the digest check, the rename of `DEST.part`
-//! to `DEST` (through `part.rs` and `outdir.rs`, at the proven length), and
+//! to `DEST` (through `part.rs` and `outdir/temp.rs`, at the proven length), and
 //! the `--state` entry: the file it replaces is forgotten before the rename
 //! and the new one recorded after it, so that no entry ever describes a
 //! file that is not on disk. Also the `.part` that a proven `416` says is

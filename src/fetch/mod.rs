@@ -8,7 +8,7 @@
 //! with `split/`) and [`finish`] (length and digest checks, the rename). A
 //! failed attempt never leaves a file under the final name. What it does
 //! not do: decide whether to try again (`retry.rs`; [`fetch`] only asks),
-//! schedule (`runner.rs`), or touch a file other than through `outdir.rs`.
+//! schedule (`runner/`, `scheduler.rs`), or touch a file other than through `outdir/`.
 //!
 //! - `request.rs`: build and send a request, `.netrc`, the status check.
 //! - `body.rs`: the chunk loop every download reads its body with (stalls,

@@ -1,5 +1,5 @@
 //! The temp file of one download, `DEST.part`: created fresh on the first
-//! write (through `outdir.rs`, with the resume note unless the whole body is
+//! write (through `outdir/`, with the resume note unless the whole body is
 //! written in that one step), written in `writev` steps on the transfer
 //! thread within a process-wide buffer budget, flushed at least once a
 //! second while bytes trickle in, and renamed to `DEST` (note removed) only

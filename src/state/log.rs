@@ -8,7 +8,7 @@ use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use rustix::fs::{FlockOperation, Mode, OFlags};
@@ -256,9 +256,7 @@ pub(super) fn compact(
     dir: &DirId,
 ) -> Result<(File, Index, u64)> {
     let context = || format!("cannot compact the --state file {}", shown.display());
-    let mut tmp_path = real.as_os_str().to_owned();
-    tmp_path.push(".compact");
-    let tmp_path = PathBuf::from(tmp_path);
+    let tmp_path = super::compacting(real);
     let tmp = create_new(&tmp_path).with_context(context)?;
     let written = (|| -> Result<(Index, u64)> {
         rustix::fs::flock(&tmp, FlockOperation::NonBlockingLockExclusive)

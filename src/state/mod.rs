@@ -3,7 +3,7 @@
 //! Last-Modified, SHA-256, when and by which run), so that a nightly run
 //! can send conditional requests, notice a file changed on disk since, and
 //! trust a file that is still the one an entry with the wanted digest
-//! describes (size, mtime, inode, ctime: `plan.rs`).
+//! describes (size, mtime, inode, ctime: `existing.rs`).
 //!
 //! The file is an append-only log after a header that names the `--dir` it
 //! serves (device, inode, and the path for messages): a state opened for
@@ -90,6 +90,21 @@ const MAX_HEADER: u32 = 1 << 16;
 const COMPACT_FROM: u64 = 1 << 20;
 /// How much of the file a scan reads at a time.
 const CHUNK: usize = 1 << 20;
+
+/// The files a `--state` at `path` writes: itself and, beside the file it
+/// resolves to, the temp file it is compacted into. No download may write
+/// over either (`claims.rs`).
+pub(crate) fn files(path: &Path) -> [PathBuf; 2] {
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    [path.to_path_buf(), compacting(&real)]
+}
+
+/// The temp file the state file at `real` (resolved) is compacted into.
+fn compacting(real: &Path) -> PathBuf {
+    let mut tmp = real.as_os_str().to_owned();
+    tmp.push(".compact");
+    PathBuf::from(tmp)
+}
 
 /// What the state says of one saved file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

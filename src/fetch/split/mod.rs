@@ -75,6 +75,9 @@ struct Split {
     shown: String,
     min: u64,
     auto: bool,
+    /// The answers come over HTTP/2 (or later): the ranges a transfer
+    /// thread fetches are streams on that thread's one connection.
+    multiplexed: bool,
     inner: Mutex<Inner>,
     /// A connection ended or gave work back: the first one looks again.
     changed: tokio::sync::Notify,
@@ -90,8 +93,13 @@ struct Inner {
     ended: Option<Ended>,
     /// Connections the runner may still start for this file.
     wanted: u32,
-    /// Connections open now, the first included, and the most at once.
+    /// Ranges being fetched now (a connection each over HTTP/1.1), the
+    /// first included.
     open: u32,
+    /// The transfer thread of each range being fetched: over HTTP/2 the
+    /// ranges of one thread share its connection.
+    threads: Vec<std::thread::ThreadId>,
+    /// The most connections open at once.
     most: u32,
     noted_at: Instant,
 }
@@ -172,26 +180,37 @@ impl Split {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A range fetcher starts on this transfer thread.
     fn connect(&self) {
         let mut inner = self.lock();
         inner.open += 1;
-        inner.most = inner.most.max(inner.open);
-        let open = inner.open;
+        inner.threads.push(std::thread::current().id());
+        let connections = self.connections(&inner);
+        inner.most = inner.most.max(connections);
         drop(inner);
         if let Some(bar) = &self.bar {
-            bar.connections(&self.name, open);
+            bar.connections(&self.name, connections);
         }
     }
 
+    /// A range fetcher of this transfer thread ends.
     fn disconnect(&self) {
         let mut inner = self.lock();
         inner.open -= 1;
-        let open = inner.open;
+        let thread = std::thread::current().id();
+        if let Some(i) = inner.threads.iter().position(|t| *t == thread) {
+            inner.threads.swap_remove(i);
+        }
+        let connections = self.connections(&inner);
         drop(inner);
         if let Some(bar) = &self.bar {
-            bar.connections(&self.name, open.max(1));
+            bar.connections(&self.name, connections.max(1));
         }
         self.changed.notify_one();
+    }
+
+    fn connections(&self, inner: &Inner) -> u32 {
+        connections(self.multiplexed, &inner.threads)
     }
 
     /// A range answer was whole (of the same version): the server ignores
@@ -368,6 +387,21 @@ impl Split {
     }
 }
 
+/// Connections open for ranges fetched on `threads` (a transfer thread
+/// each): one per range over HTTP/1.1, one per transfer thread over HTTP/2,
+/// whose client keeps one connection to the host and sends the thread's
+/// ranges as streams on it.
+fn connections<T: PartialEq>(multiplexed: bool, threads: &[T]) -> u32 {
+    let n = if multiplexed {
+        (0..threads.len())
+            .filter(|&i| !threads[..i].contains(&threads[i]))
+            .count()
+    } else {
+        threads.len()
+    };
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// `Content-Range: bytes A-B/SIZE` → `(A, B, SIZE)`.
 fn exact_range(response: &Response) -> Option<(u64, u64, u64)> {
     let range = ContentRange::of(response.headers())?;
@@ -420,7 +454,8 @@ pub(super) async fn download(
     mode: SplitMode,
     response: Response,
 ) -> Outcome {
-    let (split, keep, first) = match Split::begin(ctx, start, mode) {
+    let multiplexed = response.version() >= reqwest::Version::HTTP_2;
+    let (split, keep, first) = match Split::begin(ctx, start, mode, multiplexed) {
         Ok(begun) => begun,
         Err(outcome) => return *outcome,
     };
@@ -441,6 +476,7 @@ impl Split {
         ctx: &Ctx,
         start: Start<'_>,
         mode: SplitMode,
+        multiplexed: bool,
     ) -> Result<(Arc<Split>, File, Option<(u64, u64, u64)>), Box<Outcome>> {
         let Start {
             url,
@@ -492,11 +528,13 @@ impl Split {
             shown,
             min,
             auto,
+            multiplexed,
             inner: Mutex::new(Inner {
                 work,
                 ended: None,
                 wanted: n.saturating_sub(1),
                 open: 0,
+                threads: Vec::new(),
                 most: 0,
                 noted_at: Instant::now(),
             }),
@@ -682,4 +720,18 @@ async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
         }
     }
     split.disconnect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connections;
+
+    #[test]
+    fn over_http2_the_ranges_of_one_thread_are_one_connection() {
+        let threads = ["a", "b", "a", "a", "c", "b"];
+        assert_eq!(connections(false, &threads), 6);
+        assert_eq!(connections(true, &threads), 3);
+        assert_eq!(connections(true, &["a"; 16]), 1);
+        assert_eq!(connections::<&str>(true, &[]), 0);
+    }
 }

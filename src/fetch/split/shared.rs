@@ -16,7 +16,7 @@ use super::super::resume::{MAX_NOTE_RANGES, Note, Ranges};
 ///
 /// The descriptor is closed when the download ends ([`SharedPart::close`]),
 /// whoever still holds the `Split` (the runner, a connection's task ending):
-/// the `.part`'s lock (`outdir.rs`) belongs to the open file, so only the
+/// the `.part`'s lock (`outdir/temp.rs`) belongs to the open file, so only the
 /// descriptor handed back to `fetch/mod.rs` keeps it, and a retry in this
 /// process can take the file again once that one is dropped.
 pub(super) struct SharedPart {
@@ -210,7 +210,7 @@ mod tests {
             .open(dir.path().join("a.part"))
             .unwrap();
         use rustix::fs::FlockOperation::NonBlockingLockExclusive;
-        // As `outdir.rs` hands it over: locked.
+        // As `outdir/temp.rs` hands it over: locked.
         rustix::fs::flock(&file, NonBlockingLockExclusive).unwrap();
         let keep = file.try_clone().unwrap();
         let part = Arc::new(SharedPart::new(file, version(), 100, &[(0, 10)]));

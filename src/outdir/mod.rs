@@ -28,6 +28,19 @@
 //!
 //! It knows nothing of HTTP or of where names come from: `naming.rs` checks
 //! names, `claims.rs` keeps downloads from sharing one.
+//!
+//! A dry run opens `--dir` with [`OutDir::look`]: it can look, and every
+//! change (a folder, a temp file, a rename, a removal) is refused, so "a
+//! dry run changes nothing" is kept here too.
+//!
+//! - `mod.rs`: opening `--dir`, resolving a path beneath it, looking at
+//!   what is there, reading a file.
+//! - `temp.rs`: a download's temp file from creation to rename, and its
+//!   lock.
+
+mod temp;
+
+pub(crate) use temp::InUse;
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -53,24 +66,9 @@ pub(crate) struct OutDir {
     /// Names that differ only in case or Unicode normalisation are one file
     /// here (macOS's default, ext4 casefold folders).
     case_insensitive: bool,
+    /// Opened by [`OutDir::look`] (a dry run): every change is refused.
+    read_only: bool,
 }
-
-/// A temp file that another process (another haul) holds: the download
-/// that wants it fails instead of writing into it.
-#[derive(Debug)]
-pub(crate) struct InUse(pub(crate) PathBuf);
-
-impl std::fmt::Display for InUse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} is in use by another haul", self.0.display())
-    }
-}
-
-impl std::error::Error for InUse {}
-
-/// How many times a temp file's name may change under us (another haul
-/// taking or dropping it) before giving up.
-const TRIES: usize = 8;
 
 /// What sits at a path, the last component not followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,18 +109,25 @@ impl AsFd for Dir<'_> {
 }
 
 impl OutDir {
-    /// Opens `dir`, creating it first when `create` (a dry run creates
-    /// nothing), and probes once, without writing, whether its names are
-    /// case-insensitive.
-    pub(crate) fn open(dir: &Path, create: bool) -> Result<OutDir> {
-        if create {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create output folder {}", dir.display()))?;
-        }
+    /// Opens `dir` for a run, creating it first, and probes once, without
+    /// writing, whether its names are case-insensitive.
+    pub(crate) fn for_run(dir: &Path) -> Result<OutDir> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        OutDir::open(dir, false)
+    }
+
+    /// Opens `dir` for a dry run: to look only. A folder that does not
+    /// exist is not created: nothing is under it.
+    pub(crate) fn look(dir: &Path) -> Result<OutDir> {
+        OutDir::open(dir, true)
+    }
+
+    fn open(dir: &Path, read_only: bool) -> Result<OutDir> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = match rustix::fs::open(dir, flags, Mode::empty()) {
             Ok(fd) => Some(fd),
-            Err(Errno::NOENT) if !create => None,
+            Err(Errno::NOENT) if read_only => None,
             Err(e) => {
                 return Err(io::Error::from(e))
                     .with_context(|| format!("cannot open output folder {}", dir.display()));
@@ -132,10 +137,34 @@ impl OutDir {
             path: dir.to_path_buf(),
             beneath: fd.as_ref().is_some_and(|fd| beneath_works(fd.as_fd())),
             case_insensitive: false,
+            read_only,
             fd,
         };
         out.case_insensitive = out.probe_case();
         Ok(out)
+    }
+
+    /// Whether `--dir` holds nothing (or does not exist): then no file is
+    /// there but the ones this run makes.
+    pub(crate) fn is_empty(&self) -> bool {
+        let Some(fd) = &self.fd else {
+            return true;
+        };
+        let Ok(mut entries) = rustix::fs::Dir::read_from(fd) else {
+            return false;
+        };
+        entries.all(|entry| entry.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
+    }
+
+    /// Refuses a change to `rel` when `--dir` was opened to look only.
+    fn writable(&self, rel: &Path) -> Result<()> {
+        if self.read_only {
+            bail!(
+                "cannot change {}: a dry run changes nothing",
+                self.display(rel).display()
+            );
+        }
+        Ok(())
     }
 
     /// `--dir` joined with `rel`, for messages and reports.
@@ -166,79 +195,6 @@ impl OutDir {
         self.open_existing(rel, OFlags::RDONLY, false)
     }
 
-    /// Opens the `.part` at `rel` to continue it: only a regular file with
-    /// a single link (a hard link would write through to its other name).
-    /// `None` when anything else is there; [`OutDir::create`] replaces it.
-    /// The file is locked for this download; one another haul holds is
-    /// [`InUse`].
-    pub(crate) fn open_append(&self, rel: &Path) -> Result<Option<File>> {
-        let Some(file) = self.open_existing(rel, OFlags::RDWR | OFlags::APPEND, true)? else {
-            return Ok(None);
-        };
-        self.lock(&file, rel)?;
-        // Locked now: the name may have moved on since it was opened (the
-        // haul that held it renamed or removed it).
-        Ok(self.still_at(&file, rel)?.then_some(file))
-    }
-
-    /// Removes the temp file at `rel` left beside a file that is kept (a
-    /// haul killed while it fetched again a file another one finished, or
-    /// `--on-exists overwrite` stopped half-way), unless another haul holds
-    /// it; a symlink or special file there is left alone. One `statat` when
-    /// nothing is there.
-    pub(crate) fn remove_leftover(&self, rel: &Path) -> Result<()> {
-        let Some(at) = self.resolve(rel, false)? else {
-            return Ok(());
-        };
-        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {}
-            Ok(_) | Err(Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(self.io_error(e, "cannot look at", rel)),
-        }
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&at.dir, at.name, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(self.io_error(e, "cannot open", rel)),
-        };
-        match self.lock(&fd, rel) {
-            Ok(()) => {}
-            Err(err) if err.is::<InUse>() => return Ok(()),
-            Err(err) => return Err(err),
-        }
-        if !self.still_at(&fd, rel)? {
-            return Ok(());
-        }
-        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => Ok(()),
-            Err(e) => Err(self.io_error(e, "cannot remove", rel)),
-        }
-    }
-
-    /// Takes the lock on `file` (the temp file at `rel`), or says who
-    /// holds it.
-    fn lock(&self, file: &impl AsFd, rel: &Path) -> Result<()> {
-        use rustix::fs::FlockOperation::NonBlockingLockExclusive;
-        match rustix::fs::flock(file, NonBlockingLockExclusive) {
-            Ok(()) => Ok(()),
-            Err(Errno::WOULDBLOCK) => Err(InUse(self.display(rel)).into()),
-            Err(e) => Err(self.io_error(e, "cannot lock", rel)),
-        }
-    }
-
-    /// Whether the name `rel` still leads to `file`.
-    fn still_at(&self, file: &impl AsFd, rel: &Path) -> Result<bool> {
-        let Some(at) = self.resolve(rel, false)? else {
-            return Ok(false);
-        };
-        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", rel))?;
-        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(now) => Ok((now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino)),
-            Err(Errno::NOENT) => Ok(false),
-            Err(e) => Err(self.io_error(e, "cannot look at", rel)),
-        }
-    }
-
     fn open_existing(&self, rel: &Path, flags: OFlags, single_link: bool) -> Result<Option<File>> {
         let Some(at) = self.resolve(rel, false)? else {
             return Ok(None);
@@ -265,168 +221,6 @@ impl OutDir {
         }
         // O_NONBLOCK means nothing to a regular file's reads and writes.
         Ok(Some(File::from(fd)))
-    }
-
-    /// Creates `rel` as a new, empty file, locked for this download,
-    /// replacing whatever file, symlink or special file was at that name
-    /// (unlinked, never written through), unless another haul holds the
-    /// file there ([`InUse`]). Folders on the way are created.
-    pub(crate) fn create(&self, rel: &Path) -> Result<File> {
-        let at = self
-            .resolve(rel, true)?
-            .ok_or_else(|| anyhow!("cannot create {}", self.display(rel).display()))?;
-        // O_EXCL never opens what is there, a FIFO or a link included; only
-        // when something is in the way is it looked at (one open and one
-        // lock per file in the common case, where nothing is).
-        // Read too: a file written over several connections is hashed from
-        // the disk once whole.
-        let flags = OFlags::RDWR
-            | OFlags::CREATE
-            | OFlags::EXCL
-            | OFlags::NOFOLLOW
-            | OFlags::NONBLOCK
-            | OFlags::CLOEXEC;
-        let mode = Mode::from_raw_mode(0o666);
-        for _ in 0..TRIES {
-            match rustix::fs::openat(&at.dir, at.name, flags, mode) {
-                Ok(fd) => {
-                    // Another haul may have opened the name in between and
-                    // locked it first: then it is that haul's file.
-                    self.lock(&fd, rel)?;
-                    return Ok(File::from(fd));
-                }
-                Err(Errno::EXIST) => self.clear_for_create(&at, rel)?,
-                Err(e) => return Err(self.io_error(e, "cannot create", rel)),
-            }
-        }
-        bail!(
-            "cannot create {}: something else keeps taking its name",
-            self.display(rel).display()
-        )
-    }
-
-    /// Unlinks what is at a temp file's name, unless it is a file another
-    /// haul holds: a regular file is locked first (and checked to be still
-    /// at the name), so a live download's file is never taken from it.
-    fn clear_for_create(&self, at: &At<'_>, rel: &Path) -> Result<()> {
-        let stat = match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => stat,
-            Err(Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(self.io_error(e, "cannot look at", rel)),
-        };
-        // Held until the name is gone: no other haul can take the file
-        // between the check and the unlink.
-        let mut _held = None;
-        match FileType::from_raw_mode(stat.st_mode) {
-            FileType::Directory => {
-                bail!("refusing {}: it is a folder", self.display(rel).display())
-            }
-            // Special files and links are never opened (a device's open can
-            // act); no haul writes through one, so none holds it.
-            FileType::RegularFile => {
-                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-                match rustix::fs::openat(&at.dir, at.name, flags, Mode::empty()) {
-                    Ok(fd) => {
-                        self.lock(&fd, rel)?;
-                        if !self.still_at(&fd, rel)? {
-                            return Ok(());
-                        }
-                        _held = Some(fd);
-                    }
-                    Err(Errno::NOENT) => return Ok(()),
-                    // Unreadable (another user's): nobody here can hold it.
-                    Err(_) => {}
-                }
-            }
-            _ => {}
-        }
-        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => Ok(()),
-            Err(Errno::ISDIR | Errno::PERM) if self.is_folder(at) => {
-                bail!("refusing {}: it is a folder", self.display(rel).display())
-            }
-            Err(e) => Err(self.io_error(e, "cannot replace", rel)),
-        }
-    }
-
-    /// Renames `part` (open as `file`) to `dest`, in the same folder, if
-    /// `part` is still the file this download made: `check` compares the
-    /// file at that name with `file` first (two system calls; a file created
-    /// and renamed in one go, microseconds apart, skips it). A file or a
-    /// symlink at `dest` is replaced (the symlink itself, never its target);
-    /// a folder there makes the rename fail. Special files at `dest` are
-    /// refused when the download is planned (`existing`).
-    ///
-    /// With `check`, the file must also be `len` bytes long on disk, the
-    /// length the download proved: a file of any other length (something
-    /// wrote to it, or cut it) is removed, never renamed. A file created,
-    /// written and renamed in one go needs neither check: it was locked
-    /// from its creation and never left alone, and its one write's count is
-    /// its length.
-    pub(crate) fn promote(
-        &self,
-        file: &File,
-        part: &Path,
-        dest: &Path,
-        check: bool,
-        len: u64,
-    ) -> Result<()> {
-        let at = self
-            .resolve(part, false)?
-            .ok_or_else(|| anyhow!("{} is gone", self.display(part).display()))?;
-        let dest_name = dest.file_name().unwrap_or_default();
-        debug_assert_eq!(part.parent(), dest.parent(), "a .part sits beside its file");
-        if check {
-            let ours =
-                rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", part))?;
-            if ours.st_size as u64 != len {
-                let _ = self.remove_own(file, part);
-                bail!(
-                    "{} holds {} bytes, not the {len} the download received; removed",
-                    self.display(part).display(),
-                    ours.st_size
-                );
-            }
-            match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
-                Ok(_) | Err(Errno::NOENT) => bail!(
-                    "{} was replaced or removed by something else during the download",
-                    self.display(part).display()
-                ),
-                Err(e) => return Err(self.io_error(e, "cannot look at", part)),
-            }
-        }
-        rustix::fs::renameat(&at.dir, at.name, &at.dir, dest_name).map_err(|e| {
-            let what = match e {
-                Errno::ISDIR => {
-                    anyhow!("refusing {}: it is a folder", self.display(dest).display())
-                }
-                e => anyhow::Error::new(io::Error::from(e)),
-            };
-            what.context(format!(
-                "cannot rename {} to {}",
-                self.display(part).display(),
-                self.display(dest).display()
-            ))
-        })
-    }
-
-    /// Removes the file at `rel` if it is still `file` (what this download
-    /// opened or created): never a file something else put there since.
-    pub(crate) fn remove_own(&self, file: &File, rel: &Path) -> Result<()> {
-        let Some(at) = self.resolve(rel, false)? else {
-            return Ok(());
-        };
-        let ours = rustix::fs::fstat(file).map_err(|e| self.io_error(e, "cannot look at", rel))?;
-        match rustix::fs::statat(&at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(now) if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino) => {}
-            Ok(_) | Err(Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(self.io_error(e, "cannot look at", rel)),
-        }
-        match rustix::fs::unlinkat(&at.dir, at.name, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => Ok(()),
-            Err(e) => Err(self.io_error(e, "cannot remove", rel)),
-        }
     }
 
     /// The folder of `rel` (created when `create`) and its last name;
@@ -674,7 +468,7 @@ mod tests {
 
     fn out() -> (tempfile::TempDir, OutDir) {
         let tmp = tempfile::tempdir().unwrap();
-        let out = OutDir::open(&tmp.path().join("out"), true).unwrap();
+        let out = OutDir::for_run(&tmp.path().join("out")).unwrap();
         (tmp, out)
     }
 
@@ -802,7 +596,7 @@ mod tests {
         assert_eq!(listing(&tmp.path().join("out")), Vec::<String>::new());
 
         std::fs::write(tmp.path().join("out/Name.txt"), b"x").unwrap();
-        let out = OutDir::open(&tmp.path().join("out"), false).unwrap();
+        let out = OutDir::look(&tmp.path().join("out")).unwrap();
         assert_eq!(out.case_insensitive(), folds, "a folder with an entry");
         assert_eq!(listing(&tmp.path().join("out")), ["Name.txt"]);
         assert_eq!(listing(tmp.path()), ["out", "trial"]);
@@ -825,7 +619,7 @@ mod tests {
         }
         let before = listing(&dir);
 
-        assert!(OutDir::open(&dir, false).unwrap().case_insensitive());
+        assert!(OutDir::look(&dir).unwrap().case_insensitive());
         assert_eq!(listing(&dir), before, "the probe wrote nothing");
     }
 
@@ -849,7 +643,7 @@ mod tests {
     #[test]
     fn a_temp_file_another_holder_has_is_left_alone() {
         let (tmp, out) = out();
-        let other = OutDir::open(&tmp.path().join("out"), false).unwrap();
+        let other = OutDir::for_run(&tmp.path().join("out")).unwrap();
         let mut mine = out.create(Path::new("x.part")).unwrap();
         mine.write_all(b"mine").unwrap();
         let err = other.create(Path::new("x.part")).unwrap_err();
@@ -867,6 +661,36 @@ mod tests {
         // Released: the name is free again.
         assert!(other.create(Path::new("x.part")).is_ok());
         assert_eq!(std::fs::read(tmp.path().join("out/x")).unwrap(), b"mine");
+    }
+
+    /// A dry run's `--dir` can be looked at, never changed.
+    #[test]
+    fn a_folder_opened_to_look_refuses_every_change() {
+        let (tmp, _out) = out();
+        std::fs::write(tmp.path().join("out/x.part"), b"old").unwrap();
+        let look = OutDir::look(&tmp.path().join("out")).unwrap();
+        let refused = |err: anyhow::Error| err.to_string().contains("a dry run changes nothing");
+        assert!(refused(look.create(Path::new("y.part")).unwrap_err()));
+        assert!(refused(look.open_append(Path::new("x.part")).unwrap_err()));
+        look.remove_leftover(Path::new("x.part")).unwrap();
+        let file = std::fs::File::open(tmp.path().join("out/x.part")).unwrap();
+        assert!(refused(
+            look.remove_own(&file, Path::new("x.part")).unwrap_err()
+        ));
+        let promoted = look.promote(&file, Path::new("x.part"), Path::new("x"), true, 3);
+        assert!(refused(promoted.unwrap_err()));
+        assert_eq!(
+            std::fs::read(tmp.path().join("out/x.part")).unwrap(),
+            b"old"
+        );
+        assert!(look.existing(Path::new("x.part")).is_ok());
+        assert!(!look.is_empty());
+        assert!(
+            OutDir::look(&tmp.path().join("missing"))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!tmp.path().join("missing").exists());
     }
 
     #[test]

@@ -1,0 +1,426 @@
+//! A session, in three steps: [`start`] (what the session holds, the
+//! transfer threads, the planner thread), [`drive`] (pulls planned jobs in
+//! batches and starts what may start, as the scheduler allows: `-j`,
+//! `--per-host`, `--rate`, looking ahead past jobs whose host is busy;
+//! parks failed attempts until their retry time; feeds every outcome to the
+//! sink) and [`shutdown`]. It owns stopping: `--fail-fast`/`--max-failures`,
+//! a disk that fails every write, the run budgets (`--deadline`,
+//! `--max-bytes`) and the `stop` future it is given (`main.rs` turns
+//! SIGINT/SIGTERM into it; a test can use a timer) stop new downloads and
+//! cancel the ones in flight, which flush what they received to their
+//! `.part` for a later resume. What runs next is `scheduler.rs`'s; it does
+//! not speak HTTP (`fetch/`), decide retries (`retry.rs`) or read inputs
+//! (`plan.rs`).
+//!
+//! - `open.rs`: what a session opens first (locks, `--dir`, the claims),
+//!   for a run and a dry run alike.
+//! - `feed.rs`: the planner's thread and the batches it hands over.
+//! - `sink.rs`: where outcomes go (summary, report, failure lines) and the
+//!   early stops they bring.
+//! - `dry_run.rs`: `--dry-run`, the plan printed instead of fetched.
+
+mod dry_run;
+mod feed;
+mod open;
+mod sink;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Result, anyhow};
+use tokio::sync::mpsc;
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
+
+use crate::annotate::{Annotations, END_GROUP, GROUP};
+use crate::config::{Config, Stops};
+use crate::error::FailureKind;
+use crate::fetch::{Step, Task};
+use crate::limit::{ByteBudget, ByteRate};
+use crate::outcome::Failure;
+use crate::plan::{Planned, Planner};
+use crate::progress::Progress;
+use crate::redact::masked;
+use crate::report::{Interrupt, Summary};
+use crate::scheduler::Scheduler;
+use crate::session::{self, Ctx, MoreConnections, Shared};
+use crate::settings::{Deadline, ProgressMode};
+use crate::slots::Slots;
+use crate::workers;
+
+pub(crate) use self::dry_run::dry_run;
+use self::feed::{Batch, not_started, spawn_planner};
+use self::open::Opened;
+use self::sink::{Sink, Stop};
+
+/// With `--per-host`, how many planned downloads may wait for their host
+/// while others start (memory: one `Job` each).
+const LOOK_AHEAD: usize = 1024;
+
+/// Runs a whole download session: [`start`], [`drive`] until the input is
+/// done or `stop` (a signal, turned into an [`Interrupt`] by `main.rs`; a
+/// test's timer) or a stop condition ends it, then [`shutdown`].
+pub(crate) async fn run(
+    config: Config,
+    progress: &mut Progress,
+    stop: impl Future<Output = Interrupt>,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let mut run = start(config, progress)?;
+    if run.sink.grouped {
+        progress.println(GROUP);
+    }
+    progress.start();
+    drive(&mut run, progress, stop).await;
+    Ok(shutdown(run, progress, started).await)
+}
+
+/// A session under way: the scheduler, where outcomes go, and the planned
+/// jobs not yet started.
+struct Run {
+    /// `-q`: no summary line.
+    quiet: bool,
+    sched: Scheduler,
+    sink: Sink,
+    planned: mpsc::Receiver<Batch>,
+    /// Jobs received from the planner, not yet started.
+    pending: VecDeque<Planned>,
+    /// `--split`: files that ask for more connections, as they ask...
+    split_rx: Option<mpsc::UnboundedReceiver<Arc<dyn MoreConnections>>>,
+    /// ...and those still asking.
+    splits: Vec<Arc<dyn MoreConnections>>,
+    /// The planner may still send jobs.
+    input_open: bool,
+    /// Stops the attempts in flight (they keep their `.part`).
+    cancel: CancellationToken,
+    /// `--max-bytes`, counted by the downloads.
+    budget: Option<Arc<ByteBudget>>,
+    /// `--deadline`.
+    deadline: Option<Instant>,
+}
+
+impl Run {
+    /// Starts what may start now: retries whose time has come, then planned
+    /// downloads while there is room (the first one, or with --per-host or
+    /// --rate the first whose host has room). Nothing starts once the run
+    /// is stopping.
+    fn start_ready(&mut self, progress: &Progress) {
+        let Run {
+            sched,
+            sink,
+            pending,
+            deadline,
+            splits,
+            planned,
+            ..
+        } = self;
+        // Checked here as well as waited for in `drive`: a timer may fire a
+        // little late, and nothing may start once the time is up.
+        if sink.stop.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
+            sink.stop = Some(Stop::Budget("--deadline"));
+        }
+        if sink.stop.is_some() {
+            return;
+        }
+        sched.launch_blocked();
+        sched.launch_due();
+        while sink.stop.is_none() && sched.has_room() {
+            let now = Instant::now();
+            let next = pending.iter().position(|p| match p {
+                Planned::Fetch(job) => sched.may_start(&job.url, now),
+                Planned::Done(_) => true,
+            });
+            match next.and_then(|i| pending.remove(i)) {
+                Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
+                Some(Planned::Done(outcome)) => sink.record(outcome, progress),
+                None => break,
+            }
+        }
+        // A file's extra connections get what room is left once no planned
+        // file waits for it.
+        if sched.has_room() && pending.is_empty() && planned.is_empty() {
+            splits.retain(|split| {
+                while sched.has_room() && split.wants_connection() {
+                    if !sched.launch_connection(split) {
+                        return true;
+                    }
+                }
+                split.wants_connection()
+            });
+        }
+    }
+
+    /// Nothing is left: the input is done and no download runs or waits.
+    fn is_done(&self) -> bool {
+        !self.input_open && self.pending.is_empty() && self.sched.is_idle()
+    }
+}
+
+/// Opens what the session holds (`open.rs`), starts the transfer threads
+/// and the planner thread; each part gets its own group of the settings.
+fn start(config: Config, progress: &Progress) -> Result<Run> {
+    let Opened {
+        out,
+        claims,
+        state,
+        report,
+    } = Opened::for_run(&config)?;
+    if !config.display.quiet {
+        let damage = state.as_ref().and_then(|s| s.damage());
+        let insecure = config
+            .downloads
+            .http
+            .insecure
+            .then(|| "TLS certificates are not verified (-k/--insecure)".to_string());
+        for warning in damage
+            .into_iter()
+            .chain(insecure)
+            .chain(config.display.warnings.iter().cloned())
+        {
+            progress.println(&format!("haul: warning: {warning}"));
+        }
+    }
+    let Config {
+        plan,
+        downloads,
+        pace,
+        stops,
+        display,
+        ..
+    } = config;
+    let cancel = CancellationToken::new();
+    let budget = stops.max_bytes.map(|n| Arc::new(ByteBudget::new(n)));
+    let jobs = pace.jobs.get();
+    let threads = workers::count(jobs);
+    let (split_tx, split_rx) = match downloads.split {
+        Some(_) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
+    let make_ctx = {
+        let settings = Arc::new(downloads);
+        let run = session::Run {
+            out: out.clone(),
+            claims: claims.clone(),
+            progress: progress.handle(),
+            cancel: cancel.clone(),
+            shared: Shared {
+                limit: pace.limit_rate.map(|rate| Arc::new(ByteRate::new(rate))),
+                budget: budget.clone(),
+                state: state.clone(),
+                splits: split_tx,
+            },
+        };
+        // Each thread's connections are its own.
+        let idle_per_host = jobs.div_ceil(threads);
+        move || Ctx::new(settings.clone(), run.clone(), idle_per_host)
+    };
+    let workers = workers::start(threads, make_ctx)?;
+    let planned = spawn_planner(Planner::new(plan, out, claims, state), progress)?;
+    Ok(Run {
+        quiet: display.quiet,
+        sched: Scheduler::new(
+            Slots::new(jobs, pace.per_host.map(|n| n.get()), pace.rate),
+            workers,
+        ),
+        sink: Sink {
+            summary: Summary::default(),
+            annotations: display.github_actions.then(Annotations::default),
+            grouped: display.github_actions && display.progress == ProgressMode::Log,
+            retries: HashMap::new(),
+            descriptors_said: false,
+            report,
+            max_failures: stops.max_failures.map(|n| n.get() as u64),
+            stop: None,
+        },
+        planned,
+        pending: VecDeque::new(),
+        split_rx,
+        splits: Vec::new(),
+        input_open: true,
+        cancel,
+        budget,
+        deadline: deadline(&stops),
+    })
+}
+
+/// When `--deadline` stops the run, as an instant.
+fn deadline(stops: &Stops) -> Option<Instant> {
+    stops.deadline.and_then(|d| match d {
+        // `cli.rs` bounds both to 100 years; past the clock's range (never
+        // in practice) there is no deadline to keep.
+        Deadline::After(after) => Instant::now().checked_add(after),
+        // A time already past stops the run at once.
+        Deadline::At(at) => {
+            Instant::now().checked_add(at.duration_since(SystemTime::now()).unwrap_or_default())
+        }
+    })
+}
+
+/// The scheduling loop: retries whose time has come first, then new work
+/// while there is room; then waits for a download to end, a retry's time,
+/// the next batch of jobs, or `stop`.
+async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = Interrupt>) {
+    tokio::pin!(stop);
+    loop {
+        run.start_ready(progress);
+        if run.sink.stop.is_some() || run.is_done() {
+            return;
+        }
+        let Run {
+            sched,
+            sink,
+            pending,
+            planned,
+            input_open,
+            budget,
+            deadline,
+            split_rx,
+            splits,
+            ..
+        } = run;
+        let spent = async {
+            match budget {
+                Some(budget) => budget.spent().await,
+                None => std::future::pending().await,
+            }
+        };
+        let next_wake = sched.next_wake(!pending.is_empty() || !splits.is_empty());
+        tokio::select! {
+            biased;
+            signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
+            () = sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => {
+                sink.stop = Some(Stop::Budget("--deadline"));
+            }
+            () = spent => sink.stop = Some(Stop::Budget("--max-bytes")),
+            Some(step) = sched.next_step(), if sched.is_running() => {
+                match step {
+                    Step::Finished(outcome) => sink.record(outcome, progress),
+                    Step::Connection => {}
+                    Step::Retry { task, wait, pause_host, slow_down, error } => {
+                        // Every attempt at -v; by default a line per host
+                        // at its 1st, 10th, 100th... retry.
+                        if FailureKind::out_of_descriptors(&error) {
+                            tracing::debug!(
+                                "{}: no file descriptor; waiting {:.1}s",
+                                masked(&task.job.url), wait.as_secs_f64()
+                            );
+                        } else {
+                            tracing::info!(
+                                "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
+                                masked(&task.job.url), task.attempts, wait.as_secs_f64()
+                            );
+                        }
+                        sink.note_retry(&task, &error);
+                        if FailureKind::out_of_descriptors(&error) {
+                            sched.short_of_descriptors(Instant::now());
+                        }
+                        if slow_down {
+                            sched.slow_down(&task.job.url, Instant::now());
+                        }
+                        sched.retry_later(task, wait, pause_host);
+                    }
+                }
+            }
+            Some(split) = recv_split(split_rx) => {
+                if !splits.iter().any(|s| Arc::ptr_eq(s, &split)) {
+                    splits.push(split);
+                }
+            }
+            () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
+                if next_wake.is_some() && sched.has_room() => sched.launch_due(),
+            // More jobs when there is room and nothing planned can start:
+            // with --per-host, up to LOOK_AHEAD of them wait for their hosts.
+            batch = planned.recv(), if *input_open && sched.has_room()
+                && (pending.is_empty() || (sched.limits_hosts() && pending.len() < LOOK_AHEAD)) => {
+                match batch {
+                    Some(batch) => pending.extend(batch),
+                    None => *input_open = false,
+                }
+            }
+        }
+    }
+}
+
+/// The next file asking for connections (never, without `--split`).
+async fn recv_split(
+    rx: &mut Option<mpsc::UnboundedReceiver<Arc<dyn MoreConnections>>>,
+) -> Option<Arc<dyn MoreConnections>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stops whatever still runs (attempts in flight flush what they received
+/// to their `.part` and return; the planner thread ends when its channel
+/// closes), records what never finished, and prints the summary.
+async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summary {
+    let done = run.is_done();
+    let Run {
+        quiet,
+        mut sched,
+        mut sink,
+        mut planned,
+        pending,
+        input_open,
+        cancel,
+        ..
+    } = run;
+    match &sink.stop {
+        Some(Stop::Signal(signal)) => sink.summary.interrupted = Some(*signal),
+        Some(Stop::Budget(flag)) => {
+            sink.summary.budget = Some(flag);
+            let line = not_started(flag, &pending, &mut planned, input_open).await;
+            progress.println(&line);
+        }
+        Some(stop) => {
+            sink.summary.stopped_early = !done;
+            if let Stop::Storage(message) = stop {
+                progress.println(&format!("haul: error: {message}; stopping"));
+            }
+        }
+        None => {}
+    }
+    drop(planned);
+    cancel.cancel();
+    let drain = async {
+        while let Some(step) = sched.next_step().await {
+            if let Step::Finished(outcome) = step {
+                sink.record(outcome, progress);
+            }
+        }
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+        sched.abort_all();
+    }
+    for task in sched.take_waiting() {
+        let outcome = task.into_outcome(Failure::new(
+            FailureKind::Cancelled,
+            None,
+            anyhow!("interrupted while waiting to retry"),
+        ));
+        sink.record(outcome, progress);
+    }
+    progress.finish();
+    let mut summary = sink.summary;
+    summary.elapsed = started.elapsed();
+    summary.bytes = progress.stats().bytes.load(Relaxed);
+    if sink.grouped {
+        progress.println(END_GROUP);
+    }
+    if let Some(more) = sink.annotations.as_ref().and_then(Annotations::more) {
+        progress.println(&more);
+    }
+    if !quiet {
+        progress.println(&summary.line());
+    }
+    summary
+}
+
+/// How long stopped downloads get to flush their `.part` files.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
