@@ -226,15 +226,9 @@ impl Config {
                 ReportTarget::File(r.into())
             }
         });
-        let (progress, color) = display(&cli);
         let mut warnings = Vec::new();
         let netrc = netrc(&cli, &mut warnings)?;
         let jobs = fit_jobs(cli.jobs, open_files, &mut warnings);
-        let max_failures = if cli.fail_fast {
-            NonZeroUsize::new(1)
-        } else {
-            cli.max_failures
-        };
         // A list file that cannot be read at all is an input error (exit 2)
         // before anything is fetched, not a failure found half-way through:
         // so each is opened here, and read from that open file later. Last,
@@ -281,24 +275,13 @@ impl Config {
                 rate: cli.rate.map(|r| r.interval),
                 limit_rate: cli.limit_rate,
             },
-            stops: Stops {
-                deadline: cli.deadline,
-                max_bytes: cli.max_bytes,
-                max_failures,
-            },
+            stops: Stops::of(&cli),
             own: OwnFiles {
                 state: cli.state.clone(),
                 report,
                 checksums: cli.checksums.clone(),
             },
-            display: Display {
-                progress,
-                quiet: cli.quiet,
-                verbose: cli.verbose,
-                color,
-                warnings,
-                github_actions: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
-            },
+            display: Display::of(&cli, warnings),
             dir: cli.dir,
         })
     }
@@ -398,25 +381,47 @@ fn check_glob(index: usize, text: &str) -> Result<()> {
     )
 }
 
-/// How progress is shown (bars on a terminal, log lines otherwise, nothing
-/// with `-q`; `--progress` overrides) and whether in colour (`NO_COLOR`).
-fn display(cli: &Cli) -> (ProgressMode, bool) {
-    let stderr_tty = std::io::stderr().is_terminal();
-    let progress = if cli.quiet {
-        ProgressMode::None
-    } else if let Some(mode) = cli.progress {
-        mode
-    } else if stderr_tty {
-        ProgressMode::Bar
-    } else {
-        ProgressMode::Log
-    };
-    // NO_COLOR (set, not empty) wins; CLICOLOR_FORCE (set, not 0) colours
-    // even what is not a terminal (https://no-color.org, bixense.com/clicolors).
-    let set = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    let forced = set("CLICOLOR_FORCE").is_some_and(|v| v != "0");
-    let color = (stderr_tty || forced) && set("NO_COLOR").is_none();
-    (progress, color)
+impl Stops {
+    fn of(cli: &Cli) -> Stops {
+        Stops {
+            deadline: cli.deadline,
+            max_bytes: cli.max_bytes,
+            max_failures: match cli.fail_fast {
+                true => NonZeroUsize::new(1),
+                false => cli.max_failures,
+            },
+        }
+    }
+}
+
+impl Display {
+    /// How progress is shown (bars on a terminal, log lines otherwise,
+    /// nothing with `-q`; `--progress` overrides) and whether in colour
+    /// (`NO_COLOR`).
+    fn of(cli: &Cli, warnings: Vec<String>) -> Display {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let progress = if cli.quiet {
+            ProgressMode::None
+        } else if let Some(mode) = cli.progress {
+            mode
+        } else if stderr_tty {
+            ProgressMode::Bar
+        } else {
+            ProgressMode::Log
+        };
+        // NO_COLOR (set, not empty) wins; CLICOLOR_FORCE (set, not 0) colours
+        // even what is not a terminal (https://no-color.org, bixense.com/clicolors).
+        let set = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        let forced = set("CLICOLOR_FORCE").is_some_and(|v| v != "0");
+        Display {
+            progress,
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+            color: (stderr_tty || forced) && set("NO_COLOR").is_none(),
+            warnings,
+            github_actions: std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+        }
+    }
 }
 
 /// The `.netrc` to use: `--netrc-file FILE` (which must be readable), or

@@ -18,7 +18,9 @@
 //! - `resume.rs`: the note on a `.part`, which `.part` may be continued, and
 //!   whether an answer proves the recorded version.
 //! - `part.rs`: the temp file, its writes and its rename.
-//! - `split/`: one file over several connections.
+//! - `stream.rs`: a body on one connection into its `.part`.
+//! - `split/`: one file over several connections (`split/entry.rs`: when,
+//!   and the way there and back).
 
 mod body;
 mod destination;
@@ -27,29 +29,25 @@ mod part;
 mod request;
 mod resume;
 mod split;
+mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
-use bytes::Bytes;
-use reqwest::header::{ACCEPT_RANGES, ETAG, HeaderMap, LAST_MODIFIED};
-use reqwest::{Response, StatusCode};
-use sha2::{Digest, Sha256};
+use reqwest::Response;
+use reqwest::header::{ETAG, LAST_MODIFIED};
 
-use self::body::{BodyError, Sink, Taken, cancelled};
 use self::destination::{Destination, destination, verify_existing};
 use self::finish::{Saved, finish, finish_from_part};
-use self::part::PartFile;
 use self::request::{Checked, check_status, request};
-use self::resume::{Note, Ranges, Resumable, open_resumable};
-use crate::digest::{digest_from_disk, hash_prefix};
+use self::resume::{Resumable, open_resumable};
+use self::split::entry::{over_connections, split_plan};
+use self::stream::{Body, open_part, stream_body};
 use crate::error::FailureKind;
 use crate::naming::part_path;
 use crate::outcome::{Done, Failure, Outcome};
 use crate::plan::Job;
-use crate::progress::{FileBar, SLOW_FILE};
 use crate::redact::masked;
 use crate::retry::Budget;
 use crate::session::Ctx;
@@ -327,262 +325,4 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
         resumable,
         total,
     }))
-}
-
-/// How a file goes over several connections: how many, its size, where
-/// the first answer's body starts, and the version every range must prove.
-struct SplitPlan {
-    mode: crate::settings::Split,
-    size: u64,
-    from: u64,
-    note: Note,
-}
-
-/// Whether this answer's file goes over several connections: with
-/// `--split` (or a `.part` written that way), a known size, and either a
-/// proven range answer or a whole answer that offers ranges and names its
-/// version; and enough bytes missing for two ranges of `--min-split-size`
-/// (a `.part` with holes is continued this way whatever is missing).
-fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
-    let resumable = answer.resumable.as_ref();
-    let sparse = resumable.is_some_and(|r| matches!(r.note.ranges(), Ranges::Sparse { .. }));
-    let mode = ctx
-        .settings
-        .split
-        .or(sparse.then_some(crate::settings::Split::Fixed(1)))?;
-    let size = answer.total?;
-    let min = ctx.settings.min_split_size;
-    let (from, note) = match resumable {
-        Some(r) => (r.len, r.note.clone()),
-        None => {
-            let headers = answer.response.headers();
-            let ranges = headers
-                .get(ACCEPT_RANGES)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
-            if answer.response.status() != StatusCode::OK || !ranges {
-                return None;
-            }
-            (0, Note::for_answer(job.url.as_str(), headers)?)
-        }
-    };
-    (sparse || size.saturating_sub(from) >= min.saturating_mul(2)).then_some(SplitPlan {
-        mode,
-        size,
-        from,
-        note,
-    })
-}
-
-/// Fetches the file over several connections (`split/`), then checks
-/// and renames it as [`finish`] does.
-async fn over_connections(
-    ctx: &Ctx,
-    job: &Job,
-    name: &str,
-    answer: Answer,
-    plan: SplitPlan,
-    saved: Saved,
-) -> Attempted {
-    let Answer {
-        response,
-        rel,
-        resumable,
-        ..
-    } = answer;
-    let status = saved.status.as_u16();
-    let fail = |e: anyhow::Error| Failure::new(FailureKind::of_write(&e), Some(status), e);
-    let part = part_path(&rel);
-    let opened = match resumable {
-        Some(r) => positioned(r.file).map_err(|e| {
-            fail(e.context(format!(
-                "cannot reopen {}",
-                ctx.out.display(&part).display()
-            )))
-        }),
-        None => ctx.out.create(&part).map_err(fail),
-    };
-    let file = match opened {
-        Ok(file) => file,
-        Err(failure) => return Attempted::Done(Err(failure)),
-    };
-    let start = split::Start {
-        url: &job.url,
-        name,
-        shown: ctx.out.display(&part).display().to_string(),
-        file,
-        note: plan.note,
-        size: plan.size,
-        from: plan.from,
-    };
-    let ended = split::download(ctx, start, plan.mode, response).await;
-    let (file, connections) = match ended {
-        split::Outcome::Complete { file, connections } => (file, connections),
-        split::Outcome::Restart { file, why } => {
-            tracing::debug!(
-                "{}: {why:#}; starting over on one connection",
-                masked(&job.url)
-            );
-            if let Err(err) = ctx.out.remove_own(&file, &part) {
-                tracing::warn!("{err:#}");
-            }
-            return Attempted::Restart;
-        }
-        split::Outcome::Failed {
-            file,
-            failure,
-            empty,
-        } => {
-            if empty && let Err(err) = ctx.out.remove_own(&file, &part) {
-                tracing::warn!("{err:#}");
-            }
-            return Attempted::Done(Err(failure.with_status(status)));
-        }
-    };
-    let result = async {
-        // The bytes came in no fixed order: the digest is taken from the
-        // disk, once.
-        let (file, digest) = digest_from_disk(file, plan.size, job.sha256.is_some())
-            .await
-            .map_err(fail)?;
-        let part = PartFile::append(&ctx.out, rel, file, plan.size);
-        let saved = Saved {
-            digest,
-            connections: Some(connections),
-            ..saved
-        };
-        finish(ctx, part, job, saved)
-    }
-    .await;
-    Attempted::Done(result)
-}
-
-/// A `.part` opened to append, made fit for positioned writes (`pwrite`
-/// ignores the offset on a file opened with `O_APPEND`).
-fn positioned(file: std::fs::File) -> anyhow::Result<std::fs::File> {
-    let flags = rustix::fs::fcntl_getfl(&file)?;
-    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::APPEND)?;
-    Ok(file)
-}
-
-/// The `.part` to write to (the proven one continued, or a fresh one) and
-/// the hasher, already fed the bytes the `.part` holds.
-async fn open_part<'a>(
-    ctx: &'a Ctx,
-    job: &Job,
-    rel: PathBuf,
-    resumable: Option<Resumable>,
-    headers: &HeaderMap,
-) -> Result<(PartFile<'a>, Option<Sha256>), Failure> {
-    let Some(r) = resumable else {
-        let note = Note::for_answer(job.url.as_str(), headers);
-        let hasher = job.sha256.map(|_| Sha256::new());
-        return Ok((PartFile::fresh(&ctx.out, rel, note), hasher));
-    };
-    if job.sha256.is_none() {
-        return Ok((PartFile::append(&ctx.out, rel, r.file, r.len), None));
-    }
-    // The digest covers every byte of the file, the earlier ones too.
-    let (file, hasher) = hash_prefix(r.file, r.len)
-        .await
-        .map_err(|e| Failure::new(FailureKind::of_write(&e), None, e))?;
-    Ok((PartFile::append(&ctx.out, rel, file, r.len), Some(hasher)))
-}
-
-/// An answer's body on its way into its `.part`.
-struct Body<'a> {
-    response: Response,
-    part: PartFile<'a>,
-    hasher: Option<Sha256>,
-    /// The file's whole length, when the answer says it.
-    total: Option<u64>,
-}
-
-/// A download on one connection as a [`Sink`]: its `.part`, the digest
-/// taken on the way, and its progress line (given once it runs a while).
-struct PartSink<'a, 'c> {
-    ctx: &'c Ctx,
-    name: &'c str,
-    part: PartFile<'a>,
-    hasher: Option<Sha256>,
-    total: Option<u64>,
-    bar: Option<FileBar>,
-    started: Instant,
-}
-
-impl Sink for PartSink<'_, '_> {
-    fn put(&mut self, chunk: Bytes) -> Result<Taken, BodyError> {
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&chunk);
-        }
-        if self.bar.is_none()
-            && self.ctx.progress.shows_bars()
-            && self.started.elapsed() >= SLOW_FILE
-        {
-            // A download that takes a while gets its line, whatever its size.
-            self.bar = self.ctx.progress.file_bar(self.name, self.total, true);
-            if let Some(bar) = &self.bar {
-                bar.inc(self.part.len());
-            }
-        }
-        if let Some(bar) = &self.bar {
-            bar.inc(chunk.len() as u64);
-        }
-        let bytes = chunk.len();
-        self.part.write(chunk).map_err(BodyError::Write)?;
-        Ok(Taken { bytes, more: true })
-    }
-}
-
-/// Streams the body into the `.part` until it ends, stalls, is cut or the
-/// run stops; the bytes received are kept for a later resume when it fails.
-async fn stream_body<'a>(
-    ctx: &Ctx,
-    job: &Job,
-    name: &str,
-    incoming: Body<'a>,
-) -> Result<(PartFile<'a>, Option<[u8; 32]>), Failure> {
-    let Body {
-        mut response,
-        part,
-        hasher,
-        total,
-    } = incoming;
-    let status = response.status().as_u16();
-    let bar = ctx.progress.file_bar(name, total, false);
-    if let Some(bar) = &bar {
-        bar.inc(part.len());
-    }
-    let mut sink = PartSink {
-        ctx,
-        name,
-        part,
-        hasher,
-        total,
-        bar,
-        started: Instant::now(),
-    };
-    let result = match body::read(ctx, &job.url, &mut response, None, &mut sink).await {
-        Ok(_) => match total {
-            Some(expected) if sink.part.len() != expected => Err(BodyError::Network(anyhow!(
-                "truncated: received {} of {expected} bytes",
-                sink.part.len()
-            ))),
-            _ => Ok(()),
-        },
-        Err(error) => Err(error),
-    };
-    let PartSink { part, hasher, .. } = sink;
-    let Err(error) = result else {
-        return Ok((part, hasher.map(|h| h.finalize().into())));
-    };
-    let bytes = part.len();
-    // Every byte received is kept for a later resume.
-    part.abandon(true);
-    let (kind, error) = match error {
-        BodyError::Network(e) => (FailureKind::Network, e),
-        BodyError::Write(e) => (FailureKind::of_write(&e), e),
-        BodyError::Cancelled => return Err(cancelled().with_bytes(bytes)),
-    };
-    Err(Failure::new(kind, Some(status), error).with_bytes(bytes))
 }

@@ -168,19 +168,7 @@ fn start(config: Config, progress: &Progress) -> Result<Run> {
         report,
     } = Opened::for_run(&config)?;
     if !config.display.quiet {
-        let damage = state.as_ref().and_then(|s| s.damage());
-        let insecure = config
-            .downloads
-            .http
-            .insecure
-            .then(|| "TLS certificates are not verified (-k/--insecure)".to_string());
-        for warning in damage
-            .into_iter()
-            .chain(insecure)
-            .chain(config.display.warnings.iter().cloned())
-        {
-            progress.println(&format!("haul: warning: {warning}"));
-        }
+        say_warnings(&config, state.as_deref(), progress);
     }
     let Config {
         plan,
@@ -248,6 +236,24 @@ fn start(config: Config, progress: &Progress) -> Result<Run> {
     })
 }
 
+/// What a run says before it starts: a damaged `--state`, `-k`, and the
+/// flags' own warnings.
+fn say_warnings(config: &Config, state: Option<&crate::state::State>, progress: &Progress) {
+    let damage = state.and_then(|s| s.damage());
+    let insecure = config
+        .downloads
+        .http
+        .insecure
+        .then(|| "TLS certificates are not verified (-k/--insecure)".to_string());
+    for warning in damage
+        .into_iter()
+        .chain(insecure)
+        .chain(config.display.warnings.iter().cloned())
+    {
+        progress.println(&format!("haul: warning: {warning}"));
+    }
+}
+
 /// When `--deadline` stops the run, as an instant.
 fn deadline(stops: &Stops) -> Option<Instant> {
     stops.deadline.and_then(|d| match d {
@@ -302,27 +308,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                     Step::Finished(outcome) => sink.record(outcome, progress),
                     Step::Connection => {}
                     Step::Retry { task, wait, pause_host, slow_down, error } => {
-                        // Every attempt at -v; by default a line per host
-                        // at its 1st, 10th, 100th... retry.
-                        if FailureKind::out_of_descriptors(&error) {
-                            tracing::debug!(
-                                "{}: no file descriptor; waiting {:.1}s",
-                                masked(&task.job.url), wait.as_secs_f64()
-                            );
-                        } else {
-                            tracing::info!(
-                                "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
-                                masked(&task.job.url), task.attempts, wait.as_secs_f64()
-                            );
-                        }
-                        sink.note_retry(&task, &error);
-                        if FailureKind::out_of_descriptors(&error) {
-                            sched.short_of_descriptors(Instant::now());
-                        }
-                        if slow_down {
-                            sched.slow_down(&task.job.url, Instant::now());
-                        }
-                        sched.retry_later(task, wait, pause_host);
+                        retry_later(sched, sink, task, wait, pause_host, slow_down, &error);
                     }
                 }
             }
@@ -344,6 +330,44 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             }
         }
     }
+}
+
+/// A failed attempt waits for its retry: said (every attempt at -v; by
+/// default a line per host at its 1st, 10th, 100th... retry), counted,
+/// and parked in the scheduler, which slows its host down when the server
+/// asked for that and starts fewer at once when descriptors ran out.
+fn retry_later(
+    sched: &mut Scheduler,
+    sink: &mut Sink,
+    task: Task,
+    wait: Duration,
+    pause_host: bool,
+    slow_down: bool,
+    error: &anyhow::Error,
+) {
+    let short_of_descriptors = FailureKind::out_of_descriptors(error);
+    if short_of_descriptors {
+        tracing::debug!(
+            "{}: no file descriptor; waiting {:.1}s",
+            masked(&task.job.url),
+            wait.as_secs_f64()
+        );
+    } else {
+        tracing::info!(
+            "{}: attempt {} failed: {error:#}; retrying in {:.1}s",
+            masked(&task.job.url),
+            task.attempts,
+            wait.as_secs_f64()
+        );
+    }
+    sink.note_retry(&task, error);
+    if short_of_descriptors {
+        sched.short_of_descriptors(Instant::now());
+    }
+    if slow_down {
+        sched.slow_down(&task.job.url, Instant::now());
+    }
+    sched.retry_later(task, wait, pause_host);
 }
 
 /// The next file asking for connections (never, without `--split`).

@@ -20,394 +20,52 @@
 //! version, and the whole file starts over from zero on one connection
 //! ([`Ended::Restart`]). The `.part`'s note lists the complete ranges, so
 //! a later attempt or run fetches only what is missing; it claims only
-//! bytes already synced to disk ([`Journal`]: at most one sync a second,
+//! bytes already synced to disk (`shared.rs`: at most one sync a second,
 //! off the transfer thread, and one when the download stops), so a power
 //! loss cannot leave a note vouching for zeros. What it does not do: the
 //! checks and the rename of the whole file (`fetch/mod.rs`), or decide
 //! retries.
 //!
+//! - `entry.rs`: whether an attempt's file goes this way, and the way
+//!   there and back.
+//! - `mod.rs`: the download from start to end (set up, the first
+//!   connection, growing, winding down) and a connection the runner starts.
+//! - `file.rs`: the file as its connections and the runner share it (the
+//!   bookkeeping under one lock, the connections counted).
+//! - `range.rs`: one range: its request, the checks on its answer, its
+//!   body into the file.
+//! - `shared.rs`: the `.part` they share and its note, synced.
 //! - `work.rs`: which bytes are done, being fetched, or free to take (pure
 //!   bookkeeping: no byte goes to two writers).
 //! - `auto.rs`: how many connections `--split auto` gives a file.
 
 use std::fs::File;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::anyhow;
-use bytes::Bytes;
-use reqwest::header::{IF_RANGE, RANGE};
-use reqwest::{Response, StatusCode};
+use reqwest::Response;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 mod auto;
+pub(super) mod entry;
+mod file;
+mod range;
 mod shared;
 mod work;
 
+use self::file::{Ended, Inner, Split};
+use self::range::Fetched;
 use self::shared::SharedPart;
 use self::work::Work;
-use super::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
-use super::request::{base_request, send_request};
-use super::resume::{ContentRange, Note, Ranges};
+use super::body::cancelled;
+use super::resume::{Note, Ranges};
 use crate::error::FailureKind;
 use crate::outcome::Failure;
-use crate::progress::FileBar;
 use crate::redact::masked;
 use crate::session::{Ctx, MoreConnections};
 use crate::settings::Split as SplitMode;
-
-/// The note is brought up to date at least this often while bytes come.
-const NOTE_EVERY: Duration = Duration::from_secs(1);
-
-/// A file being fetched over several connections, shared by them and the
-/// runner.
-struct Split {
-    url: Url,
-    /// The version every answer must prove (its ranges are not used).
-    note: Note,
-    size: u64,
-    /// The `.part`'s shared descriptor and its note.
-    part: Arc<SharedPart>,
-    /// `DEST.part` as shown in messages.
-    shown: String,
-    min: u64,
-    auto: bool,
-    /// The answers come over HTTP/2 (or later): the ranges a transfer
-    /// thread fetches are streams on that thread's one connection.
-    multiplexed: bool,
-    inner: Mutex<Inner>,
-    /// A connection ended or gave work back: the first one looks again.
-    changed: tokio::sync::Notify,
-    /// Cancelled when the file stops (a new version, a failure): every
-    /// connection stops at once, not at its next byte.
-    stopped: CancellationToken,
-    bar: Option<FileBar>,
-    name: String,
-}
-
-struct Inner {
-    work: Work,
-    ended: Option<Ended>,
-    /// Connections the runner may still start for this file.
-    wanted: u32,
-    /// Ranges being fetched now (a connection each over HTTP/1.1), the
-    /// first included.
-    open: u32,
-    /// The transfer thread of each range being fetched: over HTTP/2 the
-    /// ranges of one thread share its connection.
-    threads: Vec<std::thread::ThreadId>,
-    /// The most connections open at once.
-    most: u32,
-    noted_at: Instant,
-}
-
-/// Why the connections stopped before the file was whole.
-enum Ended {
-    /// An answer of another version: start the file over from zero.
-    Restart(anyhow::Error),
-    /// The first connection failed, a write failed, or the run stops.
-    Failed(Failure),
-    /// The download is over: a connection started late does nothing.
-    Closed,
-}
-
-/// One connection's range of the file as a body [`Sink`]: each chunk goes
-/// to the offsets the bookkeeping reserves for the range, until the range
-/// is done or taken over.
-struct RangeSink<'a> {
-    split: &'a Split,
-    id: u64,
-}
-
-impl Sink for RangeSink<'_> {
-    fn put(&mut self, mut chunk: Bytes) -> Result<Taken, BodyError> {
-        let split = self.split;
-        let mut bytes = 0;
-        while !chunk.is_empty() {
-            let Some((at, n)) = split.reserve(self.id, chunk.len()) else {
-                return Ok(Taken { bytes, more: false });
-            };
-            let piece = chunk.split_to(n);
-            split.part.write_at(&piece, at).map_err(|e| {
-                BodyError::Write(
-                    anyhow::Error::new(e).context(format!("cannot write {}", split.shown)),
-                )
-            })?;
-            split.written(at, at + n as u64);
-            if let Some(bar) = &split.bar {
-                bar.inc(n as u64);
-            }
-            bytes += n;
-        }
-        Ok(Taken { bytes, more: true })
-    }
-}
-
-/// What a connection got for one range.
-enum Fetched {
-    /// The range is written (or was taken over by another connection).
-    Done,
-    /// The server ignores ranges: no more connections.
-    NoRanges,
-    Failed(Failure),
-}
-
-impl MoreConnections for Split {
-    fn url(&self) -> &Url {
-        &self.url
-    }
-
-    fn wants_connection(&self) -> bool {
-        let inner = self.lock();
-        inner.ended.is_none() && inner.wanted > 0 && inner.work.has_work(self.min)
-    }
-
-    fn starting(&self) {
-        let mut inner = self.lock();
-        inner.wanted = inner.wanted.saturating_sub(1);
-    }
-
-    fn connection(self: Arc<Self>, ctx: Arc<Ctx>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(connection(ctx, self))
-    }
-}
-
-impl Split {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A range fetcher starts on this transfer thread.
-    fn connect(&self) {
-        let mut inner = self.lock();
-        inner.open += 1;
-        inner.threads.push(std::thread::current().id());
-        let connections = self.connections(&inner);
-        inner.most = inner.most.max(connections);
-        drop(inner);
-        if let Some(bar) = &self.bar {
-            bar.connections(&self.name, connections);
-        }
-    }
-
-    /// A range fetcher of this transfer thread ends.
-    fn disconnect(&self) {
-        let mut inner = self.lock();
-        inner.open -= 1;
-        let thread = std::thread::current().id();
-        if let Some(i) = inner.threads.iter().position(|t| *t == thread) {
-            inner.threads.swap_remove(i);
-        }
-        let connections = self.connections(&inner);
-        drop(inner);
-        if let Some(bar) = &self.bar {
-            bar.connections(&self.name, connections.max(1));
-        }
-        self.changed.notify_one();
-    }
-
-    fn connections(&self, inner: &Inner) -> u32 {
-        connections(self.multiplexed, &inner.threads)
-    }
-
-    /// A range answer was whole (of the same version): the server ignores
-    /// ranges. No more connections; the first answer, if it is still being
-    /// read, is read to the end of the file.
-    fn no_ranges(&self) {
-        let mut inner = self.lock();
-        inner.wanted = 0;
-        inner.work.read_on(self.size);
-    }
-
-    /// Stops every connection (the first reason wins).
-    fn end(&self, why: Ended) {
-        let mut inner = self.lock();
-        if inner.ended.is_none() {
-            inner.ended = Some(why);
-        }
-        inner.wanted = 0;
-        drop(inner);
-        self.stopped.cancel();
-        self.changed.notify_one();
-    }
-
-    /// The next range for a connection (see [`Work::take`]); none once the
-    /// file stopped.
-    fn take(&self) -> Option<(u64, u64, u64)> {
-        let mut inner = self.lock();
-        if inner.ended.is_some() {
-            return None;
-        }
-        inner.work.take(self.min)
-    }
-
-    /// Up to `want` bytes of range `id` to write, and where: `None` when
-    /// the range is done (or was taken over) or the file stops.
-    fn reserve(&self, id: u64, want: usize) -> Option<(u64, usize)> {
-        let mut inner = self.lock();
-        if inner.ended.is_some() {
-            return None;
-        }
-        inner.work.reserve(id, want)
-    }
-
-    /// Bytes `start..end` are written (not yet synced).
-    fn written(&self, start: u64, end: u64) {
-        let mut inner = self.lock();
-        inner.work.written(start, end);
-        if inner.noted_at.elapsed() >= NOTE_EVERY {
-            inner.noted_at = Instant::now();
-            let done = inner.work.done().to_vec();
-            drop(inner);
-            self.part.advance(done);
-        }
-    }
-
-    /// Range `id` ends: what it did not receive goes back to the others.
-    fn release(&self, id: u64) {
-        let mut inner = self.lock();
-        inner.work.release(id);
-        drop(inner);
-        self.changed.notify_one();
-    }
-
-    /// Fetches one range on this connection (a new request).
-    async fn fetch_range(&self, ctx: &Ctx, (id, start, end): (u64, u64, u64)) -> Fetched {
-        let request = base_request(ctx, &self.url)
-            .header(RANGE, format!("bytes={start}-{}", end - 1))
-            .header(IF_RANGE, self.note.if_range());
-        let sent = tokio::select! {
-            sent = send_request(ctx, &self.url, request) => sent,
-            () = self.stopped.cancelled() => {
-                self.release(id);
-                return Fetched::Done;
-            }
-        };
-        let response = match sent {
-            Ok(response) => response,
-            Err(failure) => {
-                self.release(id);
-                return Fetched::Failed(failure);
-            }
-        };
-        let status = response.status();
-        let headers = response.headers();
-        let proven = self.note.proves(headers);
-        match status {
-            StatusCode::PARTIAL_CONTENT
-                if proven && exact_range(&response) == Some((start, end - 1, self.size)) => {}
-            StatusCode::OK if proven => {
-                self.release(id);
-                return Fetched::NoRanges;
-            }
-            _ if status.is_success() => {
-                // Another version (or a range not as asked): nothing of it
-                // may join the bytes already there.
-                let why = anyhow!(
-                    "the answer to a range request ({status}) is not of the version being fetched"
-                );
-                self.release(id);
-                self.end(Ended::Restart(why));
-                return Fetched::Done;
-            }
-            _ => {
-                self.release(id);
-                let code = status.as_u16();
-                let failure = Failure::new(
-                    FailureKind::Http(code),
-                    Some(code),
-                    anyhow!("HTTP {status}"),
-                );
-                return Fetched::Failed(failure);
-            }
-        }
-        self.pump(ctx, id, response).await
-    }
-
-    /// Writes the body of range `id` at its offsets until the range is
-    /// done, taken over, or the file stops.
-    async fn pump(&self, ctx: &Ctx, id: u64, mut response: Response) -> Fetched {
-        let status = response.status().as_u16();
-        let mut sink = RangeSink { split: self, id };
-        let read = body::read(
-            ctx,
-            &self.url,
-            &mut response,
-            Some(&self.stopped),
-            &mut sink,
-        )
-        .await;
-        let result = match read {
-            Ok(BodyEnd::Whole) if self.remaining(id) > 0 => Err(BodyError::Network(anyhow!(
-                "truncated: the range ended early"
-            ))),
-            Ok(_) => Ok(()),
-            Err(error) => Err(error),
-        };
-        self.release(id);
-        match result {
-            Ok(()) => Fetched::Done,
-            Err(BodyError::Network(e)) => {
-                Fetched::Failed(Failure::new(FailureKind::Network, Some(status), e))
-            }
-            Err(BodyError::Write(e)) => {
-                let failure = Failure::new(FailureKind::of_write(&e), Some(status), e);
-                self.end(Ended::Failed(failure.with_bytes(self.received())));
-                Fetched::Done
-            }
-            Err(BodyError::Cancelled) => {
-                self.end(Ended::Failed(cancelled().with_bytes(self.received())));
-                Fetched::Done
-            }
-        }
-    }
-
-    /// Bytes of the file on disk.
-    fn received(&self) -> u64 {
-        self.lock().work.received()
-    }
-
-    /// Bytes range `id` has yet to receive (0 once it is gone).
-    fn remaining(&self, id: u64) -> u64 {
-        self.lock().work.remaining(id)
-    }
-
-    /// What `--split auto` looks at.
-    fn sample(&self) -> auto::Sample {
-        let inner = self.lock();
-        auto::Sample {
-            open: inner.open,
-            flowing: inner.work.flowing(),
-            has_work: inner.work.has_work(self.min),
-            bytes: inner.work.received(),
-        }
-    }
-}
-
-/// Connections open for ranges fetched on `threads` (a transfer thread
-/// each): one per range over HTTP/1.1, one per transfer thread over HTTP/2,
-/// whose client keeps one connection to the host and sends the thread's
-/// ranges as streams on it.
-fn connections<T: PartialEq>(multiplexed: bool, threads: &[T]) -> u32 {
-    let n = if multiplexed {
-        (0..threads.len())
-            .filter(|&i| !threads[..i].contains(&threads[i]))
-            .count()
-    } else {
-        threads.len()
-    };
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// `Content-Range: bytes A-B/SIZE` → `(A, B, SIZE)`.
-fn exact_range(response: &Response) -> Option<(u64, u64, u64)> {
-    let range = ContentRange::of(response.headers())?;
-    let (first, last) = range.range?;
-    Some((first, last, range.size?))
-}
 
 /// How a file over several connections may begin: the first connection's
 /// answer and the `.part` it continues.
@@ -720,18 +378,4 @@ async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
         }
     }
     split.disconnect();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::connections;
-
-    #[test]
-    fn over_http2_the_ranges_of_one_thread_are_one_connection() {
-        let threads = ["a", "b", "a", "a", "c", "b"];
-        assert_eq!(connections(false, &threads), 6);
-        assert_eq!(connections(true, &threads), 3);
-        assert_eq!(connections(true, &["a"; 16]), 1);
-        assert_eq!(connections::<&str>(true, &[]), 0);
-    }
 }

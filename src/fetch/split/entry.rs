@@ -1,0 +1,156 @@
+//! Where an attempt meets `--split`: whether the answer's file goes over
+//! several connections ([`split_plan`]), and the way there and back
+//! ([`over_connections`]): the `.part` opened for positioned writes, the
+//! download over several connections, then the digest taken from the disk
+//! and the same checks and rename as a download on one connection.
+
+use reqwest::StatusCode;
+use reqwest::header::ACCEPT_RANGES;
+
+use crate::digest::digest_from_disk;
+use crate::error::FailureKind;
+use crate::fetch::finish::{Saved, finish};
+use crate::fetch::part::PartFile;
+use crate::fetch::resume::{Note, Ranges};
+use crate::fetch::{Answer, Attempted};
+use crate::naming::part_path;
+use crate::outcome::Failure;
+use crate::plan::Job;
+use crate::redact::masked;
+use crate::session::Ctx;
+
+/// How a file goes over several connections: how many, its size, where
+/// the first answer's body starts, and the version every range must prove.
+pub(in crate::fetch) struct SplitPlan {
+    mode: crate::settings::Split,
+    size: u64,
+    from: u64,
+    note: Note,
+}
+
+/// Whether this answer's file goes over several connections: with
+/// `--split` (or a `.part` written that way), a known size, and either a
+/// proven range answer or a whole answer that offers ranges and names its
+/// version; and enough bytes missing for two ranges of `--min-split-size`
+/// (a `.part` with holes is continued this way whatever is missing).
+pub(in crate::fetch) fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
+    let resumable = answer.resumable.as_ref();
+    let sparse = resumable.is_some_and(|r| matches!(r.note.ranges(), Ranges::Sparse { .. }));
+    let mode = ctx
+        .settings
+        .split
+        .or(sparse.then_some(crate::settings::Split::Fixed(1)))?;
+    let size = answer.total?;
+    let min = ctx.settings.min_split_size;
+    let (from, note) = match resumable {
+        Some(r) => (r.len, r.note.clone()),
+        None => {
+            let headers = answer.response.headers();
+            let ranges = headers
+                .get(ACCEPT_RANGES)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
+            if answer.response.status() != StatusCode::OK || !ranges {
+                return None;
+            }
+            (0, Note::for_answer(job.url.as_str(), headers)?)
+        }
+    };
+    (sparse || size.saturating_sub(from) >= min.saturating_mul(2)).then_some(SplitPlan {
+        mode,
+        size,
+        from,
+        note,
+    })
+}
+
+/// Fetches the file over several connections (`split/`), then checks
+/// and renames it as [`finish`] does.
+pub(in crate::fetch) async fn over_connections(
+    ctx: &Ctx,
+    job: &Job,
+    name: &str,
+    answer: Answer,
+    plan: SplitPlan,
+    saved: Saved,
+) -> Attempted {
+    let Answer {
+        response,
+        rel,
+        resumable,
+        ..
+    } = answer;
+    let status = saved.status.as_u16();
+    let fail = |e: anyhow::Error| Failure::new(FailureKind::of_write(&e), Some(status), e);
+    let part = part_path(&rel);
+    let opened = match resumable {
+        Some(r) => positioned(r.file).map_err(|e| {
+            fail(e.context(format!(
+                "cannot reopen {}",
+                ctx.out.display(&part).display()
+            )))
+        }),
+        None => ctx.out.create(&part).map_err(fail),
+    };
+    let file = match opened {
+        Ok(file) => file,
+        Err(failure) => return Attempted::Done(Err(failure)),
+    };
+    let start = super::Start {
+        url: &job.url,
+        name,
+        shown: ctx.out.display(&part).display().to_string(),
+        file,
+        note: plan.note,
+        size: plan.size,
+        from: plan.from,
+    };
+    let ended = super::download(ctx, start, plan.mode, response).await;
+    let (file, connections) = match ended {
+        super::Outcome::Complete { file, connections } => (file, connections),
+        super::Outcome::Restart { file, why } => {
+            tracing::debug!(
+                "{}: {why:#}; starting over on one connection",
+                masked(&job.url)
+            );
+            if let Err(err) = ctx.out.remove_own(&file, &part) {
+                tracing::warn!("{err:#}");
+            }
+            return Attempted::Restart;
+        }
+        super::Outcome::Failed {
+            file,
+            failure,
+            empty,
+        } => {
+            if empty && let Err(err) = ctx.out.remove_own(&file, &part) {
+                tracing::warn!("{err:#}");
+            }
+            return Attempted::Done(Err(failure.with_status(status)));
+        }
+    };
+    let result = async {
+        // The bytes came in no fixed order: the digest is taken from the
+        // disk, once.
+        let (file, digest) = digest_from_disk(file, plan.size, job.sha256.is_some())
+            .await
+            .map_err(fail)?;
+        let part = PartFile::append(&ctx.out, rel, file, plan.size);
+        let saved = Saved {
+            digest,
+            connections: Some(connections),
+            ..saved
+        };
+        finish(ctx, part, job, saved)
+    }
+    .await;
+    Attempted::Done(result)
+}
+
+/// A `.part` opened to append, made fit for positioned writes (`pwrite`
+/// ignores the offset on a file opened with `O_APPEND`).
+fn positioned(file: std::fs::File) -> anyhow::Result<std::fs::File> {
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::APPEND)?;
+    Ok(file)
+}

@@ -1,0 +1,246 @@
+//! The file being fetched over several connections, as its connections
+//! and the runner share it: the bookkeeping of its ranges (`work.rs`) under
+//! one lock, the connections open and the most at once, how the download
+//! ended, and the runner's side ([`MoreConnections`]: whether it wants
+//! another connection). No I/O but the note's update (`shared.rs`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::auto;
+use super::shared::SharedPart;
+use super::work::Work;
+use crate::fetch::resume::Note;
+use crate::outcome::Failure;
+use crate::progress::FileBar;
+use crate::session::{Ctx, MoreConnections};
+
+/// The note is brought up to date at least this often while bytes come.
+const NOTE_EVERY: Duration = Duration::from_secs(1);
+
+/// A file being fetched over several connections, shared by them and the
+/// runner.
+pub(super) struct Split {
+    pub(super) url: Url,
+    /// The version every answer must prove (its ranges are not used).
+    pub(super) note: Note,
+    pub(super) size: u64,
+    /// The `.part`'s shared descriptor and its note.
+    pub(super) part: Arc<SharedPart>,
+    /// `DEST.part` as shown in messages.
+    pub(super) shown: String,
+    pub(super) min: u64,
+    pub(super) auto: bool,
+    /// The answers come over HTTP/2 (or later): the ranges a transfer
+    /// thread fetches are streams on that thread's one connection.
+    pub(super) multiplexed: bool,
+    pub(super) inner: Mutex<Inner>,
+    /// A connection ended or gave work back: the first one looks again.
+    pub(super) changed: tokio::sync::Notify,
+    /// Cancelled when the file stops (a new version, a failure): every
+    /// connection stops at once, not at its next byte.
+    pub(super) stopped: CancellationToken,
+    pub(super) bar: Option<FileBar>,
+    pub(super) name: String,
+}
+
+pub(super) struct Inner {
+    pub(super) work: Work,
+    pub(super) ended: Option<Ended>,
+    /// Connections the runner may still start for this file.
+    pub(super) wanted: u32,
+    /// Ranges being fetched now (a connection each over HTTP/1.1), the
+    /// first included.
+    pub(super) open: u32,
+    /// The transfer thread of each range being fetched: over HTTP/2 the
+    /// ranges of one thread share its connection.
+    pub(super) threads: Vec<std::thread::ThreadId>,
+    /// The most connections open at once.
+    pub(super) most: u32,
+    pub(super) noted_at: Instant,
+}
+
+/// Why the connections stopped before the file was whole.
+pub(super) enum Ended {
+    /// An answer of another version: start the file over from zero.
+    Restart(anyhow::Error),
+    /// The first connection failed, a write failed, or the run stops.
+    Failed(Failure),
+    /// The download is over: a connection started late does nothing.
+    Closed,
+}
+
+impl MoreConnections for Split {
+    fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn wants_connection(&self) -> bool {
+        let inner = self.lock();
+        inner.ended.is_none() && inner.wanted > 0 && inner.work.has_work(self.min)
+    }
+
+    fn starting(&self) {
+        let mut inner = self.lock();
+        inner.wanted = inner.wanted.saturating_sub(1);
+    }
+
+    fn connection(self: Arc<Self>, ctx: Arc<Ctx>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(super::connection(ctx, self))
+    }
+}
+
+impl Split {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A range fetcher starts on this transfer thread.
+    pub(super) fn connect(&self) {
+        let mut inner = self.lock();
+        inner.open += 1;
+        inner.threads.push(std::thread::current().id());
+        let connections = self.connections(&inner);
+        inner.most = inner.most.max(connections);
+        drop(inner);
+        if let Some(bar) = &self.bar {
+            bar.connections(&self.name, connections);
+        }
+    }
+
+    /// A range fetcher of this transfer thread ends.
+    pub(super) fn disconnect(&self) {
+        let mut inner = self.lock();
+        inner.open -= 1;
+        let thread = std::thread::current().id();
+        if let Some(i) = inner.threads.iter().position(|t| *t == thread) {
+            inner.threads.swap_remove(i);
+        }
+        let connections = self.connections(&inner);
+        drop(inner);
+        if let Some(bar) = &self.bar {
+            bar.connections(&self.name, connections.max(1));
+        }
+        self.changed.notify_one();
+    }
+
+    fn connections(&self, inner: &Inner) -> u32 {
+        connections(self.multiplexed, &inner.threads)
+    }
+
+    /// A range answer was whole (of the same version): the server ignores
+    /// ranges. No more connections; the first answer, if it is still being
+    /// read, is read to the end of the file.
+    pub(super) fn no_ranges(&self) {
+        let mut inner = self.lock();
+        inner.wanted = 0;
+        inner.work.read_on(self.size);
+    }
+
+    /// Stops every connection (the first reason wins).
+    pub(super) fn end(&self, why: Ended) {
+        let mut inner = self.lock();
+        if inner.ended.is_none() {
+            inner.ended = Some(why);
+        }
+        inner.wanted = 0;
+        drop(inner);
+        self.stopped.cancel();
+        self.changed.notify_one();
+    }
+
+    /// The next range for a connection (see [`Work::take`]); none once the
+    /// file stopped.
+    pub(super) fn take(&self) -> Option<(u64, u64, u64)> {
+        let mut inner = self.lock();
+        if inner.ended.is_some() {
+            return None;
+        }
+        inner.work.take(self.min)
+    }
+
+    /// Up to `want` bytes of range `id` to write, and where: `None` when
+    /// the range is done (or was taken over) or the file stops.
+    pub(super) fn reserve(&self, id: u64, want: usize) -> Option<(u64, usize)> {
+        let mut inner = self.lock();
+        if inner.ended.is_some() {
+            return None;
+        }
+        inner.work.reserve(id, want)
+    }
+
+    /// Bytes `start..end` are written (not yet synced).
+    pub(super) fn written(&self, start: u64, end: u64) {
+        let mut inner = self.lock();
+        inner.work.written(start, end);
+        if inner.noted_at.elapsed() >= NOTE_EVERY {
+            inner.noted_at = Instant::now();
+            let done = inner.work.done().to_vec();
+            drop(inner);
+            self.part.advance(done);
+        }
+    }
+
+    /// Range `id` ends: what it did not receive goes back to the others.
+    pub(super) fn release(&self, id: u64) {
+        let mut inner = self.lock();
+        inner.work.release(id);
+        drop(inner);
+        self.changed.notify_one();
+    }
+
+    /// Bytes of the file on disk.
+    pub(super) fn received(&self) -> u64 {
+        self.lock().work.received()
+    }
+
+    /// Bytes range `id` has yet to receive (0 once it is gone).
+    pub(super) fn remaining(&self, id: u64) -> u64 {
+        self.lock().work.remaining(id)
+    }
+
+    /// What `--split auto` looks at.
+    pub(super) fn sample(&self) -> auto::Sample {
+        let inner = self.lock();
+        auto::Sample {
+            open: inner.open,
+            flowing: inner.work.flowing(),
+            has_work: inner.work.has_work(self.min),
+            bytes: inner.work.received(),
+        }
+    }
+}
+
+/// Connections open for ranges fetched on `threads` (a transfer thread
+/// each): one per range over HTTP/1.1, one per transfer thread over HTTP/2,
+/// whose client keeps one connection to the host and sends the thread's
+/// ranges as streams on it.
+fn connections<T: PartialEq>(multiplexed: bool, threads: &[T]) -> u32 {
+    let n = if multiplexed {
+        (0..threads.len())
+            .filter(|&i| !threads[..i].contains(&threads[i]))
+            .count()
+    } else {
+        threads.len()
+    };
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connections;
+
+    #[test]
+    fn over_http2_the_ranges_of_one_thread_are_one_connection() {
+        let threads = ["a", "b", "a", "a", "c", "b"];
+        assert_eq!(connections(false, &threads), 6);
+        assert_eq!(connections(true, &threads), 3);
+        assert_eq!(connections(true, &["a"; 16]), 1);
+        assert_eq!(connections::<&str>(true, &[]), 0);
+    }
+}

@@ -1,0 +1,146 @@
+//! A download on one connection: its `.part` opened (a proven one
+//! continued, with the digest fed the bytes already there, or a fresh
+//! one), and the answer's body streamed into it by the one body loop
+//! (`body.rs`) with the digest taken on the way and the progress line
+//! kept; the bytes received are kept for a later resume when it fails.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use bytes::Bytes;
+use reqwest::Response;
+use reqwest::header::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use super::body::{self, BodyError, Sink, Taken, cancelled};
+use super::part::PartFile;
+use super::resume::{Note, Resumable};
+use crate::digest::hash_prefix;
+use crate::error::FailureKind;
+use crate::outcome::Failure;
+use crate::plan::Job;
+use crate::progress::{FileBar, SLOW_FILE};
+use crate::session::Ctx;
+
+/// The `.part` to write to (the proven one continued, or a fresh one) and
+/// the hasher, already fed the bytes the `.part` holds.
+pub(super) async fn open_part<'a>(
+    ctx: &'a Ctx,
+    job: &Job,
+    rel: PathBuf,
+    resumable: Option<Resumable>,
+    headers: &HeaderMap,
+) -> Result<(PartFile<'a>, Option<Sha256>), Failure> {
+    let Some(r) = resumable else {
+        let note = Note::for_answer(job.url.as_str(), headers);
+        let hasher = job.sha256.map(|_| Sha256::new());
+        return Ok((PartFile::fresh(&ctx.out, rel, note), hasher));
+    };
+    if job.sha256.is_none() {
+        return Ok((PartFile::append(&ctx.out, rel, r.file, r.len), None));
+    }
+    // The digest covers every byte of the file, the earlier ones too.
+    let (file, hasher) = hash_prefix(r.file, r.len)
+        .await
+        .map_err(|e| Failure::new(FailureKind::of_write(&e), None, e))?;
+    Ok((PartFile::append(&ctx.out, rel, file, r.len), Some(hasher)))
+}
+
+/// An answer's body on its way into its `.part`.
+pub(super) struct Body<'a> {
+    pub(super) response: Response,
+    pub(super) part: PartFile<'a>,
+    pub(super) hasher: Option<Sha256>,
+    /// The file's whole length, when the answer says it.
+    pub(super) total: Option<u64>,
+}
+
+/// A download on one connection as a [`Sink`]: its `.part`, the digest
+/// taken on the way, and its progress line (given once it runs a while).
+struct PartSink<'a, 'c> {
+    ctx: &'c Ctx,
+    name: &'c str,
+    part: PartFile<'a>,
+    hasher: Option<Sha256>,
+    total: Option<u64>,
+    bar: Option<FileBar>,
+    started: Instant,
+}
+
+impl Sink for PartSink<'_, '_> {
+    fn put(&mut self, chunk: Bytes) -> Result<Taken, BodyError> {
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&chunk);
+        }
+        if self.bar.is_none()
+            && self.ctx.progress.shows_bars()
+            && self.started.elapsed() >= SLOW_FILE
+        {
+            // A download that takes a while gets its line, whatever its size.
+            self.bar = self.ctx.progress.file_bar(self.name, self.total, true);
+            if let Some(bar) = &self.bar {
+                bar.inc(self.part.len());
+            }
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(chunk.len() as u64);
+        }
+        let bytes = chunk.len();
+        self.part.write(chunk).map_err(BodyError::Write)?;
+        Ok(Taken { bytes, more: true })
+    }
+}
+
+/// Streams the body into the `.part` until it ends, stalls, is cut or the
+/// run stops; the bytes received are kept for a later resume when it fails.
+pub(super) async fn stream_body<'a>(
+    ctx: &Ctx,
+    job: &Job,
+    name: &str,
+    incoming: Body<'a>,
+) -> Result<(PartFile<'a>, Option<[u8; 32]>), Failure> {
+    let Body {
+        mut response,
+        part,
+        hasher,
+        total,
+    } = incoming;
+    let status = response.status().as_u16();
+    let bar = ctx.progress.file_bar(name, total, false);
+    if let Some(bar) = &bar {
+        bar.inc(part.len());
+    }
+    let mut sink = PartSink {
+        ctx,
+        name,
+        part,
+        hasher,
+        total,
+        bar,
+        started: Instant::now(),
+    };
+    let result = match body::read(ctx, &job.url, &mut response, None, &mut sink).await {
+        Ok(_) => match total {
+            Some(expected) if sink.part.len() != expected => Err(BodyError::Network(anyhow!(
+                "truncated: received {} of {expected} bytes",
+                sink.part.len()
+            ))),
+            _ => Ok(()),
+        },
+        Err(error) => Err(error),
+    };
+    let PartSink { part, hasher, .. } = sink;
+    let Err(error) = result else {
+        return Ok((part, hasher.map(|h| h.finalize().into())));
+    };
+    let bytes = part.len();
+    // Every byte received is kept for a later resume.
+    part.abandon(true);
+    let (kind, error) = match error {
+        BodyError::Network(e) => (FailureKind::Network, e),
+        BodyError::Write(e) => (FailureKind::of_write(&e), e),
+        BodyError::Cancelled => return Err(cancelled().with_bytes(bytes)),
+    };
+    Err(Failure::new(kind, Some(status), error).with_bytes(bytes))
+}
