@@ -8,13 +8,12 @@
 //! it (parks a task without holding a slot, holds back a paused host's
 //! downloads). It does not classify failures (`error.rs`).
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::error::FailureKind;
-use crate::host::Host;
 use crate::outcome::Failure;
 
 /// The longest haul ever waits before a retry, whatever the backoff or a
@@ -177,36 +176,6 @@ impl<T> Ord for Entry<T> {
     }
 }
 
-/// Hosts (`host:port`) that asked for a pause, until when.
-#[derive(Debug, Default)]
-pub(crate) struct HostPauses {
-    until: HashMap<Host, Instant>,
-}
-
-impl HostPauses {
-    /// No host is paused: the common case, which costs nothing per file.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.until.is_empty()
-    }
-
-    /// Pauses `host` until `at` (a later pause wins).
-    pub(crate) fn pause(&mut self, host: Host, at: Instant) {
-        let until = self.until.entry(host).or_insert(at);
-        *until = (*until).max(at);
-    }
-
-    /// Until when `host` is paused, if it still is (a pause that is over
-    /// is forgotten).
-    pub(crate) fn paused_until(&mut self, host: Host) -> Option<Instant> {
-        let until = *self.until.get(&host)?;
-        if until > Instant::now() {
-            return Some(until);
-        }
-        self.until.remove(&host);
-        None
-    }
-}
-
 /// The wait a `Retry-After` header asks for: delay-seconds or an HTTP date.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -291,22 +260,6 @@ mod tests {
         assert_eq!(waiting.pop_due(now), None, "not due yet");
         assert_eq!(waiting.drain().collect::<Vec<_>>(), ["late"]);
         assert!(waiting.is_empty());
-    }
-
-    #[test]
-    fn pauses_end_and_the_later_one_wins() {
-        let mut pauses = HostPauses::default();
-        let now = Instant::now();
-        let host = |s: &str| Host::of(&url::Url::parse(s).unwrap());
-        pauses.pause(host("http://h/a"), now + Duration::from_secs(5));
-        pauses.pause(host("http://h:80/b"), now + Duration::from_secs(1));
-        assert_eq!(
-            pauses.paused_until(host("http://h/c")),
-            Some(now + Duration::from_secs(5))
-        );
-        pauses.pause(host("http://g/"), now);
-        assert_eq!(pauses.paused_until(host("http://g/")), None);
-        assert!(!pauses.is_empty());
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! What runs: the downloads in flight (a `JoinSet`, each on the least busy
-//! transfer thread), the retries waiting for their time, those whose host
-//! is at its limit, and the hosts that asked for a pause. Every start goes
-//! through the slot accounting (`slots.rs`). The runner decides what to
-//! start and when the run ends; this module starts it and takes it back.
+//! What runs next, and what runs: the planned jobs not yet started (looking
+//! ahead past those whose host is busy), the downloads in flight (a
+//! `JoinSet`, each on the least busy transfer thread), the retries waiting
+//! for their time, those whose host is at its limit, the hosts that asked
+//! for a pause, and the `--split` files that could use more connections
+//! (topped up with the room no planned file waits for). Every start goes
+//! through the slot accounting (`slots.rs`). The runner feeds it and
+//! decides when the run ends; this module picks what starts, starts it and
+//! takes it back.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -17,16 +21,26 @@ use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch};
 use crate::host::Host;
 use crate::outcome::{Failure, Outcome};
+use crate::plan::Planned;
 use crate::redact::masked;
-use crate::retry::{HostPauses, Waiting};
+use crate::retry::Waiting;
 use crate::session::{Ctx, MoreConnections};
 use crate::slots::Slots;
 use crate::workers::Worker;
 
-/// The tasks in flight and the retries waiting for their time. A task
-/// waiting to retry holds no `--jobs` slot.
+/// With `--per-host`, how many planned downloads may wait for their host
+/// while others start (memory: one `Job` each).
+const LOOK_AHEAD: usize = 1024;
+
+/// The planned jobs, the tasks in flight and the retries waiting for their
+/// time. A task waiting to retry holds no `--jobs` slot.
 pub(crate) struct Scheduler {
     slots: Slots,
+    /// Jobs received from the planner, not yet started.
+    pending: VecDeque<Planned>,
+    /// `--split` files that asked for more connections and may still want
+    /// them.
+    splits: Vec<Arc<dyn MoreConnections>>,
     /// The transfer threads; a download runs on the least busy one.
     workers: Vec<Worker>,
     set: JoinSet<Step>,
@@ -36,20 +50,19 @@ pub(crate) struct Scheduler {
     waiting: Waiting<Task>,
     /// Retries whose time has come but whose host is at `--per-host`.
     blocked: VecDeque<Task>,
-    /// Hosts that asked for a pause (429/503 + Retry-After), until when.
-    paused: HostPauses,
 }
 
 impl Scheduler {
     pub(crate) fn new(slots: Slots, workers: Vec<Worker>) -> Scheduler {
         Scheduler {
             slots,
+            pending: VecDeque::new(),
+            splits: Vec::new(),
             workers,
             set: JoinSet::new(),
             in_flight: HashMap::new(),
             waiting: Waiting::default(),
             blocked: VecDeque::new(),
-            paused: HostPauses::default(),
         }
     }
 
@@ -57,14 +70,86 @@ impl Scheduler {
         self.slots.free()
     }
 
+    /// Nothing is planned, running or waiting.
     pub(crate) fn is_idle(&self) -> bool {
-        self.set.is_empty() && self.waiting.is_empty() && self.blocked.is_empty()
+        self.pending.is_empty()
+            && self.set.is_empty()
+            && self.waiting.is_empty()
+            && self.blocked.is_empty()
+    }
+
+    /// Planned jobs from the planner, to start in order as room allows.
+    pub(crate) fn plan(&mut self, batch: Vec<Planned>) {
+        self.pending.extend(batch);
+    }
+
+    /// Whether to take another batch from the planner: when there is room
+    /// and nothing planned can start; with `--per-host` or `--rate`, up to
+    /// [`LOOK_AHEAD`] jobs may wait for their hosts while others start.
+    pub(crate) fn wants_more(&self) -> bool {
+        self.has_room()
+            && (self.pending.is_empty()
+                || (self.slots.limits_hosts() && self.pending.len() < LOOK_AHEAD))
+    }
+
+    /// How many planned downloads never started.
+    pub(crate) fn not_started(&self) -> usize {
+        let is_fetch = |p: &&Planned| matches!(p, Planned::Fetch(_));
+        self.pending.iter().filter(is_fetch).count()
+    }
+
+    /// Starts the next planned job that may start now (the first, or with
+    /// `--per-host` or `--rate` the first whose host has room), or hands
+    /// back the next outcome the planner decided (a skip, a refusal).
+    pub(crate) fn start_next(&mut self) -> Next {
+        if !self.has_room() {
+            return Next::Nothing;
+        }
+        let now = Instant::now();
+        let next = self.pending.iter().position(|p| match p {
+            Planned::Fetch(job) => self.slots.free_for(&job.url, now),
+            Planned::Done(_) => true,
+        });
+        match next.and_then(|i| self.pending.remove(i)) {
+            Some(Planned::Fetch(job)) => {
+                self.launch(Task::new(job));
+                Next::Started
+            }
+            Some(Planned::Done(outcome)) => Next::Decided(outcome),
+            None => Next::Nothing,
+        }
+    }
+
+    /// A `--split` file asks for more connections.
+    pub(crate) fn wants_connections(&mut self, split: Arc<dyn MoreConnections>) {
+        if !self.splits.iter().any(|s| Arc::ptr_eq(s, &split)) {
+            self.splits.push(split);
+        }
+    }
+
+    /// Gives the `--split` files the room left once no planned file waits
+    /// for it (`more_planned`: the planner has handed over more).
+    pub(crate) fn top_up(&mut self, more_planned: bool) {
+        if !self.has_room() || !self.pending.is_empty() || more_planned {
+            return;
+        }
+        let mut splits = std::mem::take(&mut self.splits);
+        splits.retain(|split| {
+            while self.has_room() && split.wants_connection() {
+                if !self.launch_connection(split) {
+                    return true;
+                }
+            }
+            split.wants_connection()
+        });
+        self.splits = splits;
     }
 
     /// When to look again without another event: a retry's time, or (when
     /// downloads or `--split` connections wait for a host's `--rate`) the
     /// next time a host may start.
-    pub(crate) fn next_wake(&self, planned_waiting: bool) -> Option<Instant> {
+    pub(crate) fn next_wake(&self) -> Option<Instant> {
+        let planned_waiting = !self.pending.is_empty() || !self.splits.is_empty();
         let rate_due = if planned_waiting || !self.blocked.is_empty() {
             self.slots.next_due(Instant::now())
         } else {
@@ -94,17 +179,13 @@ impl Scheduler {
 
     /// Starts `task` now, or later if its host asked for a pause or (a
     /// retry) is at `--per-host`.
-    pub(crate) fn launch(&mut self, task: Task) {
+    fn launch(&mut self, task: Task) {
         let now = Instant::now();
         if !self.slots.free_for(&task.job.url, now) {
             self.blocked.push_back(task);
             return;
         }
-        // Hosts are named only when some host asked for a pause: the
-        // common case costs no allocation per file.
-        if !self.paused.is_empty()
-            && let Some(until) = self.paused.paused_until(task.host())
-        {
+        if let Some(until) = self.slots.paused_until(&task.job.url) {
             self.wait(task, until);
             return;
         }
@@ -114,12 +195,12 @@ impl Scheduler {
 
     /// Starts one more connection for `split` if its host allows it now;
     /// `false` when it does not.
-    pub(crate) fn launch_connection(&mut self, split: &Arc<dyn MoreConnections>) -> bool {
+    fn launch_connection(&mut self, split: &Arc<dyn MoreConnections>) -> bool {
         let now = Instant::now();
         if !self.slots.free_for(split.url(), now) {
             return false;
         }
-        if !self.paused.is_empty() && self.paused.paused_until(Host::of(split.url())).is_some() {
+        if self.slots.paused_until(split.url()).is_some() {
             return false;
         }
         split.starting();
@@ -177,7 +258,7 @@ impl Scheduler {
     pub(crate) fn retry_later(&mut self, task: Task, wait: Duration, pause_host: bool) {
         let at = Instant::now() + wait;
         if pause_host {
-            self.paused.pause(task.host(), at);
+            self.slots.pause(task.host(), at);
         }
         self.wait(task, at);
     }
@@ -192,18 +273,6 @@ impl Scheduler {
         self.workers[about.thread].load -= 1;
         self.slots.give_back(about.host);
         Some((about.url, about.path))
-    }
-
-    /// Whether a download of `url` may start now (`-j`, `--per-host`,
-    /// `--rate`).
-    pub(crate) fn may_start(&self, url: &url::Url, now: Instant) -> bool {
-        self.slots.free_for(url, now)
-    }
-
-    /// Whether some host may have to wait while others start: the runner
-    /// then looks further ahead for a download that can start.
-    pub(crate) fn limits_hosts(&self) -> bool {
-        self.slots.limits_hosts()
     }
 
     /// A download found no file descriptor: fewer run at once for a while.
@@ -264,6 +333,16 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// What [`Scheduler::start_next`] did.
+pub(crate) enum Next {
+    /// A planned download started.
+    Started,
+    /// The planner decided this one without a request.
+    Decided(Outcome),
+    /// Nothing may start now.
+    Nothing,
 }
 
 /// What a running download is about: its thread and host (for the slot

@@ -1,13 +1,16 @@
 //! The slot accounting every download start goes through: `-j` (downloads
 //! in flight), `--per-host` (in flight per `host:port`) and `--rate`
 //! (starts per second per host, evenly spaced, slowed down by a 429 that
-//! names no Retry-After and recovering by a tenth a minute). The runner
+//! names no Retry-After and recovering by a tenth a minute). The scheduler
 //! asks [`Slots::free_for`] before it starts a download (a new one or a
 //! retry), calls [`Slots::take`] when it does and [`Slots::give_back`] when
 //! the download ends; nothing here waits or schedules. Without `--per-host`
 //! and `--rate` no host is looked at: the common case costs a comparison.
 //! Running out of file descriptors lowers `-j` for a while
-//! ([`Slots::out_of_descriptors`]).
+//! ([`Slots::out_of_descriptors`]). A host that asked for a pause (429/503
+//! with Retry-After) is paused here too ([`HostPauses`]): this file is
+//! where per-host policy lives, keyed by the one host key (`host.rs`);
+//! `retry.rs` only says when a failure pauses its host.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -40,6 +43,8 @@ pub(crate) struct Slots {
     /// `--rate`: the configured interval between two starts to one host,
     /// and each host's schedule.
     rate: Option<(Duration, HashMap<Host, Pace>)>,
+    /// Hosts that asked for a pause (429/503 + Retry-After), until when.
+    paused: HostPauses,
 }
 
 /// One host's starts under `--rate`.
@@ -63,7 +68,22 @@ impl Slots {
             ended: 0,
             per_host: per_host.map(|n| (n, HashMap::new())),
             rate: rate.map(|interval| (interval, HashMap::new())),
+            paused: HostPauses::default(),
         }
+    }
+
+    /// Pauses `host` until `at` (a later pause wins).
+    pub(crate) fn pause(&mut self, host: Host, at: Instant) {
+        self.paused.pause(host, at);
+    }
+
+    /// Until when the host of `url` is paused, if it still is. No host is
+    /// named while none is paused: the common case costs nothing per file.
+    pub(crate) fn paused_until(&mut self, url: &Url) -> Option<Instant> {
+        if self.paused.is_empty() {
+            return None;
+        }
+        self.paused.paused_until(Host::of(url))
     }
 
     /// A `-j` slot is free.
@@ -207,6 +227,36 @@ impl Pace {
     }
 }
 
+/// Hosts (`host:port`) that asked for a pause, until when.
+#[derive(Debug, Default)]
+struct HostPauses {
+    until: HashMap<Host, Instant>,
+}
+
+impl HostPauses {
+    /// No host is paused: the common case, which costs nothing per file.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+
+    /// Pauses `host` until `at` (a later pause wins).
+    pub(crate) fn pause(&mut self, host: Host, at: Instant) {
+        let until = self.until.entry(host).or_insert(at);
+        *until = (*until).max(at);
+    }
+
+    /// Until when `host` is paused, if it still is (a pause that is over
+    /// is forgotten).
+    pub(crate) fn paused_until(&mut self, host: Host) -> Option<Instant> {
+        let until = *self.until.get(&host)?;
+        if until > Instant::now() {
+            return Some(until);
+        }
+        self.until.remove(&host);
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +321,21 @@ mod tests {
         let pace = *slots.rate.as_ref().unwrap().1.get(&Host::of(&a)).unwrap();
         assert_eq!(pace.interval, ms(100));
         assert_eq!(pace.slowed_at, None);
+    }
+
+    #[test]
+    fn pauses_end_and_the_later_one_wins() {
+        let mut pauses = HostPauses::default();
+        let now = Instant::now();
+        let host = |s: &str| Host::of(&url::Url::parse(s).unwrap());
+        pauses.pause(host("http://h/a"), now + Duration::from_secs(5));
+        pauses.pause(host("http://h:80/b"), now + Duration::from_secs(1));
+        assert_eq!(
+            pauses.paused_until(host("http://h/c")),
+            Some(now + Duration::from_secs(5))
+        );
+        pauses.pause(host("http://g/"), now);
+        assert_eq!(pauses.paused_until(host("http://g/")), None);
+        assert!(!pauses.is_empty());
     }
 }

@@ -3,7 +3,6 @@
 //! batches, and, when a budget stops the run, the count of what it planned
 //! that never started.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -34,12 +33,12 @@ const COUNT_NOT_STARTED: Duration = Duration::from_millis(200);
 /// the input was read to its end.
 pub(super) async fn not_started(
     flag: &str,
-    pending: &VecDeque<Planned>,
+    pending: usize,
     planned: &mut mpsc::Receiver<Vec<Planned>>,
     input_open: bool,
 ) -> String {
     let is_fetch = |p: &Planned| matches!(p, Planned::Fetch(_));
-    let mut count = pending.iter().filter(|p| is_fetch(p)).count();
+    let mut count = pending;
     let mut unread = input_open;
     let drain = async {
         while let Some(batch) = planned.recv().await {

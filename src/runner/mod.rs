@@ -24,7 +24,7 @@ mod feed;
 mod open;
 mod sink;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
@@ -40,11 +40,11 @@ use crate::error::FailureKind;
 use crate::fetch::{Step, Task};
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outcome::Failure;
-use crate::plan::{Planned, Planner};
+use crate::plan::Planner;
 use crate::progress::Progress;
 use crate::redact::masked;
 use crate::report::{Interrupt, Summary};
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Next, Scheduler};
 use crate::session::{self, Ctx, MoreConnections, Shared};
 use crate::settings::{Deadline, ProgressMode};
 use crate::slots::Slots;
@@ -54,10 +54,6 @@ pub(crate) use self::dry_run::dry_run;
 use self::feed::{Batch, not_started, spawn_planner};
 use self::open::Opened;
 use self::sink::{Sink, Stop};
-
-/// With `--per-host`, how many planned downloads may wait for their host
-/// while others start (memory: one `Job` each).
-const LOOK_AHEAD: usize = 1024;
 
 /// Runs a whole download session: [`start`], [`drive`] until the input is
 /// done or `stop` (a signal, turned into an [`Interrupt`] by `main.rs`; a
@@ -85,12 +81,8 @@ struct Run {
     sched: Scheduler,
     sink: Sink,
     planned: mpsc::Receiver<Batch>,
-    /// Jobs received from the planner, not yet started.
-    pending: VecDeque<Planned>,
-    /// `--split`: files that ask for more connections, as they ask...
+    /// `--split`: files that ask for more connections, as they ask.
     split_rx: Option<mpsc::UnboundedReceiver<Arc<dyn MoreConnections>>>,
-    /// ...and those still asking.
-    splits: Vec<Arc<dyn MoreConnections>>,
     /// The planner may still send jobs.
     input_open: bool,
     /// Stops the attempts in flight (they keep their `.part`).
@@ -110,9 +102,7 @@ impl Run {
         let Run {
             sched,
             sink,
-            pending,
             deadline,
-            splits,
             planned,
             ..
         } = self;
@@ -126,35 +116,19 @@ impl Run {
         }
         sched.launch_blocked();
         sched.launch_due();
-        while sink.stop.is_none() && sched.has_room() {
-            let now = Instant::now();
-            let next = pending.iter().position(|p| match p {
-                Planned::Fetch(job) => sched.may_start(&job.url, now),
-                Planned::Done(_) => true,
-            });
-            match next.and_then(|i| pending.remove(i)) {
-                Some(Planned::Fetch(job)) => sched.launch(Task::new(job)),
-                Some(Planned::Done(outcome)) => sink.record(outcome, progress),
-                None => break,
+        while sink.stop.is_none() {
+            match sched.start_next() {
+                Next::Started => {}
+                Next::Decided(outcome) => sink.record(outcome, progress),
+                Next::Nothing => break,
             }
         }
-        // A file's extra connections get what room is left once no planned
-        // file waits for it.
-        if sched.has_room() && pending.is_empty() && planned.is_empty() {
-            splits.retain(|split| {
-                while sched.has_room() && split.wants_connection() {
-                    if !sched.launch_connection(split) {
-                        return true;
-                    }
-                }
-                split.wants_connection()
-            });
-        }
+        sched.top_up(!planned.is_empty());
     }
 
     /// Nothing is left: the input is done and no download runs or waits.
     fn is_done(&self) -> bool {
-        !self.input_open && self.pending.is_empty() && self.sched.is_idle()
+        !self.input_open && self.sched.is_idle()
     }
 }
 
@@ -226,9 +200,7 @@ fn start(config: Config, progress: &Progress) -> Result<Run> {
             stop: None,
         },
         planned,
-        pending: VecDeque::new(),
         split_rx,
-        splits: Vec::new(),
         input_open: true,
         cancel,
         budget,
@@ -280,13 +252,11 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
         let Run {
             sched,
             sink,
-            pending,
             planned,
             input_open,
             budget,
             deadline,
             split_rx,
-            splits,
             ..
         } = run;
         let spent = async {
@@ -295,7 +265,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                 None => std::future::pending().await,
             }
         };
-        let next_wake = sched.next_wake(!pending.is_empty() || !splits.is_empty());
+        let next_wake = sched.next_wake();
         tokio::select! {
             biased;
             signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
@@ -312,19 +282,13 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                     }
                 }
             }
-            Some(split) = recv_split(split_rx) => {
-                if !splits.iter().any(|s| Arc::ptr_eq(s, &split)) {
-                    splits.push(split);
-                }
-            }
+            Some(split) = recv_split(split_rx) => sched.wants_connections(split),
             () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
                 if next_wake.is_some() && sched.has_room() => sched.launch_due(),
-            // More jobs when there is room and nothing planned can start:
-            // with --per-host, up to LOOK_AHEAD of them wait for their hosts.
-            batch = planned.recv(), if *input_open && sched.has_room()
-                && (pending.is_empty() || (sched.limits_hosts() && pending.len() < LOOK_AHEAD)) => {
+            // More jobs when there is room and nothing planned can start.
+            batch = planned.recv(), if *input_open && sched.wants_more() => {
                 match batch {
-                    Some(batch) => pending.extend(batch),
+                    Some(batch) => sched.plan(batch),
                     None => *input_open = false,
                 }
             }
@@ -390,7 +354,6 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         mut sched,
         mut sink,
         mut planned,
-        pending,
         input_open,
         cancel,
         ..
@@ -399,7 +362,7 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         Some(Stop::Signal(signal)) => sink.summary.interrupted = Some(*signal),
         Some(Stop::Budget(flag)) => {
             sink.summary.budget = Some(flag);
-            let line = not_started(flag, &pending, &mut planned, input_open).await;
+            let line = not_started(flag, sched.not_started(), &mut planned, input_open).await;
             progress.println(&line);
         }
         Some(stop) => {
