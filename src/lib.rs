@@ -1,7 +1,8 @@
 //! haul: a bulk downloader. The pipeline, in data-flow order, and where
 //! each thing lives:
 //!
-//! - `cli` (flags, clap) -> `config` (validated settings; the only reader of
+//! - `cli` (flags, clap; the value parsers and their limits in
+//!   `cli/values.rs`) -> `config` (validated settings; the only reader of
 //!   the environment) -> `source` (list files and arguments, streamed) and
 //!   `glob` (curl-style ranges, expanded lazily) -> `plan` (URL -> job:
 //!   positions, de-duplication, naming through `naming`, the claim in
