@@ -4,7 +4,8 @@
 //! - `cli` (flags, clap; the value parsers and their limits in
 //!   `cli/values.rs`) -> `config` (validated settings; the only reader of
 //!   the environment) -> `source` (list files and arguments, streamed) and
-//!   `glob` (curl-style ranges, expanded lazily) -> `plan` (URL -> job:
+//!   `glob` (curl-style ranges: parsed in `glob/parse.rs`, expanded lazily
+//!   in `glob/expand.rs`) -> `plan` (URL -> job:
 //!   positions, de-duplication, naming through `naming`, the claim in
 //!   `claims`, what is already on disk by the rule in `existing`) ->
 //!   `runner` (the session: its own
