@@ -20,8 +20,10 @@
 //!   holds the types the flags mean; `redact` masks and cleans what is
 //!   printed or stored.
 //! - The file system under `--dir`: `outdir` (every access, the `.part`
-//!   lock); haul's own files: `state` (`--state`), `small_file` (`.netrc`,
-//!   `--checksums`), `netrc`.
+//!   lock); haul's own files: `state` (`--state`: the bytes in
+//!   `state/log.rs`, an entry in `state/record.rs`, compaction in
+//!   `state/compact.rs`, `--list` in `state/list.rs`), `small_file`
+//!   (`.netrc`, `--checksums`), `netrc`.
 //! - Around a download: `session` (what a download shares on its transfer
 //!   thread: `Ctx`), `http` (the client, HTTP errors made messages),
 //!   `digest` (SHA-256), `limit` (`--max-bytes`, `--limit-rate`), `error`
