@@ -183,7 +183,7 @@ impl Config {
         let limit = getrlimit(Resource::Nofile);
         // Enough for the most -j haul takes; macOS refuses more than
         // OPEN_MAX as a soft limit.
-        let useful = descriptors_for(crate::cli::MAX_JOBS);
+        let useful = descriptors_for(crate::cli::values::MAX_JOBS);
         let system = if cfg!(target_os = "macos") {
             10_240
         } else {
@@ -546,8 +546,8 @@ mod tests {
         assert_eq!(fit(200, Some(10)).0, 1);
         assert_eq!(fit(1, Some(0)).0, 1);
         assert_eq!(
-            fit(crate::cli::MAX_JOBS, Some(u64::MAX)).0,
-            crate::cli::MAX_JOBS
+            fit(crate::cli::values::MAX_JOBS, Some(u64::MAX)).0,
+            crate::cli::values::MAX_JOBS
         );
     }
 

@@ -1,9 +1,11 @@
 //! haul: a bulk downloader. The pipeline, in data-flow order, and where
 //! each thing lives:
 //!
-//! - `cli` (flags, clap) -> `config` (validated settings; the only reader of
+//! - `cli` (flags, clap; the value parsers and their limits in
+//!   `cli/values.rs`) -> `config` (validated settings; the only reader of
 //!   the environment) -> `source` (list files and arguments, streamed) and
-//!   `glob` (curl-style ranges, expanded lazily) -> `plan` (URL -> job:
+//!   `glob` (curl-style ranges: parsed in `glob/parse.rs`, expanded lazily
+//!   in `glob/expand.rs`) -> `plan` (URL -> job:
 //!   positions, de-duplication, naming through `naming`, the claim in
 //!   `claims`, what is already on disk by the rule in `existing`) ->
 //!   `runner` (the session: its own
@@ -18,8 +20,10 @@
 //!   holds the types the flags mean; `redact` masks and cleans what is
 //!   printed or stored.
 //! - The file system under `--dir`: `outdir` (every access, the `.part`
-//!   lock); haul's own files: `state` (`--state`), `small_file` (`.netrc`,
-//!   `--checksums`), `netrc`.
+//!   lock); haul's own files: `state` (`--state`: the bytes in
+//!   `state/log.rs`, an entry in `state/record.rs`, compaction in
+//!   `state/compact.rs`, `--list` in `state/list.rs`), `small_file`
+//!   (`.netrc`, `--checksums`), `netrc`.
 //! - Around a download: `session` (what a download shares on its transfer
 //!   thread: `Ctx`), `http` (the client, HTTP errors made messages),
 //!   `digest` (SHA-256), `limit` (`--max-bytes`, `--limit-rate`), `error`

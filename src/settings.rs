@@ -1,6 +1,6 @@
 //! The settings a download and the session act on, as types: what
 //! `--on-exists`, `--split`, `--shard`, `--deadline`, `--rate` and
-//! `--progress` mean once parsed. `cli.rs` parses flags into them (clap
+//! `--progress` mean once parsed. `cli/` parses flags into them (clap
 //! derives the choices of the plain enums from here); `config.rs` gathers
 //! them; `plan.rs`, `runner/`, `fetch/` and `progress.rs` read them.
 //! Nothing here parses or validates text.

@@ -229,8 +229,8 @@ fn say_warnings(config: &Config, state: Option<&crate::state::State>, progress: 
 /// When `--deadline` stops the run, as an instant.
 fn deadline(stops: &Stops) -> Option<Instant> {
     stops.deadline.and_then(|d| match d {
-        // `cli.rs` bounds both to 100 years; past the clock's range (never
-        // in practice) there is no deadline to keep.
+        // `cli/values.rs` bounds both to 100 years; past the clock's range
+        // (never in practice) there is no deadline to keep.
         Deadline::After(after) => Instant::now().checked_add(after),
         // A time already past stops the run at once.
         Deadline::At(at) => {

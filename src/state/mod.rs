@@ -36,36 +36,44 @@
 //!
 //! [`list`] (`--list`) only reads: no lock, no repair, no write.
 //!
-//! - `log.rs`: the bytes (header, framing, the scan after damage,
-//!   compaction).
-//! - `record.rs`: a record's payload (an entry or a tombstone) and back.
-//! - `mod.rs`: the state a run holds (open, look up, record, forget) and
-//!   `--list`.
+//! - `log.rs`: the bytes (header, framing, the scan after damage).
+//! - `compact.rs`: compaction (the live entries into `FILE.compact`, then
+//!   over the file).
+//! - `record.rs`: [`Entry`], and a record's payload (an entry or a
+//!   tombstone) as bytes and back.
+//! - `list.rs`: `--list`.
+//! - `mod.rs`: the state a run holds (open, look up, record, forget), and
+//!   how the file is resolved and opened (for a run and for `--list`).
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
-use serde::Serialize;
 
 use crate::seen::IdentityHasher;
 
+mod compact;
+mod list;
 mod log;
 mod record;
 
-use self::log::{
-    Header, Log, compact, encode_header, frame, header_len, read_header, read_record, scan,
-};
+use self::compact::compact;
+// `state::list` (the `--list` reader) reads better than `state::list::list`.
+pub(crate) use self::list::list;
+use self::log::{Header, Log, encode_header, frame, header_len, read_header, read_record, scan};
+// `state::Entry` reads better than `state::record::Entry`: an entry is
+// what the state is about; `record.rs` is its on-disk form.
+pub(crate) use self::record::Entry;
 use self::record::{decode_entry, encode_entry, get_bytes, get_u64, put_bytes, put_str};
 
 const MAGIC: &[u8] = b"haul-state 2\n";
@@ -104,50 +112,6 @@ fn compacting(real: &Path) -> PathBuf {
     let mut tmp = real.as_os_str().to_owned();
     tmp.push(".compact");
     PathBuf::from(tmp)
-}
-
-/// What the state says of one saved file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct Entry {
-    /// The URL, its password masked.
-    pub(crate) url: String,
-    /// The destination, relative to `--dir`.
-    pub(crate) path: String,
-    pub(crate) bytes: u64,
-    /// The file's modification time when it was saved (seconds and
-    /// nanoseconds since the Unix epoch).
-    #[serde(skip)]
-    pub(crate) mtime: Option<(i64, u32)>,
-    /// The file's inode and status-change time after its rename: what a
-    /// user cannot set by hand (`None` in entries from version-1 files).
-    #[serde(skip)]
-    pub(crate) ino: Option<u64>,
-    #[serde(skip)]
-    pub(crate) ctime: Option<(i64, u32)>,
-    pub(crate) etag: Option<String>,
-    pub(crate) last_modified: Option<String>,
-    #[serde(serialize_with = "hex_digest")]
-    pub(crate) sha256: Option<[u8; 32]>,
-    /// When it was saved, and by which run (that run's start), in seconds
-    /// since the Unix epoch.
-    pub(crate) saved_at: u64,
-    pub(crate) run: u64,
-}
-
-fn hex_digest<S: serde::Serializer>(d: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_str(&hex::encode(d)),
-        None => s.serialize_none(),
-    }
-}
-
-impl Entry {
-    /// The modification time as a `SystemTime`.
-    pub(crate) fn modified(&self) -> Option<SystemTime> {
-        let (secs, nanos) = self.mtime?;
-        let secs = u64::try_from(secs).ok()?;
-        SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
-    }
 }
 
 /// Now, in whole seconds since the Unix epoch.
@@ -411,41 +375,6 @@ impl State {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// What [`list`] printed.
-#[derive(Debug)]
-pub(crate) struct Listed {
-    pub(crate) entries: u64,
-    /// What it skipped, if anything: one line for a warning.
-    pub(crate) damage: Option<String>,
-}
-
-/// `--list`: every valid entry of the state file at `path`, as JSON Lines,
-/// in the order they were saved. Read-only: it takes no lock, repairs
-/// nothing and never writes; damaged records are skipped and counted.
-pub(crate) fn list(path: &Path, out: &mut dyn Write) -> Result<Listed> {
-    let file = open_regular(&resolve(path)?, OFlags::RDONLY, path)?;
-    let len = file_len(&file, path)?;
-    let hasher = RandomState::new();
-    let header = read_header(&file, len, path)?;
-    let log = scan(&file, len, &header, &hasher, path)?;
-    let mut offsets: Vec<u64> = log.index.into_values().collect();
-    offsets.sort_unstable();
-    let mut entries = 0;
-    for offset in offsets {
-        let payload = read_record(&file, offset, header.version())
-            .with_context(|| format!("cannot read the --state file {}", path.display()))?;
-        if let Some(entry) = decode_entry(&payload) {
-            let line = serde_json::to_string(&entry).context("cannot encode an entry")?;
-            writeln!(out, "{line}").context("cannot write the list")?;
-            entries += 1;
-        }
-    }
-    Ok(Listed {
-        entries,
-        damage: log.damage.message(path),
-    })
 }
 
 /// The file a `--state` path names, resolved once: a symlink's target (the

@@ -1,8 +1,56 @@
-//! The payload of a `--state` record: an entry (a saved file) or a
-//! tombstone (a path forgotten), as bytes and back. Framing and damage are
-//! `log.rs`'s.
+//! The payload of a `--state` record: an [`Entry`] (what the state says of
+//! a saved file, also what `--list` prints) or a tombstone (a path
+//! forgotten), as bytes and back. Framing and damage are `log.rs`'s.
 
-use super::{ENTRY, Entry, FORGET};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::{ENTRY, FORGET};
+
+/// What the state says of one saved file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Entry {
+    /// The URL, its password masked.
+    pub(crate) url: String,
+    /// The destination, relative to `--dir`.
+    pub(crate) path: String,
+    pub(crate) bytes: u64,
+    /// The file's modification time when it was saved (seconds and
+    /// nanoseconds since the Unix epoch).
+    #[serde(skip)]
+    pub(crate) mtime: Option<(i64, u32)>,
+    /// The file's inode and status-change time after its rename: what a
+    /// user cannot set by hand (`None` in entries from version-1 files).
+    #[serde(skip)]
+    pub(crate) ino: Option<u64>,
+    #[serde(skip)]
+    pub(crate) ctime: Option<(i64, u32)>,
+    pub(crate) etag: Option<String>,
+    pub(crate) last_modified: Option<String>,
+    #[serde(serialize_with = "hex_digest")]
+    pub(crate) sha256: Option<[u8; 32]>,
+    /// When it was saved, and by which run (that run's start), in seconds
+    /// since the Unix epoch.
+    pub(crate) saved_at: u64,
+    pub(crate) run: u64,
+}
+
+fn hex_digest<S: serde::Serializer>(d: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&hex::encode(d)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Entry {
+    /// The modification time as a `SystemTime`.
+    pub(crate) fn modified(&self) -> Option<SystemTime> {
+        let (secs, nanos) = self.mtime?;
+        let secs = u64::try_from(secs).ok()?;
+        SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+    }
+}
 
 /// A record's kind and path.
 pub(super) fn record_path(payload: &[u8]) -> Option<(u8, &str)> {

@@ -5,7 +5,7 @@
 //! without waiting on a FIFO, and `-j` is fitted to the file descriptors
 //! `ulimit -n` allows.
 //!
-//! Not here: each parser's table of values (unit tests in `src/cli.rs`),
+//! Not here: each parser's table of values (unit tests in `src/cli/values.rs`),
 //! the property over every flag (`src/config.rs`).
 
 use std::process::{Command, Stdio};
