@@ -1,36 +1,52 @@
-//! haul: a bulk downloader. The pipeline, in data-flow order, and where
-//! each thing lives:
+//! haul: a bulk downloader. The pipeline, in data-flow order:
 //!
-//! - `cli` (flags, clap; the value parsers and their limits in
-//!   `cli/values.rs`) -> `config` (validated settings; the only reader of
-//!   the environment) -> `source` (list files and arguments, streamed) and
-//!   `glob` (curl-style ranges: parsed in `glob/parse.rs`, expanded lazily
-//!   in `glob/expand.rs`) -> `plan` (URL -> job:
-//!   positions, de-duplication, naming through `naming`, the claim in
-//!   `claims`, what is already on disk by the rule in `existing`) ->
-//!   `runner` (the session: its own
-//!   files, the planner thread, the loop) with `scheduler` (what runs
-//!   next), `slots` (`-j`, `--per-host`, `--rate`), `retry` (which failures
-//!   earn another attempt, and when; host pauses), `host` (the one key
-//!   every per-host policy uses) and `workers` (the transfer threads)
-//!   -> `fetch` (one download: `fetch/request.rs`, `fetch/body.rs`,
-//!   `fetch/resume.rs`, `fetch/part.rs`, `fetch/finish.rs`,
-//!   `fetch/split/`) -> `outcome` (how a URL ended) -> `report` (the
-//!   failure line, the report, the summary, the exit code). `settings`
-//!   holds the types the flags mean; `redact` masks and cleans what is
-//!   printed or stored.
-//! - The file system under `--dir`: `outdir` (every access, the `.part`
-//!   lock); haul's own files: `state` (`--state`: the bytes in
-//!   `state/log.rs`, an entry in `state/record.rs`, compaction in
-//!   `state/compact.rs`, `--list` in `state/list.rs`), `small_file`
-//!   (`.netrc`, `--checksums`), `netrc`.
-//! - Around a download: `session` (what a download shares on its transfer
-//!   thread: `Ctx`), `http` (the client, HTTP errors made messages),
-//!   `digest` (SHA-256), `limit` (`--max-bytes`, `--limit-rate`), `error`
-//!   (failure kinds).
-//! - stderr: `progress` (the one owner of the display), `logging`
-//!   (tracing), `annotate` (GitHub Actions annotations). `seen` is the
-//!   compact hash set the planner's bookkeeping uses.
+//! `cli` (flags) -> `config` (the flags resolved into the groups each part
+//! reads; the only reader of the environment) -> `source` + `glob` (input
+//! lines, URL globs, both streamed) -> `plan` (URL -> job) -> `runner` (the
+//! session) with `scheduler` (what runs next) -> `fetch` (one download) ->
+//! `outcome` -> `report` (the summary, the report file, the exit code).
+//!
+//! Where each thing lives:
+//!
+//! - Flags: `cli/mod.rs` (clap's `Cli`, help), `cli/values.rs` (value
+//!   parsers and each flag's limits). What they mean: `settings.rs` (the
+//!   types: `OnExists`, `Split`, `Rate`, ...) and `config.rs` (`Config`
+//!   and its groups: `Mode`, `Pace`, `Stops`, `OwnFiles`, `Display`,
+//!   `DownloadSettings`; `PlanSettings` is `plan.rs`'s).
+//! - Inputs: `source/` (list files, stdin, arguments; `FILE:LINE`),
+//!   `glob/` (`parse.rs`, `expand.rs`).
+//! - Planning: `plan.rs` (positions, `--shard`, de-duplication, naming),
+//!   `naming.rs` (templates, safe names, `Content-Disposition`),
+//!   `claims.rs` (the collision registry), `existing.rs` (the
+//!   existing-file rule: skip, hash first, update, refuse; when `--state`
+//!   vouches), `seen.rs` (the compact hash set).
+//! - The session: `runner/` (`mod.rs`: start, the loop, shutdown;
+//!   `open.rs`: what a run or a dry run opens first; `feed.rs`: the
+//!   planner's thread; `sink.rs`: where outcomes go; `dry_run.rs`),
+//!   `scheduler.rs` (what runs next: the look-ahead past busy hosts,
+//!   retries, and who starts a `--split` file's extra connections),
+//!   `slots.rs` (per-host policy: `-j`, `--per-host`, `--rate`, host
+//!   pauses), `host.rs` (the one host key), `retry.rs` (which failures earn
+//!   another attempt, and when), `workers.rs` (the transfer threads),
+//!   `session.rs` (the run context a download sees: `Ctx`).
+//! - One download: `fetch/mod.rs` (the attempts), `fetch/request.rs`
+//!   (a request: build, send, netrc, status check), `fetch/body.rs` (the
+//!   one body loop both download kinds read with), `fetch/stream.rs` (a
+//!   body on one connection into its `.part`), `fetch/resume.rs` (the
+//!   resume note and the one `Content-Range` parser), `fetch/part.rs` and
+//!   `fetch/finish.rs` (the temp file, the checks, the rename),
+//!   `fetch/destination.rs`, `fetch/split/` (one file over several
+//!   connections: `entry.rs` when, `file.rs` its bookkeeping, `range.rs`
+//!   one range, `shared.rs` the shared `.part`, `work.rs`, `auto.rs`).
+//! - Files: `outdir/` (every access under `--dir`; `temp.rs`: the `.part`
+//!   and its lock), `state/` (`--state`), `small_file.rs` (`.netrc`,
+//!   `--checksums`), `netrc.rs`, `digest.rs` (SHA-256, from disk too).
+//! - Outcomes and output: `outcome.rs` (how a URL ended; `Failure`'s
+//!   builder), `error.rs` (failure kinds), `report.rs` (summary, report
+//!   lines, exit code), `redact.rs` (masking and cleaning what is printed
+//!   or stored), `progress.rs` (the one owner of the display),
+//!   `logging.rs`, `annotate.rs` (GitHub Actions), `http.rs` (the client),
+//!   `limit.rs` (`--max-bytes`, `--limit-rate`).
 
 // System calls go through rustix and std, which are safe to call.
 #![forbid(unsafe_code)]

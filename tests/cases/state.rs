@@ -10,7 +10,7 @@
 //! link; a FIFO is refused at once; a state refuses another `--dir`.
 //!
 //! Not here: the log format itself, and damage of every shape (unit and
-//! property tests in `src/state.rs`). These tests find records by their
+//! property tests in `src/state/mod.rs`). These tests find records by their
 //! payload (`kind | len | path`), so they read version 1 as well as 2.
 //!
 //! The contract's "Across processes and crashes": a refused run (the state
