@@ -12,8 +12,9 @@ concurrency, verifies every run, and prints one Markdown table per scenario
 (also written to benches/results/latest.md and latest.json).
 
 With --haul-baseline a second haul build runs as the tool "haul-base", with
-haul's exact arguments, in the same interleaved rounds; each scenario then
-also reports the haul/haul-base ratios of median wall and CPU time.
+haul's exact arguments, in the same interleaved rounds (each round starts
+with the next tool, so none always goes first); each scenario then also
+reports the haul/haul-base ratios of median wall and CPU time.
 
 See BENCHMARKS.md at the repository root for the methodology.
 """
@@ -750,8 +751,13 @@ class Bench:
         logs = self.work / "logs"
         logs.mkdir(exist_ok=True)
         width = max([7, *map(len, tools)])
+        order = list(tools.items())
         for i in range(self.args.runs):
-            for tool, exe in tools.items():
+            # Each round starts with the next tool: whichever runs first in a
+            # round was measured 3-7% slower (a cold page cache, CPU clocks),
+            # so no tool may always go first.
+            k = i % len(order)
+            for tool, exe in order[k:] + order[:k]:
                 out = outroot / sc.name / tool
                 reset_dir(out)
                 if flaky_port:
@@ -904,8 +910,10 @@ class Bench:
         cases = [("dry-run", small), ("dry-run", big), ("real", small), ("real", real)]
         for mode, n in cases:
             lst = write_list(n)
+            order = list(builds.items())
             for i in range(self.args.runs):
-                for tool, exe in builds.items():
+                k = i % len(order)  # no build always first (see run_tools)
+                for tool, exe in order[k:] + order[:k]:
                     out = self.outroot / "memory"
                     reset_dir(out)
                     cmd = [exe, "-i", str(lst), "-d", str(out), "-j", str(sc.jobs), "--progress", "none", "-q"]
