@@ -1,13 +1,16 @@
 //! Resolves the raw [`Cli`] into a validated [`Config`]: defaults, the output
-//! template, the TTY and `NO_COLOR` decisions. Everything after it is a
+//! template, the TTY and `NO_COLOR` decisions, in the groups each part of a
+//! run reads (the planner [`PlanSettings`], a download
+//! [`DownloadSettings`], the slots [`Pace`], ...). Everything after it is a
 //! function of `Config`, except for three readers of the environment:
 //! `logging.rs` (`RUST_LOG`), the HTTP client (the proxy variables, read by
 //! reqwest) and `main.rs` (signals, and raising the open-file limit). Its
 //! only I/O is on files named on the command line: it reads the small
-//! `--checksums` and `.netrc` files (capped, `small_file.rs`), and opens
-//! every `-i` list file (without reading it, `source/list.rs`) so that one
-//! that cannot be read is an input error before anything is fetched. It
-//! fits `-j` to the open-file limit it is given ([`fit_jobs`]).
+//! `--checksums` (`digest.rs`) and `.netrc` files (capped,
+//! `small_file.rs`), and opens every `-i` list file (without reading it,
+//! `source/list.rs`) so that one that cannot be read is an input error
+//! before anything is fetched. It fits `-j` to the open-file limit it is
+//! given ([`fit_jobs`]).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -23,10 +26,9 @@ use crate::cli::Cli;
 use crate::glob::Pattern;
 use crate::naming::OutputTemplate;
 use crate::netrc::{self, Netrc};
-use crate::plan::PlanSettings;
 use crate::redact::masked_text;
 use crate::report::ReportTarget;
-use crate::settings::{Deadline, OnExists, ProgressMode};
+use crate::settings::{Deadline, OnExists, ProgressMode, Shard};
 use crate::source::{Input, ListFile};
 
 /// Everything a run needs, validated, in the groups its parts read: the
@@ -127,6 +129,26 @@ pub struct HttpConfig {
     pub resume: bool,
 }
 
+/// What the flags say of planning: the part of [`Config`] that `plan.rs`
+/// reads.
+#[derive(Debug)]
+pub(crate) struct PlanSettings {
+    /// Arguments and `-i` lists, in input order.
+    pub(crate) inputs: Vec<Input>,
+    /// `-o`.
+    pub(crate) template: OutputTemplate,
+    /// `-g`: no globs.
+    pub(crate) globoff: bool,
+    pub(crate) shard: Option<Shard>,
+    /// Expected digests by file name, from `--checksums`.
+    pub(crate) checksums: HashMap<String, [u8; 32]>,
+    pub(crate) on_exists: OnExists,
+    /// The name comes with the answer: claimed by the download.
+    pub(crate) content_disposition: bool,
+    /// `--no-resume` not given: a leftover `.part` is looked for.
+    pub(crate) resume: bool,
+}
+
 /// What the flags say of one download: the part of [`Config`] that
 /// `fetch/` reads (through `session.rs`'s `Ctx`).
 #[derive(Debug, Clone)]
@@ -216,7 +238,7 @@ impl Config {
             );
         }
         let checksums = match &cli.checksums {
-            Some(path) => read_checksums(path)?,
+            Some(path) => crate::digest::read_checksums(path)?,
             None => HashMap::new(),
         };
         let report = cli.report.as_ref().map(|r| {
@@ -463,33 +485,6 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> HttpConfig {
         retry_wait: cli.retry_wait,
         resume: !cli.no_resume,
     }
-}
-
-/// Reads a `sha256sum`-style file: `HEX  NAME` or `HEX *NAME` lines.
-fn read_checksums(path: &Path) -> Result<HashMap<String, [u8; 32]>> {
-    let (text, _) = crate::small_file::read(path).context("cannot use the --checksums file")?;
-    let mut map = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let parsed = line.split_once(' ').and_then(|(hex, name)| {
-            let name = name.strip_prefix([' ', '*'])?;
-            Some((crate::digest::parse_sha256(hex).ok()?, name))
-        });
-        let Some((digest, name)) = parsed else {
-            bail!(
-                "{}:{}: expected 'SHA256HEX  NAME' (sha256sum format)",
-                path.display(),
-                i + 1
-            );
-        };
-        // NAME is matched against the destination's file name.
-        let name = name.rsplit('/').next().unwrap_or(name);
-        map.insert(name.to_string(), digest);
-    }
-    Ok(map)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! SHA-256 digests: parsing the ones users give (`sha256=` on a list line,
-//! `--checksums`), hashing what is on disk (a resumed `.part`'s first
-//! bytes, a file already at its destination) on the blocking pool, and the
+//! `--checksums`, whose `sha256sum` file is read here), hashing what is on
+//! disk (a resumed `.part`'s first bytes, a file already at its
+//! destination) on the blocking pool, and the
 //! check that fails a download whose bytes do not match. Hashing a body as
 //! it streams is done where it streams (`fetch/`).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -96,6 +98,33 @@ pub(crate) async fn hash_prefix(file: File, len: u64) -> anyhow::Result<(File, S
     })
     .await
     .context("hashing task failed")?
+}
+
+/// Reads a `sha256sum`-style file: `HEX  NAME` or `HEX *NAME` lines.
+pub(crate) fn read_checksums(path: &Path) -> anyhow::Result<HashMap<String, [u8; 32]>> {
+    let (text, _) = crate::small_file::read(path).context("cannot use the --checksums file")?;
+    let mut map = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = line.split_once(' ').and_then(|(hex, name)| {
+            let name = name.strip_prefix([' ', '*'])?;
+            Some((parse_sha256(hex).ok()?, name))
+        });
+        let Some((digest, name)) = parsed else {
+            anyhow::bail!(
+                "{}:{}: expected 'SHA256HEX  NAME' (sha256sum format)",
+                path.display(),
+                i + 1
+            );
+        };
+        // NAME is matched against the destination's file name.
+        let name = name.rsplit('/').next().unwrap_or(name);
+        map.insert(name.to_string(), digest);
+    }
+    Ok(map)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!   parsers and each flag's limits). What they mean: `settings.rs` (the
 //!   types: `OnExists`, `Split`, `Rate`, ...) and `config.rs` (`Config`
 //!   and its groups: `Mode`, `Pace`, `Stops`, `OwnFiles`, `Display`,
-//!   `DownloadSettings`; `PlanSettings` is `plan.rs`'s).
+//!   `DownloadSettings`, `PlanSettings`).
 //! - Inputs: `source/` (list files, stdin, arguments; `FILE:LINE`),
 //!   `glob/` (`parse.rs`, `expand.rs`).
 //! - Planning: `plan.rs` (positions, `--shard`, de-duplication, naming),

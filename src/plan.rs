@@ -15,7 +15,6 @@
 //! URL (de-duplication, a [`SeenSet`] at about 10 bytes a key) and the
 //! claims (see `claims.rs`).
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +23,7 @@ use std::time::SystemTime;
 use url::Url;
 
 use crate::claims::Claims;
+use crate::config::PlanSettings;
 use crate::existing::{AtDestination, at_destination, kept, vouches};
 use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
@@ -64,25 +64,6 @@ pub(crate) enum Planned {
     /// Decided without a request: skipped (`--on-exists skip` and the file
     /// is there) or refused (a bad line, an unsafe name, a collision).
     Done(Outcome),
-}
-
-/// What the planner reads of the flags.
-#[derive(Debug)]
-pub(crate) struct PlanSettings {
-    /// Arguments and `-i` lists, in input order.
-    pub(crate) inputs: Vec<Input>,
-    /// `-o`.
-    pub(crate) template: OutputTemplate,
-    /// `-g`: no globs.
-    pub(crate) globoff: bool,
-    pub(crate) shard: Option<Shard>,
-    /// Expected digests by file name, from `--checksums`.
-    pub(crate) checksums: HashMap<String, [u8; 32]>,
-    pub(crate) on_exists: OnExists,
-    /// The name comes with the answer: claimed by the download.
-    pub(crate) content_disposition: bool,
-    /// `--no-resume` not given: a leftover `.part` is looked for.
-    pub(crate) resume: bool,
 }
 
 pub(crate) struct Planner {
