@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::Cli;
 use crate::glob::Pattern;
+use crate::headers::Headers;
 use crate::naming::OutputTemplate;
 use crate::netrc::{self, Netrc};
 use crate::redact::masked_text;
@@ -115,7 +115,9 @@ pub struct Display {
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// `-H` and `--host-header`, resolved, with the rule of which request
+    /// gets which.
+    pub(crate) headers: Headers,
     pub user_agent: String,
     pub max_redirects: usize,
     pub connect_timeout: Duration,
@@ -251,6 +253,7 @@ impl Config {
         let mut warnings = Vec::new();
         let netrc = netrc(&cli, &mut warnings)?;
         let jobs = fit_jobs(cli.jobs, open_files, &mut warnings);
+        let http = http(&cli, netrc)?;
         // A list file that cannot be read at all is an input error (exit 2)
         // before anything is fetched, not a failure found half-way through:
         // so each is opened here, and read from that open file later. Last,
@@ -271,7 +274,6 @@ impl Config {
         } else {
             Mode::Download
         };
-        let http = http(&cli, netrc);
         Ok(Config {
             mode,
             plan: PlanSettings {
@@ -468,10 +470,11 @@ fn netrc(cli: &Cli, warnings: &mut Vec<String>) -> Result<Option<Arc<Netrc>>> {
     Ok(Some(Arc::new(netrc)))
 }
 
-fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> HttpConfig {
-    HttpConfig {
+fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> Result<HttpConfig> {
+    let headers = Headers::resolve(&cli.header, &cli.host_header)?;
+    Ok(HttpConfig {
         netrc,
-        headers: cli.header.clone(),
+        headers,
         user_agent: cli
             .user_agent
             .clone()
@@ -484,7 +487,7 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> HttpConfig {
         retries: cli.retries,
         retry_wait: cli.retry_wait,
         resume: !cli.no_resume,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! HTTP: the client every transfer thread builds with one set of settings
-//! (redirect limit, no `Referer`, TLS verification, timeouts, pool size),
+//! (no redirects of its own, no `Referer`, TLS verification, timeouts, pool size),
 //! and the one place where an HTTP library error becomes a message
 //! (stripped of the URL it carries, which may hold a password). It does not
 //! decide what to request (`fetch/`) or when (`scheduler.rs`); what a download
@@ -16,21 +16,12 @@ use crate::redact::masked;
 /// A client with the run's HTTP settings that keeps up to
 /// `idle_per_host` idle connections per host.
 pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest::Client> {
-    let max_redirects = http.max_redirects;
-    let policy = reqwest::redirect::Policy::custom(move |attempt| {
-        // `previous()` holds every URL requested so far, the first included.
-        if attempt.previous().len() > max_redirects {
-            attempt.error(format!(
-                "more than {max_redirects} redirects (--max-redirects)"
-            ))
-        } else {
-            attempt.follow()
-        }
-    });
     reqwest::Client::builder()
         .user_agent(&http.user_agent)
         .connect_timeout(http.connect_timeout)
-        .redirect(policy)
+        // Redirects are followed by `fetch/request.rs`, hop by hop, so
+        // that each hop gets the headers meant for its host.
+        .redirect(reqwest::redirect::Policy::none())
         // curl and wget send no Referer either: a redirect must not tell the
         // next host the URL (and its query tokens) that led there.
         .referer(false)

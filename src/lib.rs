@@ -60,6 +60,7 @@ mod error;
 mod existing;
 mod fetch;
 mod glob;
+mod headers;
 mod host;
 mod http;
 mod limit;
@@ -88,6 +89,7 @@ mod workers;
 
 pub use cli::Cli;
 pub use config::{Config, Display, Mode};
+pub use headers::HeaderArg;
 pub use progress::Progress;
 pub use report::{Interrupt, ReportTarget, Summary};
 pub use settings::{Deadline, OnExists, ProgressMode, Rate, Shard};
@@ -124,6 +126,12 @@ pub async fn run(
             Ok(Summary::default())
         }
     }
+}
+
+/// `text` with every secret header value of the run masked (`***`): for
+/// what `main.rs` prints itself (a fatal error).
+pub fn mask_secrets(text: &str) -> String {
+    redact::scrub(text).into_owned()
 }
 
 /// Entry points for property tests and fuzz targets (`fuzz/`). Not a

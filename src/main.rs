@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let config = match Config::from_cli_with_open_files(cli, open_files) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("haul: error: {err:#}");
+            eprintln!("haul: error: {}", haul::mask_secrets(&format!("{err:#}")));
             return ExitCode::from(2);
         }
     };
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run) {
         Ok(summary) => summary.exit_code(),
         Err(err) => {
-            eprintln!("haul: error: {err:#}");
+            eprintln!("haul: error: {}", haul::mask_secrets(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

@@ -189,6 +189,7 @@ impl Progress {
 
     /// Prints one line to stderr, above the bars when there are any.
     pub(crate) fn println(&self, line: &str) {
+        let line = crate::redact::scrub(line);
         let write = || {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{line}");
@@ -305,8 +306,9 @@ impl Write for LogRecord {
 
 impl Drop for LogRecord {
     fn drop(&mut self) {
+        let record = crate::redact::scrub_bytes(&self.buf);
         let write = || {
-            let _ = std::io::stderr().lock().write_all(&self.buf);
+            let _ = std::io::stderr().lock().write_all(&record);
         };
         match &self.multi {
             Some(multi) => multi.suspend(write),

@@ -1,9 +1,14 @@
 //! Redaction, the one place it is decided: a URL's password is masked
-//! (`user:***@`) wherever haul prints or stores the URL, and text from a
-//! server or a user is cleaned of control and bidi characters before it
-//! reaches a terminal.
+//! (`user:***@`) wherever haul prints or stores the URL; secret header
+//! values (`headers.rs`) are masked (`***`) in everything haul writes
+//! (stderr lines and logs, `--report`, `--dry-run`: [`scrub`]); and text
+//! from a server or a user is cleaned of control and bidi characters
+//! before it reaches a terminal.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use url::Url;
 
@@ -40,6 +45,58 @@ impl fmt::Display for Masked<'_> {
             }
             _ => f.write_str("[URL with a password]"),
         }
+    }
+}
+
+/// The secret values of the run, longest first; `ANY` says whether there is
+/// one, so a run without secrets pays one load per line.
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+static ANY: AtomicBool = AtomicBool::new(false);
+
+/// Secrets shorter than this are not masked: they would mask ordinary
+/// text (a two-letter value in every word).
+const MIN_SECRET: usize = 4;
+
+/// Keeps `secret` (a header value from `@env:`, `@file:`, a `-H @FILE`
+/// file, `--host-header`, or a credential header) masked from now on in
+/// everything that goes through [`scrub`].
+pub(crate) fn keep_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_string());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+    ANY.store(true, Relaxed);
+}
+
+/// `text` with every secret value masked (`***`): what every stderr line,
+/// log record, report line and dry-run line goes through.
+pub(crate) fn scrub(text: &str) -> Cow<'_, str> {
+    if !ANY.load(Relaxed) {
+        return Cow::Borrowed(text);
+    }
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = Cow::Borrowed(text);
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = Cow::Owned(out.replace(secret.as_str(), "***"));
+        }
+    }
+    out
+}
+
+/// [`scrub`] for bytes (a log record): unchanged when they hold no secret.
+pub(crate) fn scrub_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if !ANY.load(Relaxed) {
+        return Cow::Borrowed(bytes);
+    }
+    match scrub(&String::from_utf8_lossy(bytes)) {
+        Cow::Borrowed(_) => Cow::Borrowed(bytes),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
     }
 }
 
@@ -102,6 +159,19 @@ mod tests {
     /// What reaches a terminal is cleaned of the same characters no file
     /// name may hold: the Arabic letter mark (U+061C) included, which the
     /// failure line used to let through.
+    #[test]
+    fn secrets_are_masked_longest_first() {
+        keep_secret("abc"); // too short to mask
+        keep_secret("redact-test-token-1234");
+        keep_secret("Bearer redact-test-token-1234");
+        assert_eq!(
+            scrub("sent Bearer redact-test-token-1234 and redact-test-token-1234; abc"),
+            "sent *** and ***; abc"
+        );
+        assert!(matches!(scrub("nothing here"), Cow::Borrowed(_)));
+        assert_eq!(&*scrub_bytes(b"x redact-test-token-1234\n"), b"x ***\n");
+    }
+
     #[test]
     fn sanitize_replaces_controls_and_every_bidi_mark() {
         let text = "a\u{1b}[31mb\u{202E}c\u{061C}d\u{2066}e\u{200F}f\u{7}";

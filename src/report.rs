@@ -264,6 +264,7 @@ impl Report {
         let mut line =
             serde_json::to_string(&outcome.record()).context("cannot encode a report line")?;
         line.push('\n');
+        let line = crate::redact::scrub(&line);
         self.out
             .write_all(line.as_bytes())
             .and_then(|()| self.out.flush())

@@ -10,7 +10,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Result;
-use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -29,9 +28,6 @@ pub(crate) struct Ctx {
     pub(crate) settings: Arc<DownloadSettings>,
     /// This thread's client: its connections stay on its thread.
     pub(crate) client: reqwest::Client,
-    /// `-H` headers, set on every request (repeats kept, and they win over
-    /// the client's defaults such as User-Agent).
-    pub(crate) headers: HeaderMap,
     /// `--dir`: every file access of a download goes through it.
     pub(crate) out: Arc<OutDir>,
     /// Names taken by downloads; a `Content-Disposition` name is claimed
@@ -110,7 +106,6 @@ impl Ctx {
         } = run;
         Ok(Ctx {
             client: client(&settings.http, idle_per_host)?,
-            headers: settings.http.headers.iter().cloned().collect(),
             settings,
             out,
             claims,

@@ -19,8 +19,8 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::headers::HeaderArg;
 use clap::Parser;
-use reqwest::header::{HeaderName, HeaderValue};
 
 use values::{
     parse_deadline, parse_header, parse_jobs, parse_max_failures, parse_max_redirects, parse_rate,
@@ -167,10 +167,26 @@ pub struct Cli {
     #[arg(help_heading = "Input", short = 'g', long)]
     pub globoff: bool,
 
-    /// Extra request header 'Name: value'; repeatable
+    /// Extra header 'Name: value' (or @FILE of them); repeatable
+    ///
+    /// Sent to every URL of the run. In a value, @env:NAME is replaced by the
+    /// environment variable NAME and @file:PATH (the rest of the value) by the
+    /// first line of that file, so a secret need not be in argv. Credentials
+    /// (Authorization, Cookie, Proxy-Authorization, a value from @env:/@file:,
+    /// every header of a @FILE) go only to the URL's own scheme, host and port:
+    /// never after a redirect elsewhere. Secret values are masked in all output.
     #[arg(help_heading = "HTTP", short = 'H', long, value_name = "HEADER", value_parser = parse_header,
           action = clap::ArgAction::Append)]
-    pub header: Vec<(HeaderName, HeaderValue)>,
+    pub header: Vec<HeaderArg>,
+
+    /// Send header 'Name: value' only to HOST[:PORT]; repeatable
+    ///
+    /// Goes to every request for that host, redirect hops included, and to no
+    /// other host; it replaces a -H header of the same name there. @env: and
+    /// @file: work as in -H, and the value is masked in all output.
+    #[arg(help_heading = "HTTP", long, num_args = 2, value_names = ["HOST", "HEADER"],
+          action = clap::ArgAction::Append)]
+    pub host_header: Vec<String>,
 
     /// User-Agent header to send
     #[arg(help_heading = "HTTP", short = 'A', long, value_name = "STRING")]
@@ -391,9 +407,13 @@ mod tests {
             parse(&["--shard", "2/8"]).unwrap().shard,
             Some(Shard { k: 2, n: 8 })
         );
-        let cli = parse(&["-H", "X-Token: a b"]).unwrap();
-        assert_eq!(cli.header[0].0, "x-token");
-        assert_eq!(cli.header[0].1, "a b");
+        let cli = parse(&["-H", "X-Token: a b", "-H", "@hdrs.txt"]).unwrap();
+        let name = reqwest::header::HeaderName::from_static("x-token");
+        assert_eq!(cli.header[0], HeaderArg::Line(name, "a b".into()));
+        assert_eq!(cli.header[1], HeaderArg::File("hdrs.txt".into()));
+        let cli = parse(&["--host-header", "h:8", "X: y", "--host-header", "g", "Z: 1"]).unwrap();
+        assert_eq!(cli.host_header, ["h:8", "X: y", "g", "Z: 1"]);
+        assert!(parse(&["--host-header", "h"]).is_err());
     }
 
     #[test]

@@ -8,8 +8,7 @@
 use std::num::NonZeroUsize;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderName, HeaderValue};
-
+use crate::headers::HeaderArg;
 use crate::settings::{Deadline, Rate, Shard, Split};
 
 pub(super) fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -23,15 +22,17 @@ pub(super) fn parse_shard(s: &str) -> Result<Shard, String> {
     Ok(Shard { k, n })
 }
 
-pub(super) fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = s
-        .split_once(':')
-        .ok_or_else(|| format!("expected 'Name: value', got '{s}'"))?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("invalid header name '{}'", name.trim()))?;
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("invalid value for header '{name}'"))?;
-    Ok((name, value))
+/// `-H 'Name: value'`, or `-H @FILE` (header lines read from FILE). The
+/// value is resolved (`@env:`, `@file:`) and checked by `config.rs`.
+pub(super) fn parse_header(s: &str) -> Result<HeaderArg, String> {
+    if let Some(path) = s.strip_prefix('@') {
+        if path.is_empty() {
+            return Err("expected @FILE, a file of header lines".into());
+        }
+        return Ok(HeaderArg::File(path.into()));
+    }
+    let (name, value) = crate::headers::parse_line(s)?;
+    Ok(HeaderArg::Line(name, value))
 }
 
 // Bounds of the numeric flags. Each keeps the arithmetic done with the

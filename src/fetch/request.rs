@@ -1,6 +1,7 @@
 //! The request stage of an attempt: building the GET with the run's
-//! settings (`-H`, `--timeout`, `.netrc` credentials for the URL's own
-//! origin), the `Range` + `If-Range` of a `.part` being continued and the
+//! settings (the headers `headers.rs` gives each hop, `--timeout`, `.netrc`
+//! credentials for the URL's own origin), following redirects hop by hop
+//! (`--max-redirects`), the `Range` + `If-Range` of a `.part` being continued and the
 //! conditions of `--on-exists update`; sending it and waiting for the
 //! answer's head (at most `--stall-timeout`, or until the run stops);
 //! dropping a `.part` whose version the answer does not prove; and the
@@ -8,15 +9,21 @@
 //! body (`body.rs`) or decide whether to try again (`retry.rs`).
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use reqwest::header::{AUTHORIZATION, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, RANGE};
+use reqwest::header::{
+    AUTHORIZATION, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LOCATION,
+    RANGE,
+};
 use reqwest::{Response, StatusCode};
+use url::Url;
 
 use super::Task;
 use super::body::{cancelled, stalled};
 use super::resume::{Resumable, content_range_start};
 use crate::error::FailureKind;
+use crate::headers::same_origin;
 use crate::http::network_error;
 use crate::naming::part_path;
 use crate::outcome::Failure;
@@ -65,44 +72,104 @@ pub(super) async fn request(
 
 /// Sends the request for `job`, continuing `resumable` when given.
 async fn send(ctx: &Ctx, job: &Job, resumable: Option<&Resumable>) -> Result<Response, Failure> {
-    let mut request = base_request(ctx, &job.url);
+    let mut extra = HeaderMap::new();
     if let Some(r) = resumable {
-        request = request
-            .header(RANGE, format!("bytes={}-", r.len))
-            .header(IF_RANGE, r.note.if_range());
+        extra.insert(RANGE, value(&format!("bytes={}-", r.len))?);
+        extra.insert(IF_RANGE, value(r.note.if_range())?);
     }
     if ctx.settings.on_exists == OnExists::Update {
         if let Some(modified) = job.modified {
-            request = request.header(IF_MODIFIED_SINCE, httpdate::fmt_http_date(modified));
+            extra.insert(
+                IF_MODIFIED_SINCE,
+                value(&httpdate::fmt_http_date(modified))?,
+            );
         }
         if let Some(etag) = &job.etag {
-            request = request.header(IF_NONE_MATCH, etag);
+            extra.insert(IF_NONE_MATCH, value(etag)?);
         }
     }
-    send_request(ctx, &job.url, request).await
+    send_request(ctx, &job.url, extra).await
 }
 
-/// A GET for `url` with the run's settings: `-H`, `--timeout` and the
-/// `.netrc` credentials.
-pub(super) fn base_request(ctx: &Ctx, url: &url::Url) -> reqwest::RequestBuilder {
-    let mut request = ctx.client.get(url.clone()).headers(ctx.headers.clone());
-    if let Some(timeout) = ctx.http().timeout {
-        request = request.timeout(timeout);
+/// A header value haul builds from what it recorded (a validator from a
+/// `.part`'s note or the `--state`, which may be damaged): one that cannot
+/// be sent refuses the request rather than dropping a condition.
+pub(super) fn value(text: &str) -> Result<HeaderValue, Failure> {
+    HeaderValue::from_str(text).map_err(|_| {
+        let error = anyhow!("a recorded validator is not a valid header value");
+        Failure::new(FailureKind::Refused, None, error)
+    })
+}
+
+/// Sends a GET for `url` with `extra` headers (a range, conditions) and
+/// waits for the answer's head, at most `--stall-timeout` a hop, or until
+/// the run stops. Redirects (301, 302, 303, 307, 308 with a `Location`)
+/// are followed here, up to `--max-redirects`, so that every hop is sent
+/// the headers meant for it ([`hop_request`]); `--timeout` covers the
+/// whole chain and the body. The answer's `url()` is the last hop.
+pub(super) async fn send_request(
+    ctx: &Ctx,
+    url: &Url,
+    extra: HeaderMap,
+) -> Result<Response, Failure> {
+    let deadline = ctx.http().timeout.map(|t| Instant::now() + t);
+    let mut hop = url.clone();
+    let mut redirects = 0;
+    loop {
+        let response = send_hop(ctx, hop_request(ctx, url, &hop, &extra, deadline), &hop).await?;
+        let Some(next) = redirect_target(&response, &hop)? else {
+            return Ok(response);
+        };
+        if redirects == ctx.http().max_redirects {
+            let error = anyhow!(
+                "more than {redirects} redirects (--max-redirects); the next was to {}",
+                masked(&next)
+            );
+            let status = Some(response.status().as_u16());
+            return Err(Failure::new(FailureKind::Redirects, status, error));
+        }
+        redirects += 1;
+        tracing::debug!("{}: redirected to {}", masked(&hop), masked(&next));
+        hop = next;
     }
-    if let Some((login, password)) = netrc_credentials(ctx, url) {
-        // On this request only: reqwest drops Authorization when a redirect
-        // leads to another host, so a redirect target never sees it.
+}
+
+/// The GET for one hop (`hop`) of a request for `url`: the headers
+/// `headers.rs` gives that hop, `extra`, the time left of `--timeout`, and
+/// `.netrc` credentials on the URL's own origin only (unless a header
+/// already authorizes).
+fn hop_request(
+    ctx: &Ctx,
+    url: &Url,
+    hop: &Url,
+    extra: &HeaderMap,
+    deadline: Option<Instant>,
+) -> reqwest::RequestBuilder {
+    let mut headers = ctx.http().headers.for_hop(url, hop);
+    for (name, value) in extra {
+        headers.insert(name, value.clone());
+    }
+    let authorized = headers.contains_key(AUTHORIZATION);
+    let mut request = ctx.client.get(hop.clone()).headers(headers);
+    if let Some(deadline) = deadline {
+        // Past the deadline: the shortest wait, so reqwest says it timed out.
+        let left = deadline.saturating_duration_since(Instant::now());
+        request = request.timeout(left.max(Duration::from_millis(1)));
+    }
+    if !authorized
+        && same_origin(url, hop)
+        && let Some((login, password)) = netrc_credentials(ctx, url)
+    {
         request = request.basic_auth(login, Some(password));
     }
     request
 }
 
-/// Sends `request` and waits for the answer's head, at most
-/// `--stall-timeout`, or until the run stops.
-pub(super) async fn send_request(
+/// Sends one hop's request and waits for the answer's head.
+async fn send_hop(
     ctx: &Ctx,
-    url: &url::Url,
     request: reqwest::RequestBuilder,
+    hop: &Url,
 ) -> Result<Response, Failure> {
     let fail = |kind, error: anyhow::Error| Failure::new(kind, None, error);
     let stall = ctx.http().stall_timeout;
@@ -110,18 +177,55 @@ pub(super) async fn send_request(
     tokio::select! {
         sent = send => sent
             .map_err(|_| fail(FailureKind::Network, stalled(stall)))?
-            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, url))),
+            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, hop))),
         () = ctx.cancel.cancelled() => Err(cancelled()),
     }
 }
 
+/// Where a redirect answer leads: `None` for any other answer, and for a
+/// redirect without a usable `Location` (then the status fails the URL).
+/// A redirect to anything but `http` or `https` is refused.
+fn redirect_target(response: &Response, hop: &Url) -> Result<Option<Url>, Failure> {
+    let status = response.status();
+    let redirect = matches!(
+        status,
+        StatusCode::MOVED_PERMANENTLY
+            | StatusCode::FOUND
+            | StatusCode::SEE_OTHER
+            | StatusCode::TEMPORARY_REDIRECT
+            | StatusCode::PERMANENT_REDIRECT
+    );
+    if !redirect {
+        return Ok(None);
+    }
+    let Some(next) = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| hop.join(location).ok())
+    else {
+        return Ok(None);
+    };
+    if !matches!(next.scheme(), "http" | "https") || next.host_str().is_none_or(str::is_empty) {
+        let error = anyhow!(
+            "redirected to {}, which is not an http(s) URL",
+            masked(&next)
+        );
+        return Err(Failure::new(
+            FailureKind::Refused,
+            Some(status.as_u16()),
+            error,
+        ));
+    }
+    Ok(Some(next))
+}
+
 /// The `.netrc` credentials for `url`'s own host, unless the URL names a
-/// user or `-H Authorization` is given: those win (a URL user without a
-/// password is sent with an empty one, where curl would look the password
-/// up in `.netrc`).
-fn netrc_credentials(ctx: &Ctx, url: &url::Url) -> Option<(String, String)> {
+/// user: that wins (a URL user without a password is sent with an empty
+/// one, where curl would look the password up in `.netrc`).
+fn netrc_credentials(ctx: &Ctx, url: &Url) -> Option<(String, String)> {
     let netrc = ctx.http().netrc.as_ref()?;
-    if !url.username().is_empty() || ctx.headers.contains_key(AUTHORIZATION) {
+    if !url.username().is_empty() {
         return None;
     }
     let found = netrc.lookup(url.host_str()?)?;

@@ -31,7 +31,8 @@ pub(crate) fn dry_run(config: Config, progress: &Progress) -> Result<Summary> {
         let result = match planned {
             Planned::Fetch(job) => {
                 summary.ok += 1;
-                writeln!(out, "{} -> {}", Masked(&job.url), job.path.display())
+                let line = format!("{} -> {}", Masked(&job.url), job.path.display());
+                writeln!(out, "{}", crate::redact::scrub(&line))
             }
             Planned::Done(outcome) => {
                 summary.record(&outcome);

@@ -6,13 +6,13 @@
 
 use anyhow::anyhow;
 use bytes::Bytes;
-use reqwest::header::{IF_RANGE, RANGE};
+use reqwest::header::{HeaderMap, IF_RANGE, RANGE};
 use reqwest::{Response, StatusCode};
 
 use super::file::{Ended, Split};
 use crate::error::FailureKind;
 use crate::fetch::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
-use crate::fetch::request::{base_request, send_request};
+use crate::fetch::request::{send_request, value};
 use crate::fetch::resume::ContentRange;
 use crate::outcome::Failure;
 use crate::session::Ctx;
@@ -65,11 +65,21 @@ impl Split {
         ctx: &Ctx,
         (id, start, end): (u64, u64, u64),
     ) -> Fetched {
-        let request = base_request(ctx, &self.url)
-            .header(RANGE, format!("bytes={start}-{}", end - 1))
-            .header(IF_RANGE, self.note.if_range());
+        let mut extra = HeaderMap::new();
+        let values = value(&format!("bytes={start}-{}", end - 1))
+            .and_then(|range| Ok((range, value(self.note.if_range())?)));
+        match values {
+            Ok((range, if_range)) => {
+                extra.insert(RANGE, range);
+                extra.insert(IF_RANGE, if_range);
+            }
+            Err(failure) => {
+                self.release(id);
+                return Fetched::Failed(failure);
+            }
+        }
         let sent = tokio::select! {
-            sent = send_request(ctx, &self.url, request) => sent,
+            sent = send_request(ctx, &self.url, extra) => sent,
             () = self.stopped.cancelled() => {
                 self.release(id);
                 return Fetched::Done;
