@@ -17,6 +17,7 @@ mod properties;
 mod proxy;
 mod reliability;
 mod safety;
+mod secrets;
 mod shard;
 mod snapshots;
 mod split;
