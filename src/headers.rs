@@ -114,17 +114,11 @@ impl Headers {
         } else {
             self.elsewhere.clone()
         };
-        let mut first = true;
-        for (scope, name, value) in &self.scoped {
-            if !scope.matches(hop) {
-                continue;
-            }
-            if first {
-                for (_, name, _) in self.scoped.iter().filter(|(s, ..)| s.matches(hop)) {
-                    map.remove(name);
-                }
-                first = false;
-            }
+        let here = || self.scoped.iter().filter(|(scope, ..)| scope.matches(hop));
+        for (_, name, _) in here() {
+            map.remove(name);
+        }
+        for (_, name, value) in here() {
             map.append(name.clone(), value.clone());
         }
         map
