@@ -464,9 +464,11 @@ fn netrc(cli: &Cli, warnings: &mut Vec<String>) -> Result<Option<Arc<Netrc>>> {
     } else {
         "--netrc"
     };
-    let (netrc, warning) =
+    // Damage in the file is a warning each (the entry is skipped); only a
+    // file that cannot be read is an error.
+    let (netrc, found) =
         netrc::load(&path).with_context(|| format!("cannot use the {flag} file"))?;
-    warnings.extend(warning);
+    warnings.extend(found);
     Ok(Some(Arc::new(netrc)))
 }
 

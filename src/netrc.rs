@@ -9,7 +9,21 @@
 //! character, where curl 7.84 to 8.10 ended the line at a token starting
 //! with `#`), `"quoted"` tokens with backslash escapes (since 7.84), and
 //! other words ignored. The first entry in file order that matches the host
-//! and has a login or a password wins, `default` included.
+//! and has a login or a password wins, `default` included; for a URL that
+//! names a user, the first that matches the host and has that login.
+//! Logins and passwords are bytes, as curl takes them: one that is not
+//! UTF-8 is kept and sent as it is.
+//!
+//! A damaged file is used as far as it can be, each damage a warning naming
+//! its line, never a refusal of the whole file. A keyword at the end of the
+//! file with no value after it is ignored (the entry keeps what came before
+//! it, as with curl). An unterminated quoted token skips its entry: the
+//! parse goes on at the next line, the tokens up to the next `machine`,
+//! `default` or `macdef` belong to the skipped entry, and a lookup that
+//! reaches a skipped entry of its host (or a skipped `default`) ends there
+//! with no credentials, so nothing later in the file, a `default` included,
+//! stands in for an entry the user wrote and got wrong (curl refuses the
+//! file at such a token; before it, the entries are the same).
 //!
 //! It does not decide which request gets the credentials. That is the HTTP
 //! side's job, and it must send them only to the origin the lookup was made
@@ -26,48 +40,54 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// A parsed `.netrc` file: its `machine` and `default` entries in file
-/// order. `Debug` shows no login or password.
+/// order, skipped ones included. `Debug` shows no login or password.
 #[derive(Default)]
 pub(crate) struct Netrc {
     entries: Vec<Entry>,
 }
 
 struct Entry {
-    /// `None` for `default`, which matches every host.
-    host: Option<String>,
-    login: Option<String>,
-    password: Option<String>,
+    /// `None` for `default`, which matches every host; empty while a
+    /// `machine` waits for its name.
+    host: Option<Vec<u8>>,
+    login: Option<Vec<u8>>,
+    password: Option<Vec<u8>>,
+    /// Damaged (an unterminated quoted token): a lookup that reaches it
+    /// ends with no credentials.
+    skipped: bool,
 }
 
 /// What a `.netrc` entry gives a host. An entry with only a password has an
 /// empty login and one with only a login an empty password, as with curl.
+/// Bytes, not text: curl sends a password's bytes as they are in the file.
 /// `Debug` masks the password.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Credentials {
-    pub(crate) login: String,
-    pub(crate) password: String,
+    pub(crate) login: Vec<u8>,
+    pub(crate) password: Vec<u8>,
 }
 
-/// Why a `.netrc` file could not be parsed; shown as `line N: what`.
+/// A damage in a `.netrc` file and what was skipped for it; shown as
+/// `line N: what; what is skipped`. It never holds a token's text, so it
+/// cannot show a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParseError {
-    /// 1-based line number in the original text (comment lines counted).
+pub(crate) struct Damage {
+    /// 1-based line number in the original text (comment lines counted)
+    /// of the token at fault.
     line: usize,
     message: String,
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for Damage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: {}", self.line, self.message)
     }
 }
 
-impl std::error::Error for ParseError {}
-
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("login", &self.login)
+            .field("login", &String::from_utf8_lossy(&self.login))
             .field("password", &"***")
             .finish()
     }
@@ -75,10 +95,17 @@ impl fmt::Debug for Credentials {
 
 impl fmt::Debug for Netrc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hosts = self
-            .entries
-            .iter()
-            .map(|e| e.host.as_deref().unwrap_or("(default)"));
+        let hosts = self.entries.iter().map(|e| {
+            let host = e
+                .host
+                .as_deref()
+                .map_or(Cow::Borrowed("(default)"), String::from_utf8_lossy);
+            if e.skipped {
+                format!("{host} (skipped)")
+            } else {
+                host.into_owned()
+            }
+        });
         f.debug_struct("Netrc")
             .field("entries", &hosts.collect::<Vec<_>>())
             .finish()
@@ -86,106 +113,197 @@ impl fmt::Debug for Netrc {
 }
 
 impl Netrc {
-    /// The credentials of the first entry, in file order, whose `machine`
-    /// equals `host` (ASCII case-insensitively) or which is `default`, and
-    /// which has a login or a password; entries with neither are passed
-    /// over, as curl does. `host` is the URL's host without port; an IPv6
-    /// literal may keep its brackets.
-    pub(crate) fn lookup(&self, host: &str) -> Option<Credentials> {
+    /// The credentials for `host`, the URL's host without port (an IPv6
+    /// literal may keep its brackets), from the first entry in file order
+    /// whose `machine` equals `host` (ASCII case-insensitively) or which is
+    /// `default`, and which:
+    /// - without `user`, has a login or a password; entries with neither
+    ///   are passed over, as curl does;
+    /// - with `user` (the URL's user name, which came without a password),
+    ///   has exactly that login; its password is given, empty if it has
+    ///   none, as curl does. Entries with another login or none are passed
+    ///   over: another user's password is never given.
+    ///
+    /// A skipped entry that matches `host` ends the search with `None`.
+    pub(crate) fn lookup(&self, host: &str, user: Option<&[u8]>) -> Option<Credentials> {
         let host = host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        self.entries
+        let found = self
+            .entries
             .iter()
             .filter(|e| {
                 e.host
                     .as_deref()
-                    .is_none_or(|h| h.eq_ignore_ascii_case(host))
+                    .is_none_or(|h| h.eq_ignore_ascii_case(host.as_bytes()))
             })
-            .find(|e| e.login.is_some() || e.password.is_some())
-            .map(|e| Credentials {
-                login: e.login.clone().unwrap_or_default(),
-                password: e.password.clone().unwrap_or_default(),
-            })
+            .find(|e| {
+                e.skipped
+                    || match user {
+                        None => e.login.is_some() || e.password.is_some(),
+                        Some(user) => e.login.as_deref() == Some(user),
+                    }
+            })?;
+        if found.skipped {
+            return None;
+        }
+        Some(Credentials {
+            login: found.login.clone().unwrap_or_default(),
+            password: found.password.clone().unwrap_or_default(),
+        })
     }
 }
 
-/// Parses the text of a `.netrc` file. Errors are a keyword at the end of
-/// the file with no value after it and an unterminated quoted token; any
-/// other word is ignored, as curl does. A keyword's value is the next token
-/// whatever it is, even on a later line or spelled like a keyword
-/// (`password machine` sets the password "machine"), again as curl does.
-pub(crate) fn parse(text: &str) -> Result<Netrc, ParseError> {
+/// Parses the text of a `.netrc` file, with what was damaged in it and
+/// skipped: a keyword at the end of the file with no value after it (the
+/// keyword is ignored) and an unterminated quoted token (its entry is
+/// skipped, or outside an entry the rest of its line). Any other word is
+/// ignored, as curl does. A keyword's value is the next token whatever it
+/// is, even on a later line or spelled like a keyword (`password machine`
+/// sets the password "machine"), again as curl does.
+pub(crate) fn parse(text: &[u8]) -> (Netrc, Vec<Damage>) {
     let source = Source::new(text);
     let mut lexer = Lexer {
         text: &source.text,
         pos: 0,
     };
-    let mut entries: Vec<Entry> = Vec::new();
-    // Whether `login` and `password` belong to the last entry: not before
-    // the first `machine` or `default`, nor after a `macdef`.
-    let mut in_entry = false;
-    while let Some(token) = lexer
-        .next()
-        .map_err(|at| source.error(at, "unterminated quoted token"))?
-    {
+    let mut parser = Parser {
+        source: &source,
+        entries: Vec::new(),
+        damage: Vec::new(),
+        current: None,
+    };
+    loop {
+        let token = match lexer.next() {
+            Ok(Some(token)) => token,
+            Ok(None) => break,
+            Err(at) => {
+                parser.unterminated(at, &mut lexer);
+                continue;
+            }
+        };
         let Some(keyword) = Keyword::of(&token) else {
             continue;
         };
         match keyword {
             Keyword::Machine | Keyword::Login | Keyword::Password | Keyword::Account => {
+                if keyword == Keyword::Machine {
+                    parser.start(Some(Vec::new()), token.start);
+                }
                 let value = match lexer.next() {
                     Ok(Some(value)) => value.text.into_owned(),
                     Ok(None) => {
-                        let what = if keyword == Keyword::Machine {
-                            "a host name"
-                        } else {
-                            "a value"
-                        };
-                        let message = format!("'{}' without {what}", keyword.name());
-                        return Err(source.error(token.start, &message));
+                        parser.no_value(keyword, token.start);
+                        break;
                     }
-                    Err(at) => return Err(source.error(at, "unterminated quoted token")),
+                    Err(at) => {
+                        parser.unterminated(at, &mut lexer);
+                        continue;
+                    }
                 };
-                match keyword {
-                    Keyword::Machine => {
-                        entries.push(Entry::new(Some(value)));
-                        in_entry = true;
-                    }
-                    Keyword::Login if in_entry => {
-                        entries.last_mut().expect("in an entry").login = Some(value);
-                    }
-                    Keyword::Password if in_entry => {
-                        entries.last_mut().expect("in an entry").password = Some(value);
-                    }
+                match (keyword, parser.entry()) {
+                    (Keyword::Machine, Some(entry)) => entry.host = Some(value),
+                    (Keyword::Login, Some(entry)) => entry.login = Some(value),
+                    (Keyword::Password, Some(entry)) => entry.password = Some(value),
                     _ => {}
                 }
             }
-            Keyword::Default => {
-                entries.push(Entry::new(None));
-                in_entry = true;
-            }
+            Keyword::Default => parser.start(None, token.start),
             Keyword::Macdef => {
-                in_entry = false;
+                parser.current = None;
                 lexer.skip_macro();
             }
         }
     }
-    Ok(Netrc { entries })
+    let netrc = Netrc {
+        entries: parser.entries,
+    };
+    (netrc, parser.damage)
 }
 
-/// Reads and parses the `.netrc` file at `path`; also returns a warning for
-/// the user when its mode lets group or others read or write it (curl does
-/// not refuse such a file and neither does this). The caller prints it,
-/// once, where haul's other warnings go.
-pub(crate) fn load(path: &Path) -> anyhow::Result<(Netrc, Option<String>)> {
+/// The entries read so far, the damage found and the entry being read.
+struct Parser<'s> {
+    source: &'s Source,
+    entries: Vec<Entry>,
+    damage: Vec<Damage>,
+    /// The entry `login` and `password` belong to, by index, and the line
+    /// it starts on: none before the first `machine` or `default`, nor
+    /// after a `macdef`.
+    current: Option<(usize, usize)>,
+}
+
+impl Parser<'_> {
+    /// A `machine` (`host` empty until its name is read) or a `default`
+    /// (`host` `None`) whose keyword is at `at`: the entry being read from
+    /// now on.
+    fn start(&mut self, host: Option<Vec<u8>>, at: usize) {
+        self.entries.push(Entry::new(host));
+        self.current = Some((self.entries.len() - 1, self.source.line_of(at)));
+    }
+
+    fn entry(&mut self) -> Option<&mut Entry> {
+        self.current.map(|(index, _)| &mut self.entries[index])
+    }
+
+    /// `keyword`, at `at`, is the last token of the file: it is ignored,
+    /// and the entry keeps what came before it (a `machine` without a name
+    /// is no entry at all), as with curl.
+    fn no_value(&mut self, keyword: Keyword, at: usize) {
+        let what = if keyword == Keyword::Machine {
+            self.entries.pop();
+            self.current = None;
+            "a host name"
+        } else {
+            "a value"
+        };
+        let message = format!(
+            "'{}' without {what} at the end of the file; ignoring it",
+            keyword.name()
+        );
+        self.damage.push(self.source.damage(at, message));
+    }
+
+    /// An unterminated quoted token at `at`: the entry being read is
+    /// skipped (outside an entry, the rest of the line), and `lexer` goes
+    /// on at the next line.
+    fn unterminated(&mut self, at: usize, lexer: &mut Lexer<'_>) {
+        let skipped = match self.current {
+            Some((index, line)) => {
+                let entry = &mut self.entries[index];
+                entry.skipped = true;
+                let kind = if entry.host.is_some() {
+                    "machine"
+                } else {
+                    "default"
+                };
+                format!("skipping the {kind} entry from line {line}")
+            }
+            None => "skipping the rest of the line".to_owned(),
+        };
+        let message = format!("unterminated quoted token; {skipped}");
+        self.damage.push(self.source.damage(at, message));
+        lexer.skip_line(at);
+    }
+}
+
+/// Reads and parses the `.netrc` file at `path`, with warnings for the
+/// user: each damage in it (`FILE:LINE: what; what is skipped`), and its
+/// mode when that lets group or others read or write it (curl does not
+/// refuse such a file and neither does this). Only a file that cannot be
+/// read is an error. The caller prints the warnings, once, where haul's
+/// other warnings go.
+pub(crate) fn load(path: &Path) -> anyhow::Result<(Netrc, Vec<String>)> {
     // Capped, and a FIFO without a writer reads as empty (config.rs).
-    let (text, meta) = crate::small_file::read(path)?;
+    let (text, meta) = crate::small_file::read_bytes(path)?;
     let mode = meta.permissions().mode();
-    let netrc = parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}:{}: {}", path.display(), e.line, e.message))?;
-    Ok((netrc, permission_warning(mode, path)))
+    let (netrc, damage) = parse(&text);
+    let warnings = damage
+        .into_iter()
+        .map(|d| format!("{}:{}: {}", path.display(), d.line, d.message))
+        .chain(permission_warning(mode, path))
+        .collect();
+    Ok((netrc, warnings))
 }
 
 /// The warning [`load`] gives for a file whose `mode` lets group or others
@@ -213,11 +331,12 @@ fn default_path_from(netrc: Option<OsString>, home: Option<OsString>) -> Option<
 }
 
 impl Entry {
-    fn new(host: Option<String>) -> Self {
+    fn new(host: Option<Vec<u8>>) -> Self {
         Entry {
             host,
             login: None,
             password: None,
+            skipped: false,
         }
     }
 }
@@ -261,28 +380,28 @@ impl Keyword {
         }
         Self::ALL
             .into_iter()
-            .find(|k| token.text.eq_ignore_ascii_case(k.name()))
+            .find(|k| token.text.eq_ignore_ascii_case(k.name().as_bytes()))
     }
 }
 
 /// The text with comment lines (first non-blank character `#`) removed, as
 /// curl does on loading, and where each kept line started in the original.
 struct Source {
-    text: String,
+    text: Vec<u8>,
     /// (offset in `text`, 1-based line number in the original) per kept line.
     lines: Vec<(usize, usize)>,
 }
 
 impl Source {
-    fn new(original: &str) -> Self {
-        let mut text = String::with_capacity(original.len());
+    fn new(original: &[u8]) -> Self {
+        let mut text = Vec::with_capacity(original.len());
         let mut lines = Vec::new();
-        for (index, line) in original.split_inclusive('\n').enumerate() {
-            if line.trim_start_matches([' ', '\t']).starts_with('#') {
+        for (index, line) in original.split_inclusive(|&b| b == b'\n').enumerate() {
+            if line.iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b'#') {
                 continue;
             }
             lines.push((text.len(), index + 1));
-            text.push_str(line);
+            text.extend_from_slice(line);
         }
         Source { text, lines }
     }
@@ -296,26 +415,29 @@ impl Source {
             .copied()
             .unwrap_or((0, 1));
         // A quoted token can span lines: count the newlines since `start`.
-        line + self.text[start..offset].matches('\n').count()
+        line + self.text[start..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
     }
 
-    fn error(&self, offset: usize, message: &str) -> ParseError {
-        ParseError {
+    fn damage(&self, offset: usize, message: String) -> Damage {
+        Damage {
             line: self.line_of(offset),
-            message: message.to_owned(),
+            message,
         }
     }
 }
 
 struct Token<'a> {
-    /// Byte offset of the token's first character (its quote, if quoted).
+    /// Byte offset of the token's first byte (its quote, if quoted).
     start: usize,
-    text: Cow<'a, str>,
+    text: Cow<'a, [u8]>,
     quoted: bool,
 }
 
 struct Lexer<'a> {
-    text: &'a str,
+    text: &'a [u8],
     pos: usize,
 }
 
@@ -323,22 +445,27 @@ impl<'a> Lexer<'a> {
     /// The next token, `None` at the end, or `Err(offset)` of a quoted token
     /// with no closing quote. Tokens are separated by spaces, tabs, CRs and
     /// LFs; a token starting with `"` runs to the next unescaped `"`, and in
-    /// it `\n`, `\r` and `\t` are control characters and `\` before anything
-    /// else stands for that character (`\"`, `\\`).
+    /// it `\n`, `\r` and `\t` are control characters and `\` before any
+    /// other byte stands for that byte (`\"`, `\\`). Any other byte, one
+    /// that is not UTF-8 included, is itself.
     fn next(&mut self) -> Result<Option<Token<'a>>, usize> {
-        let rest = &self.text[self.pos..];
-        let start = self.pos + (rest.len() - rest.trim_start_matches(is_separator).len());
-        let rest = &self.text[start..];
+        let text = self.text;
+        let start = self.pos
+            + text[self.pos..]
+                .iter()
+                .position(|&b| !is_separator(b))
+                .unwrap_or(text.len() - self.pos);
+        let rest = &text[start..];
         if rest.is_empty() {
             self.pos = start;
             return Ok(None);
         }
-        if let Some(quoted) = rest.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '"' => {
+        if let Some(quoted) = rest.strip_prefix(b"\"") {
+            let mut value = Vec::new();
+            let mut bytes = quoted.iter().enumerate();
+            while let Some((i, &b)) = bytes.next() {
+                match b {
+                    b'"' => {
                         self.pos = start + 1 + i + 1;
                         return Ok(Some(Token {
                             start,
@@ -346,19 +473,22 @@ impl<'a> Lexer<'a> {
                             quoted: true,
                         }));
                     }
-                    '\\' => match chars.next() {
-                        Some((_, 'n')) => value.push('\n'),
-                        Some((_, 'r')) => value.push('\r'),
-                        Some((_, 't')) => value.push('\t'),
-                        Some((_, other)) => value.push(other),
+                    b'\\' => match bytes.next() {
+                        Some((_, b'n')) => value.push(b'\n'),
+                        Some((_, b'r')) => value.push(b'\r'),
+                        Some((_, b't')) => value.push(b'\t'),
+                        Some((_, &other)) => value.push(other),
                         None => break,
                     },
-                    _ => value.push(c),
+                    _ => value.push(b),
                 }
             }
             return Err(start);
         }
-        let len = rest.find(is_separator).unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .position(|&b| is_separator(b))
+            .unwrap_or(rest.len());
         self.pos = start + len;
         Ok(Some(Token {
             start,
@@ -367,11 +497,20 @@ impl<'a> Lexer<'a> {
         }))
     }
 
+    /// Goes on at the line after the one byte `at` is on (past an
+    /// unterminated quoted token that starts there), or at the end.
+    fn skip_line(&mut self, at: usize) {
+        self.pos = self.text[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.text.len(), |i| at + i + 1);
+    }
+
     /// Skips a `macdef` (its name and body) up to and including the next
     /// empty line (LF, any CRs, LF); a line of blanks does not end it, and
     /// nothing in it is tokenised, so a stray quote does no harm.
     fn skip_macro(&mut self) {
-        let bytes = self.text.as_bytes();
+        let bytes = self.text;
         let mut i = self.pos;
         while i < bytes.len() {
             let byte = bytes[i];
@@ -390,18 +529,26 @@ impl<'a> Lexer<'a> {
     }
 }
 
-fn is_separator(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `(login, password)` for `host`, so failures show the password.
-    fn lookup(text: &str, host: &str) -> Option<(String, String)> {
-        let netrc = parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-        netrc.lookup(host).map(|c| (c.login, c.password))
+    /// `(login, password)` for `host` (and `user`), so failures show the
+    /// password.
+    fn lookup_as(text: &[u8], host: &str, user: Option<&[u8]>) -> Option<(Vec<u8>, Vec<u8>)> {
+        let (netrc, _) = parse(text);
+        netrc.lookup(host, user).map(|c| (c.login, c.password))
+    }
+
+    /// The same for a file with no damage in it.
+    fn lookup(text: &str, host: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+        let (_, damage) = parse(text.as_bytes());
+        assert_eq!(damage, [], "{text:?}");
+        lookup_as(text.as_bytes(), host, None)
     }
 
     /// (what, file, host, expected `(login, password)`).
@@ -652,60 +799,403 @@ mod tests {
             ("comments only", "# nothing\n#\n", "a", None),
         ];
         for (what, text, host, want) in cases {
-            let want = want.map(|(l, p)| (l.to_owned(), p.to_owned()));
+            let want = want.map(|(l, p)| (l.as_bytes().to_vec(), p.as_bytes().to_vec()));
             assert_eq!(lookup(text, host), want, "{what}: {text:?} for {host:?}");
         }
     }
 
+    /// (what, file, host, URL user, expected `(login, password)`, warnings).
+    type Row = (
+        &'static str,
+        &'static [u8],
+        &'static str,
+        Option<&'static [u8]>,
+        Option<(&'static [u8], &'static [u8])>,
+        usize,
+    );
+
+    /// The cases where haul refused a whole `.netrc` file and curl used it
+    /// (found by running random files through both), and their neighbours.
+    /// `want` is what curl sends, except in the rows marked "curl refuses
+    /// the file": curl stops at a broken quote it reaches before the entry
+    /// it looks for, haul skips that entry and uses the rest.
     #[test]
-    fn reports_errors_with_line_numbers() {
-        let cases = [
-            ("machine", "line 1: 'machine' without a host name"),
+    fn damaged_files_are_used_as_curl_uses_them() {
+        let rows: &[Row] = &[
             (
-                "machine a\n  login u\n  password",
-                "line 3: 'password' without a value",
+                "machine alone at the end",
+                b"machine h login u password p\nmachine\n",
+                "h",
+                None,
+                Some((b"u", b"p")),
+                1,
             ),
-            ("machine a login", "line 1: 'login' without a value"),
             (
-                "machine a\naccount\n\n",
-                "line 2: 'account' without a value",
+                "machine alone at the end, another host",
+                b"machine h login u password p\nmachine",
+                "x",
+                None,
+                None,
+                1,
             ),
+            (
+                "login alone at the end of a later entry",
+                b"machine h login u password p\nmachine b login",
+                "h",
+                None,
+                Some((b"u", b"p")),
+                1,
+            ),
+            (
+                "password alone at the end of a later entry",
+                b"machine h login u password p\nmachine b login v password\n",
+                "h",
+                None,
+                Some((b"u", b"p")),
+                1,
+            ),
+            (
+                "login alone at the end of the entry asked for",
+                b"machine h login",
+                "h",
+                None,
+                None,
+                1,
+            ),
+            (
+                "password alone at the end of the entry asked for",
+                b"machine h login v password",
+                "h",
+                None,
+                Some((b"v", b"")),
+                1,
+            ),
+            (
+                "login alone after a password",
+                b"machine h password p login\n",
+                "h",
+                None,
+                Some((b"", b"p")),
+                1,
+            ),
+            (
+                "account alone at the end",
+                b"machine h login u password p account",
+                "h",
+                None,
+                Some((b"u", b"p")),
+                1,
+            ),
+            (
+                "unterminated quote in a later unrelated entry",
+                b"machine h login u password p\nmachine b login v password \"x y\n",
+                "h",
+                None,
+                Some((b"u", b"p")),
+                1,
+            ),
+            (
+                "unterminated quote in the entry asked for",
+                b"machine h login u password \"p q\n",
+                "h",
+                None,
+                None,
+                1,
+            ),
+            // curl refuses the file.
+            (
+                "a skipped entry is not replaced by a later default",
+                b"machine h password \"p\ndefault login d password dp\n",
+                "h",
+                None,
+                None,
+                1,
+            ),
+            // curl refuses the file.
+            (
+                "a default after a skipped entry serves other hosts",
+                b"machine h password \"p\ndefault login d password dp\n",
+                "x",
+                None,
+                Some((b"d", b"dp")),
+                1,
+            ),
+            (
+                "a default before a skipped entry wins",
+                b"default login d password dp\nmachine h login \"x\n",
+                "h",
+                None,
+                Some((b"d", b"dp")),
+                1,
+            ),
+            // curl refuses the file.
+            (
+                "a skipped default serves no host after it",
+                b"machine a login u password p\ndefault login \"d\nmachine h login v password q\n",
+                "h",
+                None,
+                None,
+                1,
+            ),
+            (
+                "a skipped default leaves the entries before it",
+                b"machine a login u password p\ndefault login \"d\nmachine h login v password q\n",
+                "a",
+                None,
+                Some((b"u", b"p")),
+                1,
+            ),
+            (
+                "bad entry between two good ones: the first",
+                b"machine a login ua password pa\nmachine b login ub password \"broken\nmachine c login uc password pc\n",
+                "a",
+                None,
+                Some((b"ua", b"pa")),
+                1,
+            ),
+            // curl refuses the file.
+            (
+                "bad entry between two good ones: the last",
+                b"machine a login ua password pa\nmachine b login ub password \"broken\nmachine c login uc password pc\n",
+                "c",
+                None,
+                Some((b"uc", b"pc")),
+                1,
+            ),
+            (
+                "bad entry between two good ones: the bad one",
+                b"machine a login ua password pa\nmachine b login ub password \"broken\nmachine c login uc password pc\n",
+                "b",
+                None,
+                None,
+                1,
+            ),
+            // curl refuses the file.
+            (
+                "the rest of a skipped entry's lines are its own",
+                b"machine b password \"x\nlogin ub password pb\nmachine c login uc password pc\n",
+                "c",
+                None,
+                Some((b"uc", b"pc")),
+                1,
+            ),
+            // curl refuses the file.
+            (
+                "unterminated quote in a host name",
+                b"machine \"h login u password p\nmachine h login v password q\n",
+                "h",
+                None,
+                Some((b"v", b"q")),
+                1,
+            ),
+            (
+                "password not UTF-8",
+                b"machine h login u password \xff\xfe",
+                "h",
+                None,
+                Some((b"u", b"\xff\xfe")),
+                0,
+            ),
+            (
+                "quoted password not UTF-8, with escapes",
+                b"machine h login u password \"\xc3\x28 \\\xff\\t\"",
+                "h",
+                None,
+                Some((b"u", b"\xc3\x28 \xff\t")),
+                0,
+            ),
+            (
+                "login and host not UTF-8",
+                b"machine \xe9 login \xe9 password x\nmachine h login \xe9 password p",
+                "h",
+                None,
+                Some((b"\xe9", b"p")),
+                0,
+            ),
+            (
+                "a quote in a comment line is a comment",
+                b"# \"x\nmachine h login u password p\n",
+                "h",
+                None,
+                Some((b"u", b"p")),
+                0,
+            ),
+            (
+                "a quote in a macdef is its body",
+                b"macdef m\n\"x\n\nmachine h login u password p\nmachine b password \"y",
+                "h",
+                None,
+                Some((b"u", b"p")),
+                1,
+            ),
+            // curl refuses the file.
+            (
+                "unterminated quote after a macdef skips the rest of its line",
+                b"machine h login u password p\nmacdef m\ncmd\n\n\"junk machine x\nmachine b login v password q\n",
+                "b",
+                None,
+                Some((b"v", b"q")),
+                1,
+            ),
+            (
+                "URL user: the entry with that login",
+                b"machine h login bob password bp\nmachine h login alice password ap\n",
+                "h",
+                Some(b"alice"),
+                Some((b"alice", b"ap")),
+                0,
+            ),
+            (
+                "URL user: no entry with that login",
+                b"machine h login bob password bp\n",
+                "h",
+                Some(b"alice"),
+                None,
+                0,
+            ),
+            (
+                "URL user: an entry without a login is another user's",
+                b"machine h password p\n",
+                "h",
+                Some(b"alice"),
+                None,
+                0,
+            ),
+            (
+                "URL user: default with that login",
+                b"machine h login bob password bp\ndefault login alice password dp\n",
+                "h",
+                Some(b"alice"),
+                Some((b"alice", b"dp")),
+                0,
+            ),
+            (
+                "URL user: login case counts",
+                b"machine h login Alice password ap\n",
+                "h",
+                Some(b"alice"),
+                None,
+                0,
+            ),
+            (
+                "URL user: entry without a password",
+                b"machine h login alice\n",
+                "h",
+                Some(b"alice"),
+                Some((b"alice", b"")),
+                0,
+            ),
+            (
+                "URL user: password not UTF-8",
+                b"machine h login alice password \xff\n",
+                "h",
+                Some(b"alice"),
+                Some((b"alice", b"\xff")),
+                0,
+            ),
+            // curl refuses the file.
+            (
+                "URL user: a skipped entry of the host ends the search",
+                b"machine h login alice password \"x\nmachine h login alice password ap\n",
+                "h",
+                Some(b"alice"),
+                None,
+                1,
+            ),
+        ];
+        for (what, text, host, user, want, warnings) in rows {
+            let shown = String::from_utf8_lossy(text);
+            let want = want.map(|(l, p)| (l.to_vec(), p.to_vec()));
+            assert_eq!(
+                lookup_as(text, host, *user),
+                want,
+                "{what}: {shown:?} for {host:?}"
+            );
+            let (_, damage) = parse(text);
+            assert_eq!(damage.len(), *warnings, "{what}: {shown:?}: {damage:?}");
+        }
+    }
+
+    /// Damage no longer refuses the file (it did until haul read `.netrc`
+    /// files as leniently as curl): it is reported with its line and what
+    /// was skipped for it.
+    #[test]
+    fn reports_damage_with_line_numbers() {
+        let at_end = |line: usize, keyword: &str| {
+            let what = if keyword == "machine" {
+                "a host name"
+            } else {
+                "a value"
+            };
+            format!("line {line}: '{keyword}' without {what} at the end of the file; ignoring it")
+        };
+        let cases: &[(&str, &[String])] = &[
+            ("machine", &[at_end(1, "machine")]),
+            ("machine a\n  login u\n  password", &[at_end(3, "password")]),
+            ("machine a login", &[at_end(1, "login")]),
+            ("machine a\naccount\n\n", &[at_end(2, "account")]),
             (
                 "# one\n# two\nmachine a\npassword\n",
-                "line 4: 'password' without a value",
+                &[at_end(4, "password")],
             ),
             (
                 "machine a\r\nlogin u\r\npassword\r\n",
-                "line 3: 'password' without a value",
+                &[at_end(3, "password")],
             ),
             (
                 "machine a\npassword \"abc",
-                "line 2: unterminated quoted token",
+                &[
+                    "line 2: unterminated quoted token; skipping the machine entry from line 1"
+                        .into(),
+                ],
             ),
             (
                 "machine a password \"abc\\\"",
-                "line 1: unterminated quoted token",
+                &[
+                    "line 1: unterminated quoted token; skipping the machine entry from line 1"
+                        .into(),
+                ],
+            ),
+            ("machine a password \"x\ny\"\nlogin", &[at_end(3, "login")]),
+            (
+                "junk \"x\n",
+                &["line 1: unterminated quoted token; skipping the rest of the line".into()],
             ),
             (
-                "machine a password \"x\ny\"\nlogin",
-                "line 3: 'login' without a value",
+                "# c\n\ndefault\nlogin \"x",
+                &[
+                    "line 4: unterminated quoted token; skipping the default entry from line 3"
+                        .into(),
+                ],
             ),
-            ("junk \"x\n", "line 1: unterminated quoted token"),
+            (
+                "machine a\npassword \"x\nlogin",
+                &[
+                    "line 2: unterminated quoted token; skipping the machine entry from line 1"
+                        .into(),
+                    at_end(3, "login"),
+                ],
+            ),
         ];
         for (text, want) in cases {
-            match parse(text) {
-                Ok(_) => panic!("{text:?} parsed"),
-                Err(e) => assert_eq!(e.to_string(), want, "{text:?}"),
-            }
+            let (_, damage) = parse(text.as_bytes());
+            let got: Vec<String> = damage.iter().map(ToString::to_string).collect();
+            assert_eq!(got, *want, "{text:?}");
         }
     }
 
     #[test]
     fn debug_hides_passwords() {
-        let netrc = parse("machine a login u password hunter2\ndefault password hunter3").unwrap();
-        let shown = format!("{netrc:?} {:?}", netrc.lookup("a").unwrap());
+        let text = b"machine a login u password hunter2\ndefault password hunter3\n\
+                     machine b password \"hunter4";
+        let (netrc, damage) = parse(text);
+        let shown = format!(
+            "{netrc:?} {:?} {damage:?}",
+            netrc.lookup("a", None).unwrap()
+        );
         assert!(!shown.contains("hunter"), "{shown}");
         assert!(shown.contains("(default)"), "{shown}");
+        assert!(shown.contains("b (skipped)"), "{shown}");
     }
 
     #[test]
@@ -744,24 +1234,38 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let got = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(permission_warning(got, &path).is_some(), mode == 0o644);
-            let (netrc, warning) = load(&path).unwrap();
-            assert_eq!(warning.is_some(), mode == 0o644);
-            let creds = netrc.lookup("a").unwrap();
-            assert_eq!((creds.login.as_str(), creds.password.as_str()), ("u", "p"));
+            let (netrc, warnings) = load(&path).unwrap();
+            assert_eq!(warnings.len(), usize::from(mode == 0o644));
+            let creds = netrc.lookup("a", None).unwrap();
+            assert_eq!(
+                (&creds.login[..], &creds.password[..]),
+                (&b"u"[..], &b"p"[..])
+            );
         }
     }
 
+    /// Damage is a warning naming `FILE:LINE` (it was an error refusing the
+    /// whole file); only a file that cannot be read is an error.
     #[test]
-    fn load_errors_name_the_path() {
+    fn load_warns_of_damage_naming_the_path_and_fails_only_to_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("netrc");
-        std::fs::write(&path, "# c\nmachine a\npassword\n").unwrap();
+        std::fs::write(
+            &path,
+            b"# c\nmachine a\npassword \"\xff\nmachine b password q\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let err = load(&path).unwrap_err().to_string();
+        let (netrc, warnings) = load(&path).unwrap();
         assert_eq!(
-            err,
-            format!("{}:3: 'password' without a value", path.display())
+            warnings,
+            [format!(
+                "{}:3: unterminated quoted token; skipping the machine entry from line 2",
+                path.display()
+            )]
         );
+        assert_eq!(netrc.lookup("a", None), None);
+        assert_eq!(netrc.lookup("b", None).unwrap().password, b"q");
 
         let missing = dir.path().join("missing");
         let err = format!("{:#}", load(&missing).unwrap_err());

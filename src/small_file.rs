@@ -13,13 +13,23 @@ use anyhow::{Context, Result, bail};
 /// memory (`--netrc-file /dev/zero`).
 pub(crate) const CAP: u64 = 16 << 20;
 
-/// Reads a small file named on the command line (a `.netrc`, a
-/// `--checksums` file), with its metadata: at most [`CAP`] bytes
-/// of UTF-8. It is opened `O_NONBLOCK`, so a FIFO whose writer is not there
-/// does not hold the open (the signal handlers are not installed yet, but a
-/// hang is a hang), and made blocking before the read, so that such a FIFO
-/// reads as empty and one with a writer is read to its end.
+/// Reads a small text file named on the command line (a `--checksums`
+/// file, `-H @FILE`), with its metadata: at most [`CAP`] bytes of UTF-8,
+/// read as [`read_bytes`] does.
 pub(crate) fn read(path: &Path) -> Result<(String, std::fs::Metadata)> {
+    let (bytes, meta) = read_bytes(path)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("cannot read {}: it is not UTF-8 text", path.display()))?;
+    Ok((text, meta))
+}
+
+/// Reads a small file named on the command line (a `.netrc`, whose
+/// passwords are bytes), with its metadata: at most [`CAP`] bytes. It is
+/// opened `O_NONBLOCK`, so a FIFO whose writer is not there does not hold
+/// the open (the signal handlers are not installed yet, but a hang is a
+/// hang), and made blocking before the read, so that such a FIFO reads as
+/// empty and one with a writer is read to its end.
+pub(crate) fn read_bytes(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let shown = path.display();
@@ -46,7 +56,5 @@ pub(crate) fn read(path: &Path) -> Result<(String, std::fs::Metadata)> {
     if bytes.len() as u64 > CAP {
         bail!("cannot read {shown}: longer than 16 MiB, the most haul reads of such a file");
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("cannot read {shown}: it is not UTF-8 text"))?;
-    Ok((text, meta))
+    Ok((bytes, meta))
 }

@@ -240,9 +240,10 @@ pub struct Cli {
     /// Send credentials from ~/.netrc (or the file $NETRC names)
     ///
     /// Only to the URL's own origin (scheme, host, port), redirects to that
-    /// same origin included, and only when the URL carries no user name and
-    /// no -H Authorization is given. A missing ~/.netrc means no
-    /// credentials.
+    /// same origin included, and only when the URL carries no password and
+    /// no -H Authorization is given; a URL user gets the password of the
+    /// entry with that login. A missing ~/.netrc means no credentials; a
+    /// damaged entry is skipped with a warning.
     #[arg(help_heading = "HTTP", long)]
     pub netrc: bool,
 

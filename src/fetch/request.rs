@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
+use percent_encoding::percent_decode_str;
 use reqwest::header::{
     AUTHORIZATION, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LOCATION,
     RANGE,
@@ -26,6 +27,7 @@ use crate::error::FailureKind;
 use crate::headers::same_origin;
 use crate::http::network_error;
 use crate::naming::part_path;
+use crate::netrc::Credentials;
 use crate::outcome::Failure;
 use crate::plan::Job;
 use crate::redact::masked;
@@ -149,18 +151,19 @@ fn hop_request(
     for (name, value) in extra {
         headers.insert(name, value.clone());
     }
-    let authorized = headers.contains_key(AUTHORIZATION);
+    if !headers.contains_key(AUTHORIZATION)
+        && same_origin(url, hop)
+        && let Some(credentials) = netrc_credentials(ctx, url)
+    {
+        // In the map, so it replaces the `Authorization` reqwest makes of
+        // a URL's user with no password.
+        headers.insert(AUTHORIZATION, basic_auth(&credentials));
+    }
     let mut request = ctx.client.get(hop.clone()).headers(headers);
     if let Some(deadline) = deadline {
         // Past the deadline: the shortest wait, so reqwest says it timed out.
         let left = deadline.saturating_duration_since(Instant::now());
         request = request.timeout(left.max(Duration::from_millis(1)));
-    }
-    if !authorized
-        && same_origin(url, hop)
-        && let Some((login, password)) = netrc_credentials(ctx, url)
-    {
-        request = request.basic_auth(login, Some(password));
     }
     request
 }
@@ -220,16 +223,35 @@ fn redirect_target(response: &Response, hop: &Url) -> Result<Option<Url>, Failur
     Ok(Some(next))
 }
 
-/// The `.netrc` credentials for `url`'s own host, unless the URL names a
-/// user: that wins (a URL user without a password is sent with an empty
-/// one, where curl would look the password up in `.netrc`).
-fn netrc_credentials(ctx: &Ctx, url: &Url) -> Option<(String, String)> {
+/// The `.netrc` credentials for `url`'s own host. A URL with a password
+/// wins (none from `.netrc`); a URL user without one gets the password of
+/// the entry for that host with that login, as with curl, and with no such
+/// entry is sent with an empty password (reqwest makes that header of the
+/// URL).
+fn netrc_credentials(ctx: &Ctx, url: &Url) -> Option<Credentials> {
     let netrc = ctx.http().netrc.as_ref()?;
-    if !url.username().is_empty() {
+    if url.password().is_some() {
         return None;
     }
-    let found = netrc.lookup(url.host_str()?)?;
-    Some((found.login, found.password))
+    let user: Vec<u8> = percent_decode_str(url.username()).collect();
+    let user = (!user.is_empty()).then_some(&user[..]);
+    netrc.lookup(url.host_str()?, user)
+}
+
+/// `Authorization: Basic` of `login:password`, built from their bytes (a
+/// `.netrc` password need not be UTF-8, and is sent as it is, as curl
+/// does); marked sensitive, so no debug output of the request shows it.
+fn basic_auth(credentials: &Credentials) -> HeaderValue {
+    use base64::Engine as _;
+    let mut pair = Vec::with_capacity(credentials.login.len() + 1 + credentials.password.len());
+    pair.extend_from_slice(&credentials.login);
+    pair.push(b':');
+    pair.extend_from_slice(&credentials.password);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value =
+        HeaderValue::try_from(format!("Basic {encoded}")).expect("base64 is a valid header value");
+    value.set_sensitive(true);
+    value
 }
 
 /// What the status says comes next.
