@@ -2,8 +2,9 @@
 //! `{n}` `{1}`...), the path-safety check every destination passes through
 //! ([`safe_relative`]: whatever named the file, a URL, a template, `out=` or
 //! a server header), and the file name suggested by a `Content-Disposition`
-//! header. Pure functions of their inputs: no file-system access (what
-//! needs the disk, symlinks and special files, is `outdir/`).
+//! header, checked by [`server_file_name`]. Pure functions of their inputs:
+//! no file-system access (what needs the disk, symlinks and special files,
+//! is `outdir/`).
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -236,25 +237,32 @@ pub fn safe_relative(name: &str) -> Result<PathBuf, UnsafeName> {
 }
 
 /// The file name a `Content-Disposition` header suggests: `None` when it
-/// suggests none, an error when the suggestion cannot be used (empty, `.`,
-/// `..`, or holding NUL, control or bidirectional characters). The
-/// `filename*=UTF-8''...` form is preferred over `filename=`; only the last
-/// path component is kept (RFC 6266 section 4.3, as curl `-J` does).
+/// suggests none, an error when the suggestion cannot be used (see
+/// [`server_file_name`]). The `filename*=UTF-8''...` form is preferred over
+/// `filename=`; only the last path component is kept (RFC 6266 section
+/// 4.3, as curl `-J` does).
 pub fn suggested_name(header: &str) -> Option<Result<String, UnsafeName>> {
-    let name = content_disposition_name(header)?;
-    let refuse = |reason| {
-        Some(Err(UnsafeName {
-            name: name.clone(),
-            reason,
-        }))
-    };
-    if name.is_empty() || name == "." || name == ".." {
-        return refuse("the server suggested no usable file name");
+    content_disposition_name(header).map(|name| server_file_name(&name))
+}
+
+/// A file name a server gave, as a file name: its last path component
+/// (after the last `/` or `\`), refused when that is empty, `.` or `..`,
+/// or when it holds NUL, control or bidirectional characters.
+fn server_file_name(name: &str) -> Result<String, UnsafeName> {
+    let last = last_component(name);
+    if last.is_empty() || last == "." || last == ".." {
+        return Err(UnsafeName {
+            name: name.into(),
+            reason: "the server gave no usable file name",
+        });
     }
-    match safe_relative(&name) {
-        Ok(_) => Some(Ok(name)),
-        Err(err) => Some(Err(err)),
-    }
+    safe_relative(last)?;
+    Ok(last.to_string())
+}
+
+/// What follows the last `/` or `\` of `name`.
+fn last_component(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or_default()
 }
 
 /// The last path component of the name a `Content-Disposition` header
@@ -280,8 +288,7 @@ fn content_disposition_name(header: &str) -> Option<String> {
         }
     }
     let name = extended.or(plain)?;
-    let name = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
-    Some(name.to_string())
+    Some(last_component(&name).trim().to_string())
 }
 
 /// Splits on `;` outside double quotes.
