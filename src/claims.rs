@@ -1,11 +1,12 @@
 //! The collision registry: every file a download will write under `--dir`
 //! is claimed here before its first byte, for the whole run, whatever
-//! named it (the URL, a template, `out=`, a `Content-Disposition` header),
-//! and a later claim on a taken name fails. A claim on `DEST` also covers
-//! its temp file `DEST.part`, so a destination can never be another
-//! download's temp file, nor the other way round. haul's own files under
-//! `--dir` (`--report`, `-i` lists, `--checksums`) are claimed before any
-//! download, so `--on-exists overwrite` can never replace them.
+//! named it (the URL, a template, `out=`, a `Content-Disposition` header,
+//! the last URL of a redirect chain), and a later claim on a taken name
+//! fails. A claim on `DEST` also covers its temp file `DEST.part`, so a
+//! destination can never be another download's temp file, nor the other
+//! way round. haul's own files under `--dir` (`--report`, `-i` lists,
+//! `--checksums`) are claimed before any download, so `--on-exists
+//! overwrite` can never replace them.
 //!
 //! On a case-insensitive folder (`OutDir::case_insensitive`), names are
 //! compared after Unicode NFC normalisation and lower-casing.

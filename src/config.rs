@@ -145,8 +145,9 @@ pub(crate) struct PlanSettings {
     /// Expected digests by file name, from `--checksums`.
     pub(crate) checksums: HashMap<String, [u8; 32]>,
     pub(crate) on_exists: OnExists,
-    /// The name comes with the answer: claimed by the download.
-    pub(crate) content_disposition: bool,
+    /// The name comes with the answer (`--content-disposition`,
+    /// `--trust-server-names`): claimed by the download, not the planner.
+    pub(crate) name_from_answer: bool,
     /// `--no-resume` not given: a leftover `.part` is looked for.
     pub(crate) resume: bool,
 }
@@ -157,11 +158,24 @@ pub(crate) struct PlanSettings {
 pub(crate) struct DownloadSettings {
     pub(crate) http: HttpConfig,
     pub(crate) on_exists: OnExists,
+    /// `--content-disposition`: a download is named as its answer's
+    /// `Content-Disposition` header suggests, when it does.
     pub(crate) content_disposition: bool,
+    /// `--trust-server-names`: a redirected download is named after the
+    /// last URL of its redirect chain.
+    pub(crate) trust_server_names: bool,
     /// `--split`: connections per large file (`None`: one).
     pub(crate) split: Option<crate::settings::Split>,
     /// `--min-split-size`: the smallest range worth a connection.
     pub(crate) min_split_size: u64,
+}
+
+impl DownloadSettings {
+    /// The name comes with the answer: the download claims it then, and
+    /// until an attempt has, its destination is not known.
+    pub(crate) fn name_from_answer(&self) -> bool {
+        self.content_disposition || self.trust_server_names
+    }
 }
 
 impl Config {
@@ -283,13 +297,14 @@ impl Config {
                 shard: cli.shard,
                 checksums,
                 on_exists: cli.on_exists,
-                content_disposition: cli.content_disposition,
+                name_from_answer: cli.content_disposition || cli.trust_server_names,
                 resume: http.resume,
             },
             downloads: DownloadSettings {
                 http,
                 on_exists: cli.on_exists,
                 content_disposition: cli.content_disposition,
+                trust_server_names: cli.trust_server_names,
                 split: cli.split.filter(|s| *s != crate::settings::Split::Fixed(1)),
                 min_split_size: cli.min_split_size.max(1),
             },

@@ -1,5 +1,6 @@
 //! The existing-file rule, one place for every name (the planner's and the
-//! one a server gives under `--content-disposition`, `fetch/destination.rs`):
+//! one an answer gives under `--content-disposition` or
+//! `--trust-server-names`, `fetch/destination.rs`):
 //! what is already at a destination makes of a download (`--on-exists`, a
 //! digest that must be checked first, a folder or special file refused),
 //! when a `--state` entry may vouch for a file instead of hashing it, and

@@ -16,7 +16,8 @@
 //! - Inputs: `source/` (list files, stdin, arguments; `FILE:LINE`),
 //!   `glob/` (`parse.rs`, `expand.rs`).
 //! - Planning: `plan.rs` (positions, `--shard`, de-duplication, naming),
-//!   `naming.rs` (templates, safe names, `Content-Disposition`),
+//!   `naming.rs` (templates, safe names, the names a server gives:
+//!   `Content-Disposition`, the last URL of a redirect chain),
 //!   `claims.rs` (the collision registry), `existing.rs` (the
 //!   existing-file rule: skip, hash first, update, refuse; when `--state`
 //!   vouches), `seen.rs` (the compact hash set).
@@ -254,5 +255,13 @@ pub mod testing {
     /// without one, `Err` when it cannot be used.
     pub fn content_disposition_name(header: &str) -> Option<Result<String, String>> {
         crate::naming::suggested_name(header).map(|r| r.map_err(|e| e.to_string()))
+    }
+
+    /// The file name `--trust-server-names` takes from the last URL of a
+    /// redirect chain; `Err` when it cannot be used (or `url` does not
+    /// parse).
+    pub fn url_file_name(url: &str) -> Result<String, String> {
+        let url = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        crate::naming::url_file_name(&url).map_err(|e| e.to_string())
     }
 }

@@ -1,9 +1,11 @@
 //! File names: the `-o`/`out=` output template (`{name}` `{path}` `{host}`
 //! `{n}` `{1}`...), the path-safety check every destination passes through
 //! ([`safe_relative`]: whatever named the file, a URL, a template, `out=` or
-//! a server header), and the file name suggested by a `Content-Disposition`
-//! header. Pure functions of their inputs: no file-system access (what
-//! needs the disk, symlinks and special files, is `outdir/`).
+//! a server header), and the file names a server gives: the one a
+//! `Content-Disposition` header suggests and the one the last URL of a
+//! redirect chain carries (`--trust-server-names`), both checked by
+//! [`server_file_name`]. Pure functions of their inputs: no file-system
+//! access (what needs the disk, symlinks and special files, is `outdir/`).
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -236,25 +238,42 @@ pub fn safe_relative(name: &str) -> Result<PathBuf, UnsafeName> {
 }
 
 /// The file name a `Content-Disposition` header suggests: `None` when it
-/// suggests none, an error when the suggestion cannot be used (empty, `.`,
-/// `..`, or holding NUL, control or bidirectional characters). The
-/// `filename*=UTF-8''...` form is preferred over `filename=`; only the last
-/// path component is kept (RFC 6266 section 4.3, as curl `-J` does).
+/// suggests none, an error when the suggestion cannot be used (see
+/// [`server_file_name`]). The `filename*=UTF-8''...` form is preferred over
+/// `filename=`; only the last path component is kept (RFC 6266 section
+/// 4.3, as curl `-J` does).
 pub fn suggested_name(header: &str) -> Option<Result<String, UnsafeName>> {
-    let name = content_disposition_name(header)?;
-    let refuse = |reason| {
-        Some(Err(UnsafeName {
-            name: name.clone(),
-            reason,
-        }))
-    };
-    if name.is_empty() || name == "." || name == ".." {
-        return refuse("the server suggested no usable file name");
+    content_disposition_name(header).map(|name| server_file_name(&name))
+}
+
+/// The file name the last URL of a redirect chain gives under
+/// `--trust-server-names`: its last path segment, percent-decoded
+/// (`index.html` when empty, as `{name}`), checked like any name a server
+/// gives ([`server_file_name`]), so a decoded `%2F` or `\` keeps only what
+/// follows it.
+pub fn url_file_name(url: &Url) -> Result<String, UnsafeName> {
+    server_file_name(&url_name(url))
+}
+
+/// A file name a server gave (in a header, or as the URL it redirected
+/// to), as a file name: its last path component (after the last `/` or
+/// `\`), refused when that is empty, `.` or `..`, or when it holds NUL,
+/// control or bidirectional characters. The one check for both sources.
+fn server_file_name(name: &str) -> Result<String, UnsafeName> {
+    let last = last_component(name);
+    if last.is_empty() || last == "." || last == ".." {
+        return Err(UnsafeName {
+            name: name.into(),
+            reason: "the server gave no usable file name",
+        });
     }
-    match safe_relative(&name) {
-        Ok(_) => Some(Ok(name)),
-        Err(err) => Some(Err(err)),
-    }
+    safe_relative(last)?;
+    Ok(last.to_string())
+}
+
+/// What follows the last `/` or `\` of `name`.
+fn last_component(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or_default()
 }
 
 /// The last path component of the name a `Content-Disposition` header
@@ -280,8 +299,7 @@ fn content_disposition_name(header: &str) -> Option<String> {
         }
     }
     let name = extended.or(plain)?;
-    let name = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
-    Some(name.to_string())
+    Some(last_component(&name).trim().to_string())
 }
 
 /// Splits on `;` outside double quotes.
@@ -441,5 +459,47 @@ mod tests {
             assert!(matches!(suggested_name(header), Some(Err(_))), "{header}");
         }
         assert_eq!(suggested_name("inline"), None);
+    }
+
+    #[test]
+    fn url_file_names() {
+        let named = [
+            ("http://h/files/real-name.bin", "real-name.bin"),
+            ("http://h/files/real-name.bin?sig=1#top", "real-name.bin"),
+            ("http://h/a%20b.txt", "a b.txt"),
+            ("http://h/na%C3%AFve.txt", "na\u{ef}ve.txt"),
+            ("http://h/dir/", "index.html"),
+            ("http://h", "index.html"),
+            // `..` as a segment is resolved by URL parsing, encoded or not.
+            ("http://h/x/%2e%2e", "index.html"),
+            ("http://h/x/%2E%2E/y.bin", "y.bin"),
+            // A decoded separator keeps only what follows it.
+            ("http://h/a/..%2F..%2Fescape", "escape"),
+            ("http://h/a/..%5C..%5Cescape", "escape"),
+            ("http://h/%2Fetc%2Fpasswd", "passwd"),
+            ("http://h/a%2Fb%5Cc.txt", "c.txt"),
+            ("http://h/...", "..."),
+            ("http://h/..a", "..a"),
+        ];
+        for (url, want) in named {
+            let url = Url::parse(url).unwrap();
+            assert_eq!(url_file_name(&url).as_deref(), Ok(want), "{url}");
+        }
+        let refused = [
+            ("http://h/a/..%2F", "no usable file name"),
+            ("http://h/a/x%2F..", "no usable file name"),
+            ("http://h/a/x%5C.", "no usable file name"),
+            ("http://h/a/%2F", "no usable file name"),
+            ("http://h/evil%0A.txt", "control"),
+            ("http://h/evil%1B%5B2J.txt", "control"),
+            ("http://h/nul%00.txt", "NUL"),
+            ("http://h/evil%E2%80%AEgpj.exe", "bidirectional"),
+        ];
+        for (url, want) in refused {
+            let url = Url::parse(url).unwrap();
+            let err = url_file_name(&url).unwrap_err();
+            assert!(err.to_string().contains(want), "{url}: {err}");
+            assert!(!err.name.is_empty(), "{url}: the message names the name");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Turns input lines into download jobs, lazily: glob expansion, URL
 //! validation, positions (`{n}`, `--shard`), de-duplication, destination
 //! naming, the destination's claim (`claims.rs`; under
-//! `--content-disposition` the download claims its name when the answer
-//! comes), and what to do with a file already there, looked up through
+//! `--content-disposition` and `--trust-server-names` the download claims
+//! its name when the answer comes), and what to do with a file already there, looked up through
 //! `outdir/` and decided by the existing-file rule (`existing.rs`) with
 //! the `--state` entry when there is one. The planner is an iterator: the
 //! runner pulls from it on a thread of its own, back-pressured by a bounded
@@ -214,10 +214,11 @@ impl Planner {
             Err(error) => return reject(url.as_str(), None, error.to_string()),
         };
         let path = self.out.display(&rel);
-        // Under --content-disposition this name is only provisional: the
-        // download claims its name when the answer arrives.
-        let content_disposition = self.settings.content_disposition;
-        if !content_disposition && let Err(collision) = self.claims.claim(&rel, Masked(&url)) {
+        // Under --content-disposition or --trust-server-names this name is
+        // only provisional: the download claims its name when the answer
+        // arrives.
+        let name_from_answer = self.settings.name_from_answer;
+        if !name_from_answer && let Err(collision) = self.claims.claim(&rel, Masked(&url)) {
             return reject(url.as_str(), Some(path), collision.0);
         }
 
@@ -236,7 +237,7 @@ impl Planner {
             etag: None,
             replaced: None,
         };
-        if self.empty_dir || content_disposition {
+        if self.empty_dir || name_from_answer {
             return Some(Planned::Fetch(job));
         }
         Some(self.decide(job))

@@ -30,8 +30,9 @@ pub(crate) struct Ctx {
     pub(crate) client: reqwest::Client,
     /// `--dir`: every file access of a download goes through it.
     pub(crate) out: Arc<OutDir>,
-    /// Names taken by downloads; a `Content-Disposition` name is claimed
-    /// here when the answer arrives.
+    /// Names taken by downloads; a name the answer gives (its
+    /// `Content-Disposition`, the last URL of its redirect chain) is
+    /// claimed here when it arrives.
     pub(crate) claims: Arc<Claims>,
     pub(crate) progress: Handle,
     /// What every transfer thread shares besides: `--limit-rate`,

@@ -85,6 +85,15 @@ pub struct Cli {
     #[arg(help_heading = "Output", long)]
     pub content_disposition: bool,
 
+    /// Name a redirected download after the last URL it was redirected to
+    ///
+    /// Its last path segment, percent-decoded, replaces the file name the
+    /// URL or -o gave (folders kept); a download that was not redirected
+    /// keeps its name. Checked and claimed when the answer comes, like a
+    /// Content-Disposition name, which wins when both flags are given.
+    #[arg(help_heading = "Output", long)]
+    pub trust_server_names: bool,
+
     /// What to do when DEST already exists
     #[arg(help_heading = "Output", long, value_name = "MODE", value_enum, default_value_t = OnExists::Skip)]
     pub on_exists: OnExists,

@@ -1,19 +1,21 @@
 //! What is already at a destination, for a download under way: a file
 //! whose digest is known is hashed before anything is requested, and under
-//! `--content-disposition` the name the answer gives is checked, claimed
-//! (first come, first served, before a byte is written) and looked at by
-//! the existing-file rule ([`at_destination`]).
+//! `--content-disposition` or `--trust-server-names` the name the answer
+//! gives (its `Content-Disposition` header, the last URL of its redirect
+//! chain) is checked, claimed (first come, first served, before a byte is
+//! written) and looked at by the existing-file rule ([`at_destination`]).
 
 use std::path::PathBuf;
 
 use anyhow::anyhow;
-use reqwest::header::{CONTENT_DISPOSITION, HeaderMap};
+use reqwest::Response;
+use reqwest::header::CONTENT_DISPOSITION;
 
 use super::Task;
 use crate::digest::digest_of_existing;
 use crate::error::FailureKind;
 use crate::existing::{AtDestination, at_destination, kept};
-use crate::naming::{safe_relative, suggested_name};
+use crate::naming::{safe_relative, suggested_name, url_file_name};
 use crate::outcome::{Done, Failure};
 use crate::plan::Job;
 use crate::redact::Masked;
@@ -40,23 +42,24 @@ pub(super) async fn verify_existing(ctx: &Ctx, task: &mut Task) -> Option<Result
     }
 }
 
-/// Where a `--content-disposition` download goes.
+/// Where a download named by its answer goes.
 pub(super) enum Destination {
     Write(PathBuf),
     /// The file is there and `--on-exists` keeps it.
     Done(Done),
 }
 
-/// `--content-disposition`: the name is claimed now, before any byte is
-/// written, first come first served; then what is already at that name is
-/// dealt with by the existing-file rule ([`at_destination`]).
+/// `--content-disposition`, `--trust-server-names`: the name is claimed
+/// now, before any byte is written, first come first served; then what is
+/// already at that name is dealt with by the existing-file rule
+/// ([`at_destination`]).
 pub(super) async fn destination(
     ctx: &Ctx,
     task: &mut Task,
-    headers: &HeaderMap,
+    response: &Response,
 ) -> Result<Destination, Failure> {
     let refused = |error| Failure::new(FailureKind::Refused, None, error);
-    let rel = answer_name(&task.job, headers).map_err(refused)?;
+    let rel = answer_name(ctx, &task.job, response).map_err(refused)?;
     // Reported under the name the server gave, claimed or not.
     task.path = ctx.out.display(&rel);
     ctx.claims
@@ -95,18 +98,31 @@ pub(super) async fn destination(
     Ok(Destination::Write(rel))
 }
 
-/// The name the answer gives the file under `--content-disposition` (or the
-/// name from the URL when it suggests none), checked.
-fn answer_name(job: &Job, headers: &HeaderMap) -> anyhow::Result<PathBuf> {
-    let suggested = headers
-        .get(CONTENT_DISPOSITION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(suggested_name);
-    match suggested {
-        None => Ok(job.rel.clone()),
-        Some(Ok(name)) => Ok(safe_relative(
-            &job.rel.with_file_name(name).to_string_lossy(),
-        )?),
-        Some(Err(unsafe_name)) => Err(unsafe_name.into()),
-    }
+/// The name the answer gives the file, checked: under
+/// `--content-disposition` the one its header suggests; else (or when it
+/// suggests none, as wget does) under `--trust-server-names` the last URL
+/// of the redirect chain's, when there was a redirect. Either replaces the
+/// file name of the planned destination, its folders kept; with neither,
+/// the planned destination stands.
+fn answer_name(ctx: &Ctx, job: &Job, response: &Response) -> anyhow::Result<PathBuf> {
+    let suggested = if ctx.settings.content_disposition {
+        response
+            .headers()
+            .get(CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(suggested_name)
+    } else {
+        None
+    };
+    // Not redirected (or back where it started): the final URL is the
+    // planned one, and so is the name (`-o` may have chosen another).
+    let redirected = || response.url() != &job.url;
+    let name = match suggested {
+        Some(suggested) => suggested?,
+        None if ctx.settings.trust_server_names && redirected() => url_file_name(response.url())?,
+        None => return Ok(job.rel.clone()),
+    };
+    Ok(safe_relative(
+        &job.rel.with_file_name(name).to_string_lossy(),
+    )?)
 }

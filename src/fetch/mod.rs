@@ -2,19 +2,21 @@
 //! stages: the request (`request.rs`: with `Range` + `If-Range` when the
 //! `.part` may be continued, starting over when the answer does not prove
 //! the recorded version; the status checked before any file is touched),
-//! [`destination`] (under `--content-disposition`, the name the answer
-//! gives, claimed now), the body into `DEST.part` (`body.rs`'s one chunk
-//! loop, here with the digest taken on the way; over several connections
-//! with `split/`) and [`finish`] (length and digest checks, the rename). A
-//! failed attempt never leaves a file under the final name. What it does
-//! not do: decide whether to try again (`retry.rs`; [`fetch`] only asks),
-//! schedule (`runner/`, `scheduler.rs`), or touch a file other than through `outdir/`.
+//! [`destination`] (under `--content-disposition` or
+//! `--trust-server-names`, the name the answer gives, claimed now), the
+//! body into `DEST.part` (`body.rs`'s one chunk loop, here with the digest
+//! taken on the way; over several connections with `split/`) and
+//! [`finish`] (length and digest checks, the rename). A failed attempt
+//! never leaves a file under the final name. What it does not do: decide
+//! whether to try again (`retry.rs`; [`fetch`] only asks), schedule
+//! (`runner/`, `scheduler.rs`), or touch a file other than through
+//! `outdir/`.
 //!
 //! - `request.rs`: build and send a request, `.netrc`, the status check.
 //! - `body.rs`: the chunk loop every download reads its body with (stalls,
 //!   cancellation, `--limit-rate` and `--max-bytes` accounting).
 //! - `destination.rs`: what is already at the destination (a file hashed
-//!   first; a name a server gives, claimed when the answer comes).
+//!   first; a name the answer gives, claimed when it comes).
 //! - `resume.rs`: the note on a `.part`, which `.part` may be continued, and
 //!   whether an answer proves the recorded version.
 //! - `part.rs`: the temp file, its writes and its rename.
@@ -60,11 +62,12 @@ pub(crate) struct Task {
     pub(crate) attempts: u32,
     budget: Budget,
     started: Instant,
-    /// Where the file goes, as reported: `job.path`, or the name the server
-    /// gave under `--content-disposition`.
+    /// Where the file goes, as reported: `job.path`, or the name the answer
+    /// gave under `--content-disposition` or `--trust-server-names`.
     path: PathBuf,
-    /// Under `--content-disposition`: the name this download claimed. Kept
-    /// across attempts, so a retry continues its own `.part`.
+    /// Under `--content-disposition` or `--trust-server-names`: the name
+    /// this download claimed. Kept across attempts, so a retry continues
+    /// its own `.part`.
     claimed: Option<PathBuf>,
     /// Why a file already there is fetched again.
     replaced: Option<&'static str>,
@@ -275,8 +278,9 @@ struct Answer {
 /// the destination.
 async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
     // The destination, when it is known before the answer (under
-    // --content-disposition only once an attempt has claimed one).
-    let known = if ctx.settings.content_disposition {
+    // --content-disposition or --trust-server-names only once an attempt
+    // has claimed one).
+    let known = if ctx.settings.name_from_answer() {
         task.claimed.clone()
     } else {
         Some(task.job.rel.clone())
@@ -314,7 +318,7 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
     };
     let rel = match known {
         Some(rel) => rel,
-        None => match destination(ctx, task, response.headers()).await? {
+        None => match destination(ctx, task, &response).await? {
             Destination::Write(rel) => rel,
             Destination::Done(done) => return Ok(Prepared::Done(done)),
         },

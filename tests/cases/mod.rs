@@ -24,3 +24,4 @@ mod split;
 mod state;
 mod template;
 mod terminal;
+mod trust_server_names;

@@ -1,6 +1,7 @@
 //! Property tests for the parsers that read untrusted input, through
 //! `haul::testing`: list lines, curl-style globs, output templates with the
-//! path-safety check, `Content-Disposition` names, and the collision
+//! path-safety check, `Content-Disposition` names, the names
+//! `--trust-server-names` takes from a URL, and the collision
 //! registry that keeps downloads from sharing a file. No binary, no server:
 //! each property runs a bounded number of cases so the file stays fast in
 //! debug builds. The same invariants are fuzzed by the targets in `fuzz/`:
@@ -12,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use haul::testing::{content_disposition_name, destination, parse_line};
+use haul::testing::{content_disposition_name, destination, parse_line, url_file_name};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -452,6 +453,62 @@ proptest! {
         );
         prop_assert_eq!(content_disposition_name(&extended), Some(Ok(name)), "{:?}", extended);
         check_content_disposition(&extended);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The last URL of a redirect chain (`--trust-server-names`).
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Whatever the last segment decodes to (arbitrary text, or the
+    /// hostile segments `segment()` builds from dot segments and encoded
+    /// separators), the name is one plain component that `safe_relative`
+    /// takes as is, or refused; and a plain name, however encoded, comes
+    /// back unchanged.
+    #[test]
+    fn redirect_names_are_one_plain_component(
+        segment in text(),
+        encode_all in any::<bool>(),
+        hostile in vec(segment(), 1..4),
+    ) {
+        let encoded = if encode_all {
+            percent_encode_all(&segment)
+        } else {
+            segment.replace('%', "%25").replace(['/', '?', '#'], "_")
+        };
+        for url in [
+            format!("http://h/dir/{encoded}"),
+            format!("http://h/dir/{}", hostile.join("/")),
+        ] {
+            check_redirect_name(&url);
+        }
+        let plain = !segment.is_empty()
+            && !segment.contains(['/', '\\'])
+            && segment != "."
+            && segment != ".."
+            && !segment.chars().any(forbidden);
+        if plain && encode_all {
+            let url = format!("http://h/dir/{encoded}");
+            prop_assert_eq!(url_file_name(&url), Ok(segment), "{:?}", url);
+        }
+    }
+}
+
+/// `url_file_name`: an accepted name is a single plain component that
+/// `safe_relative` takes as is; a refused one says so.
+#[track_caller]
+fn check_redirect_name(url: &str) {
+    match url_file_name(url) {
+        Ok(name) => {
+            assert!(!name.contains(['/', '\\']), "{url:?} -> {name:?}");
+            assert!(name != "." && name != "..", "{url:?} -> {name:?}");
+            let path = check_safe_relative(&name)
+                .unwrap_or_else(|err| panic!("{url:?} -> {name:?}: {err}"));
+            assert_eq!(path, PathBuf::from(&name), "{url:?}");
+        }
+        Err(err) => assert!(err.contains("refusing destination"), "{url:?}: {err}"),
     }
 }
 
