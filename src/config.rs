@@ -12,7 +12,6 @@
 //! before anything is fetched. It fits `-j` to the open-file limit it is
 //! given ([`fit_jobs`]).
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -22,6 +21,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::Cli;
+use crate::digest::Manifest;
 use crate::glob::Pattern;
 use crate::headers::Headers;
 use crate::naming::OutputTemplate;
@@ -96,8 +96,8 @@ pub(crate) struct OwnFiles {
     /// `--state`: the record of saved files.
     pub(crate) state: Option<PathBuf>,
     pub(crate) report: Option<ReportTarget>,
-    /// The `--checksums` file.
-    pub(crate) checksums: Option<PathBuf>,
+    /// The `--checksums` files.
+    pub(crate) checksums: Vec<PathBuf>,
 }
 
 /// What stderr shows.
@@ -142,8 +142,12 @@ pub(crate) struct PlanSettings {
     /// `-g`: no globs.
     pub(crate) globoff: bool,
     pub(crate) shard: Option<Shard>,
-    /// Expected digests by file name, from `--checksums`.
-    pub(crate) checksums: HashMap<String, [u8; 32]>,
+    /// Expected digests by name, from the `--checksums` files (and, once
+    /// the runner has fetched them, URLs).
+    pub(crate) checksums: Manifest,
+    /// `--checksums` URLs, fetched when the run starts (a dry run fetches
+    /// nothing).
+    pub(crate) checksum_urls: Vec<url::Url>,
     pub(crate) on_exists: OnExists,
     /// The name comes with the answer (`--content-disposition`,
     /// `--trust-server-names`): claimed by the download, not the planner.
@@ -168,6 +172,10 @@ pub(crate) struct DownloadSettings {
     pub(crate) split: Option<crate::settings::Split>,
     /// `--min-split-size`: the smallest range worth a connection.
     pub(crate) min_split_size: u64,
+    /// `--checksum-sidecar`: the suffix of each file's digest URL.
+    pub(crate) sidecar: Option<String>,
+    /// `--require-digest`: a file no source gives a digest for fails.
+    pub(crate) require_digest: bool,
 }
 
 impl DownloadSettings {
@@ -192,7 +200,7 @@ impl Config {
                 own.push((list.path().to_path_buf(), "haul's -i list"));
             }
         }
-        if let Some(path) = &self.own.checksums {
+        for path in &self.own.checksums {
             own.push((path.clone(), "haul's --checksums file"));
         }
         if let Some(path) = &self.own.state {
@@ -253,10 +261,7 @@ impl Config {
                 template.max_glob()
             );
         }
-        let checksums = match &cli.checksums {
-            Some(path) => crate::digest::read_checksums(path)?,
-            None => HashMap::new(),
-        };
+        let (checksums, checksum_urls, checksum_files) = checksums(&cli.checksums)?;
         let report = cli.report.as_ref().map(|r| {
             if r == "-" {
                 ReportTarget::Stdout
@@ -296,6 +301,7 @@ impl Config {
                 globoff: cli.globoff,
                 shard: cli.shard,
                 checksums,
+                checksum_urls,
                 on_exists: cli.on_exists,
                 name_from_answer: cli.content_disposition || cli.trust_server_names,
                 resume: http.resume,
@@ -307,6 +313,8 @@ impl Config {
                 trust_server_names: cli.trust_server_names,
                 split: cli.split.filter(|s| *s != crate::settings::Split::Fixed(1)),
                 min_split_size: cli.min_split_size.max(1),
+                sidecar: cli.checksum_sidecar.clone(),
+                require_digest: cli.require_digest,
             },
             pace: Pace {
                 jobs,
@@ -318,12 +326,35 @@ impl Config {
             own: OwnFiles {
                 state: cli.state.clone(),
                 report,
-                checksums: cli.checksums.clone(),
+                checksums: checksum_files,
             },
             display: Display::of(&cli, warnings),
             dir: cli.dir,
         })
     }
+}
+
+/// `--checksums`: the files read now (an input error, exit 2, when one
+/// cannot be read or has a bad line), the URLs to fetch when the run
+/// starts, and the files' paths (haul's own files).
+fn checksums(given: &[String]) -> Result<(Manifest, Vec<url::Url>, Vec<PathBuf>)> {
+    let mut manifest = Manifest::default();
+    let (mut urls, mut files) = (Vec::new(), Vec::new());
+    for given in given {
+        let lower = given.get(..8).unwrap_or(given).to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            let url = url::Url::parse(given)
+                .with_context(|| format!("invalid --checksums URL '{}'", masked_text(given)))?;
+            urls.push(url);
+            continue;
+        }
+        let path = PathBuf::from(given);
+        let (text, _) =
+            crate::small_file::read(&path).context("cannot use the --checksums file")?;
+        manifest.add(&text, &path.display().to_string())?;
+        files.push(path);
+    }
+    Ok((manifest, urls, files))
 }
 
 /// Descriptors haul needs whatever `-j` is: stdio, each transfer thread's

@@ -146,9 +146,9 @@ pub mod testing {
     #[allow(clippy::type_complexity)]
     pub fn parse_line(
         text: &str,
-    ) -> Option<Result<(String, Option<String>, Option<[u8; 32]>), String>> {
+    ) -> Option<Result<(String, Option<String>, Option<String>), String>> {
         crate::source::parse_line(text).map(|r| {
-            r.map(|e| (e.text, e.out, e.sha256))
+            r.map(|e| (e.text, e.out, e.digest.map(|d| d.to_string())))
                 .map_err(|bad| bad.error)
         })
     }

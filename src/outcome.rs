@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::digest::Verified;
 use crate::error::FailureKind;
 
 /// How one URL ended.
@@ -28,7 +29,8 @@ pub(crate) enum Done {
         bytes: u64,
         /// The saved file's size.
         size: u64,
-        sha256: Option<[u8; 32]>,
+        /// The digest checked, and the file's SHA-256 when it was taken.
+        verified: Verified,
         /// Why a file that was already there was fetched again.
         replaced: Option<&'static str>,
         /// `--split`: the most connections the file used at once (over
@@ -36,10 +38,10 @@ pub(crate) enum Done {
         connections: Option<u32>,
     },
     /// The file was there (`--on-exists skip`, or its digest matched): no
-    /// request. `sha256` when the file was hashed to decide (or the
+    /// request. `verified` when the file was hashed to decide (or the
     /// `--state` vouched for it); its size when it was looked at.
     Skipped {
-        sha256: Option<[u8; 32]>,
+        verified: Verified,
         size: Option<u64>,
     },
     /// `--on-exists update` and the server answered 304.

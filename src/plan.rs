@@ -24,6 +24,7 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::config::PlanSettings;
+use crate::digest::{Digest, Expected, Source, Verified};
 use crate::existing::{AtDestination, at_destination, kept, vouches};
 use crate::glob::{Expansion, Pattern};
 use crate::naming::{OutputTemplate, part_path, safe_relative};
@@ -43,7 +44,9 @@ pub(crate) struct Job {
     pub(crate) rel: PathBuf,
     /// `--dir` joined with `rel`: where the file is written.
     pub(crate) path: PathBuf,
-    pub(crate) sha256: Option<[u8; 32]>,
+    /// The digest the file must have (a list field, `--checksums`; a
+    /// `--checksum-sidecar` one is added by the download).
+    pub(crate) digest: Option<Expected>,
     /// A `DEST.part` was there when the job was planned (looked up on the
     /// planner's thread, so the transfer thread need not for every file).
     pub(crate) had_part: bool,
@@ -90,7 +93,7 @@ pub(crate) struct Planner {
 struct Current {
     origin: String,
     out: Option<OutputTemplate>,
-    sha256: Option<[u8; 32]>,
+    digest: Option<Digest>,
     expansions: <Pattern as IntoIterator>::IntoIter,
 }
 
@@ -132,7 +135,7 @@ impl Planner {
             let url = url.map(masked_text).unwrap_or_default();
             Box::new(Outcome::refused(url, None, Some(origin.clone()), error))
         };
-        let Entry { text, out, sha256 } = line
+        let Entry { text, out, digest } = line
             .entry
             .map_err(|bad| reject(bad.url.as_deref(), bad.error))?;
         let pattern = if self.settings.globoff {
@@ -167,7 +170,7 @@ impl Planner {
         self.current = Some(Current {
             origin,
             out,
-            sha256,
+            digest,
             expansions: pattern.into_iter(),
         });
         Ok(())
@@ -214,6 +217,16 @@ impl Planner {
             Err(error) => return reject(url.as_str(), None, error.to_string()),
         };
         let path = self.out.display(&rel);
+        let digest = match current.digest {
+            Some(digest) => Some(Expected {
+                digest,
+                source: Source::List,
+            }),
+            None => match self.settings.checksums.lookup(&rel) {
+                Ok(found) => found,
+                Err(error) => return reject(url.as_str(), Some(path), error),
+            },
+        };
         // Under --content-disposition or --trust-server-names this name is
         // only provisional: the download claims its name when the answer
         // arrives.
@@ -222,15 +235,11 @@ impl Planner {
             return reject(url.as_str(), Some(path), collision.0);
         }
 
-        let sha256 = current.sha256.or_else(|| {
-            let name = rel.file_name()?.to_str()?;
-            self.settings.checksums.get(name).copied()
-        });
         let job = Job {
             url,
             rel,
             path,
-            sha256,
+            digest,
             had_part: false,
             verify_existing: false,
             modified: None,
@@ -252,7 +261,7 @@ impl Planner {
         {
             return planned;
         }
-        let has_digest = job.sha256.is_some();
+        let has_digest = job.digest.is_some();
         let size = match &existing {
             Ok(Existing::File { len, .. }) => Some(*len),
             _ => None,
@@ -264,7 +273,10 @@ impl Planner {
                 if job.replaced.is_some() => {}
             AtDestination::Skip => {
                 kept(&self.out, &job.rel);
-                let skipped = Ok(Done::Skipped { sha256: None, size });
+                let skipped = Ok(Done::Skipped {
+                    verified: Verified::default(),
+                    size,
+                });
                 return Planned::Done(Outcome::new(masked(&job.url), Some(job.path), skipped));
             }
             // Hashed by the download's slot, not on this thread.
@@ -313,13 +325,16 @@ impl Planner {
                 job.replaced = Some("size differs from --state")
             }
             OnExists::Skip | OnExists::Update
-                if job.sha256.is_some()
-                    && entry.sha256 == job.sha256
+                if let Some(expected) = &job.digest
+                    && expected
+                        .digest
+                        .sha256()
+                        .is_some_and(|d| entry.sha256 == Some(d))
                     && existing.is_some_and(|e| vouches(&entry, e)) =>
             {
                 kept(&self.out, &job.rel);
                 let skipped = Ok(Done::Skipped {
-                    sha256: job.sha256,
+                    verified: Verified::by(expected),
                     size: Some(len),
                 });
                 let path = job.path.clone();

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use serde::Serialize;
 
+use crate::digest::Verified;
 use crate::error::FailureKind;
 use crate::outcome::{Done, Outcome};
 use crate::redact::sanitize;
@@ -64,6 +65,8 @@ impl Outcome {
             bytes: 0,
             size: None,
             sha256: None,
+            digest: None,
+            digest_source: None,
             attempts: self.attempts,
             elapsed_ms: self.elapsed.as_millis() as u64,
             error: None,
@@ -75,19 +78,19 @@ impl Outcome {
                 http_status,
                 bytes,
                 size,
-                sha256,
+                verified,
                 replaced,
                 connections,
             }) => {
                 record.http_status = Some(*http_status);
                 record.bytes = *bytes;
                 record.size = Some(*size);
-                record.sha256 = sha256.map(hex::encode);
+                record.verified(verified);
                 record.replaced = *replaced;
                 record.connections = *connections;
             }
-            Ok(Done::Skipped { sha256, size }) => {
-                record.sha256 = sha256.map(hex::encode);
+            Ok(Done::Skipped { verified, size }) => {
+                record.verified(verified);
                 record.size = *size;
             }
             Ok(Done::NotModified { http_status }) => record.http_status = Some(*http_status),
@@ -116,6 +119,9 @@ struct Record<'a> {
     bytes: u64,
     size: Option<u64>,
     sha256: Option<String>,
+    /// The digest checked (`ALG:HEX`) and where it came from.
+    digest: Option<String>,
+    digest_source: Option<String>,
     attempts: u32,
     elapsed_ms: u64,
     error: Option<String>,
@@ -123,6 +129,16 @@ struct Record<'a> {
     replaced: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     connections: Option<u32>,
+}
+
+impl Record<'_> {
+    fn verified(&mut self, verified: &Verified) {
+        self.sha256 = verified.sha256.map(hex::encode);
+        if let Some(checked) = &verified.checked {
+            self.digest = Some(checked.digest.to_string());
+            self.digest_source = Some(checked.source.to_string());
+        }
+    }
 }
 
 /// Where `--report` goes.
@@ -290,6 +306,13 @@ pub struct Summary {
     pub stopped_early: bool,
     /// The run budget (`--deadline`, `--max-bytes`) that stopped the run.
     pub budget: Option<&'static str>,
+    /// Files saved with a digest checked, and without one.
+    pub verified: u64,
+    pub unverified: u64,
+    /// The run was asked for digests (`--checksums`, `--checksum-sidecar`):
+    /// the summary counts the files saved without one even when none was
+    /// verified.
+    pub expects_digests: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,7 +324,13 @@ pub enum Interrupt {
 impl Summary {
     pub(crate) fn record(&mut self, outcome: &Outcome) {
         match &outcome.result {
-            Ok(Done::Saved { .. }) => self.ok += 1,
+            Ok(Done::Saved { verified, .. }) => {
+                self.ok += 1;
+                match verified.checked {
+                    Some(_) => self.verified += 1,
+                    None => self.unverified += 1,
+                }
+            }
             Ok(Done::Skipped { .. }) => self.skipped += 1,
             Ok(Done::NotModified { .. }) => self.not_modified += 1,
             Err(f) if f.kind == FailureKind::Cancelled => self.cancelled += 1,
@@ -313,6 +342,12 @@ impl Summary {
     pub fn line(&self) -> String {
         let secs = self.elapsed.as_secs_f64();
         let mut line = format!("{} ok, ", self.ok);
+        if self.unverified > 0 && (self.verified > 0 || self.expects_digests) {
+            line.insert_str(
+                line.len() - 2,
+                &format!(" ({} without a digest)", self.unverified),
+            );
+        }
         if self.not_modified > 0 {
             let _ = write!(line, "{} not modified, ", self.not_modified);
         }

@@ -243,7 +243,8 @@ impl LineCase {
     /// It parses to exactly its parts, and [`check_line`] holds.
     #[track_caller]
     pub fn check(self) {
-        let want = (self.url, self.out, self.sha256);
+        let digest = self.sha256.map(|d| format!("sha256:{}", hex::encode(d)));
+        let want = (self.url, self.out, digest);
         assert_eq!(parse_line(&self.line), Some(Ok(want)), "{:?}", self.line);
         check_line(&self.line);
     }

@@ -260,9 +260,31 @@ pub struct Cli {
     #[arg(help_heading = "HTTP", long, value_name = "FILE")]
     pub netrc_file: Option<PathBuf>,
 
-    /// Verify files against a sha256sum-style FILE ('HEX  NAME' lines)
-    #[arg(help_heading = "Output", long, value_name = "FILE")]
-    pub checksums: Option<PathBuf>,
+    /// Verify files against a checksum manifest (a FILE or a URL; repeatable)
+    ///
+    /// GNU lines ('HEX  NAME', as sha256sum writes them) and BSD lines
+    /// ('SHA256 (NAME) = HEX') of sha256, sha512, sha384, sha1 and md5;
+    /// NAME is matched against the destination. A URL is fetched before
+    /// any download, with the headers and credentials meant for its host,
+    /// and kept in memory only.
+    #[arg(help_heading = "Verification", long, value_name = "FILE|URL")]
+    pub checksums: Vec<String>,
+
+    /// Fetch each file's digest from its URL with SUFFIX added to the path
+    ///
+    /// For example --checksum-sidecar .sha256 reads https://h/a.tgz.sha256
+    /// for https://h/a.tgz; only for files no list field or --checksums
+    /// gives a digest. A missing sidecar (404, 410) is no digest.
+    #[arg(help_heading = "Verification", long, value_name = "SUFFIX", value_parser = values::sidecar_suffix)]
+    pub checksum_sidecar: Option<String>,
+
+    /// Fail a file that no source gives a digest for, instead of saving it unverified
+    ///
+    /// Sources: the list line (sha256= and the like), --checksums,
+    /// --checksum-sidecar, and the server's Repr-Digest, Content-Digest or
+    /// x-goog-hash.
+    #[arg(help_heading = "Verification", long)]
+    pub require_digest: bool,
 
     /// Record every saved file in FILE, for cheap conditional reruns
     ///

@@ -254,6 +254,18 @@ fn looks_like_duration(s: &str) -> bool {
     num > 0 && matches!(s[num..].trim(), "" | "ms" | "s" | "m" | "h")
 }
 
+/// `--checksum-sidecar`'s suffix: added to a URL's path, so it is path
+/// characters only (no `/`, `?`, `#`, spaces or controls) and not empty.
+pub(crate) fn sidecar_suffix(s: &str) -> Result<String, String> {
+    let bad = |c: char| c.is_control() || c.is_whitespace() || matches!(c, '/' | '?' | '#' | '%');
+    if s.is_empty() || s.chars().any(bad) {
+        return Err(format!(
+            "invalid suffix '{s}': expected e.g. .sha256 (no '/', '?', '#', '%' or spaces)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
 /// Durations as `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let syntax = || format!("invalid duration '{s}': expected e.g. 500ms, 30s, 2m or 1h");

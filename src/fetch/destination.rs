@@ -12,7 +12,7 @@ use reqwest::Response;
 use reqwest::header::CONTENT_DISPOSITION;
 
 use super::Task;
-use crate::digest::digest_of_existing;
+use crate::digest::{Verified, digest_of_existing};
 use crate::error::FailureKind;
 use crate::existing::{AtDestination, at_destination, kept};
 use crate::naming::{safe_relative, suggested_name, url_file_name};
@@ -25,16 +25,18 @@ use crate::session::Ctx;
 /// request when it does (the planner found the file; hashing is this
 /// slot's work). `None` when the download must go ahead.
 pub(super) async fn verify_existing(ctx: &Ctx, task: &mut Task) -> Option<Result<Done, Failure>> {
-    match digest_of_existing(&ctx.out, &task.job.rel).await {
-        Ok(Some((digest, size))) if Some(digest) == task.job.sha256 => {
+    let expected = task.job.digest.as_ref()?;
+    let alg = expected.digest.alg();
+    match digest_of_existing(&ctx.out, &task.job.rel, alg).await {
+        Ok(Some((digest, size))) if digest == expected.digest => {
             kept(&ctx.out, &task.job.rel);
             Some(Ok(Done::Skipped {
-                sha256: Some(digest),
+                verified: Verified::by(expected),
                 size: Some(size),
             }))
         }
         Ok(Some(_)) => {
-            task.replaced = Some("sha256 mismatch");
+            task.replaced = Some(alg.mismatch());
             None
         }
         Ok(None) => None,
@@ -71,27 +73,38 @@ pub(super) async fn destination(
         Ok(crate::outdir::Existing::File { len, .. }) => Some(*len),
         _ => None,
     };
-    let has_digest = task.job.sha256.is_some();
+    let has_digest = task.job.digest.is_some();
     match at_destination(existing, ctx.settings.on_exists, has_digest, &task.path) {
         // The request went out without `If-Modified-Since` (the name was
         // not known): the answer is the file.
         AtDestination::Fetch | AtDestination::Update(_) => {}
         AtDestination::Skip => {
             kept(&ctx.out, &rel);
-            return Ok(Destination::Done(Done::Skipped { sha256: None, size }));
+            return Ok(Destination::Done(Done::Skipped {
+                verified: Verified::default(),
+                size,
+            }));
         }
         AtDestination::Verify => {
-            let found = digest_of_existing(&ctx.out, &rel).await.map_err(refused)?;
+            let expected = task
+                .job
+                .digest
+                .as_ref()
+                .expect("a digest to verify against");
+            let alg = expected.digest.alg();
+            let found = digest_of_existing(&ctx.out, &rel, alg)
+                .await
+                .map_err(refused)?;
             if let Some((digest, size)) = found
-                && Some(digest) == task.job.sha256
+                && digest == expected.digest
             {
                 kept(&ctx.out, &rel);
                 return Ok(Destination::Done(Done::Skipped {
-                    sha256: Some(digest),
+                    verified: Verified::by(expected),
                     size: Some(size),
                 }));
             }
-            task.replaced = found.map(|_| "sha256 mismatch");
+            task.replaced = found.map(|_| alg.mismatch());
         }
         AtDestination::Refuse(error) => return Err(refused(anyhow!(error))),
     }

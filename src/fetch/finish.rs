@@ -13,9 +13,8 @@ use reqwest::StatusCode;
 
 use super::part::PartFile;
 use super::resume::Resumable;
-use crate::digest::{check_digest, digest_from_disk};
+use crate::digest::{Check, Hashing, hash_from_disk};
 use crate::error::FailureKind;
-use crate::naming::part_path;
 use crate::outcome::{Done, Failure};
 use crate::plan::Job;
 use crate::redact::masked;
@@ -25,7 +24,8 @@ use crate::state::{Entry, State, epoch, unix_now};
 /// What an answer says of the file it carries, for the final name and the
 /// state.
 pub(super) struct Saved {
-    pub(super) digest: Option<[u8; 32]>,
+    /// The digests taken of the file, to check.
+    pub(super) hashing: Hashing,
     /// Last-Modified, parsed: the file's modification time.
     pub(super) modified: Option<SystemTime>,
     pub(super) etag: Option<String>,
@@ -49,11 +49,14 @@ pub(super) fn finish(
 ) -> Result<Done, Failure> {
     let bytes = part.len();
     let status = saved.status.as_u16();
-    if let Err(failure) = check_digest(job.sha256, saved.digest) {
-        // Wrong bytes are worth nothing for a later resume.
-        part.abandon(false);
-        return Err(failure.with_status(status).with_bytes(bytes));
-    }
+    let verified = match saved.hashing.verify() {
+        Ok(verified) => verified,
+        Err(failure) => {
+            // Wrong bytes are worth nothing for a later resume.
+            part.abandon(false);
+            return Err(failure.with_status(status).with_bytes(bytes));
+        }
+    };
     // The name is kept past the rename only for the state's entry.
     let recorded = ctx
         .shared
@@ -79,7 +82,7 @@ pub(super) fn finish(
             ctime: on_disk.as_ref().map(|m| (m.ctime(), m.ctime_nsec() as u32)),
             etag: saved.etag,
             last_modified: saved.last_modified,
-            sha256: saved.digest,
+            sha256: verified.sha256,
             saved_at: unix_now(),
             run: state.run(),
         };
@@ -91,7 +94,7 @@ pub(super) fn finish(
         http_status: status,
         bytes: bytes.saturating_sub(saved.held),
         size: bytes,
-        sha256: saved.digest,
+        verified,
         replaced: saved.replaced,
         connections: saved.connections,
     })
@@ -117,23 +120,19 @@ pub(super) async fn finish_from_part(
     resumable: Resumable,
     status: StatusCode,
     held: u64,
+    checks: Vec<Check>,
 ) -> Result<Done, Failure> {
     let fail = |kind, error: anyhow::Error| Failure::new(kind, Some(status.as_u16()), error);
     let Resumable {
         file, len, note, ..
     } = resumable;
-    let (file, digest) = digest_from_disk(file, len, job.sha256.is_some())
+    let (file, hashing) = hash_from_disk(file, len, Hashing::new(checks))
         .await
         .map_err(|e| fail(FailureKind::of_write(&e), e))?;
-    if let Err(failure) = check_digest(job.sha256, digest) {
-        if let Err(err) = ctx.out.remove_own(&file, &part_path(rel)) {
-            tracing::warn!("{err:#}");
-        }
-        return Err(failure);
-    }
     let part = PartFile::append(&ctx.out, rel.to_path_buf(), file, len);
+    // `finish` checks the digests; a mismatch removes the `.part`.
     let saved = Saved {
-        digest,
+        hashing,
         modified: note.modified(),
         etag: note.etag().map(str::to_string),
         last_modified: note.last_modified().map(str::to_string),

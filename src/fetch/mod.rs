@@ -26,12 +26,15 @@
 
 mod body;
 mod destination;
+mod digests;
 mod finish;
 mod part;
 mod request;
 mod resume;
 mod split;
 mod stream;
+
+pub(crate) use self::digests::fetch_manifests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,11 +44,13 @@ use reqwest::Response;
 use reqwest::header::{ETAG, LAST_MODIFIED};
 
 use self::destination::{Destination, destination, verify_existing};
+use self::digests::{checks, sidecar};
 use self::finish::{Saved, finish, finish_from_part};
 use self::request::{Checked, check_status, request};
 use self::resume::{Resumable, open_resumable};
 use self::split::entry::{over_connections, split_plan};
 use self::stream::{Body, open_part, stream_body};
+use crate::digest::{Check, Hashing};
 use crate::error::FailureKind;
 use crate::naming::part_path;
 use crate::outcome::{Done, Failure, Outcome};
@@ -77,6 +82,8 @@ pub(crate) struct Task {
     /// Bytes of the file a `.part` held before this run fetched any (`None`
     /// until the first attempt looks): the report's `bytes` are the rest.
     held: Option<u64>,
+    /// `--checksum-sidecar`: the sidecar was looked for (found or not).
+    sidecar_done: bool,
 }
 
 impl Task {
@@ -92,6 +99,7 @@ impl Task {
             replaced: job_replaced,
             last_status: None,
             held: None,
+            sidecar_done: false,
         }
     }
 
@@ -176,6 +184,13 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
 /// connections, and one more from zero when one of them meets another
 /// version).
 async fn attempt(ctx: &Ctx, task: &mut Task) -> Result<Done, Failure> {
+    if let Some(suffix) = &ctx.settings.sidecar
+        && task.job.digest.is_none()
+        && !task.sidecar_done
+    {
+        sidecar(ctx, task, suffix).await?;
+        task.sidecar_done = true;
+    }
     let mut split = true;
     loop {
         match attempt_once(ctx, task, split).await {
@@ -218,7 +233,7 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         .as_deref()
         .and_then(|v| httpdate::parse_http_date(v).ok());
     let saved = Saved {
-        digest: None,
+        hashing: Hashing::new(Vec::new()),
         modified,
         etag,
         last_modified,
@@ -236,19 +251,21 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         rel,
         resumable,
         total,
+        checks,
     } = answer;
     let result = async {
-        let (part, hasher) = open_part(ctx, &task.job, rel, resumable, response.headers())
+        let headers = response.headers();
+        let (part, hashing) = open_part(ctx, &task.job, rel, resumable, headers, checks)
             .await
             .map_err(|f| f.with_status(status.as_u16()))?;
         let body = Body {
             response,
             part,
-            hasher,
+            hashing,
             total,
         };
-        let (part, digest) = stream_body(ctx, &task.job, &name, body).await?;
-        finish(ctx, part, &task.job, Saved { digest, ..saved })
+        let (part, hashing) = stream_body(ctx, &task.job, &name, body).await?;
+        finish(ctx, part, &task.job, Saved { hashing, ..saved })
     }
     .await;
     Attempted::Done(result)
@@ -272,6 +289,8 @@ struct Answer {
     resumable: Option<Resumable>,
     /// The file's whole length, when the answer says it.
     total: Option<u64>,
+    /// The digests the file is checked against.
+    checks: Vec<Check>,
 }
 
 /// The request (continuing a `.part` when one may be), the status check and
@@ -311,11 +330,14 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
         Checked::Complete => {
             let (r, rel) = resumable.zip(known).expect("a 416 is proven for a .part");
             let held = task.held.unwrap_or(0);
-            return finish_from_part(ctx, &task.job, &rel, r, status, held)
+            let checks = checks(ctx, &task.job, None, false)?;
+            return finish_from_part(ctx, &task.job, &rel, r, status, held, checks)
                 .await
                 .map(Prepared::Done);
         }
     };
+    let partial = status == reqwest::StatusCode::PARTIAL_CONTENT;
+    let checks = checks(ctx, &task.job, Some(response.headers()), partial)?;
     let rel = match known {
         Some(rel) => rel,
         None => match destination(ctx, task, &response).await? {
@@ -328,5 +350,6 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
         rel,
         resumable,
         total,
+        checks,
     }))
 }

@@ -1,7 +1,7 @@
 //! A download on one connection: its `.part` opened (a proven one
-//! continued, with the digest fed the bytes already there, or a fresh
+//! continued, with the digests fed the bytes already there, or a fresh
 //! one), and the answer's body streamed into it by the one body loop
-//! (`body.rs`) with the digest taken on the way and the progress line
+//! (`body.rs`) with the digests taken on the way and the progress line
 //! kept; the bytes received are kept for a later resume when it fails.
 
 use std::path::PathBuf;
@@ -11,12 +11,11 @@ use anyhow::anyhow;
 use bytes::Bytes;
 use reqwest::Response;
 use reqwest::header::HeaderMap;
-use sha2::{Digest, Sha256};
 
 use super::body::{self, BodyError, Sink, Taken, cancelled};
 use super::part::PartFile;
 use super::resume::{Note, Resumable};
-use crate::digest::hash_prefix;
+use crate::digest::{Check, Hashing, hash_prefix};
 use crate::error::FailureKind;
 use crate::outcome::Failure;
 use crate::plan::Job;
@@ -24,34 +23,34 @@ use crate::progress::{FileBar, SLOW_FILE};
 use crate::session::Ctx;
 
 /// The `.part` to write to (the proven one continued, or a fresh one) and
-/// the hasher, already fed the bytes the `.part` holds.
+/// the digests to take of it (`checks`), already fed the bytes the `.part`
+/// holds when they cover the whole file.
 pub(super) async fn open_part<'a>(
     ctx: &'a Ctx,
     job: &Job,
     rel: PathBuf,
     resumable: Option<Resumable>,
     headers: &HeaderMap,
-) -> Result<(PartFile<'a>, Option<Sha256>), Failure> {
+    checks: Vec<Check>,
+) -> Result<(PartFile<'a>, Hashing), Failure> {
+    let hashing = Hashing::new(checks);
     let Some(r) = resumable else {
         let note = Note::for_answer(job.url.as_str(), headers);
-        let hasher = job.sha256.map(|_| Sha256::new());
-        return Ok((PartFile::fresh(&ctx.out, rel, note), hasher));
+        return Ok((PartFile::fresh(&ctx.out, rel, note), hashing));
     };
-    if job.sha256.is_none() {
-        return Ok((PartFile::append(&ctx.out, rel, r.file, r.len), None));
-    }
-    // The digest covers every byte of the file, the earlier ones too.
-    let (file, hasher) = hash_prefix(r.file, r.len)
+    // A whole-file digest covers every byte of the file, the earlier ones
+    // too.
+    let (file, hashing) = hash_prefix(r.file, r.len, hashing)
         .await
         .map_err(|e| Failure::new(FailureKind::of_write(&e), None, e))?;
-    Ok((PartFile::append(&ctx.out, rel, file, r.len), Some(hasher)))
+    Ok((PartFile::append(&ctx.out, rel, file, r.len), hashing))
 }
 
 /// An answer's body on its way into its `.part`.
 pub(super) struct Body<'a> {
     pub(super) response: Response,
     pub(super) part: PartFile<'a>,
-    pub(super) hasher: Option<Sha256>,
+    pub(super) hashing: Hashing,
     /// The file's whole length, when the answer says it.
     pub(super) total: Option<u64>,
 }
@@ -62,7 +61,7 @@ struct PartSink<'a, 'c> {
     ctx: &'c Ctx,
     name: &'c str,
     part: PartFile<'a>,
-    hasher: Option<Sha256>,
+    hashing: Hashing,
     total: Option<u64>,
     bar: Option<FileBar>,
     started: Instant,
@@ -70,9 +69,7 @@ struct PartSink<'a, 'c> {
 
 impl Sink for PartSink<'_, '_> {
     fn put(&mut self, chunk: Bytes) -> Result<Taken, BodyError> {
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&chunk);
-        }
+        self.hashing.update(&chunk);
         if self.bar.is_none()
             && self.ctx.progress.shows_bars()
             && self.started.elapsed() >= SLOW_FILE
@@ -99,11 +96,11 @@ pub(super) async fn stream_body<'a>(
     job: &Job,
     name: &str,
     incoming: Body<'a>,
-) -> Result<(PartFile<'a>, Option<[u8; 32]>), Failure> {
+) -> Result<(PartFile<'a>, Hashing), Failure> {
     let Body {
         mut response,
         part,
-        hasher,
+        hashing,
         total,
     } = incoming;
     let status = response.status().as_u16();
@@ -115,7 +112,7 @@ pub(super) async fn stream_body<'a>(
         ctx,
         name,
         part,
-        hasher,
+        hashing,
         total,
         bar,
         started: Instant::now(),
@@ -130,9 +127,9 @@ pub(super) async fn stream_body<'a>(
         },
         Err(error) => Err(error),
     };
-    let PartSink { part, hasher, .. } = sink;
+    let PartSink { part, hashing, .. } = sink;
     let Err(error) = result else {
-        return Ok((part, hasher.map(|h| h.finalize().into())));
+        return Ok((part, hashing));
     };
     let bytes = part.len();
     // Every byte received is kept for a later resume.

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::annotate::{Annotations, END_GROUP, GROUP};
 use crate::config::{Config, Stops};
 use crate::error::FailureKind;
-use crate::fetch::{Step, Task};
+use crate::fetch::{Step, Task, fetch_manifests};
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outcome::Failure;
 use crate::plan::Planner;
@@ -64,7 +64,7 @@ pub(crate) async fn run(
     stop: impl Future<Output = Interrupt>,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let mut run = start(config, progress)?;
+    let mut run = start(config, progress).await?;
     if run.sink.grouped {
         progress.println(GROUP);
     }
@@ -132,9 +132,10 @@ impl Run {
     }
 }
 
-/// Opens what the session holds (`open.rs`), starts the transfer threads
-/// and the planner thread; each part gets its own group of the settings.
-fn start(config: Config, progress: &Progress) -> Result<Run> {
+/// Opens what the session holds (`open.rs`), starts the transfer threads,
+/// fetches the `--checksums` URLs, and starts the planner thread; each part
+/// gets its own group of the settings.
+async fn start(config: Config, progress: &Progress) -> Result<Run> {
     let Opened {
         out,
         claims,
@@ -145,7 +146,7 @@ fn start(config: Config, progress: &Progress) -> Result<Run> {
         say_warnings(&config, state.as_deref(), progress);
     }
     let Config {
-        plan,
+        mut plan,
         downloads,
         pace,
         stops,
@@ -153,6 +154,7 @@ fn start(config: Config, progress: &Progress) -> Result<Run> {
         ..
     } = config;
     let cancel = CancellationToken::new();
+    let sidecar = downloads.sidecar.is_some();
     let budget = stops.max_bytes.map(|n| Arc::new(ByteBudget::new(n)));
     let jobs = pace.jobs.get();
     let threads = workers::count(jobs);
@@ -181,6 +183,11 @@ fn start(config: Config, progress: &Progress) -> Result<Run> {
         let idle_per_host = jobs.div_ceil(threads);
         move || Ctx::new(settings.clone(), run.clone(), idle_per_host)
     };
+    if !plan.checksum_urls.is_empty() {
+        // Before any plan: every download may need them.
+        fetch_manifests(&make_ctx()?, &plan.checksum_urls, &mut plan.checksums).await?;
+    }
+    let expects_digests = !plan.checksums.is_empty() || sidecar;
     let workers = workers::start(threads, make_ctx)?;
     let planned = spawn_planner(Planner::new(plan, out, claims, state), progress)?;
     Ok(Run {
@@ -190,7 +197,10 @@ fn start(config: Config, progress: &Progress) -> Result<Run> {
             workers,
         ),
         sink: Sink {
-            summary: Summary::default(),
+            summary: Summary {
+                expects_digests,
+                ..Summary::default()
+            },
             annotations: display.github_actions.then(Annotations::default),
             grouped: display.github_actions && display.progress == ProgressMode::Log,
             retries: HashMap::new(),

@@ -13,7 +13,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 pub use list::{Input, ListFile};
 
-use crate::digest::parse_sha256;
+use crate::digest::{Algorithm, Digest};
 
 /// The longest list line accepted: its bytes without the `\n` or `\r\n`.
 pub(crate) const MAX_LINE: usize = 1 << 20;
@@ -51,8 +51,9 @@ pub(crate) struct Entry {
     pub(crate) text: String,
     /// `out=`: destination template relative to `--dir`.
     pub(crate) out: Option<String>,
-    /// `sha256=`: expected digest of the body.
-    pub(crate) sha256: Option<[u8; 32]>,
+    /// `sha256=` (or `sha512=`, `sha384=`, `sha1=`, `md5=`): the digest
+    /// the file must have.
+    pub(crate) digest: Option<Digest>,
 }
 
 /// Streams the lines of every input in order.
@@ -158,7 +159,7 @@ impl Iterator for Lines {
                         entry: Ok(Entry {
                             text: text.clone(),
                             out: None,
-                            sha256: None,
+                            digest: None,
                         }),
                     });
                 }
@@ -254,6 +255,9 @@ fn describe_size(bytes: usize) -> String {
     }
 }
 
+/// The fields a list line may have, for errors.
+const FIELDS: &str = "out=, sha256=, sha512=, sha384=, sha1=, md5=";
+
 /// Parses one list line. `None` for blank lines and comments.
 pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, BadLine>> {
     let text = text.trim();
@@ -265,30 +269,37 @@ pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, BadLine>> {
     let mut entry = Entry {
         text: url.to_string(),
         out: None,
-        sha256: None,
+        digest: None,
     };
     let bad = |error: String| Some(Err(BadLine::new(Some(url), error)));
     for field in fields {
         let Some((key, value)) = field.split_once('=') else {
             return bad(format!(
-                "unexpected '{field}' after the URL (fields are key=value: out=, sha256=)"
+                "unexpected '{field}' after the URL (fields are key=value: {FIELDS})"
             ));
         };
         if value.is_empty() {
             return bad(format!("empty value for '{key}='"));
         }
-        match key {
-            "out" if entry.out.is_none() => entry.out = Some(value.to_string()),
-            "sha256" if entry.sha256.is_none() => match parse_sha256(value) {
-                Ok(digest) => entry.sha256 = Some(digest),
-                Err(err) => return bad(err),
-            },
-            "out" | "sha256" => return bad(format!("'{key}=' given twice")),
-            _ => {
-                return bad(format!(
-                    "unknown field '{key}=' (known fields: out=, sha256=)"
-                ));
+        if key == "out" {
+            if entry.out.is_some() {
+                return bad(format!("'{key}=' given twice"));
             }
+            entry.out = Some(value.to_string());
+            continue;
+        }
+        let Some(alg) = Algorithm::NAMED.into_iter().find(|alg| alg.name() == key) else {
+            return bad(format!("unknown field '{key}=' (known fields: {FIELDS})"));
+        };
+        if let Some(given) = entry.digest {
+            return bad(format!(
+                "'{key}=' after '{}=': one digest a line",
+                given.alg().name()
+            ));
+        }
+        match Digest::parse_hex(alg, value) {
+            Ok(digest) => entry.digest = Some(digest),
+            Err(err) => return bad(err),
         }
     }
     Some(Ok(entry))
@@ -303,7 +314,7 @@ mod tests {
         Some(Ok(Entry {
             text: text.into(),
             out: out.map(Into::into),
-            sha256: None,
+            digest: None,
         }))
     }
 
@@ -329,17 +340,17 @@ mod tests {
     }
 
     #[test]
-    fn parses_sha256_field() {
-        let hex = "ab".repeat(32);
-        let got = parse_line(&format!("http://a/x sha256={hex}"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(got.sha256, Some([0xab; 32]));
-        let upper = "AB".repeat(32);
-        let got = parse_line(&format!("http://a/x sha256={upper}"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(got.sha256, Some([0xab; 32]));
+    fn parses_digest_fields() {
+        for alg in Algorithm::NAMED {
+            let n = alg.len();
+            for hex in ["ab".repeat(n), "AB".repeat(n)] {
+                let got = parse_line(&format!("http://a/x {}={hex} out=y", alg.name()))
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(got.digest, Digest::new(alg, &vec![0xab; n]));
+                assert_eq!(got.out.as_deref(), Some("y"));
+            }
+        }
     }
 
     #[test]
@@ -350,6 +361,20 @@ mod tests {
             ("http://a/x out=", "empty value"),
             ("http://a/x out=a out=b", "given twice"),
             ("http://a/x sha256=abc", "expected 64 hexadecimal"),
+            ("http://a/x md5=abc", "expected 32 hexadecimal"),
+            (
+                &format!("http://a/x sha512={}", "ab".repeat(32)),
+                "expected 128 hexadecimal",
+            ),
+            (
+                &format!(
+                    "http://a/x sha1={} md5={}",
+                    "ab".repeat(20),
+                    "ab".repeat(16)
+                ),
+                "one digest a line",
+            ),
+            ("http://a/x sha-256=ab", "unknown field 'sha-256='"),
             (
                 &format!("http://a/x sha256={}", "zz".repeat(32)),
                 "invalid sha256",

@@ -3,6 +3,7 @@
 
 mod budgets;
 mod concurrency;
+mod digests;
 mod errors;
 mod generated;
 mod github;

@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 use reqwest::header::ACCEPT_RANGES;
 
-use crate::digest::digest_from_disk;
+use crate::digest::{Hashing, Scope, hash_from_disk};
 use crate::error::FailureKind;
 use crate::fetch::finish::{Saved, finish};
 use crate::fetch::part::PartFile;
@@ -78,8 +78,19 @@ pub(in crate::fetch) async fn over_connections(
         response,
         rel,
         resumable,
+        checks,
         ..
     } = answer;
+    // The ranges come on other connections: a digest of one answer's body
+    // (`Content-Digest` of a `206`) covers none of them whole.
+    let (whole, body): (Vec<_>, Vec<_>) = checks.into_iter().partition(|c| c.scope == Scope::Whole);
+    for check in body {
+        tracing::debug!(
+            "{}: {} covers one range only; not checked under --split",
+            masked(&job.url),
+            check.expected.source
+        );
+    }
     let status = saved.status.as_u16();
     let fail = |e: anyhow::Error| Failure::new(FailureKind::of_write(&e), Some(status), e);
     let part = part_path(&rel);
@@ -130,14 +141,14 @@ pub(in crate::fetch) async fn over_connections(
         }
     };
     let result = async {
-        // The bytes came in no fixed order: the digest is taken from the
+        // The bytes came in no fixed order: the digests are taken from the
         // disk, once.
-        let (file, digest) = digest_from_disk(file, plan.size, job.sha256.is_some())
+        let (file, hashing) = hash_from_disk(file, plan.size, Hashing::new(whole))
             .await
             .map_err(fail)?;
         let part = PartFile::append(&ctx.out, rel, file, plan.size);
         let saved = Saved {
-            digest,
+            hashing,
             connections: Some(connections),
             ..saved
         };
