@@ -215,6 +215,28 @@ fn a_manifest_url_that_cannot_be_fetched_is_an_input_error_before_any_download()
     out.assert_code(2);
     assert!(out.stderr.contains(&format!("{url}:1: expected")), "{out}");
     assert_eq!(server.hits_for("/a.bin"), 0);
+
+    // Endless, or stalled: capped and timed out, never held.
+    let server = server::http(|req| {
+        let res = match req.uri().path() {
+            "/big" => server::ok(vec![b'0'; 17 << 20]),
+            "/a.bin" => server::ok("a"),
+            _ => server::stall_after("0".repeat(10), 100, std::time::Duration::from_secs(30)),
+        };
+        async move { res }
+    });
+    for (path, says) in [("/big", "longer than 16 MiB"), ("/stalled", "stalled")] {
+        let url = server.url(path);
+        let out = run(haul_in(tmp.path())
+            .args([&server.url("/a.bin"), "--checksums", &url])
+            .args(["--stall-timeout", "1s", "--retries", "0"]));
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains(&url) && out.stderr.contains(says),
+            "{out}"
+        );
+    }
+    assert_eq!(server.hits_for("/a.bin"), 0);
 }
 
 #[test]
