@@ -65,11 +65,21 @@ pub(crate) fn keep_secret(secret: &str) {
     if secret.len() < MIN_SECRET {
         return;
     }
+    // As written, and as a report line (JSON) or a debug log (`{:?}`)
+    // escapes it: a `"` or `\` in a secret must not let it through.
+    let quoted = |text: String| text[1..text.len() - 1].to_string();
+    let forms = [
+        secret.to_string(),
+        quoted(serde_json::to_string(secret).unwrap_or_else(|_| format!("\"{secret}\""))),
+        quoted(format!("{secret:?}")),
+    ];
     let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !secrets.iter().any(|s| s == secret) {
-        secrets.push(secret.to_string());
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for form in forms {
+        if !secrets.contains(&form) {
+            secrets.push(form);
+        }
     }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     ANY.store(true, Relaxed);
 }
 
@@ -159,6 +169,16 @@ mod tests {
     /// What reaches a terminal is cleaned of the same characters no file
     /// name may hold: the Arabic letter mark (U+061C) included, which the
     /// failure line used to let through.
+    #[test]
+    fn escaped_forms_of_a_secret_are_masked_too() {
+        let secret = r#"tok"en\with-quote"#;
+        keep_secret(secret);
+        let json = serde_json::to_string(&format!("error: {secret} refused")).unwrap();
+        assert_eq!(scrub(&json), r#""error: *** refused""#);
+        assert_eq!(scrub(&format!("{secret:?}")), r#""***""#);
+        assert_eq!(scrub(secret), "***");
+    }
+
     #[test]
     fn secrets_are_masked_longest_first() {
         keep_secret("abc"); // too short to mask
