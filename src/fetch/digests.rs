@@ -37,7 +37,7 @@ pub(crate) async fn fetch_manifests(
         let fetched = get_small(ctx, url)
             .await
             .map_err(|failure| failure.error)
-            .and_then(|body| body.ok_or_else(|| anyhow!("HTTP 404 Not Found")));
+            .and_then(|body| body.ok_or_else(|| anyhow!("not there (HTTP 404 or 410)")));
         let bytes = fetched.with_context(|| format!("cannot fetch the --checksums URL {shown}"))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow!("the --checksums URL {shown} is not UTF-8 text"))?;
