@@ -285,6 +285,12 @@ impl Config {
             };
             inputs.push(Input::List(list));
         }
+        outputs_are_not_inputs(
+            report.as_ref(),
+            cli.state.as_deref(),
+            &inputs,
+            &checksum_files,
+        )?;
         // `--list` wins: it reads the state and nothing else.
         let mode = if cli.list {
             Mode::List
@@ -332,6 +338,58 @@ impl Config {
             dir: cli.dir,
         })
     }
+}
+
+/// haul's outputs (`--report`, the `--state` files) must not be files it
+/// reads (`-i` lists, `--checksums` files): a report that is the list
+/// would empty it before it is read. Compared by what the paths resolve
+/// to (device and inode), so another spelling or a symlink is caught; an
+/// output that does not exist yet is no input.
+fn outputs_are_not_inputs(
+    report: Option<&ReportTarget>,
+    state: Option<&Path>,
+    inputs: &[Input],
+    checksums: &[PathBuf],
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |meta: std::fs::Metadata| (meta.dev(), meta.ino());
+    let mut read = Vec::new();
+    for input in inputs {
+        if let Input::List(Some(list)) = input
+            && let Ok(meta) = list.file().metadata()
+        {
+            read.push((id(meta), "an -i list", list.path().to_path_buf()));
+        }
+    }
+    for path in checksums {
+        if let Ok(meta) = std::fs::metadata(path) {
+            read.push((id(meta), "a --checksums file", path.clone()));
+        }
+    }
+    let mut written = Vec::new();
+    if let Some(ReportTarget::File(path)) = report {
+        written.push(("--report", path.clone()));
+    }
+    if let Some(state) = state {
+        written.extend(
+            crate::state::files(state)
+                .into_iter()
+                .map(|f| ("--state", f)),
+        );
+    }
+    for (flag, path) in written {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if let Some((_, what, input)) = read.iter().find(|(i, ..)| *i == id(meta.clone())) {
+            bail!(
+                "{flag} {} is also {what} ({}): haul would write over what it reads",
+                path.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `--checksums`: the files read now (an input error, exit 2, when one

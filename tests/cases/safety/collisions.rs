@@ -255,3 +255,34 @@ fn hauls_own_files_are_never_replaced() {
         b"fine"
     );
 }
+
+/// haul never writes over a file it reads: a `--report` or `--state` that
+/// is (by any spelling or symlink) an `-i` list or a `--checksums` file is
+/// a usage error before anything is read, written or fetched; the list
+/// keeps its bytes.
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let server = server::files([("/a", b"a".to_vec())]).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    let list = write_list(tmp.path(), "urls.txt", &[server.url("/a")]);
+    let sums = tmp.path().join("SUMS");
+    std::fs::write(&sums, format!("{}  a\n", sha256_hex(b"a"))).unwrap();
+    std::os::unix::fs::symlink("urls.txt", tmp.path().join("link")).unwrap();
+    let before = std::fs::read(&list).unwrap();
+    for args in [
+        &["-i", "urls.txt", "--report", "urls.txt"][..],
+        &["-i", "urls.txt", "--report", "./link"],
+        &["-i", "link", "--state", "urls.txt"],
+        &["-i", "urls.txt", "--checksums", "SUMS", "--report", "SUMS"],
+    ] {
+        let out = run(haul_in(tmp.path()).args(args).args(["-d", "out"]));
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("haul would write over what it reads"),
+            "{args:?}\n{out}"
+        );
+        assert_eq!(std::fs::read(&list).unwrap(), before, "{args:?}");
+        assert_eq!(std::fs::read(&sums).unwrap().len(), 68, "{args:?}");
+        assert!(!tmp.path().join("out").exists(), "{args:?}");
+    }
+}
