@@ -20,7 +20,8 @@
 //!   `Content-Disposition`, the last URL of a redirect chain),
 //!   `claims.rs` (the collision registry), `existing.rs` (the
 //!   existing-file rule: skip, hash first, update, refuse; when `--state`
-//!   vouches), `seen.rs` (the compact hash set).
+//!   vouches), `seen.rs` (the compact hash set), `mirrors.rs` (a line's
+//!   several URLs for one file, and when a download moves on to the next).
 //! - The session: `runner/` (`mod.rs`: start, the loop, shutdown;
 //!   `open.rs`: what a run or a dry run opens first; `feed.rs`: the
 //!   planner's thread; `sink.rs`: where outcomes go; `dry_run.rs`),
@@ -36,12 +37,15 @@
 //!   body on one connection into its `.part`), `fetch/resume.rs` (the
 //!   resume note and the one `Content-Range` parser), `fetch/part.rs` and
 //!   `fetch/finish.rs` (the temp file, the checks, the rename),
-//!   `fetch/destination.rs`, `fetch/split/` (one file over several
+//!   `fetch/destination.rs`, `fetch/digests.rs` (manifests by URL,
+//!   sidecars, the checks an answer gets), `fetch/split/` (one file over several
 //!   connections: `entry.rs` when, `file.rs` its bookkeeping, `range.rs`
 //!   one range, `shared.rs` the shared `.part`, `work.rs`, `auto.rs`).
 //! - Files: `outdir/` (every access under `--dir`; `temp.rs`: the `.part`
 //!   and its lock), `state/` (`--state`), `small_file.rs` (`.netrc`,
-//!   `--checksums`), `netrc.rs`, `digest.rs` (SHA-256, from disk too).
+//!   `--checksums`), `netrc.rs`, `digest/` (the algorithms, hashing on the
+//!   way and from disk; `manifest.rs`: `--checksums` and sidecars;
+//!   `server.rs`: the digests an answer's headers carry).
 //! - Outcomes and output: `outcome.rs` (how a URL ended; `Failure`'s
 //!   builder), `error.rs` (failure kinds), `report.rs` (summary, report
 //!   lines, exit code), `redact.rs` (masking and cleaning what is printed
@@ -66,6 +70,7 @@ mod host;
 mod http;
 mod limit;
 pub mod logging;
+mod mirrors;
 mod naming;
 mod netrc;
 mod outcome;

@@ -36,6 +36,9 @@ pub(crate) enum Done {
         /// `--split`: the most connections the file used at once (over
         /// HTTP/2, the ranges of one transfer thread share one).
         connections: Option<u32>,
+        /// A line with several URLs: those the bytes came from, the one
+        /// that answered first first.
+        served_by: Option<Box<[String]>>,
     },
     /// The file was there (`--on-exists skip`, or its digest matched): no
     /// request. `verified` when the file was hashed to decide (or the

@@ -27,6 +27,7 @@ use crate::config::PlanSettings;
 use crate::digest::{Digest, Expected, Source, Verified};
 use crate::existing::{AtDestination, at_destination, kept, vouches};
 use crate::glob::{Expansion, Pattern};
+use crate::mirrors::Mirrors;
 use crate::naming::{OutputTemplate, part_path, safe_relative};
 use crate::outcome::{Done, Outcome};
 use crate::outdir::{Existing, OutDir};
@@ -59,6 +60,16 @@ pub(crate) struct Job {
     pub(crate) etag: Option<String>,
     /// Why a file already there is fetched again (decided here).
     pub(crate) replaced: Option<&'static str>,
+    /// A line with several URLs: all of them, and which one `url` is.
+    pub(crate) mirrors: Option<Box<Mirrors>>,
+}
+
+impl Job {
+    /// The URL the file is known by: its line's first (`url` is the one
+    /// being asked, another of the line's after a failure).
+    pub(crate) fn line_url(&self) -> &Url {
+        self.mirrors.as_ref().map_or(&self.url, |m| m.first())
+    }
 }
 
 #[derive(Debug)]
@@ -94,6 +105,8 @@ struct Current {
     origin: String,
     out: Option<OutputTemplate>,
     digest: Option<Digest>,
+    /// The line's other URLs for its one file.
+    mirrors: Vec<Url>,
     expansions: <Pattern as IntoIterator>::IntoIter,
 }
 
@@ -135,13 +148,34 @@ impl Planner {
             let url = url.map(masked_text).unwrap_or_default();
             Box::new(Outcome::refused(url, None, Some(origin.clone()), error))
         };
-        let Entry { text, out, digest } = line
+        let Entry {
+            text,
+            mirrors,
+            out,
+            digest,
+        } = line
             .entry
             .map_err(|bad| reject(bad.url.as_deref(), bad.error))?;
-        let pattern = if self.settings.globoff {
+        let globoff = self.settings.globoff;
+        let pattern = if globoff {
             Pattern::literal(&text)
         } else {
             Pattern::parse(&text).map_err(|e| reject(Some(&text), format!("bad glob: {e}")))?
+        };
+        let mirrors = match mirrors.is_empty() {
+            true => Vec::new(),
+            false if pattern.len() != 1 => {
+                return Err(reject(
+                    Some(&text),
+                    "a line with several URLs names one file: its first URL cannot be a glob \
+                     pattern of several (one line a file)"
+                        .into(),
+                ));
+            }
+            false => mirrors
+                .iter()
+                .map(|mirror| one_url(mirror, globoff).map_err(|e| reject(Some(mirror), e)))
+                .collect::<Result<_, _>>()?,
         };
         let out = match out {
             Some(out) => Some(
@@ -171,6 +205,7 @@ impl Planner {
             origin,
             out,
             digest,
+            mirrors,
             expansions: pattern.into_iter(),
         });
         Ok(())
@@ -235,6 +270,10 @@ impl Planner {
             return reject(url.as_str(), Some(path), collision.0);
         }
 
+        let mirrors = (!current.mirrors.is_empty()).then(|| {
+            let urls = std::iter::once(&url).chain(&current.mirrors).cloned();
+            Box::new(Mirrors::new(urls.collect()))
+        });
         let job = Job {
             url,
             rel,
@@ -245,6 +284,7 @@ impl Planner {
             modified: None,
             etag: None,
             replaced: None,
+            mirrors,
         };
         if self.empty_dir || name_from_answer {
             return Some(Planned::Fetch(job));
@@ -384,6 +424,23 @@ impl Iterator for Planner {
 }
 
 /// Parses and checks one URL: `http` and `https` only, with a host.
+/// Another URL of a line (a mirror): one URL, glob syntax and all, like
+/// the first.
+fn one_url(text: &str, globoff: bool) -> Result<Url, String> {
+    let url = match globoff {
+        true => text.to_string(),
+        false => {
+            let pattern = Pattern::parse(text).map_err(|e| format!("bad glob: {e}"))?;
+            if pattern.len() != 1 {
+                return Err("a line's other URLs cannot be glob patterns of several".into());
+            }
+            let mut expansions = pattern.into_iter();
+            expansions.next().map(|e| e.text).unwrap_or_default()
+        }
+    };
+    parse_url(&url)
+}
+
 pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {

@@ -72,6 +72,7 @@ impl Outcome {
             error: None,
             replaced: None,
             connections: None,
+            served_by: None,
         };
         match &self.result {
             Ok(Done::Saved {
@@ -81,6 +82,7 @@ impl Outcome {
                 verified,
                 replaced,
                 connections,
+                served_by,
             }) => {
                 record.http_status = Some(*http_status);
                 record.bytes = *bytes;
@@ -88,6 +90,7 @@ impl Outcome {
                 record.verified(verified);
                 record.replaced = *replaced;
                 record.connections = *connections;
+                record.served_by = served_by.as_deref();
             }
             Ok(Done::Skipped { verified, size }) => {
                 record.verified(verified);
@@ -108,8 +111,9 @@ impl Outcome {
 }
 
 /// One `--report` line: every key is always there (`null` when it does not
-/// apply), except `replaced`, which only a file fetched again has, and
-/// `connections`, which only a file fetched with `--split` has.
+/// apply), except `replaced`, which only a file fetched again has,
+/// `connections`, which only a file fetched with `--split` has, and
+/// `served_by`, which only a file saved from a line with several URLs has.
 #[derive(Debug, Serialize)]
 struct Record<'a> {
     url: &'a str,
@@ -129,6 +133,8 @@ struct Record<'a> {
     replaced: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     connections: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    served_by: Option<&'a [String]>,
 }
 
 impl Record<'_> {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::error::FailureKind;
-use crate::outcome::Failure;
 
 /// The longest haul ever waits before a retry, whatever the backoff or a
 /// `Retry-After` header says.
@@ -51,11 +50,17 @@ pub(crate) struct Retry {
 }
 
 impl Budget {
-    /// Whether `failure` earns another attempt, and when; spends the
-    /// budget it takes.
-    pub(crate) fn next(&mut self, policy: Policy, failure: &Failure) -> Option<Retry> {
-        if failure.kind == FailureKind::Descriptors && self.descriptor_waits < MAX_DESCRIPTOR_WAITS
-        {
+    /// Whether a failure of `kind`, whose `Retry-After` asked for
+    /// `retry_after`, earns another attempt, and when; spends the budget it
+    /// takes. (A round of a file's several URLs is judged by the failure
+    /// `mirrors.rs` names.)
+    pub(crate) fn next(
+        &mut self,
+        policy: Policy,
+        kind: FailureKind,
+        retry_after: Option<Duration>,
+    ) -> Option<Retry> {
+        if kind == FailureKind::Descriptors && self.descriptor_waits < MAX_DESCRIPTOR_WAITS {
             // Back-pressure, not a failure: other downloads free theirs.
             self.descriptor_waits += 1;
             return Some(Retry {
@@ -63,7 +68,7 @@ impl Budget {
                 pause_host: false,
             });
         }
-        if failure.kind == FailureKind::Checksum && !self.checksum_retry_used {
+        if kind == FailureKind::Checksum && !self.checksum_retry_used {
             // Exactly one more attempt from zero (the `.part` was removed,
             // so nothing is resumed).
             self.checksum_retry_used = true;
@@ -72,14 +77,14 @@ impl Budget {
                 pause_host: false,
             });
         }
-        if !is_transient(failure.kind) || self.retries_used >= policy.retries {
+        if !is_transient(kind) || self.retries_used >= policy.retries {
             return None;
         }
         self.retries_used += 1;
-        Some(match failure.retry_after {
+        Some(match retry_after {
             Some(wait) => Retry {
                 wait,
-                pause_host: matches!(failure.kind, FailureKind::Http(429 | 503)),
+                pause_host: matches!(kind, FailureKind::Http(429 | 503)),
             },
             None => Retry {
                 wait: backoff(policy.base, self.retries_used),
@@ -202,6 +207,7 @@ pub(crate) fn backoff(base: Duration, retry: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Failure;
     use reqwest::header::HeaderValue;
 
     #[test]
@@ -227,20 +233,42 @@ mod tests {
         let failure = |kind| Failure::new(kind, None, anyhow::anyhow!("x"));
         let mut budget = Budget::default();
         let checksum = failure(FailureKind::Checksum);
-        assert!(budget.next(policy, &checksum).is_some());
-        assert_eq!(budget.next(policy, &checksum), None, "only one");
-        let network = failure(FailureKind::Network);
-        assert!(budget.next(policy, &network).is_some());
-        assert!(budget.next(policy, &network).is_some());
-        assert_eq!(budget.next(policy, &network), None, "--retries 2");
+        assert!(
+            budget
+                .next(policy, checksum.kind, checksum.retry_after)
+                .is_some()
+        );
         assert_eq!(
-            Budget::default().next(policy, &failure(FailureKind::Http(404))),
+            budget.next(policy, checksum.kind, checksum.retry_after),
+            None,
+            "only one"
+        );
+        let network = failure(FailureKind::Network);
+        assert!(
+            budget
+                .next(policy, network.kind, network.retry_after)
+                .is_some()
+        );
+        assert!(
+            budget
+                .next(policy, network.kind, network.retry_after)
+                .is_some()
+        );
+        assert_eq!(
+            budget.next(policy, network.kind, network.retry_after),
+            None,
+            "--retries 2"
+        );
+        assert_eq!(
+            Budget::default().next(policy, FailureKind::Http(404), None),
             None
         );
 
         let mut busy = failure(FailureKind::Http(503));
         busy.retry_after = Some(Duration::from_secs(3));
-        let retry = Budget::default().next(policy, &busy).unwrap();
+        let retry = Budget::default()
+            .next(policy, busy.kind, busy.retry_after)
+            .unwrap();
         assert_eq!(
             (retry.wait, retry.pause_host),
             (Duration::from_secs(3), true)

@@ -197,17 +197,18 @@ impl Scheduler {
     /// `false` when it does not.
     fn launch_connection(&mut self, split: &Arc<dyn MoreConnections>) -> bool {
         let now = Instant::now();
-        if !self.slots.free_for(split.url(), now) {
+        let url = split.url().clone();
+        if !self.slots.free_for(&url, now) {
             return false;
         }
-        if self.slots.paused_until(split.url()).is_some() {
+        if self.slots.paused_until(&url).is_some() {
             return false;
         }
         split.starting();
-        let about = self.about(split.url(), PathBuf::new(), now);
+        let about = self.about(&url, PathBuf::new(), now);
         let connection = split.clone();
         self.spawn(about, |ctx| async move {
-            connection.connection(ctx).await;
+            connection.connection(ctx, url).await;
             Step::Connection
         });
         true
@@ -335,7 +336,10 @@ impl Scheduler {
     }
 }
 
-/// What [`Scheduler::start_next`] did.
+/// What [`Scheduler::start_next`] did. Returned and matched at once, so
+/// the outcome stays inline rather than boxed (an allocation per skipped
+/// file).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Next {
     /// A planned download started.
     Started,

@@ -79,15 +79,21 @@ impl Shared {
 /// the runner starts them, each holding a slot, as the slot accounting
 /// allows.
 pub(crate) trait MoreConnections: Send + Sync {
-    /// Where the connections go (for `--per-host`, `--rate`, host pauses).
+    /// Where the next connection goes (for `--per-host`, `--rate`, host
+    /// pauses): a file with several URLs may draw ranges from each.
     fn url(&self) -> &Url;
     /// Whether another connection would be used now.
     fn wants_connection(&self) -> bool;
     /// The runner starts one: the download counts it as asked for.
     fn starting(&self);
-    /// One more connection, run on a transfer thread with its `ctx` until
-    /// it finds no work.
-    fn connection(self: Arc<Self>, ctx: Arc<Ctx>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    /// One more connection to `url` (what [`MoreConnections::url`] said
+    /// before [`MoreConnections::starting`]), run on a transfer thread with
+    /// its `ctx` until it finds no work.
+    fn connection(
+        self: Arc<Self>,
+        ctx: Arc<Ctx>,
+        url: Url,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
 impl Ctx {

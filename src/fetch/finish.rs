@@ -34,6 +34,8 @@ pub(super) struct Saved {
     pub(super) status: StatusCode,
     /// `--split`: the most connections used at once.
     pub(super) connections: Option<u32>,
+    /// `--split` over a line's several URLs: the others that sent ranges.
+    pub(super) also_served: Vec<url::Url>,
     /// Bytes of the file a `.part` held before this run.
     pub(super) held: u64,
 }
@@ -71,7 +73,7 @@ pub(super) fn finish(
         .map_err(|e| Failure::new(FailureKind::of_write(&e), Some(status), e).with_bytes(bytes))?;
     if let Some((state, rel)) = recorded {
         let entry = Entry {
-            url: masked(&job.url),
+            url: masked(job.line_url()),
             path: rel.to_string_lossy().into_owned(),
             bytes,
             mtime: on_disk
@@ -97,6 +99,10 @@ pub(super) fn finish(
         verified,
         replaced: saved.replaced,
         connections: saved.connections,
+        served_by: job.mirrors.is_some().then(|| {
+            let also = saved.also_served.iter().filter(|url| **url != job.url);
+            std::iter::once(&job.url).chain(also).map(masked).collect()
+        }),
     })
 }
 
@@ -139,6 +145,7 @@ pub(super) async fn finish_from_part(
         replaced: None,
         status,
         connections: None,
+        also_served: Vec::new(),
         held,
     };
     finish(ctx, part, job, saved)

@@ -52,6 +52,7 @@ use self::split::entry::{over_connections, split_plan};
 use self::stream::{Body, open_part, stream_body};
 use crate::digest::{Check, Hashing};
 use crate::error::FailureKind;
+use crate::mirrors::Next;
 use crate::naming::part_path;
 use crate::outcome::{Done, Failure, Outcome};
 use crate::plan::Job;
@@ -116,7 +117,7 @@ impl Task {
     }
 
     fn finish(self, result: Result<Done, Failure>) -> Outcome {
-        Outcome::new(masked(&self.job.url), Some(self.path), result)
+        Outcome::new(masked(self.job.line_url()), Some(self.path), result)
             .with_attempts(self.attempts, self.started.elapsed())
     }
 }
@@ -129,6 +130,14 @@ pub(crate) enum Step {
     /// An extra connection of a `--split` download ended (the download
     /// itself reports).
     Connection,
+    /// A failure at one of a file's several URLs: the next one is asked
+    /// at once (holding a slot of its own host's).
+    NextUrl {
+        task: Task,
+        /// The URL that failed.
+        failed: url::Url,
+        error: anyhow::Error,
+    },
     Retry {
         task: Task,
         /// Wait this long before the next attempt.
@@ -162,7 +171,27 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
         task.attempts -= 1;
     }
     task.last_status = failure.http_status.or(task.last_status);
-    if let Some(retry) = task.budget.next(ctx.retry_policy(), &failure) {
+    // A file with several URLs moves on to the next after a failure of the
+    // server's; the last one's ends a round, which the budget may renew.
+    let (kind, retry_after, round_over) = match task.job.mirrors.as_mut().map(|m| m.after(&failure))
+    {
+        Some(Next::Url(next)) => {
+            let failed = std::mem::replace(&mut task.job.url, next);
+            return Step::NextUrl {
+                task,
+                failed,
+                error: failure.error,
+            };
+        }
+        Some(Next::RoundOver { kind, retry_after }) => (kind, retry_after, true),
+        Some(Next::Stay) | None => (failure.kind, failure.retry_after, false),
+    };
+    if let Some(retry) = task.budget.next(ctx.retry_policy(), kind, retry_after) {
+        if let Some(mirrors) = &mut task.job.mirrors
+            && round_over
+        {
+            task.job.url = mirrors.restart();
+        }
         return Step::Retry {
             task,
             wait: retry.wait,
@@ -171,7 +200,16 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
             error: failure.error,
         };
     }
-    if task.attempts > 1 && failure.kind != FailureKind::Cancelled {
+    if let Some(mirrors) = &task.job.mirrors {
+        failure.error = failure.error.context(masked(&task.job.url));
+        if failure.kind != FailureKind::Cancelled {
+            failure.error = failure.error.context(format!(
+                "gave up after {} attempts at {} URLs",
+                task.attempts,
+                mirrors.len()
+            ));
+        }
+    } else if task.attempts > 1 && failure.kind != FailureKind::Cancelled {
         failure.error = failure
             .error
             .context(format!("gave up after {} attempts", task.attempts));
@@ -240,6 +278,7 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         replaced: task.replaced,
         status,
         connections: None,
+        also_served: Vec::new(),
         held: task.held.unwrap_or(0),
     };
     let name = task.path.file_name().unwrap_or_default().to_string_lossy();

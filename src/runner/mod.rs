@@ -204,6 +204,7 @@ async fn start(config: Config, progress: &Progress) -> Result<Run> {
             annotations: display.github_actions.then(Annotations::default),
             grouped: display.github_actions && display.progress == ProgressMode::Log,
             retries: HashMap::new(),
+            moved_on: HashMap::new(),
             descriptors_said: false,
             report,
             max_failures: stops.max_failures.map(|n| n.get() as u64),
@@ -289,6 +290,15 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                     Step::Connection => {}
                     Step::Retry { task, wait, pause_host, slow_down, error } => {
                         retry_later(sched, sink, task, wait, pause_host, slow_down, &error);
+                    }
+                    Step::NextUrl { task, failed, error } => {
+                        tracing::info!(
+                            "{}: {error:#}; trying {} next",
+                            masked(&failed),
+                            masked(&task.job.url)
+                        );
+                        sink.note_moved_on(&failed, &error);
+                        sched.retry_later(task, Duration::ZERO, false);
                     }
                 }
             }

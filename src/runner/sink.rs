@@ -43,6 +43,9 @@ pub(super) struct Sink {
     /// Retries so far per host, for the warnings (shown at the 1st, 10th,
     /// 100th... of each host).
     pub(super) retries: HashMap<crate::host::Host, u64>,
+    /// Failures per host after which a file moved on to another of its
+    /// URLs, for the same warnings.
+    pub(super) moved_on: HashMap<crate::host::Host, u64>,
     /// The run ran out of file descriptors at least once (said once).
     pub(super) descriptors_said: bool,
     pub(super) report: Option<Report>,
@@ -72,6 +75,24 @@ impl Sink {
             let what = if n == 1 { "retry" } else { "retries" };
             let host = crate::host::name(&task.job.url);
             tracing::warn!("{host}: {n} {what} so far (last: {error:#})");
+        }
+    }
+
+    /// Counts a failure at `failed` after which a file moved on to
+    /// another of its URLs, and warns at the host's 1st, 10th, 100th...
+    pub(super) fn note_moved_on(&mut self, failed: &url::Url, error: &anyhow::Error) {
+        let count = self
+            .moved_on
+            .entry(crate::host::Host::of(failed))
+            .or_default();
+        *count += 1;
+        let n = *count;
+        if is_power_of_ten(n) {
+            let what = if n == 1 { "failure" } else { "failures" };
+            let host = crate::host::name(failed);
+            tracing::warn!(
+                "{host}: {n} {what} so far handed on to another URL of the line (last: {error:#})"
+            );
         }
     }
 

@@ -1,7 +1,8 @@
 //! Reads URL lists as a stream: one line at a time from a list file (opened
 //! by `list.rs`) or standard input, skipping blank lines and `#`
 //! comments, keeping line numbers for error messages, and splitting each
-//! line into the URL text and its `key=value` fields. It does not open
+//! line into the URL text, any more URLs for the same file (mirrors) and
+//! its `key=value` fields. It does not open
 //! files, expand globs or validate URLs (that is `config.rs` and
 //! `plan.rs`). Memory is bounded whatever the input: it holds at most one
 //! line of up to [`MAX_LINE`] bytes (a longer line is skipped, unstored,
@@ -49,6 +50,9 @@ impl BadLine {
 pub(crate) struct Entry {
     /// The URL or glob pattern, as written.
     pub(crate) text: String,
+    /// More URLs for the same file (mirrors), as written, tried in order
+    /// after `text`.
+    pub(crate) mirrors: Vec<String>,
     /// `out=`: destination template relative to `--dir`.
     pub(crate) out: Option<String>,
     /// `sha256=` (or `sha512=`, `sha384=`, `sha1=`, `md5=`): the digest
@@ -158,6 +162,7 @@ impl Iterator for Lines {
                         line: 0,
                         entry: Ok(Entry {
                             text: text.clone(),
+                            mirrors: Vec::new(),
                             out: None,
                             digest: None,
                         }),
@@ -268,11 +273,21 @@ pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, BadLine>> {
     let url = fields.next()?;
     let mut entry = Entry {
         text: url.to_string(),
+        mirrors: Vec::new(),
         out: None,
         digest: None,
     };
     let bad = |error: String| Some(Err(BadLine::new(Some(url), error)));
+    let mut fields = fields.peekable();
+    while let Some(mirror) = fields.next_if(|word| is_url(word)) {
+        entry.mirrors.push(mirror.to_string());
+    }
     for field in fields {
+        if is_url(field) {
+            return bad(format!(
+                "URL '{field}' after a key=value field (a line's URLs come first)"
+            ));
+        }
         let Some((key, value)) = field.split_once('=') else {
             return bad(format!(
                 "unexpected '{field}' after the URL (fields are key=value: {FIELDS})"
@@ -305,6 +320,18 @@ pub(crate) fn parse_line(text: &str) -> Option<Result<Entry, BadLine>> {
     Some(Ok(entry))
 }
 
+/// Whether a word after a line's first is another URL for its file: it
+/// begins with a scheme and `://` (a field's key holds neither `:` nor
+/// `/`).
+fn is_url(word: &str) -> bool {
+    word.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +340,7 @@ mod tests {
     fn entry(text: &str, out: Option<&str>) -> Option<Result<Entry, BadLine>> {
         Some(Ok(Entry {
             text: text.into(),
+            mirrors: Vec::new(),
             out: out.map(Into::into),
             digest: None,
         }))
@@ -336,6 +364,37 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(&parse_line(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn parses_mirrors_before_fields() {
+        let got = parse_line(
+            "http://a/x  https://b/y?q=1\tftp://c/z out=f md5=00112233445566778899aabbccddeeff",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(got.text, "http://a/x");
+        assert_eq!(got.mirrors, ["https://b/y?q=1", "ftp://c/z"]);
+        assert_eq!(got.out.as_deref(), Some("f"));
+        assert!(got.digest.is_some());
+        for (line, culprit) in [
+            (
+                "http://a/x out=f http://b/x",
+                "URL 'http://b/x' after a key=value field",
+            ),
+            ("http://a/x b/x", "unexpected 'b/x'"),
+            ("http://a/x 1a://b/x", "unexpected '1a://b/x'"),
+            ("http://a/x out=http://b/x", ""),
+        ] {
+            match parse_line(line).unwrap() {
+                Ok(entry) => assert!(culprit.is_empty() && entry.mirrors.is_empty(), "{line}"),
+                Err(bad) => assert!(
+                    !culprit.is_empty() && bad.error.contains(culprit),
+                    "{line}: {}",
+                    bad.error
+                ),
+            }
         }
     }
 

@@ -11,6 +11,7 @@ mod http;
 mod in_process;
 mod limits;
 mod list;
+mod mirrors;
 mod naming;
 mod netrc;
 mod output;

@@ -107,8 +107,17 @@ pub(in crate::fetch) async fn over_connections(
         Ok(file) => file,
         Err(failure) => return Attempted::Done(Err(failure)),
     };
+    // A line's other URLs may send ranges too, checked by the digest or
+    // by the version each range must prove (`range.rs`).
+    let mirrors = job
+        .mirrors
+        .as_ref()
+        .map(|m| m.others().cloned().collect())
+        .unwrap_or_default();
     let start = super::Start {
         url: &job.url,
+        mirrors,
+        digest_known: !whole.is_empty(),
         name,
         shown: ctx.out.display(&part).display().to_string(),
         file,
@@ -117,8 +126,12 @@ pub(in crate::fetch) async fn over_connections(
         from: plan.from,
     };
     let ended = super::download(ctx, start, plan.mode, response).await;
-    let (file, connections) = match ended {
-        super::Outcome::Complete { file, connections } => (file, connections),
+    let (file, connections, also_served) = match ended {
+        super::Outcome::Complete {
+            file,
+            connections,
+            also_served,
+        } => (file, connections, also_served),
         super::Outcome::Restart { file, why } => {
             tracing::debug!(
                 "{}: {why:#}; starting over on one connection",
@@ -150,6 +163,7 @@ pub(in crate::fetch) async fn over_connections(
         let saved = Saved {
             hashing,
             connections: Some(connections),
+            also_served,
             ..saved
         };
         finish(ctx, part, job, saved)

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,16 @@ const NOTE_EVERY: Duration = Duration::from_secs(1);
 /// A file being fetched over several connections, shared by them and the
 /// runner.
 pub(super) struct Split {
+    /// The URL of the first connection.
     pub(super) url: Url,
+    /// A line's other URLs for the file, which ranges may come from too
+    /// ([`Split::mirror_proves`]).
+    pub(super) mirrors: Vec<Url>,
+    /// Whether each of `mirrors` wrote bytes into the file.
+    pub(super) served: Vec<AtomicBool>,
+    /// A digest will check the whole file: a mirror's range need not prove
+    /// the first answer's validator.
+    pub(super) digest_known: bool,
     /// The version every answer must prove (its ranges are not used).
     pub(super) note: Note,
     pub(super) size: u64,
@@ -63,6 +73,11 @@ pub(super) struct Inner {
     /// The most connections open at once.
     pub(super) most: u32,
     pub(super) noted_at: Instant,
+    /// Where the next connection goes: 0 for `url`, `i` for `mirrors[i - 1]`
+    /// (taken in turn, skipping those that failed).
+    pub(super) turn: usize,
+    /// The mirrors that failed a range: no connection goes there again.
+    pub(super) failed: Vec<bool>,
 }
 
 /// Why the connections stopped before the file was whole.
@@ -77,7 +92,8 @@ pub(super) enum Ended {
 
 impl MoreConnections for Split {
     fn url(&self) -> &Url {
-        &self.url
+        let inner = self.lock();
+        self.url_at(self.turn(&inner))
     }
 
     fn wants_connection(&self) -> bool {
@@ -88,10 +104,61 @@ impl MoreConnections for Split {
     fn starting(&self) {
         let mut inner = self.lock();
         inner.wanted = inner.wanted.saturating_sub(1);
+        inner.turn = self.turn(&inner) + 1;
     }
 
-    fn connection(self: Arc<Self>, ctx: Arc<Ctx>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(super::connection(ctx, self))
+    fn connection(
+        self: Arc<Self>,
+        ctx: Arc<Ctx>,
+        url: Url,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(super::connection(ctx, self, url))
+    }
+}
+
+impl Split {
+    /// The next connection's URL, as a turn (see [`Inner::turn`]).
+    fn turn(&self, inner: &Inner) -> usize {
+        let n = self.mirrors.len() + 1;
+        (inner.turn..inner.turn + n)
+            .map(|turn| turn % n)
+            .find(|&turn| turn == 0 || !inner.failed[turn - 1])
+            .unwrap_or(0)
+    }
+
+    fn url_at(&self, turn: usize) -> &Url {
+        match turn {
+            0 => &self.url,
+            i => &self.mirrors[i - 1],
+        }
+    }
+
+    /// The index in `mirrors` of `url`, when it is one of them.
+    pub(super) fn mirror(&self, url: &Url) -> Option<usize> {
+        if *url == self.url {
+            return None;
+        }
+        self.mirrors.iter().position(|m| m == url)
+    }
+
+    /// A range from mirror `i` failed: no connection goes there again, and
+    /// one more is asked for in its place.
+    pub(super) fn mirror_failed(&self, i: usize) {
+        let mut inner = self.lock();
+        inner.failed[i] = true;
+        if inner.ended.is_none() {
+            inner.wanted += 1;
+        }
+    }
+
+    /// The mirrors that wrote bytes into the file.
+    pub(super) fn served_by(&self) -> Vec<Url> {
+        let served = self.served.iter().map(|s| s.load(Ordering::Relaxed));
+        served
+            .zip(&self.mirrors)
+            .filter(|(served, _)| *served)
+            .map(|(_, url)| url.clone())
+            .collect()
     }
 }
 

@@ -71,6 +71,10 @@ use crate::settings::Split as SplitMode;
 /// answer and the `.part` it continues.
 pub(super) struct Start<'a> {
     pub(super) url: &'a Url,
+    /// The line's other URLs for the file (none for a file with one).
+    pub(super) mirrors: Vec<Url>,
+    /// A digest will check the whole file.
+    pub(super) digest_known: bool,
     /// The file's name, for its progress line.
     pub(super) name: &'a str,
     /// `DEST.part` as shown in messages.
@@ -86,10 +90,12 @@ pub(super) struct Start<'a> {
 
 /// What the connections achieved.
 pub(super) enum Outcome {
-    /// Every byte is on disk; the most connections open at once.
+    /// Every byte is on disk; the most connections open at once, and the
+    /// mirrors that sent ranges.
     Complete {
         file: File,
         connections: u32,
+        also_served: Vec<Url>,
     },
     Restart {
         file: File,
@@ -138,6 +144,8 @@ impl Split {
     ) -> Result<(Arc<Split>, File, Option<(u64, u64, u64)>), Box<Outcome>> {
         let Start {
             url,
+            mirrors,
+            digest_known,
             name,
             shown,
             file,
@@ -180,6 +188,8 @@ impl Split {
         let part = Arc::new(SharedPart::new(file, note.clone(), size, &done));
         let split = Arc::new(Split {
             url: url.clone(),
+            served: mirrors.iter().map(|_| Default::default()).collect(),
+            digest_known,
             note: note.with_ranges(Ranges::Sparse { size, done }),
             size,
             part,
@@ -195,7 +205,10 @@ impl Split {
                 threads: Vec::new(),
                 most: 0,
                 noted_at: Instant::now(),
+                turn: 1,
+                failed: vec![false; mirrors.len()],
             }),
+            mirrors,
             changed: tokio::sync::Notify::new(),
             stopped: CancellationToken::new(),
             bar,
@@ -220,7 +233,7 @@ impl Split {
         // The bytes on disk at the first connection's last network failure.
         let mut progress: Option<u64> = None;
         let mut fetched = match first {
-            Some((id, ..)) => self.pump(ctx, id, response).await,
+            Some((id, ..)) => self.pump(ctx, id, response, &self.url).await,
             None => {
                 drop(response);
                 Fetched::Done
@@ -254,7 +267,7 @@ impl Split {
                 }
             }
             if let Some(range) = self.take() {
-                fetched = self.fetch_range(ctx, range).await;
+                fetched = self.fetch_range(ctx, range, &self.url).await;
                 continue;
             }
             let notified = self.changed.notified();
@@ -338,6 +351,7 @@ impl Split {
             None if complete => Outcome::Complete {
                 file: keep,
                 connections,
+                also_served: self.served_by(),
             },
             None | Some(Ended::Closed) => {
                 let failure = Failure::new(
@@ -358,10 +372,10 @@ impl Split {
 
 /// A connection the runner started for `split`: fetches ranges until no
 /// work is left for it.
-async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
+async fn connection(ctx: Arc<Ctx>, split: Arc<Split>, url: Url) {
     split.connect();
     while let Some(range) = split.take() {
-        match split.fetch_range(&ctx, range).await {
+        match split.fetch_range(&ctx, range, &url).await {
             Fetched::Done => {}
             Fetched::NoRanges => {
                 split.no_ranges();
@@ -370,9 +384,14 @@ async fn connection(ctx: Arc<Ctx>, split: Arc<Split>) {
             Fetched::Failed(failure) => {
                 tracing::debug!(
                     "{}: a connection of a split download ended: {:#}",
-                    masked(&split.url),
+                    masked(&url),
                     failure.error
                 );
+                if let Some(i) = split.mirror(&url) {
+                    // Another connection takes its place, elsewhere.
+                    split.mirror_failed(i);
+                    ctx.shared.ask_connections(split.clone());
+                }
                 break;
             }
         }

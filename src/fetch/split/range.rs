@@ -8,6 +8,7 @@ use anyhow::anyhow;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, IF_RANGE, RANGE};
 use reqwest::{Response, StatusCode};
+use url::Url;
 
 use super::file::{Ended, Split};
 use crate::error::FailureKind;
@@ -23,6 +24,8 @@ use crate::session::Ctx;
 pub(super) struct RangeSink<'a> {
     split: &'a Split,
     id: u64,
+    /// The mirror the range comes from, if it does.
+    mirror: Option<usize>,
 }
 
 impl Sink for RangeSink<'_> {
@@ -45,6 +48,11 @@ impl Sink for RangeSink<'_> {
             }
             bytes += n;
         }
+        if let Some(i) = self.mirror
+            && bytes > 0
+        {
+            split.served[i].store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(Taken { bytes, more: true })
     }
 }
@@ -59,19 +67,31 @@ pub(super) enum Fetched {
 }
 
 impl Split {
-    /// Fetches one range on this connection (a new request).
+    /// Fetches one range on this connection (a new request to `url`: the
+    /// first connection's, or one of the line's other URLs).
     pub(super) async fn fetch_range(
         &self,
         ctx: &Ctx,
         (id, start, end): (u64, u64, u64),
+        url: &Url,
     ) -> Fetched {
+        let mirror = self.mirror(url);
+        // A mirror's range is taken on the digest's word when there is one
+        // (its validator may differ); else it must prove the same version.
+        let unproven_ok = mirror.is_some() && self.digest_known;
         let mut extra = HeaderMap::new();
-        let values = value(&format!("bytes={start}-{}", end - 1))
-            .and_then(|range| Ok((range, value(self.note.if_range())?)));
+        let values = value(&format!("bytes={start}-{}", end - 1)).and_then(|range| {
+            let if_range = (!unproven_ok)
+                .then(|| value(self.note.if_range()))
+                .transpose()?;
+            Ok((range, if_range))
+        });
         match values {
             Ok((range, if_range)) => {
                 extra.insert(RANGE, range);
-                extra.insert(IF_RANGE, if_range);
+                if let Some(if_range) = if_range {
+                    extra.insert(IF_RANGE, if_range);
+                }
             }
             Err(failure) => {
                 self.release(id);
@@ -79,7 +99,7 @@ impl Split {
             }
         }
         let sent = tokio::select! {
-            sent = send_request(ctx, &self.url, extra) => sent,
+            sent = send_request(ctx, url, extra) => sent,
             () = self.stopped.cancelled() => {
                 self.release(id);
                 return Fetched::Done;
@@ -94,13 +114,25 @@ impl Split {
         };
         let status = response.status();
         let headers = response.headers();
-        let proven = self.note.proves(headers);
+        let proven = unproven_ok || self.note.proves(headers);
         match status {
             StatusCode::PARTIAL_CONTENT
                 if proven && exact_range(&response) == Some((start, end - 1, self.size)) => {}
-            StatusCode::OK if proven => {
+            StatusCode::OK if proven && mirror.is_none() => {
                 self.release(id);
                 return Fetched::NoRanges;
+            }
+            _ if status.is_success() && mirror.is_some() => {
+                // A mirror that does not send this version's range: the
+                // file goes on without it.
+                self.release(id);
+                return Fetched::Failed(Failure::new(
+                    FailureKind::Http(status.as_u16()),
+                    Some(status.as_u16()),
+                    anyhow!(
+                        "its answer to a range request ({status}) is not of the version being fetched"
+                    ),
+                ));
             }
             _ if status.is_success() => {
                 // Another version (or a range not as asked): nothing of it
@@ -123,22 +155,26 @@ impl Split {
                 return Fetched::Failed(failure);
             }
         }
-        self.pump(ctx, id, response).await
+        self.pump(ctx, id, response, url).await
     }
 
     /// Writes the body of range `id` at its offsets until the range is
     /// done, taken over, or the file stops.
-    pub(super) async fn pump(&self, ctx: &Ctx, id: u64, mut response: Response) -> Fetched {
+    pub(super) async fn pump(
+        &self,
+        ctx: &Ctx,
+        id: u64,
+        mut response: Response,
+        url: &Url,
+    ) -> Fetched {
         let status = response.status().as_u16();
-        let mut sink = RangeSink { split: self, id };
-        let read = body::read(
-            ctx,
-            &self.url,
-            &mut response,
-            Some(&self.stopped),
-            &mut sink,
-        )
-        .await;
+        let mirror = self.mirror(url);
+        let mut sink = RangeSink {
+            split: self,
+            id,
+            mirror,
+        };
+        let read = body::read(ctx, url, &mut response, Some(&self.stopped), &mut sink).await;
         let result = match read {
             Ok(BodyEnd::Whole) if self.remaining(id) > 0 => Err(BodyError::Network(anyhow!(
                 "truncated: the range ended early"
