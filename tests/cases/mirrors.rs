@@ -361,3 +361,28 @@ fn a_dry_run_names_the_first_url() {
     out.assert_code(0);
     assert!(out.stdout.contains(&a.url("/f")), "{}", out.stdout);
 }
+
+#[test]
+fn a_mirrors_password_is_sent_to_it_and_masked_everywhere() {
+    let body = pseudo_random(11, 1_000);
+    let first = failing(StatusCode::BAD_GATEWAY);
+    let second = server::files([("/f", body.clone())]);
+    let tmp = TempDir::new().unwrap();
+    let with_password = second.url("/f").replace("://", "://ann:pw-Zq81@");
+    let line = format!("{} {with_password}", first.url("/f"));
+    let out = fetch(&tmp, &[line], &["--retries", "0", "-vv"]);
+    out.assert_code(0);
+    assert_out_holds(tmp.path(), [("f", &body[..])]);
+    assert_eq!(
+        second.requests()[0].header("authorization"),
+        Some("Basic YW5uOnB3LVpxODE=")
+    );
+    assert!(first.requests()[0].header("authorization").is_none());
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains("pw-Zq81"), "{text}");
+    }
+    let report = out.stdout_report();
+    let rec = record(&report, &first.url("/f"));
+    let served = rec["served_by"][0].as_str().unwrap();
+    assert!(served.contains("ann:***@"), "{served}");
+}
