@@ -4,7 +4,8 @@
 //! [`DownloadSettings`], the slots [`Pace`], ...). Everything after it is a
 //! function of `Config`, except for three readers of the environment:
 //! `logging.rs` (`RUST_LOG`), the HTTP client (the proxy variables, read by
-//! reqwest) and `main.rs` (signals, and raising the open-file limit). Its
+//! reqwest) and `main.rs` (signals, and raising the open-file limit). It
+//! reads `TMPDIR` for `-o -`. Its
 //! only I/O is on files named on the command line: it reads the small
 //! `--checksums` (`digest.rs`) and `.netrc` files (capped,
 //! `small_file.rs`), and opens every `-i` list file (without reading it,
@@ -53,6 +54,9 @@ pub struct Config {
     pub(crate) own: OwnFiles,
     /// What stderr shows.
     pub display: Display,
+    /// `-o -`: every file goes to stdout, in input order; those waiting
+    /// their turn spill to a private folder made in this one.
+    pub(crate) stream: Option<PathBuf>,
 }
 
 /// What a run does.
@@ -141,6 +145,8 @@ pub(crate) struct PlanSettings {
     pub(crate) template: OutputTemplate,
     /// `-g`: no globs.
     pub(crate) globoff: bool,
+    /// `-o -`: names are the input positions, whatever `out=` says.
+    pub(crate) stream: bool,
     pub(crate) shard: Option<Shard>,
     /// Expected digests by name, from the `--checksums` files (and, once
     /// the runner has fetched them, URLs).
@@ -253,8 +259,14 @@ impl Config {
     /// (see [`fit_jobs`]).
     pub fn from_cli_with_open_files(cli: Cli, open_files: Option<u64>) -> Result<Config> {
         let mut inputs = arguments(&cli)?;
-        let template = OutputTemplate::parse(cli.output.as_deref().unwrap_or("{name}"))
-            .context("invalid -o/--output template")?;
+        let stream = stream(&cli)?;
+        // `-o -`: each file waits its turn in the temporary folder under
+        // its place in the input.
+        let template = match stream {
+            Some(_) => "{n}",
+            None => cli.output.as_deref().unwrap_or("{name}"),
+        };
+        let template = OutputTemplate::parse(template).context("invalid -o/--output template")?;
         if cli.globoff && template.max_glob() > 0 {
             bail!(
                 "-o/--output uses {{{}}} but -g/--globoff turns globs off",
@@ -304,6 +316,7 @@ impl Config {
             plan: PlanSettings {
                 inputs,
                 template,
+                stream: stream.is_some(),
                 globoff: cli.globoff,
                 shard: cli.shard,
                 checksums,
@@ -336,8 +349,28 @@ impl Config {
             },
             display: Display::of(&cli, warnings),
             dir: cli.dir,
+            stream,
         })
     }
+}
+
+/// `-o -`: where the files waiting their turn for stdout spill
+/// (`$TMPDIR`, else `/tmp`), and the flags that make no sense without
+/// files of the user's (a usage error).
+fn stream(cli: &Cli) -> Result<Option<PathBuf>> {
+    if cli.output.as_deref() != Some("-") {
+        return Ok(None);
+    }
+    let clashes = [
+        (cli.state.is_some(), "--state"),
+        (cli.report.as_deref() == Some("-"), "--report -"),
+        (cli.content_disposition, "--content-disposition"),
+        (cli.trust_server_names, "--trust-server-names"),
+    ];
+    if let Some((_, flag)) = clashes.iter().find(|(given, _)| *given) {
+        bail!("-o - writes every file to stdout: {flag} cannot be used with it");
+    }
+    Ok(Some(std::env::temp_dir()))
 }
 
 /// haul's outputs (`--report`, the `--state` files) must not be files it

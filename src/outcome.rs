@@ -18,6 +18,9 @@ pub(crate) struct Outcome {
     pub(crate) result: Result<Done, Failure>,
     pub(crate) attempts: u32,
     pub(crate) elapsed: Duration,
+    /// The planned job's place in the input (`Job::seq`); 0 when the
+    /// outcome was not planned.
+    pub(crate) seq: u64,
 }
 
 #[derive(Debug)]
@@ -76,6 +79,7 @@ impl Outcome {
             result,
             attempts: 0,
             elapsed: Duration::ZERO,
+            seq: 0,
         }
     }
 

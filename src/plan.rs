@@ -62,6 +62,9 @@ pub(crate) struct Job {
     pub(crate) replaced: Option<&'static str>,
     /// A line with several URLs: all of them, and which one `url` is.
     pub(crate) mirrors: Option<Box<Mirrors>>,
+    /// Its place among everything planned, from 1 (what `-o -` writes in
+    /// order by).
+    pub(crate) seq: u64,
 }
 
 impl Job {
@@ -80,6 +83,16 @@ pub(crate) enum Planned {
     Done(Outcome),
 }
 
+impl Planned {
+    /// Its place among everything planned, from 1.
+    pub(crate) fn seq(&self) -> u64 {
+        match self {
+            Planned::Fetch(job) => job.seq,
+            Planned::Done(outcome) => outcome.seq,
+        }
+    }
+}
+
 pub(crate) struct Planner {
     settings: PlanSettings,
     labels: Vec<String>,
@@ -87,6 +100,8 @@ pub(crate) struct Planner {
     /// The line being expanded.
     current: Option<Current>,
     position: u64,
+    /// What was planned so far, jobs and decided outcomes alike.
+    planned: u64,
     hasher: RandomState,
     urls: SeenSet,
     out: Arc<OutDir>,
@@ -122,6 +137,7 @@ impl Planner {
             lines: Lines::new(settings.inputs.clone()),
             current: None,
             position: 0,
+            planned: 0,
             hasher: RandomState::new(),
             urls: SeenSet::default(),
             claims,
@@ -184,6 +200,8 @@ impl Planner {
             ),
             None => None,
         };
+        // `-o -` names files by position alone.
+        let out = out.filter(|_| !self.settings.stream);
         // Checked once per line rather than once per expansion.
         let template = out.as_ref().unwrap_or(&self.settings.template);
         if template.max_glob() > pattern.glob_count() {
@@ -285,6 +303,7 @@ impl Planner {
             etag: None,
             replaced: None,
             mirrors,
+            seq: 0,
         };
         if self.empty_dir || name_from_answer {
             return Some(Planned::Fetch(job));
@@ -405,6 +424,18 @@ impl Iterator for Planner {
     type Item = Planned;
 
     fn next(&mut self) -> Option<Planned> {
+        let mut planned = self.next_planned()?;
+        self.planned += 1;
+        match &mut planned {
+            Planned::Fetch(job) => job.seq = self.planned,
+            Planned::Done(outcome) => outcome.seq = self.planned,
+        }
+        Some(planned)
+    }
+}
+
+impl Planner {
+    fn next_planned(&mut self) -> Option<Planned> {
         loop {
             if let Some(current) = &mut self.current {
                 match current.expansions.next() {
@@ -423,7 +454,6 @@ impl Iterator for Planner {
     }
 }
 
-/// Parses and checks one URL: `http` and `https` only, with a host.
 /// Another URL of a line (a mirror): one URL, glob syntax and all, like
 /// the first.
 fn one_url(text: &str, globoff: bool) -> Result<Url, String> {
@@ -441,6 +471,7 @@ fn one_url(text: &str, globoff: bool) -> Result<Url, String> {
     parse_url(&url)
 }
 
+/// Parses and checks one URL: `http` and `https` only, with a host.
 pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {

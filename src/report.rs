@@ -312,6 +312,10 @@ pub struct Summary {
     pub stopped_early: bool,
     /// The run budget (`--deadline`, `--max-bytes`) that stopped the run.
     pub budget: Option<&'static str>,
+    /// `-o -`: the reader of stdout went away (`EPIPE`).
+    pub output_closed: bool,
+    /// `-o -`: stdout could not be written otherwise.
+    pub output_failed: bool,
     /// Files saved with a digest checked, and without one.
     pub verified: u64,
     pub unverified: u64,
@@ -384,8 +388,10 @@ impl Summary {
         match self.interrupted {
             Some(Interrupt::Sigint) => ExitCode::from(130),
             Some(Interrupt::Sigterm) => ExitCode::from(143),
+            // As a process that SIGPIPE ended (128 + 13).
+            None if self.output_closed => ExitCode::from(141),
             None if self.budget.is_some() => ExitCode::from(3),
-            None if self.failed > 0 => ExitCode::from(1),
+            None if self.failed > 0 || self.output_failed => ExitCode::from(1),
             None => ExitCode::SUCCESS,
         }
     }
@@ -424,6 +430,24 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_stdout_is_141_after_signals_and_before_the_rest() {
+        let mut s = Summary {
+            output_closed: true,
+            failed: 1,
+            budget: Some("--deadline"),
+            ..Summary::default()
+        };
+        assert_eq!(s.exit_code(), ExitCode::from(141));
+        s.interrupted = Some(Interrupt::Sigint);
+        assert_eq!(s.exit_code(), ExitCode::from(130));
+        let failed_write = Summary {
+            output_failed: true,
+            ..Summary::default()
+        };
+        assert_eq!(failed_write.exit_code(), ExitCode::from(1));
+    }
+
+    #[test]
     fn failure_lines() {
         let outcome = Outcome {
             url: "http://h/x\u{1b}[31m".into(),
@@ -436,6 +460,7 @@ mod tests {
             )),
             attempts: 1,
             elapsed: Duration::ZERO,
+            seq: 0,
         };
         assert_eq!(
             outcome.failure_line().unwrap(),

@@ -189,7 +189,7 @@ impl Scheduler {
             self.wait(task, until);
             return;
         }
-        let about = self.about(&task.job.url, task.job.path.clone(), now);
+        let about = self.about(&task.job.url, task.job.path.clone(), task.job.seq, now);
         self.spawn(about, |ctx| fetch(ctx, task));
     }
 
@@ -205,7 +205,7 @@ impl Scheduler {
             return false;
         }
         split.starting();
-        let about = self.about(&url, PathBuf::new(), now);
+        let about = self.about(&url, PathBuf::new(), 0, now);
         let connection = split.clone();
         self.spawn(about, |ctx| async move {
             connection.connection(ctx, url).await;
@@ -216,7 +216,7 @@ impl Scheduler {
 
     /// Takes the slot for a start to `url` (and the least busy transfer
     /// thread): what the start is about; `path` names it if it panics.
-    fn about(&mut self, url: &Url, path: PathBuf, now: Instant) -> About {
+    fn about(&mut self, url: &Url, path: PathBuf, seq: u64, now: Instant) -> About {
         let (thread, worker) = self
             .workers
             .iter_mut()
@@ -229,6 +229,7 @@ impl Scheduler {
             host: self.slots.take(url, now),
             url: masked(url),
             path,
+            seq,
         }
     }
 
@@ -269,11 +270,11 @@ impl Scheduler {
     }
 
     /// Forgets a finished task; returns what it was about.
-    fn done(&mut self, id: tokio::task::Id) -> Option<(String, PathBuf)> {
+    fn done(&mut self, id: tokio::task::Id) -> Option<(String, PathBuf, u64)> {
         let about = self.in_flight.remove(&id)?;
         self.workers[about.thread].load -= 1;
         self.slots.give_back(about.host);
-        Some((about.url, about.path))
+        Some((about.url, about.path, about.seq))
     }
 
     /// A download found no file descriptor: fewer run at once for a while.
@@ -323,14 +324,16 @@ impl Scheduler {
                 step
             }
             Err(err) => {
-                let (url, path) = self.done(err.id()).unwrap_or_default();
+                let (url, path, seq) = self.done(err.id()).unwrap_or_default();
                 let kind = if err.is_cancelled() {
                     FailureKind::Cancelled
                 } else {
                     FailureKind::Refused
                 };
                 let failure = Failure::new(kind, None, anyhow!("download task ended: {err}"));
-                Step::Finished(Outcome::new(url, Some(path), Err(failure)))
+                let mut outcome = Outcome::new(url, Some(path), Err(failure));
+                outcome.seq = seq;
+                Step::Finished(outcome)
             }
         }
     }
@@ -356,4 +359,6 @@ struct About {
     host: Option<Host>,
     url: String,
     path: PathBuf,
+    /// The job's `seq` (0 for a `--split` file's extra connection).
+    seq: u64,
 }

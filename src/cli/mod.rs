@@ -77,7 +77,7 @@ pub struct Cli {
     )]
     pub dir: PathBuf,
 
-    /// Name files from TEMPLATE (default: {name})
+    /// Name files from TEMPLATE (default: {name}; '-' for stdout)
     #[arg(help_heading = "Output", short = 'o', long, value_name = "TEMPLATE", long_help = output_long_help())]
     pub output: Option<String>,
 
@@ -364,7 +364,13 @@ fn output_long_help() -> clap::builder::StyledStr {
         let pad = " ".repeat(4 - key.len());
         help.push_str(&format!("  {{{style}{key}{style:#}}}{pad}  {text}\n"));
     }
-    help.push_str("'{{' and '}}' stand for literal braces. Folders are created as needed.");
+    help.push_str("'{{' and '}}' stand for literal braces. Folders are created as needed.\n\n");
+    help.push_str(
+        "-o - writes every file to stdout instead, whole and verified, in input\n\
+         order, while downloads run ahead (those waiting their turn are held in\n\
+         memory, up to 64 MiB, or in a private folder in $TMPDIR). The first\n\
+         URL that fails stops the stream there (exit 1); nothing goes into --dir.",
+    );
     help.into()
 }
 

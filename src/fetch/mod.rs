@@ -117,8 +117,10 @@ impl Task {
     }
 
     fn finish(self, result: Result<Done, Failure>) -> Outcome {
-        Outcome::new(masked(self.job.line_url()), Some(self.path), result)
-            .with_attempts(self.attempts, self.started.elapsed())
+        let mut outcome = Outcome::new(masked(self.job.line_url()), Some(self.path), result)
+            .with_attempts(self.attempts, self.started.elapsed());
+        outcome.seq = self.job.seq;
+        outcome
     }
 }
 

@@ -182,6 +182,24 @@ impl<'a> PartFile<'a> {
         modified: Option<SystemTime>,
         stat: bool,
     ) -> anyhow::Result<Option<std::fs::Metadata>> {
+        if self.file.is_none()
+            && let Some(spool) = self.out.spool()
+        {
+            // `-o -`: a body held whole waits for stdout in memory, if
+            // there is room, and never touches the disk.
+            let chunks = std::mem::take(&mut self.chunks);
+            let len = std::mem::take(&mut self.buffered);
+            match spool.hold(&self.rel, chunks, len as u64) {
+                Ok(()) => {
+                    self.account();
+                    return Ok(None);
+                }
+                Err(chunks) => {
+                    self.chunks = chunks;
+                    self.buffered = len;
+                }
+            }
+        }
         let result = self.flush(true).and_then(|()| {
             let file = self.file.as_ref().expect("created by flush");
             if let Some(modified) = modified {

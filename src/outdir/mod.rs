@@ -37,9 +37,13 @@
 //!   what is there, reading a file.
 //! - `temp.rs`: a download's temp file from creation to rename, and its
 //!   lock.
+//! - `spool.rs`: under `-o -` (whose folder is a private temporary one),
+//!   the small files held in memory until they are written to stdout.
 
+mod spool;
 mod temp;
 
+pub(crate) use spool::Spool;
 pub(crate) use temp::InUse;
 
 use std::ffi::OsStr;
@@ -68,6 +72,8 @@ pub(crate) struct OutDir {
     case_insensitive: bool,
     /// Opened by [`OutDir::look`] (a dry run): every change is refused.
     read_only: bool,
+    /// `-o -`: finished small files may be held in memory instead.
+    spool: Option<std::sync::Arc<Spool>>,
 }
 
 /// What sits at a path, the last component not followed.
@@ -117,6 +123,19 @@ impl OutDir {
         OutDir::open(dir, false)
     }
 
+    /// Opens `dir`, a private temporary folder, for `-o -`: files that
+    /// wait their turn for stdout go there, or into `spool`.
+    pub(crate) fn for_stream(dir: &Path, spool: std::sync::Arc<Spool>) -> Result<OutDir> {
+        let mut out = OutDir::open(dir, false)?;
+        out.spool = Some(spool);
+        Ok(out)
+    }
+
+    /// Under `-o -`: where finished small files may be held.
+    pub(crate) fn spool(&self) -> Option<&Spool> {
+        self.spool.as_deref()
+    }
+
     /// Opens `dir` for a dry run: to look only. A folder that does not
     /// exist is not created: nothing is under it.
     pub(crate) fn look(dir: &Path) -> Result<OutDir> {
@@ -139,6 +158,7 @@ impl OutDir {
             case_insensitive: false,
             read_only,
             fd,
+            spool: None,
         };
         out.case_insensitive = out.probe_case();
         Ok(out)

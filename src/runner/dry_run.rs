@@ -1,6 +1,6 @@
 //! `--dry-run`: the session opened as for a run but to look only
 //! (`open.rs`), and the planner's output printed as `URL -> PATH` lines on
-//! stdout instead of fetched. Nothing runs beside it, so the input is read
+//! stdout instead of fetched (`URL -> -` under `-o -`). Nothing runs beside it, so the input is read
 //! on the caller's thread.
 
 use std::io::Write;
@@ -21,6 +21,8 @@ pub(crate) fn dry_run(config: Config, progress: &Progress) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let quiet = config.display.quiet;
+    // `-o -`: every file would go to stdout.
+    let stdout = config.stream.is_some();
     let Opened {
         out: dir,
         claims,
@@ -31,7 +33,11 @@ pub(crate) fn dry_run(config: Config, progress: &Progress) -> Result<Summary> {
         let result = match planned {
             Planned::Fetch(job) => {
                 summary.ok += 1;
-                let line = format!("{} -> {}", Masked(&job.url), job.path.display());
+                let path = match stdout {
+                    true => std::path::Path::new("-"),
+                    false => &job.path,
+                };
+                let line = format!("{} -> {}", Masked(&job.url), path.display());
                 writeln!(out, "{}", crate::redact::scrub(&line))
             }
             Planned::Done(outcome) => {

@@ -18,11 +18,13 @@
 //! - `sink.rs`: where outcomes go (summary, report, failure lines) and the
 //!   early stops they bring.
 //! - `dry_run.rs`: `--dry-run`, the plan printed instead of fetched.
+//! - `stream.rs`: `-o -`, every file to stdout in input order.
 
 mod dry_run;
 mod feed;
 mod open;
 mod sink;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,6 +93,8 @@ struct Run {
     budget: Option<Arc<ByteBudget>>,
     /// `--deadline`.
     deadline: Option<Instant>,
+    /// `-o -`: resolves when stdout cannot be written.
+    output: Option<tokio::sync::oneshot::Receiver<std::io::Error>>,
 }
 
 impl Run {
@@ -138,6 +142,7 @@ impl Run {
 async fn start(config: Config, progress: &Progress) -> Result<Run> {
     let Opened {
         out,
+        mut stream,
         claims,
         state,
         report,
@@ -190,6 +195,7 @@ async fn start(config: Config, progress: &Progress) -> Result<Run> {
     let expects_digests = !plan.checksums.is_empty() || sidecar;
     let workers = workers::start(threads, make_ctx)?;
     let planned = spawn_planner(Planner::new(plan, out, claims, state), progress)?;
+    let output = stream.as_mut().and_then(stream::Stream::take_failure);
     Ok(Run {
         quiet: display.quiet,
         sched: Scheduler::new(
@@ -209,6 +215,7 @@ async fn start(config: Config, progress: &Progress) -> Result<Run> {
             report,
             max_failures: stops.max_failures.map(|n| n.get() as u64),
             stop: None,
+            stream,
         },
         planned,
         split_rx,
@@ -216,6 +223,7 @@ async fn start(config: Config, progress: &Progress) -> Result<Run> {
         cancel,
         budget,
         deadline: deadline(&stops),
+        output,
     })
 }
 
@@ -268,6 +276,7 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             budget,
             deadline,
             split_rx,
+            output,
             ..
         } = run;
         let spent = async {
@@ -277,9 +286,21 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             }
         };
         let next_wake = sched.next_wake();
+        let output_failed = async {
+            match output {
+                Some(rx) => match rx.await {
+                    Ok(err) => err,
+                    // The writer ended without failing.
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        };
+        let room = sink.stream.as_ref().is_none_or(|s| s.has_room());
         tokio::select! {
             biased;
             signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
+            err = output_failed => sink.stop = Some(Stop::Output(err)),
             () = sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => {
                 sink.stop = Some(Stop::Budget("--deadline"));
             }
@@ -306,9 +327,14 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             () = sleep_until(next_wake.unwrap_or_else(Instant::now).into()),
                 if next_wake.is_some() && sched.has_room() => sched.launch_due(),
             // More jobs when there is room and nothing planned can start.
-            batch = planned.recv(), if *input_open && sched.wants_more() => {
+            batch = planned.recv(), if *input_open && sched.wants_more() && room => {
                 match batch {
-                    Some(batch) => sched.plan(batch),
+                    Some(batch) => {
+                        if let (Some(stream), Some(last)) = (&mut sink.stream, batch.last()) {
+                            stream.planned(last.seq());
+                        }
+                        sched.plan(batch);
+                    }
                     None => *input_open = false,
                 }
             }
@@ -376,6 +402,7 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         mut planned,
         input_open,
         cancel,
+        mut output,
         ..
     } = run;
     match &sink.stop {
@@ -384,6 +411,15 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
             sink.summary.budget = Some(flag);
             let line = not_started(flag, sched.not_started(), &mut planned, input_open).await;
             progress.println(&line);
+        }
+        Some(Stop::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            sink.summary.output_closed = true;
+        }
+        Some(Stop::Output(err)) => {
+            progress.println(&format!(
+                "haul: error: cannot write to stdout: {err}; stopping"
+            ));
+            sink.summary.output_failed = true;
         }
         Some(stop) => {
             sink.summary.stopped_early = !done;
@@ -413,6 +449,20 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         ));
         sink.record(outcome, progress);
     }
+    sink.record_rest(progress);
+    if let Some(stream) = sink.stream.take() {
+        stream.close();
+    }
+    if let Some(err) = output.as_mut().and_then(|rx| rx.try_recv().ok()) {
+        // The writer failed after the last outcome was heard.
+        match err.kind() {
+            std::io::ErrorKind::BrokenPipe => sink.summary.output_closed = true,
+            _ => {
+                progress.println(&format!("haul: error: cannot write to stdout: {err}"));
+                sink.summary.output_failed = true;
+            }
+        }
+    }
     progress.finish();
     let mut summary = sink.summary;
     summary.elapsed = started.elapsed();
@@ -423,7 +473,8 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
     if let Some(more) = sink.annotations.as_ref().and_then(Annotations::more) {
         progress.println(&more);
     }
-    if !quiet {
+    // The reader went away: ended quietly, as a pipe's writer is.
+    if !quiet && !summary.output_closed {
         progress.println(&summary.line());
     }
     summary

@@ -16,9 +16,13 @@ use crate::outdir::OutDir;
 use crate::report::{Held, Report};
 use crate::state::{State, unix_now};
 
+use super::stream::Stream;
+
 /// What a session opened and holds until it ends.
 pub(super) struct Opened {
     pub(super) out: Arc<OutDir>,
+    /// `-o -`: the files' way to stdout (their folder is `out`).
+    pub(super) stream: Option<Stream>,
     pub(super) claims: Arc<Claims>,
     pub(super) state: Option<Arc<State>>,
     pub(super) report: Option<Report>,
@@ -46,7 +50,14 @@ impl Opened {
             },
             None => None,
         };
-        let out = Arc::new(OutDir::for_run(&config.dir)?);
+        let stream = match &config.stream {
+            Some(parent) => Some(Stream::start(parent, stream_ahead(config))?),
+            None => None,
+        };
+        let out = Arc::new(match &stream {
+            Some(stream) => OutDir::for_stream(stream.folder(), stream.spool())?,
+            None => OutDir::for_run(&config.dir)?,
+        });
         let held = match (held, target) {
             (Some(held), _) => Some(held),
             // Its folder is (inside) `--dir`, which exists now.
@@ -57,6 +68,7 @@ impl Opened {
         Ok(Opened {
             claims: claims(config, &out),
             out,
+            stream,
             state,
             report,
         })
@@ -69,13 +81,26 @@ impl Opened {
         Ok(Opened {
             claims: claims(config, &out),
             out,
+            stream: None,
             state: None,
             report: None,
         })
     }
 }
 
-/// The run's collision registry, haul's own files under `--dir` claimed.
+/// The run's collision registry, haul's own files under `--dir` claimed
+/// (none under `-o -`'s private folder).
 fn claims(config: &Config, out: &OutDir) -> Arc<Claims> {
-    Arc::new(Claims::for_run(&config.dir, out, config.own_files()))
+    let own = match config.stream {
+        Some(_) => Vec::new(),
+        None => config.own_files(),
+    };
+    Arc::new(Claims::for_run(&config.dir, out, own))
+}
+
+/// `-o -`: how many files the downloads may run ahead of stdout: enough to
+/// keep every `-j` slot busy behind a slow one (a retry, a large file),
+/// and a planner batch.
+fn stream_ahead(config: &Config) -> u64 {
+    (config.pace.jobs.get() as u64).saturating_mul(4).max(256)
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::stream::Stream;
 use crate::annotate::Annotations;
 use crate::error::FailureKind;
 use crate::fetch::Task;
@@ -22,6 +23,8 @@ pub(super) enum Stop {
     Failures,
     /// A write error that every download would meet (disk full, read-only).
     Storage(String),
+    /// `-o -`: stdout could not be written (`EPIPE`: the reader went away).
+    Output(std::io::Error),
 }
 
 /// 1, 10, 100, ...
@@ -51,6 +54,8 @@ pub(super) struct Sink {
     pub(super) report: Option<Report>,
     pub(super) max_failures: Option<u64>,
     pub(super) stop: Option<Stop>,
+    /// `-o -`: the files' way to stdout.
+    pub(super) stream: Option<Stream>,
 }
 
 impl Sink {
@@ -96,7 +101,32 @@ impl Sink {
         }
     }
 
+    /// Where an outcome goes: the summary, the report, a failure line. Under
+    /// `-o -`, in input order, as its file goes to stdout (`stream.rs`); the
+    /// first URL that does not end ok stops the run.
     pub(super) fn record(&mut self, outcome: Outcome, progress: &Progress) {
+        let Some(stream) = &mut self.stream else {
+            return self.record_one(outcome, progress);
+        };
+        let ready = stream.ended(outcome);
+        let stopped = stream.stopped();
+        for outcome in ready {
+            self.record_one(outcome, progress);
+        }
+        if stopped && self.stop.is_none() {
+            self.stop = Some(Stop::Failures);
+        }
+    }
+
+    /// `-o -`: what never got its turn, recorded as not written.
+    pub(super) fn record_rest(&mut self, progress: &Progress) {
+        let rest = self.stream.as_mut().map(Stream::rest).unwrap_or_default();
+        for outcome in rest {
+            self.record_one(outcome, progress);
+        }
+    }
+
+    fn record_one(&mut self, outcome: Outcome, progress: &Progress) {
         self.summary.record(&outcome);
         progress.stats().finished.fetch_add(1, Relaxed);
         match &outcome.result {

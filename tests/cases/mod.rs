@@ -24,6 +24,7 @@ mod shard;
 mod snapshots;
 mod split;
 mod state;
+mod stdout;
 mod template;
 mod terminal;
 mod trust_server_names;

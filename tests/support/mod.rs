@@ -67,7 +67,10 @@ pub fn haul_in(dir: &Path) -> Command {
 /// What a finished run of the binary produced.
 pub struct Output {
     pub status: ExitStatus,
+    /// stdout as text (not UTF-8: replacement characters); the bytes are
+    /// `stdout_bytes`.
     pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
     pub stderr: String,
     pub elapsed: Duration,
 }
@@ -315,16 +318,16 @@ impl Running {
         if let Some(handle) = self.stdin.take() {
             let _ = handle.join();
         }
-        let collect = |pipe: &mut Option<thread::JoinHandle<Vec<u8>>>, name: &str| {
+        let collect = |pipe: &mut Option<thread::JoinHandle<Vec<u8>>>| {
             let bytes = pipe.take().expect("output collected once").join();
-            String::from_utf8(bytes.expect("pipe reader"))
-                .unwrap_or_else(|_| panic!("{name} is UTF-8"))
+            bytes.expect("pipe reader")
         };
-        let stdout = collect(&mut self.stdout, "stdout");
-        let stderr = collect(&mut self.stderr, "stderr");
+        let stdout_bytes = collect(&mut self.stdout);
+        let stderr = String::from_utf8(collect(&mut self.stderr)).expect("stderr is UTF-8");
         Output {
             status,
-            stdout,
+            stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+            stdout_bytes,
             stderr,
             elapsed,
         }
