@@ -77,7 +77,7 @@ pub struct Cli {
     )]
     pub dir: PathBuf,
 
-    /// Name files from TEMPLATE (default: {name}; '-' for stdout)
+    /// Name files by TEMPLATE ({name}; - for stdout)
     #[arg(help_heading = "Output", short = 'o', long, value_name = "TEMPLATE", long_help = output_long_help())]
     pub output: Option<String>,
 
