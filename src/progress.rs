@@ -1,6 +1,8 @@
 //! The one owner of the display. Owns the indicatif `MultiProgress` (an
 //! overall bar: files done of planned, `+` while the input is still read,
-//! bytes, rate, and an ETA once the total is known; plus a line for each
+//! bytes, rate; once every file's size is known (the input read, and every
+//! file not yet done under way with its length known), the fill and an
+//! ETA that follow the bytes still to come, and neither before; plus a line for each
 //! active download over 8 MiB or running for 2 s, at most 8) or, when stderr is
 //! not a terminal, prints a plain progress line at most every 10 seconds.
 //! Workers never print: they bump shared counters through a cheap
@@ -46,6 +48,65 @@ pub(crate) struct Stats {
     pub(crate) finished: AtomicU64,
     /// Body bytes received in this run.
     pub(crate) bytes: AtomicU64,
+    /// Downloads under way whose bytes to come are known ([`Expecting`]),
+    /// those bytes, and what they received so far.
+    pub(crate) open_known: AtomicU64,
+    pub(crate) open_expected: AtomicU64,
+    pub(crate) open_received: AtomicU64,
+    /// Downloads under way of unknown length.
+    pub(crate) open_unknown: AtomicU64,
+}
+
+impl Stats {
+    /// The bytes still to come, when every file not done is known to be
+    /// under way with its length known; `None` otherwise.
+    fn to_come(&self) -> Option<u64> {
+        let planned = self.planned.load(Relaxed);
+        let finished = self.finished.load(Relaxed);
+        let known = self.open_known.load(Relaxed);
+        let all_known = self.planning_done.load(Relaxed)
+            && self.open_unknown.load(Relaxed) == 0
+            && finished + known >= planned;
+        all_known.then(|| {
+            let expected = self.open_expected.load(Relaxed);
+            expected.saturating_sub(self.open_received.load(Relaxed))
+        })
+    }
+}
+
+/// One download under way, as the overall display counts it: the bytes it
+/// has still to receive (when its length is known) and what it received.
+/// Dropped when the attempt ends, whatever the outcome.
+pub(crate) struct Expecting {
+    stats: Arc<Stats>,
+    to_come: Option<u64>,
+    received: AtomicU64,
+}
+
+impl Expecting {
+    /// `n` body bytes of this download arrived (any of its connections).
+    pub(crate) fn received(&self, n: u64) {
+        if self.to_come.is_some() {
+            self.received.fetch_add(n, Relaxed);
+            self.stats.open_received.fetch_add(n, Relaxed);
+        }
+    }
+}
+
+impl Drop for Expecting {
+    fn drop(&mut self) {
+        match self.to_come {
+            Some(n) => {
+                self.stats.open_known.fetch_sub(1, Relaxed);
+                self.stats.open_expected.fetch_sub(n, Relaxed);
+                let got = self.received.load(Relaxed);
+                self.stats.open_received.fetch_sub(got, Relaxed);
+            }
+            None => {
+                self.stats.open_unknown.fetch_sub(1, Relaxed);
+            }
+        }
+    }
 }
 
 /// What workers hold: counters, and bars for large files.
@@ -60,6 +121,27 @@ pub(crate) struct Handle {
 impl Handle {
     pub(crate) fn add_bytes(&self, n: u64) {
         self.stats.bytes.fetch_add(n, Relaxed);
+    }
+
+    /// A download's body starts: `to_come` bytes (unknown: `None`), for the
+    /// overall fill and ETA.
+    pub(crate) fn expect(&self, to_come: Option<u64>) -> Expecting {
+        match to_come {
+            Some(n) => {
+                // The bytes first: a reader never sees the download known
+                // without them.
+                self.stats.open_expected.fetch_add(n, Relaxed);
+                self.stats.open_known.fetch_add(1, Relaxed);
+            }
+            None => {
+                self.stats.open_unknown.fetch_add(1, Relaxed);
+            }
+        }
+        Expecting {
+            stats: self.stats.clone(),
+            to_come,
+            received: AtomicU64::new(0),
+        }
     }
 
     /// Whether download lines are shown at all.
@@ -203,7 +285,7 @@ impl Progress {
     /// Starts refreshing the display (call from inside the runtime).
     pub(crate) fn start(&mut self) {
         let stats = self.stats.clone();
-        let started = Instant::now();
+        let mut rate = Rate::new(Instant::now());
         self.ticker = match (self.mode, &self.total) {
             (ProgressMode::Bar, Some(total)) => {
                 let total = total.clone();
@@ -211,7 +293,8 @@ impl Progress {
                     let mut tick = tokio::time::interval(BAR_REFRESH);
                     loop {
                         tick.tick().await;
-                        refresh_bar(&total, &stats, started);
+                        rate.sample(stats.bytes.load(Relaxed), Instant::now());
+                        refresh_bar(&total, &stats, &rate);
                     }
                 }))
             }
@@ -220,7 +303,8 @@ impl Progress {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    eprintln!("haul: {}", status_line(&stats, started));
+                    rate.sample(stats.bytes.load(Relaxed), Instant::now());
+                    eprintln!("haul: {}", status_line(&stats, &rate));
                 }
             })),
             _ => None,
@@ -241,28 +325,79 @@ impl Progress {
     }
 }
 
-fn refresh_bar(bar: &ProgressBar, stats: &Stats, started: Instant) {
-    bar.set_length(stats.planned.load(Relaxed));
-    bar.set_position(stats.finished.load(Relaxed));
-    bar.set_message(status_line(stats, started));
+/// The overall bar: filled by bytes once every size is known (files done
+/// of planned otherwise: a count, not a claim about time).
+fn refresh_bar(bar: &ProgressBar, stats: &Stats, rate: &Rate) {
+    let bytes = stats.bytes.load(Relaxed);
+    match stats.to_come() {
+        Some(to_come) => {
+            bar.set_length(bytes + to_come);
+            bar.set_position(bytes);
+        }
+        None => {
+            bar.set_length(stats.planned.load(Relaxed));
+            bar.set_position(stats.finished.load(Relaxed));
+        }
+    }
+    bar.set_message(status_line(stats, rate));
 }
 
-/// `1234/5000 files, 56.00 MiB, 12.30 MiB/s, ETA 40s` (`5000+` and no ETA
-/// while the input is still being read).
-fn status_line(stats: &Stats, started: Instant) -> String {
+/// The byte rate: over the last [`RATE_WINDOW`] once the run is that old
+/// (a rate limit or a slow server shows at once), from the start before.
+struct Rate {
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+/// How far back the rate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+impl Rate {
+    fn new(started: Instant) -> Rate {
+        Rate {
+            samples: std::collections::VecDeque::from([(started, 0)]),
+        }
+    }
+
+    fn sample(&mut self, bytes: u64, now: Instant) {
+        self.samples.push_back((now, bytes));
+        while self.samples.len() > 2 && self.samples[1].0 + RATE_WINDOW <= now {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Bytes a second.
+    fn per_sec(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.samples.front(), self.samples.back()) else {
+            return 0.0;
+        };
+        let secs = (last.0 - first.0).as_secs_f64();
+        match secs > 0.0 {
+            true => (last.1 - first.1) as f64 / secs,
+            false => 0.0,
+        }
+    }
+}
+
+/// `1234/5000 files, 56.00 MiB, 12.30 MiB/s, ETA 40s` (`5000+` while the
+/// input is still being read; the ETA only once every size is known, from
+/// the bytes still to come and the recent rate).
+fn status_line(stats: &Stats, rate: &Rate) -> String {
     let planned = stats.planned.load(Relaxed);
     let finished = stats.finished.load(Relaxed);
     let done = stats.planning_done.load(Relaxed);
     let more = if done { "" } else { "+" };
     let bytes = stats.bytes.load(Relaxed);
-    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let per_sec = rate.per_sec();
     let mut line = format!(
         "{finished}/{planned}{more} files, {}, {}/s",
         HumanBytes(bytes),
-        HumanBytes((bytes as f64 / secs) as u64)
+        HumanBytes(per_sec as u64)
     );
-    if done && finished > 0 && planned > finished {
-        let left = secs / finished as f64 * (planned - finished) as f64;
+    if let Some(to_come) = stats.to_come()
+        && to_come > 0
+        && per_sec > 0.0
+    {
+        let left = to_come as f64 / per_sec;
         line.push_str(&format!(
             ", ETA {}",
             indicatif::HumanDuration(Duration::from_secs_f64(left))
@@ -321,23 +456,75 @@ impl Drop for LogRecord {
 mod tests {
     use super::*;
 
+    /// A rate of 1 MiB/s over the last seconds.
+    fn mib_a_second() -> Rate {
+        let start = Instant::now();
+        let mut rate = Rate::new(start);
+        for s in 1..=10 {
+            rate.sample(s << 20, start + Duration::from_secs(s));
+        }
+        rate
+    }
+
     #[test]
-    fn the_status_says_plus_while_reading_and_an_eta_after() {
-        let stats = Stats::default();
-        stats.planned.store(10, Relaxed);
-        stats.finished.store(5, Relaxed);
-        let started = Instant::now() - Duration::from_secs(10);
-        let reading = status_line(&stats, started);
+    fn the_eta_follows_the_bytes_to_come_once_every_size_is_known() {
+        let stats = Arc::new(Stats::default());
+        let handle = Handle {
+            stats: stats.clone(),
+            multi: None,
+            bars: Arc::default(),
+        };
+        let rate = mib_a_second();
+        stats.planned.store(63, Relaxed);
+        stats.finished.store(61, Relaxed);
+        // 61 of 63 done, two files of 10 MiB at 40%: the files say 97%,
+        // the bytes 12 MiB still to come, 12 s at 1 MiB/s.
+        let a = handle.expect(Some(10 << 20));
+        let reading = status_line(&stats, &rate);
         assert!(
-            reading.starts_with("5/10+ files, ") && !reading.contains("ETA"),
+            reading.starts_with("61/63+ files, ") && !reading.contains("ETA"),
             "{reading}"
         );
         stats.planning_done.store(true, Relaxed);
-        let known = status_line(&stats, started);
+        let one_unstarted = status_line(&stats, &rate);
+        assert!(!one_unstarted.contains("ETA"), "{one_unstarted}");
+        let b = handle.expect(Some(10 << 20));
+        a.received(4 << 20);
+        b.received(4 << 20);
+        let known = status_line(&stats, &rate);
         assert!(
-            known.starts_with("5/10 files, ") && known.contains("ETA 10 seconds"),
+            known.starts_with("61/63 files, ") && known.contains("ETA 12 seconds"),
             "{known}"
         );
+        // A file of unknown length: nothing is said.
+        let c = handle.expect(None);
+        stats.planned.store(64, Relaxed);
+        assert!(!status_line(&stats, &rate).contains("ETA"));
+        drop(c);
+        // The unknown one and then `a` are done: 63 of 64.
+        stats.finished.store(63, Relaxed);
+        drop(a);
+        // The ended attempt's bytes leave the count with it.
+        assert_eq!(stats.to_come(), Some(6 << 20));
+        drop(b);
+        assert_eq!(stats.open_received.load(Relaxed), 0);
+        assert_eq!(stats.open_expected.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn the_rate_is_recent() {
+        let start = Instant::now();
+        let mut rate = Rate::new(start);
+        // Fast at first, then 1 MiB/s for the last 6 s.
+        rate.sample(100 << 20, start + Duration::from_secs(1));
+        for s in 2..=7 {
+            rate.sample(
+                (100 << 20) + ((s - 1) << 20),
+                start + Duration::from_secs(s),
+            );
+        }
+        let per_sec = rate.per_sec();
+        assert!((per_sec - (1 << 20) as f64).abs() < 1.0, "{per_sec}");
     }
 
     #[test]

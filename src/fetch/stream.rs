@@ -19,7 +19,7 @@ use crate::digest::{Check, Hashing, hash_prefix};
 use crate::error::FailureKind;
 use crate::outcome::Failure;
 use crate::plan::Job;
-use crate::progress::{FileBar, SLOW_FILE};
+use crate::progress::{Expecting, FileBar, SLOW_FILE};
 use crate::session::Ctx;
 
 /// The `.part` to write to (the proven one continued, or a fresh one) and
@@ -65,6 +65,7 @@ struct PartSink<'a, 'c> {
     total: Option<u64>,
     bar: Option<FileBar>,
     started: Instant,
+    expecting: Expecting,
 }
 
 impl Sink for PartSink<'_, '_> {
@@ -84,6 +85,7 @@ impl Sink for PartSink<'_, '_> {
             bar.inc(chunk.len() as u64);
         }
         let bytes = chunk.len();
+        self.expecting.received(bytes as u64);
         self.part.write(chunk).map_err(BodyError::Write)?;
         Ok(Taken { bytes, more: true })
     }
@@ -108,6 +110,9 @@ pub(super) async fn stream_body<'a>(
     if let Some(bar) = &bar {
         bar.inc(part.len());
     }
+    let expecting = ctx
+        .progress
+        .expect(total.map(|total| total.saturating_sub(part.len())));
     let mut sink = PartSink {
         ctx,
         name,
@@ -116,6 +121,7 @@ pub(super) async fn stream_body<'a>(
         total,
         bar,
         started: Instant::now(),
+        expecting,
     };
     let result = match body::read(ctx, &job.url, &mut response, None, &mut sink).await {
         Ok(_) => match total {

@@ -12,7 +12,9 @@ use hyper::StatusCode;
 use tempfile::TempDir;
 
 use crate::support::require;
+use crate::support::server::{Body, Step};
 use crate::support::{Output, pseudo_random, run_with_timeout, server};
+use hyper::Response;
 
 /// Whether `script(1)` is here; where not, the test says so and returns
 /// before its server starts (see [`require::tool`]).
@@ -118,4 +120,70 @@ fn a_split_download_shows_one_line_with_its_connections() {
             && l.contains("MiB/s")),
         "no line with the file's connections: {screen:?}"
     );
+}
+
+/// The ETAs the overall line showed while `files` were done, in seconds.
+fn etas_at(screen: &str, files: &str) -> Vec<u64> {
+    screen
+        .split(['\r', '\n'])
+        .filter(|l| l.contains(files))
+        .filter_map(|l| {
+            let eta = l.split("ETA ").nth(1)?;
+            let mut words = eta.split_whitespace();
+            let n: u64 = words.next()?.parse().ok()?;
+            match words.next()? {
+                w if w.starts_with("second") => Some(n),
+                w if w.starts_with("minute") => Some(n * 60),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_overall_eta_follows_the_bytes_still_to_come() {
+    if !script_here() {
+        return;
+    }
+    // Three small files done at once, then a 3 MiB one at 1 MiB/s: by the
+    // files, the run is three quarters done and the ETA a fraction of a
+    // second; by the bytes, seconds are left.
+    let large = pseudo_random(91, 3 * 1024 * 1024);
+    let server = server::http(move |req| {
+        let res = match req.uri().path() {
+            "/large" => server::ok(large.clone()),
+            // No Content-Length: a length nobody knows.
+            "/unknown" => Response::new(Body::steps([
+                Step::Data(pseudo_random(92, 64 * 1024).into()),
+                Step::Sleep(Duration::from_millis(1500)),
+                Step::Data(pseudo_random(93, 64 * 1024).into()),
+            ])),
+            _ => server::ok(pseudo_random(94, 1000)),
+        };
+        async move { res }
+    });
+    let tmp = TempDir::new().unwrap();
+    let args = format!(
+        "{} {} {} {} -d out --limit-rate 1M -j 4",
+        server.url("/a"),
+        server.url("/b"),
+        server.url("/c"),
+        server.url("/large")
+    );
+    let out = on_a_terminal(&tmp, &args);
+    assert_eq!(out.code(), Some(0), "{out}");
+    let etas = etas_at(&out.stdout, "3/4 files");
+    assert!(
+        etas.iter().any(|&s| s >= 2),
+        "no ETA of the bytes to come: {etas:?}\n{:?}",
+        out.stdout
+    );
+
+    // A file of unknown length: no ETA at all.
+    let tmp = TempDir::new().unwrap();
+    let args = format!("{} {} -d out", server.url("/a"), server.url("/unknown"));
+    let out = on_a_terminal(&tmp, &args);
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert!(out.stdout.contains("1/2 files"), "{:?}", out.stdout);
+    assert!(!out.stdout.contains("ETA"), "{:?}", out.stdout);
 }

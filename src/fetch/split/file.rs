@@ -18,7 +18,7 @@ use super::shared::SharedPart;
 use super::work::Work;
 use crate::fetch::resume::Note;
 use crate::outcome::Failure;
-use crate::progress::FileBar;
+use crate::progress::{Expecting, FileBar};
 use crate::session::{Ctx, MoreConnections};
 
 /// The note is brought up to date at least this often while bytes come.
@@ -57,6 +57,8 @@ pub(super) struct Split {
     pub(super) stopped: CancellationToken,
     pub(super) bar: Option<FileBar>,
     pub(super) name: String,
+    /// The bytes still missing, for the overall display.
+    pub(super) expecting: Expecting,
 }
 
 pub(super) struct Inner {

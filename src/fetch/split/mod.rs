@@ -213,6 +213,7 @@ impl Split {
             stopped: CancellationToken::new(),
             bar,
             name: name.to_string(),
+            expecting: ctx.progress.expect(Some(size.saturating_sub(received))),
         });
         split.connect();
         if split.wants_connection() {

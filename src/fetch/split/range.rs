@@ -43,6 +43,7 @@ impl Sink for RangeSink<'_> {
                 )
             })?;
             split.written(at, at + n as u64);
+            split.expecting.received(n as u64);
             if let Some(bar) = &split.bar {
                 bar.inc(n as u64);
             }
