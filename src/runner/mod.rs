@@ -297,10 +297,19 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
             }
         };
         let room = sink.stream.as_ref().is_none_or(|s| s.has_room());
+        // `-o -` without room: the writer's next file may make some.
+        let wrote = sink.stream.as_ref().map(stream::Stream::wrote);
+        let written = async {
+            match &wrote {
+                Some(wrote) => wrote.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             signal = &mut stop => sink.stop = Some(Stop::Signal(signal)),
             err = output_failed => sink.stop = Some(Stop::Output(err)),
+            () = written, if !room => {}
             () = sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => {
                 sink.stop = Some(Stop::Budget("--deadline"));
             }

@@ -18,12 +18,13 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use crate::error::FailureKind;
 use crate::outcome::{Done, Failure, Outcome};
@@ -47,6 +48,11 @@ pub(crate) struct Stream {
     ahead: u64,
     /// A file did not end ok: nothing more is written.
     stopped: bool,
+    /// Files sent to the writer, and written (or dropped) by it.
+    sent: u64,
+    written: Arc<AtomicU64>,
+    /// The writer wrote one: there may be room for more.
+    wrote: Arc<Notify>,
     spool: Arc<Spool>,
     /// The temporary folder (removed, with whatever is left in it, at the
     /// end).
@@ -74,12 +80,18 @@ impl Stream {
         let spool = Arc::new(Spool::default());
         let (tx, rx) = mpsc::channel();
         let (failed_tx, failed_rx) = oneshot::channel();
+        let written = Arc::new(AtomicU64::new(0));
+        let wrote = Arc::new(Notify::new());
+        let writer = Writer {
+            out: File::from(stdout),
+            spool: spool.clone(),
+            failed: Some(failed_tx),
+            written: written.clone(),
+            wrote: wrote.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("haul-stdout".into())
-            .spawn({
-                let spool = spool.clone();
-                move || write(File::from(stdout), &rx, &spool, failed_tx)
-            })
+            .spawn(move || writer.run(&rx))
             .context("cannot start the stdout writer")?;
         Ok(Stream {
             ended: BTreeMap::new(),
@@ -87,6 +99,9 @@ impl Stream {
             planned: 0,
             ahead,
             stopped: false,
+            sent: 0,
+            written,
+            wrote,
             spool,
             folder,
             writer: Some(tx),
@@ -110,9 +125,16 @@ impl Stream {
     }
 
     /// Whether the downloads may take more work: not more than `ahead`
-    /// files past the one stdout waits for.
+    /// files planned and not yet written (on their way, waiting their turn,
+    /// or sent to a writer slower than the network).
     pub(crate) fn has_room(&self) -> bool {
-        self.planned < self.next + self.ahead
+        let unwritten = self.sent - self.written.load(Relaxed);
+        self.planned + unwritten < self.next + self.ahead
+    }
+
+    /// Notified each time the writer finishes a file.
+    pub(crate) fn wrote(&self) -> Arc<Notify> {
+        self.wrote.clone()
     }
 
     /// A URL ended: the outcomes whose turn has now come, in order, their
@@ -182,9 +204,11 @@ impl Stream {
             ));
             return outcome;
         }
-        if let Some(writer) = &self.writer {
+        if let Some(writer) = &self.writer
             // A writer that has stopped drops what it is sent.
-            let _ = writer.send(emit);
+            && writer.send(emit).is_ok()
+        {
+            self.sent += 1;
         }
         outcome
     }
@@ -204,39 +228,52 @@ impl Stream {
     }
 }
 
-/// The writer thread: each file, in the order sent, to `out`; held files
-/// give their bytes back to the spool's budget, files in the folder are
-/// removed. After a failure, what comes is dropped.
-fn write(
-    mut out: File,
-    rx: &mpsc::Receiver<Emit>,
-    spool: &Spool,
-    failed: oneshot::Sender<io::Error>,
-) {
-    let mut failed = Some(failed);
-    for emit in rx {
-        let result = match emit {
+/// The writer thread's side: stdout, and what it reports.
+struct Writer {
+    out: File,
+    spool: Arc<Spool>,
+    /// Said once, at the first failure.
+    failed: Option<oneshot::Sender<io::Error>>,
+    written: Arc<AtomicU64>,
+    wrote: Arc<Notify>,
+}
+
+impl Writer {
+    /// Each file, in the order sent, to stdout; held files give their
+    /// bytes back to the spool's budget, files in the folder are removed.
+    /// After a failure, what comes is dropped.
+    fn run(mut self, rx: &mpsc::Receiver<Emit>) {
+        for emit in rx {
+            let result = self.write(emit);
+            if let Err(err) = result
+                && let Some(failed) = self.failed.take()
+            {
+                let _ = failed.send(err);
+            }
+            self.written.fetch_add(1, Relaxed);
+            self.wrote.notify_one();
+        }
+    }
+
+    fn write(&mut self, emit: Emit) -> io::Result<()> {
+        let live = self.failed.is_some();
+        match emit {
             Emit::Held { chunks, len } => {
-                let result = match failed {
-                    Some(_) => chunks.iter().try_for_each(|c| out.write_all(c)),
-                    None => Ok(()),
+                let result = match live {
+                    true => chunks.iter().try_for_each(|c| self.out.write_all(c)),
+                    false => Ok(()),
                 };
-                spool.written(len);
+                self.spool.written(len);
                 result
             }
             Emit::File(path) => {
-                let result = match failed {
-                    Some(_) => File::open(&path).and_then(|mut f| io::copy(&mut f, &mut out)),
-                    None => Ok(0),
+                let result = match live {
+                    true => File::open(&path).and_then(|mut f| io::copy(&mut f, &mut self.out)),
+                    false => Ok(0),
                 };
                 let _ = std::fs::remove_file(&path);
                 result.map(drop)
             }
-        };
-        if let Err(err) = result
-            && let Some(failed) = failed.take()
-        {
-            let _ = failed.send(err);
         }
     }
 }

@@ -312,3 +312,42 @@ fn a_dry_run_names_stdout() {
     assert_eq!(out.stdout, "http://127.0.0.1:9/a -> -\n");
     nothing_left(&tmp);
 }
+
+#[test]
+fn a_slow_reader_holds_the_downloads_back() {
+    // 400 files over the in-memory size, and a reader that does not read:
+    // at most max(4 x -j, 256) files (and a planner batch) are fetched
+    // ahead of it, never the whole list into the folder.
+    let body = pseudo_random(12, 300 * 1024);
+    let server = server::files([("/f", body.clone())]);
+    let tmp = TempDir::new().unwrap();
+    let mut child = haul_stdout(&tmp)
+        .arg(server.url("/f?[1-400]"))
+        .args(["-j", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = 0;
+    let mut still = 0;
+    let started = std::time::Instant::now();
+    while still < 10 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+        let hits = server.hits();
+        still = if hits == seen { still + 1 } else { 0 };
+        seen = hits;
+    }
+    assert!(
+        seen <= 256 + 64 + 4,
+        "{seen} files fetched ahead of the reader"
+    );
+    let mut stdout = child.stdout.take().unwrap();
+    let mut all = Vec::new();
+    stdout.read_to_end(&mut all).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(all.len(), 400 * body.len());
+    assert!(all.chunks(body.len()).all(|c| c == body));
+    assert_eq!(server.hits(), 400);
+    nothing_left(&tmp);
+}
