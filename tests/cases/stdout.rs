@@ -351,3 +351,57 @@ fn a_slow_reader_holds_the_downloads_back() {
     assert_eq!(server.hits(), 400);
     nothing_left(&tmp);
 }
+
+/// The peak resident memory of process `pid` so far (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[test]
+fn files_larger_than_the_memory_cap_keep_memory_small() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        return;
+    }
+    // Two files of 70 MiB each (over the 64 MiB held in memory), the
+    // first slowed so that the second waits its turn whole.
+    let big = pseudo_random(13, 70 << 20);
+    let server = server::http({
+        let big = big.clone();
+        move |req| {
+            let res = match req.uri().path() {
+                "/slow" => drip(big.clone(), 4 << 20, Duration::from_millis(40)),
+                _ => ok(big.clone()),
+            };
+            async move { res }
+        }
+    });
+    let tmp = TempDir::new().unwrap();
+    let mut child = haul_stdout(&tmp)
+        .args([server.url("/slow"), server.url("/fast")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        stdout.read_to_end(&mut all).unwrap();
+        all
+    });
+    let mut peak = 0;
+    while !reader.is_finished() {
+        peak = peak_rss(pid).unwrap_or(0).max(peak);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let all = reader.join().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(all.len(), 140 << 20);
+    assert!(all[..big.len()] == big[..] && all[big.len()..] == big[..]);
+    assert!(peak > 0, "no sample of the peak");
+    assert!(peak < 64 << 20, "peak RSS {} MiB", peak >> 20);
+    nothing_left(&tmp);
+}
