@@ -16,6 +16,9 @@ haul's exact arguments, in the same interleaved rounds (each round starts
 with the next tool, so none always goes first); each scenario then also
 reports the haul/haul-base ratios of median wall and CPU time.
 
+The stdout scenario writes the small corpus to each tool's stdout (a file on
+tmpfs, hashed after the run) and compares haul -o - with haul's own to-disk run.
+
 See BENCHMARKS.md at the repository root for the methodology.
 """
 
@@ -60,7 +63,16 @@ TOOLS = ["haul", "curl", "aria2c", "wget2", "python"]
 BASE = "haul-base"  # --haul-baseline: a second haul build, run exactly like haul
 TTY = "haul-tty"  # opt-in: haul drawing its bars in a pseudo-terminal (script(1))
 AUTO = "haul-auto"  # split scenarios only: the same haul binary with --split auto
-HAULS = ("haul", AUTO, BASE, TTY)  # the haul binaries' rows (the rest are peers)
+DISK = "haul-disk"  # stdout scenario only: haul's own to-disk run of the same files
+HAULS = ("haul", AUTO, BASE, TTY, DISK)  # the haul binaries' rows (the rest are peers)
+CURL_SEQ = "curl-seq"  # stdout scenario: curl one transfer at a time (ordered)
+CURL_XARGS = "curl-xargs"  # stdout scenario: xargs -P J starting curls (unordered)
+# stdout scenario: the rows each selected tool brings. aria2c and the aiohttp
+# script cannot write a body to stdout; haul-auto and haul-tty do not apply.
+STDOUT_ROWS = {"haul": ("haul", DISK), BASE: (BASE,), "curl": ("curl", CURL_SEQ, CURL_XARGS),
+               "wget2": ("wget2",)}
+UNORDERED = ("curl", CURL_XARGS, "wget2")  # stdout scenario: bodies interleave, bytes counted only
+STREAM = "stdout.bin"  # stdout scenario: the file on tmpfs that the tool's stdout goes to
 SPLIT = 8  # split scenarios: connections for haul --split and the peers that split
 CAP_MIB = 64  # split: nginx limit_rate per connection, MiB/s (location /capped/)
 
@@ -73,7 +85,7 @@ CAP_MIB = 64  # split: nginx limit_rate per connection, MiB/s (location /capped/
 @dataclass
 class Scenario:
     name: str
-    kind: str  # "bulk", "split", "latency", "flaky", "memory"
+    kind: str  # "bulk", "split", "stdout", "latency", "flaky", "memory"
     count: int
     size: int  # bytes per file (bulk); 1 KiB synthetic bodies otherwise
     jobs: int
@@ -107,6 +119,10 @@ def scenarios(quick: bool, memory_real: int | None) -> dict[str, Scenario]:
                  "the same file with no per-connection cap: --split auto vs one connection",
                  corpus="split", peers=False,
                  compare=((AUTO, "haul", "haul --split auto vs one connection", ("wall", "cpu")),)),
+        Scenario("stdout", "stdout", 10_000 // q, 16 * KiB, 64, "files/s",
+                 "the small files written to stdout, whole and in input order (`-o -`)",
+                 corpus="small",
+                 compare=(("haul", DISK, "haul -o - vs haul to disk", ("wall", "cpu", "rss_mib")),)),
         Scenario("latency", "latency", 2_000 // q, 1 * KiB, 100, "files/s",
                  "each response delayed 100 ms: concurrency and scheduling"),
         Scenario("flaky", "flaky", 1_000 // q, 1 * KiB, 16, "files/s",
@@ -461,9 +477,13 @@ class Run:
 # harness therefore reports max(harness RSS, tool RSS). To get the tool's own
 # figure, the tool is started by a small /bin/sh that backgrounds it and exits
 # at once; this harness is a child subreaper (prctl), so the orphaned tool is
-# reparented to it and its own rusage comes back from wait4.
+# reparented to it and its own rusage comes back from wait4. (That rusage
+# also covers the children the tool itself waited for: xargs's curls.)
 LAUNCH = 'log=$1; shift; "$@" </dev/null >"$log" 2>&1 & echo $!'
-LAUNCH_DEVNULL = 'log=$1; shift; "$@" </dev/null >/dev/null 2>"$log" & echo $!'
+# stdout to a file of its own ($2, e.g. /dev/null), stderr to the log. The
+# tool's stdout is that file itself, no pipe, so no other process shares its
+# measurement or slows its writes.
+LAUNCH_TO = 'log=$1; out=$2; shift 2; "$@" </dev/null >"$out" 2>"$log" & echo $!'
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -481,24 +501,26 @@ SUBREAPER = {"on": False}
 
 
 def measure(tool: str, cmd: list[str], log_path: Path, timeout: float,
-            stdout_devnull: bool = False) -> Run:
-    """Run cmd; wall from perf_counter, CPU (user+sys) and peak RSS from its own wait4."""
+            stdout: Path | str | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run cmd; wall from perf_counter, CPU (user+sys) and peak RSS from its own wait4.
+    stdout: where the tool's stdout goes (default: the log, with stderr); env: added
+    to child_env()."""
     timed_out = threading.Event()
+    env = child_env() | (env or {})
     t0 = time.perf_counter()
     if SUBREAPER["on"]:
-        script = LAUNCH_DEVNULL if stdout_devnull else LAUNCH
-        launcher = subprocess.Popen(["/bin/sh", "-c", script, "sh", str(log_path), *cmd],
+        script, to = (LAUNCH, []) if stdout is None else (LAUNCH_TO, [str(stdout)])
+        launcher = subprocess.Popen(["/bin/sh", "-c", script, "sh", str(log_path), *to, *cmd],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    env=child_env(), start_new_session=True)
+                                    env=env, start_new_session=True)
         line = launcher.stdout.readline()
         launcher.wait()
         launcher.stdout.close()
         pid, pgid = int(line), launcher.pid
     else:  # RSS may then include the harness's own (see above)
-        with open(log_path, "wb") as lg:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL if stdout_devnull else lg,
-                                 stderr=lg, env=child_env(), start_new_session=True)
+        with open(log_path, "wb") as lg, open(stdout or os.devnull, "wb") as out:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lg if stdout is None else out,
+                                 stderr=lg, env=env, start_new_session=True)
         pid = pgid = p.pid
         p.returncode = 0  # reaped below with wait4; keep Popen from waiting
     CURRENT["pid"], CURRENT["pgid"] = pid, pgid
@@ -594,6 +616,28 @@ def verify(out: Path, expected: dict[str, tuple[int, str]] | None, count: int, t
     return True, f"{count} files, {total} bytes, {len(checks)} sha256 ok"
 
 
+def verify_stream(out: Path, total: int, sha: str | None, spool: bool) -> tuple[bool, str]:
+    """stdout scenario: out holds the stream (STREAM) and tmp/ (the run's $TMPDIR),
+    nothing else; with spool (haul), tmp/ is left empty (haul's folder for files
+    waiting their turn is gone; wget2 leaves lock files there). The stream has
+    total bytes and, unless sha is None (a tool whose output is unordered), the
+    sha256 of the corpus files concatenated in input order."""
+    extra = sorted(set(os.listdir(out)) - {STREAM, "tmp"})
+    if extra:
+        return False, f"files besides stdout: {extra[:3]}"
+    left = sorted(os.listdir(out / "tmp")) if spool else []
+    if left:
+        return False, f"$TMPDIR not left empty: {left[:3]}"
+    size = (out / STREAM).stat().st_size
+    if size != total:
+        return False, f"stdout has {size} bytes, expected {total}"
+    if sha is None:
+        return True, f"stdout has {total} bytes (unordered: not hashed)"
+    if sha256_file(out / STREAM) != sha:
+        return False, f"stdout has {total} bytes but the wrong sha256 (order or content)"
+    return True, f"stdout has {total} bytes, sha256 of the ordered concatenation ok"
+
+
 # --------------------------------------------------------------------------
 # Tool command lines
 # --------------------------------------------------------------------------
@@ -608,12 +652,16 @@ class Inputs:
     split: int = 0  # split scenarios: connections for the peers that split (aria2c)
     chunk: str = ""  # split scenarios: wget2 --chunk-size (the file / split)
     haul_split: str | None = None  # haul's (and haul-base's, haul-tty's) --split
+    stdout: bool = False  # stdout scenario: every body to stdout (urls.cfg has no output =)
+    count: int = 0  # stdout scenario: URLs in the list (xargs shares them among J curls)
 
 
 def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
     j = str(inp.jobs)
-    if tool in ("haul", BASE, AUTO, TTY):
-        c = [exe, "-i", str(inp.urls), "-d", str(out), "-j", j]
+    if tool in HAULS:
+        # stdout: -o - instead of -d; haul-disk keeps -d, the small scenario's command line.
+        dest = ["-o", "-"] if inp.stdout and tool != DISK else ["-d", str(out)]
+        c = [exe, "-i", str(inp.urls), *dest, "-j", j]
         c += ["--progress", "bar"] if tool == TTY else ["--progress", "none", "-q"]
         c += ["--retries", "3", "--retry-wait", "1s"] if inp.retry else []
         split = "auto" if tool == AUTO else inp.haul_split
@@ -621,6 +669,8 @@ def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
         # haul-tty, the display's cost: the same run with its bars drawn into
         # the pseudo-terminal that script(1) gives it (script's own CPU counts).
         return ["script", "-qec", shlex.join(c), "/dev/null"] if tool == TTY else c
+    if inp.stdout:
+        return stdout_peer_cmd(tool, exe, inp)
     if tool == "curl":
         # --disable (must come first): ignore ~/.curlrc. curl 7.88 draws its
         # --parallel progress meter even with -s; --no-progress-meter stops it.
@@ -652,14 +702,42 @@ def tool_cmd(tool: str, exe: str, inp: Inputs, out: Path) -> list[str]:
     raise ValueError(tool)
 
 
+def stdout_peer_cmd(tool: str, exe: str, inp: Inputs) -> list[str]:
+    """stdout scenario: the peers writing every body to their stdout (urls.cfg without
+    output =). Only curl-seq keeps the input order; the others interleave bodies."""
+    j = str(inp.jobs)
+    quiet = ["-s", "-S", "--no-progress-meter", "-f"]  # as in tool_cmd
+    if tool == "curl":
+        # Each transfer writes its chunks as they arrive: bodies interleave.
+        return [exe, "--disable", "--parallel", "--parallel-max", j, "--parallel-immediate", *quiet,
+                "--config", str(inp.curl_cfg)]
+    if tool == CURL_SEQ:
+        # One transfer at a time on one connection: stdout in input order.
+        return [exe, "--disable", *quiet, "--config", str(inp.curl_cfg)]
+    if tool == CURL_XARGS:
+        # J curls at once, each given an equal share of the list (one curl per URL would
+        # measure 10,000 process start-ups); their writes to the shared stdout interleave.
+        per = str(-(-inp.count // inp.jobs))
+        return [shutil.which("xargs") or "xargs", "-P", j, "-n", per, "-d", r"\n", "-a", str(inp.urls),
+                exe, "--disable", *quiet]
+    if tool == "wget2":
+        # -O - with several threads: each body is appended as its chunks arrive.
+        return [exe, "--no-config", "-q", "-i", str(inp.urls), "-O", "-", f"--max-threads={j}",
+                "--no-robots"]
+    raise ValueError(tool)
+
+
 def write_inputs(d: Path, urls: list[str], names: list[str], jobs: int, retry: bool,
-                 **split) -> Inputs:
+                 **extra) -> Inputs:
     d.mkdir(parents=True, exist_ok=True)
     u = d / "urls.txt"
     u.write_text("".join(x + "\n" for x in urls))
     c = d / "urls.cfg"
-    c.write_text("".join(f'url = "{x}"\noutput = "{n}"\n' for x, n in zip(urls, names)))
-    return Inputs(u, c, jobs, retry, **split)
+    if extra.get("stdout"):  # no output =: curl writes each body to its stdout
+        c.write_text("".join(f'url = "{x}"\n' for x in urls))
+    else:
+        c.write_text("".join(f'url = "{x}"\noutput = "{n}"\n' for x, n in zip(urls, names)))
+    return Inputs(u, c, jobs, retry, **extra)
 
 
 # --------------------------------------------------------------------------
@@ -691,7 +769,9 @@ def summarize(runs: list[Run]) -> dict:
     return s
 
 
-def scenario_table(sc: Scenario, results: dict[str, list[Run]], total_bytes: int) -> str:
+def scenario_table(sc: Scenario, results: dict[str, list[Run]], total_bytes: int,
+                   checked: dict[str, str] | None = None) -> str:
+    """checked: per tool, how its runs were verified, shown after the status."""
     summ = {t: summarize(r) for t, r in results.items()}
     base = summ.get("haul", {}).get("wall")
     flaky = sc.kind == "flaky"
@@ -714,7 +794,7 @@ def scenario_table(sc: Scenario, results: dict[str, list[Run]], total_bytes: int
                fmt(rate, 0 if sc.unit == "files/s" else 1), ratio]
         if flaky:
             row.append(" / ".join("?" if x is None else str(x) for x in s.get("requests", [])))
-        row.append(s["status"])
+        row.append(s["status"] + (f"; {checked[tool]}" if checked and tool in checked else ""))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -747,6 +827,7 @@ class Bench:
 
     def run_tools(self, sc: Scenario, inp: Inputs, tools: dict[str, str], outroot: Path,
                   check, flaky_port: int | None = None) -> dict[str, list[Run]]:
+        """check(tool, out) -> (ok, message) after each run."""
         results: dict[str, list[Run]] = {t: [] for t in tools}
         logs = self.work / "logs"
         logs.mkdir(exist_ok=True)
@@ -763,13 +844,20 @@ class Bench:
                 if flaky_port:
                     http_json(flaky_port, "/reset")
                 cmd = tool_cmd(tool, exe, inp, out)
-                r = measure(tool, cmd, logs / f"{sc.name}-{tool}-{i + 1}.log", self.args.timeout)
+                sink, env = None, None
+                if inp.stdout and tool != DISK:
+                    # stdout to a file on tmpfs, hashed after the run (see verify_stream);
+                    # $TMPDIR (haul's spool) on tmpfs too, checked empty after haul's runs.
+                    sink, env = out / STREAM, {"TMPDIR": str(out / "tmp")}
+                    (out / "tmp").mkdir()
+                r = measure(tool, cmd, logs / f"{sc.name}-{tool}-{i + 1}.log", self.args.timeout,
+                            stdout=sink, env=env)
                 if flaky_port:
                     r.requests = http_json(flaky_port, "/stats")["flaky_requests"]
                 if r.timed_out:
                     r.msg = f"timed out after {self.args.timeout:.0f}s"
                 else:
-                    vok, vmsg = check(out)
+                    vok, vmsg = check(tool, out)
                     if r.rc != 0 and sc.kind != "flaky":
                         r.msg = f"exit {r.rc}: {tail(r.log) or vmsg}"
                     elif not vok:
@@ -789,9 +877,10 @@ class Bench:
                 shutil.rmtree(out, ignore_errors=True)
         return results
 
-    def finish(self, sc: Scenario, results: dict[str, list[Run]], total_bytes: int, note: str) -> None:
+    def finish(self, sc: Scenario, results: dict[str, list[Run]], total_bytes: int, note: str,
+               checked: dict[str, str] | None = None) -> None:
         title = f"### {sc.name}: {sc.count:,} × {human(sc.size)}, -j {sc.jobs}"
-        table = scenario_table(sc, results, total_bytes)
+        table = scenario_table(sc, results, total_bytes, checked)
         text = f"{title}\n\n{sc.what}. {note}\n\n{table}\n"
         vs = None
         if "haul" in results and BASE in results:
@@ -834,7 +923,7 @@ class Bench:
         inp = write_inputs(self.work / "lists" / sc.name, urls, names, sc.jobs, False, **split)
         total = sum(s for s, _ in files.values())
         results = self.run_tools(sc, inp, tools, self.outroot,
-                                 lambda out: verify(out, files, len(files), total, []))
+                                 lambda tool, out: verify(out, files, len(files), total, []))
         note = f"Server: {self.bulk_server_name}"
         if sc.kind == "split" and sc.cap:
             note += (f", location /{loc} with `limit_rate {sc.cap}m`: each connection is capped at "
@@ -848,9 +937,43 @@ class Bench:
             note += "."
         self.finish(sc, results, total, note)
 
+    # -- stdout ---------------------------------------------------------------
+
+    def stdout(self, sc: Scenario, tools: dict[str, str]) -> None:
+        """The small corpus, every tool writing all bodies to its stdout; haul's own
+        to-disk run of the same files (haul-disk) is the reference."""
+        files = self.corpus.files[sc.corpus]
+        names = sorted(files)  # the input order, the order of the stream
+        urls = [f"http://127.0.0.1:{self.bulk_port}/{sc.corpus}/{n}" for n in names]
+        inp = write_inputs(self.work / "lists" / sc.name, urls, names, sc.jobs, False,
+                           stdout=True, count=len(urls))
+        total = sum(s for s, _ in files.values())
+        h = hashlib.sha256()  # the expected stream, once
+        for n in names:
+            h.update((self.corpus_root / sc.corpus / n).read_bytes())
+        ordered = h.hexdigest()
+
+        def check(tool: str, out: Path) -> tuple[bool, str]:
+            if tool == DISK:
+                return verify(out, files, len(files), total, [])
+            return verify_stream(out, total, None if tool in UNORDERED else ordered, tool in HAULS)
+
+        results = self.run_tools(sc, inp, tools, self.outroot, check)
+        checked = {t: "unordered: byte count only" if t in UNORDERED else
+                   "to disk: files, names, sha256 of 20" if t == DISK else
+                   "in order: sha256 of the stream" for t in tools}
+        note = (f"Server: {self.bulk_server_name}. Each tool's stdout is a file on tmpfs, hashed "
+                "after the run; haul-disk is haul's own run to a folder (`-d`, as in small). "
+                "aria2c and the aiohttp script cannot write to stdout and do not run.")
+        self.finish(sc, results, total, note, checked)
+
     def scenario_tools(self, sc: Scenario, tools: dict[str, str]) -> dict[str, str]:
         """haul-auto only in the split scenarios; without --tools, a scenario with
-        peers=False runs only the haul builds."""
+        peers=False runs only the haul builds; stdout: the rows of STDOUT_ROWS."""
+        if sc.kind == "stdout":
+            xargs = shutil.which("xargs")
+            return {row: exe for t, exe in tools.items() for row in STDOUT_ROWS.get(t, ())
+                    if row != CURL_XARGS or xargs}
         if sc.kind != "split":
             return {t: e for t, e in tools.items() if t != AUTO}
         if sc.peers or self.args.tools:
@@ -870,7 +993,7 @@ class Bench:
         full = sc.kind == "flaky"
         results = self.run_tools(
             sc, inp, tools, self.outroot,
-            lambda out: verify(out, expected, len(expected), total, [], full=full),
+            lambda tool, out: verify(out, expected, len(expected), total, [], full=full),
             flaky_port=self.test_port if full else None)
         if sc.kind == "latency":
             ideal = sc.count / sc.jobs * 0.1
@@ -923,7 +1046,8 @@ class Bench:
                     name = f"memory-{mode}-{n}-{i + 1}.log"
                     if tool != "haul":
                         name = f"memory-{tool}-{name[7:]}"
-                    r = measure(tool, cmd, logs / name, timeout, stdout_devnull=(mode == "dry-run"))
+                    r = measure(tool, cmd, logs / name, timeout,
+                                stdout="/dev/null" if mode == "dry-run" else None)
                     if r.timed_out:
                         r.msg = f"timed out after {timeout:.0f}s"
                     elif r.rc != 0:
@@ -1060,8 +1184,9 @@ class Bench:
         biggest_out = 0
         sets = {}
         for sc in chosen:
-            if sc.kind in ("bulk", "split"):
-                sets[sc.corpus or sc.name] = sc.count * sc.size  # split and split-uncapped share one
+            if sc.kind in ("bulk", "split", "stdout"):
+                # split and split-uncapped share one; stdout uses small's (its stream: one file)
+                sets[sc.corpus or sc.name] = sc.count * sc.size
                 biggest_out = max(biggest_out, sc.count * max(sc.size, 4 * KiB))
             elif sc.kind == "memory":
                 biggest_out = max(biggest_out, sc.real * 5 * KiB)  # 1 KiB file = 1 page + inode
@@ -1081,7 +1206,7 @@ class Bench:
         corpus = self.corpus = Corpus(self.corpus_root)
         for sc in chosen:
             cset = sc.corpus or sc.name
-            if sc.kind in ("bulk", "split") and cset not in corpus.files:
+            if sc.kind in ("bulk", "split", "stdout") and cset not in corpus.files:
                 t0 = time.perf_counter()
                 corpus.make_set(cset, sc.count, sc.size)
                 log(f"# corpus {cset}: {sc.count:,} × {human(sc.size)} in {time.perf_counter() - t0:.1f} s")
@@ -1092,7 +1217,7 @@ class Bench:
         self.bulk_port = None
         self.test_port = None
         self.nginx = False  # only nginx serves /capped/ (limit_rate)
-        needs_bulk = any(sc.kind in ("bulk", "split", "memory") for sc in chosen)
+        needs_bulk = any(sc.kind in ("bulk", "split", "stdout", "memory") for sc in chosen)
         needs_test = any(sc.kind in ("latency", "flaky") for sc in chosen)
         if needs_bulk and not a.python_server:
             started = start_nginx(self.work, self.corpus_root, a.nginx_workers)
@@ -1131,6 +1256,8 @@ class Bench:
                 self.sections.append(text)
             elif sc.kind in ("bulk", "split"):
                 self.bulk(sc, self.scenario_tools(sc, tools))
+            elif sc.kind == "stdout":
+                self.stdout(sc, self.scenario_tools(sc, tools))
             elif sc.kind in ("latency", "flaky"):
                 self.synthetic(sc, self.scenario_tools(sc, tools))
             elif sc.kind == "memory":
@@ -1206,8 +1333,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="haul vs curl / aria2c / wget2 / aiohttp benchmark")
     ap.add_argument("--quick", action="store_true", help="every scenario ~10x smaller")
     ap.add_argument("--scenario", action="append",
-                    choices=["small", "medium", "large", "split", "split-uncapped", "latency", "flaky",
-                             "memory"],
+                    choices=["small", "medium", "large", "split", "split-uncapped", "stdout", "latency",
+                             "flaky", "memory"],
                     help="run only this scenario (repeatable; default all)")
     ap.add_argument("--runs", type=int, default=3, help="runs per tool (median reported; default 3)")
     ap.add_argument("--haul", help="use this haul binary instead of building one")
@@ -1217,7 +1344,7 @@ def main() -> int:
     ap.add_argument("--tools", help="comma-separated subset of: " + ",".join(["haul", AUTO, *TOOLS[1:]])
                     + f" ({AUTO}, haul with --split auto, runs in the split scenarios only; {BASE} "
                       f"with --haul-baseline; {TTY}, haul with its bars in a pseudo-terminal, only "
-                      "when named)")
+                      f"when named; in stdout, haul adds {DISK}, curl adds {CURL_SEQ} and {CURL_XARGS})")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per tool run (default 300)")
     ap.add_argument("--memory-real", type=int, metavar="N",
                     help="URLs in the memory case's big real run (default 1,000,000; quick 100,000)")
