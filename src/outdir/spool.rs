@@ -21,7 +21,7 @@ pub(crate) const SPOOL_MEMORY: u64 = 64 * 1024 * 1024;
 /// Whole files held in memory, by their name in the temporary folder.
 #[derive(Debug, Default)]
 pub(crate) struct Spool {
-    files: Mutex<HashMap<PathBuf, Vec<Bytes>>>,
+    files: Mutex<HashMap<PathBuf, Bytes>>,
     /// Bytes held, or taken and not yet written.
     bytes: AtomicU64,
 }
@@ -36,13 +36,17 @@ impl Spool {
             self.bytes.fetch_sub(len, Relaxed);
             return Err(chunks);
         }
-        self.lock().insert(rel.to_path_buf(), chunks);
+        // Copied into one buffer of the body's size: a chunk is a slice of
+        // the connection's read buffer, which it would keep whole (the
+        // budget counts body bytes, not what they hold on to).
+        let body = Bytes::from(chunks.concat());
+        self.lock().insert(rel.to_path_buf(), body);
         Ok(())
     }
 
     /// The file `rel`, if it is held here; its bytes count against the
     /// budget until [`Spool::written`].
-    pub(crate) fn take(&self, rel: &Path) -> Option<Vec<Bytes>> {
+    pub(crate) fn take(&self, rel: &Path) -> Option<Bytes> {
         self.lock().remove(rel)
     }
 
@@ -51,7 +55,7 @@ impl Spool {
         self.bytes.fetch_sub(len, Relaxed);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Vec<Bytes>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Bytes>> {
         self.files.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -71,7 +75,7 @@ mod tests {
             spool.hold(Path::new("3"), chunk(), 1).is_err(),
             "past the budget"
         );
-        assert_eq!(spool.take(Path::new("1")), Some(chunk()));
+        assert_eq!(spool.take(Path::new("1")), Some(Bytes::from_static(b"x")));
         assert_eq!(spool.take(Path::new("1")), None);
         assert!(
             spool.hold(Path::new("3"), chunk(), 1).is_err(),

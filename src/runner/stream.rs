@@ -32,7 +32,7 @@ use crate::outdir::Spool;
 
 /// What goes to stdout next: a file held in memory, or one in the folder.
 enum Emit {
-    Held { chunks: Vec<Bytes>, len: u64 },
+    Held(Bytes),
     File(PathBuf),
 }
 
@@ -187,15 +187,12 @@ impl Stream {
             return outcome;
         };
         let emit = match self.spool.take(rel) {
-            Some(chunks) => Emit::Held {
-                len: chunks.iter().map(|c| c.len() as u64).sum(),
-                chunks,
-            },
+            Some(body) => Emit::Held(body),
             None => Emit::File(self.folder().join(rel)),
         };
         if self.stopped {
-            if let Emit::Held { len, .. } = emit {
-                self.spool.written(len);
+            if let Emit::Held(body) = emit {
+                self.spool.written(body.len() as u64);
             }
             outcome.result = Err(Failure::new(
                 FailureKind::Cancelled,
@@ -258,12 +255,12 @@ impl Writer {
     fn write(&mut self, emit: Emit) -> io::Result<()> {
         let live = self.failed.is_some();
         match emit {
-            Emit::Held { chunks, len } => {
+            Emit::Held(body) => {
                 let result = match live {
-                    true => chunks.iter().try_for_each(|c| self.out.write_all(c)),
+                    true => self.out.write_all(&body),
                     false => Ok(()),
                 };
-                self.spool.written(len);
+                self.spool.written(body.len() as u64);
                 result
             }
             Emit::File(path) => {
