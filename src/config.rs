@@ -124,6 +124,8 @@ pub struct HttpConfig {
     pub stall_timeout: Duration,
     pub timeout: Option<Duration>,
     pub insecure: bool,
+    /// `--compressed`: ask for gzip, br and zstd, save the decoded bytes.
+    pub compressed: bool,
     /// `--netrc`/`--netrc-file`: credentials by host.
     pub(crate) netrc: Option<Arc<Netrc>>,
     pub retries: u32,
@@ -590,6 +592,7 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> Result<HttpConfig> {
         stall_timeout: cli.stall_timeout,
         timeout: cli.timeout,
         insecure: cli.insecure,
+        compressed: cli.compressed,
         retries: cli.retries,
         retry_wait: cli.retry_wait,
         resume: !cli.no_resume,

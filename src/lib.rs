@@ -35,7 +35,9 @@
 //!   (a request: build, send, netrc, status check), `fetch/body.rs` (the
 //!   one body loop both download kinds read with), `fetch/stream.rs` (a
 //!   body on one connection into its `.part`), `fetch/resume.rs` (the
-//!   resume note and the one `Content-Range` parser), `fetch/part.rs` and
+//!   resume note and the one `Content-Range` parser), `fetch/coding.rs`
+//!   (`--compressed`: decoded answers, ranges kept to uncoded bytes),
+//!   `fetch/part.rs` and
 //!   `fetch/finish.rs` (the temp file, the checks, the rename),
 //!   `fetch/destination.rs`, `fetch/digests.rs` (manifests by URL,
 //!   sidecars, the checks an answer gets), `fetch/split/` (one file over several

@@ -242,6 +242,17 @@ pub struct Cli {
     #[arg(help_heading = "Reliability", long, value_name = "DUR", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
+    /// Ask for gzip, br or zstd and save the decoded bytes
+    ///
+    /// Without it no Accept-Encoding is sent and a body is saved exactly as
+    /// it came, compressed or not. With it, sizes, --max-bytes, --limit-rate
+    /// and digests (list fields, --checksums, sidecars) are of the decoded
+    /// bytes; the server's own digests describe the encoded ones and are not
+    /// checked. A decoded file is never resumed or split: its .part starts
+    /// over. An answer in another coding fails.
+    #[arg(help_heading = "HTTP", long)]
+    pub compressed: bool,
+
     /// Do not verify TLS certificates (a warning on stderr, not with -q)
     #[arg(help_heading = "HTTP", short = 'k', long)]
     pub insecure: bool,

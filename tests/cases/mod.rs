@@ -2,6 +2,7 @@
 //! in its own temporary directory against its own server on 127.0.0.1.
 
 mod budgets;
+mod compressed;
 mod concurrency;
 mod digests;
 mod errors;
