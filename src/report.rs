@@ -312,6 +312,8 @@ pub struct Summary {
     pub stopped_early: bool,
     /// The run budget (`--deadline`, `--max-bytes`) that stopped the run.
     pub budget: Option<&'static str>,
+    /// The `-c` cookie jar could not be written when the run ended.
+    pub cookie_jar_unsaved: bool,
     /// Files saved with a digest checked, and without one.
     pub verified: u64,
     pub unverified: u64,
@@ -385,7 +387,7 @@ impl Summary {
             Some(Interrupt::Sigint) => ExitCode::from(130),
             Some(Interrupt::Sigterm) => ExitCode::from(143),
             None if self.budget.is_some() => ExitCode::from(3),
-            None if self.failed > 0 => ExitCode::from(1),
+            None if self.failed > 0 || self.cookie_jar_unsaved => ExitCode::from(1),
             None => ExitCode::SUCCESS,
         }
     }

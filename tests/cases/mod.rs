@@ -4,6 +4,7 @@
 mod budgets;
 mod compressed;
 mod concurrency;
+mod cookies;
 mod digests;
 mod errors;
 mod generated;
