@@ -132,6 +132,44 @@ fn gzip_br_and_zstd_are_asked_for_and_saved_decoded() {
     }
 }
 
+/// One setting of the client covers every hop: a redirect's next hop asks
+/// for the codings and is decoded with the flag, asks for none and is
+/// saved as it came without it.
+#[test]
+fn every_redirect_hop_asks_as_the_first_did() {
+    let body = text(12, 30_000);
+    let sent = gzip(&body);
+    for flag in [true, false] {
+        let encoded = sent.clone();
+        let server = server::http(move |req| {
+            let res = match req.uri().path() {
+                "/start" => with_header(
+                    server::status(hyper::StatusCode::FOUND),
+                    "location",
+                    "/f.txt",
+                ),
+                _ => encoded_answer("gzip", encoded.clone()),
+            };
+            async move { res }
+        });
+        let tmp = TempDir::new().unwrap();
+        let args: &[&str] = if flag { &["--compressed"] } else { &[] };
+        let out = run(haul_in(tmp.path())
+            .args([&server.url("/start"), "-d", "out", "-o", "f.txt"])
+            .args(FAST)
+            .args(args));
+        out.assert_code(0).assert_summary(1, 0, 0);
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 2, "{out}");
+        for req in &reqs {
+            let asked = req.header("accept-encoding");
+            assert_eq!(asked.is_some_and(|v| v.contains("gzip")), flag, "{req:?}");
+        }
+        let want = if flag { &body } else { &sent };
+        assert_out_holds(tmp.path(), [("f.txt", &want[..])]);
+    }
+}
+
 /// A server that does not compress is unaffected by the flag.
 #[test]
 fn an_uncoded_answer_is_saved_as_it_is_with_the_flag() {
