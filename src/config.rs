@@ -7,10 +7,10 @@
 //! reqwest) and `main.rs` (signals, and raising the open-file limit). It
 //! reads `TMPDIR` for `-o -`. Its
 //! only I/O is on files named on the command line: it reads the small
-//! `--checksums` (`digest.rs`) and `.netrc` files (capped,
-//! `small_file.rs`), and opens every `-i` list file (without reading it,
-//! `source/list.rs`) so that one that cannot be read is an input error
-//! before anything is fetched. It fits `-j` to the open-file limit it is
+//! `--checksums` (`digest.rs`), `.netrc` and `-b` cookie files (capped,
+//! `small_file.rs`), looks at where `-c` will write, and opens every `-i`
+//! list file (without reading it, `source/list.rs`) so that one that
+//! cannot be read is an input error before anything is fetched. It fits `-j` to the open-file limit it is
 //! given ([`fit_jobs`]).
 
 use std::io::IsTerminal;
@@ -22,6 +22,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::Cli;
+use crate::cookies::Jar;
 use crate::digest::Manifest;
 use crate::glob::Pattern;
 use crate::headers::Headers;
@@ -102,6 +103,10 @@ pub(crate) struct OwnFiles {
     pub(crate) report: Option<ReportTarget>,
     /// The `--checksums` files.
     pub(crate) checksums: Vec<PathBuf>,
+    /// `-b`: the cookie file read when the run was set up.
+    pub(crate) cookie_file: Option<PathBuf>,
+    /// `-c`: where the cookie jar is written when the run ends.
+    pub(crate) cookie_jar: Option<PathBuf>,
 }
 
 /// What stderr shows.
@@ -128,8 +133,12 @@ pub struct HttpConfig {
     pub stall_timeout: Duration,
     pub timeout: Option<Duration>,
     pub insecure: bool,
+    /// `--compressed`: ask for gzip, br and zstd, save the decoded bytes.
+    pub compressed: bool,
     /// `--netrc`/`--netrc-file`: credentials by host.
     pub(crate) netrc: Option<Arc<Netrc>>,
+    /// `-b`/`-c`: the run's cookies, shared by every client.
+    pub(crate) cookies: Option<Arc<Jar>>,
     pub retries: u32,
     pub retry_wait: Duration,
     pub resume: bool,
@@ -194,8 +203,8 @@ impl DownloadSettings {
 
 impl Config {
     /// haul's own files and what each is, for the collision registry:
-    /// the `--report` file, `-i` lists, `--checksums`, and `--state` with
-    /// the files it writes beside itself.
+    /// the `--report` file, `-i` lists, `--checksums`, `-b` and `-c`, and
+    /// `--state` with the files it writes beside itself.
     pub(crate) fn own_files(&self) -> Vec<(PathBuf, &'static str)> {
         let mut own = Vec::new();
         if let Some(ReportTarget::File(path)) = &self.own.report {
@@ -208,6 +217,12 @@ impl Config {
         }
         for path in &self.own.checksums {
             own.push((path.clone(), "haul's --checksums file"));
+        }
+        if let Some(path) = &self.own.cookie_file {
+            own.push((path.clone(), "haul's -b cookie file"));
+        }
+        if let Some(path) = &self.own.cookie_jar {
+            own.push((path.clone(), "haul's -c cookie jar"));
         }
         if let Some(path) = &self.own.state {
             for file in crate::state::files(path) {
@@ -283,8 +298,9 @@ impl Config {
         });
         let mut warnings = Vec::new();
         let netrc = netrc(&cli, &mut warnings)?;
+        let cookies = cookies(&cli, &mut warnings)?;
         let jobs = fit_jobs(cli.jobs, open_files, &mut warnings);
-        let http = http(&cli, netrc)?;
+        let http = http(&cli, netrc, cookies)?;
         // A list file that cannot be read at all is an input error (exit 2)
         // before anything is fetched, not a failure found half-way through:
         // so each is opened here, and read from that open file later. Last,
@@ -298,10 +314,14 @@ impl Config {
             inputs.push(Input::List(list));
         }
         outputs_are_not_inputs(
-            report.as_ref(),
-            cli.state.as_deref(),
+            Outputs {
+                report: report.as_ref(),
+                state: cli.state.as_deref(),
+                cookie_jar: cli.cookie_jar.as_deref(),
+            },
             &inputs,
             &checksum_files,
+            cli.cookie.as_deref(),
         )?;
         // `--list` wins: it reads the state and nothing else.
         let mode = if cli.list {
@@ -346,6 +366,8 @@ impl Config {
                 state: cli.state.clone(),
                 report,
                 checksums: checksum_files,
+                cookie_file: cli.cookie.clone(),
+                cookie_jar: cli.cookie_jar.clone(),
             },
             display: Display::of(&cli, warnings),
             dir: cli.dir,
@@ -373,16 +395,29 @@ fn stream(cli: &Cli) -> Result<Option<PathBuf>> {
     Ok(Some(std::env::temp_dir()))
 }
 
-/// haul's outputs (`--report`, the `--state` files) must not be files it
-/// reads (`-i` lists, `--checksums` files): a report that is the list
-/// would empty it before it is read. Compared by what the paths resolve
-/// to (device and inode), so another spelling or a symlink is caught; an
-/// output that does not exist yet is no input.
+/// The files haul writes: `--report`, the `--state` files, `-c`.
+struct Outputs<'a> {
+    report: Option<&'a ReportTarget>,
+    state: Option<&'a Path>,
+    cookie_jar: Option<&'a Path>,
+}
+
+/// What `-b` is called in messages, and told apart by: `-c` may be it.
+const COOKIE_FILE: &str = "the -b cookie file";
+
+/// haul's outputs (`--report`, the `--state` files, the `-c` jar) must not
+/// be files it reads (`-i` lists, `--checksums` files, the `-b` file, which
+/// only `-c` may be: a jar read at the start and written at the end): a
+/// report that is the list would empty it before it is read. Compared by
+/// what the paths resolve to (device and inode), so another spelling or a
+/// symlink is caught; an output that does not exist yet is no input. The
+/// `-c` jar, written last, must not be another output either, there yet or
+/// not.
 fn outputs_are_not_inputs(
-    report: Option<&ReportTarget>,
-    state: Option<&Path>,
+    outputs: Outputs<'_>,
     inputs: &[Input],
     checksums: &[PathBuf],
+    cookie_file: Option<&Path>,
 ) -> Result<()> {
     use std::os::unix::fs::MetadataExt as _;
     let id = |meta: std::fs::Metadata| (meta.dev(), meta.ino());
@@ -399,22 +434,40 @@ fn outputs_are_not_inputs(
             read.push((id(meta), "a --checksums file", path.clone()));
         }
     }
+    if let Some(path) = cookie_file
+        && let Ok(meta) = std::fs::metadata(path)
+    {
+        read.push((id(meta), COOKIE_FILE, path.to_path_buf()));
+    }
     let mut written = Vec::new();
-    if let Some(ReportTarget::File(path)) = report {
+    if let Some(ReportTarget::File(path)) = outputs.report {
         written.push(("--report", path.clone()));
     }
-    if let Some(state) = state {
+    if let Some(state) = outputs.state {
         written.extend(
             crate::state::files(state)
                 .into_iter()
                 .map(|f| ("--state", f)),
         );
     }
+    if let Some(jar) = outputs.cookie_jar {
+        if let Some((flag, other)) = written.iter().find(|(_, other)| same_file(jar, other)) {
+            bail!(
+                "-c {} is also the {flag} file ({}): name another file for the cookie jar",
+                jar.display(),
+                other.display()
+            );
+        }
+        written.push(("-c", jar.to_path_buf()));
+    }
     for (flag, path) in written {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
-        if let Some((_, what, input)) = read.iter().find(|(i, ..)| *i == id(meta.clone())) {
+        let clash = read
+            .iter()
+            .find(|(i, what, _)| *i == id(meta.clone()) && !(flag == "-c" && *what == COOKIE_FILE));
+        if let Some((_, what, input)) = clash {
             bail!(
                 "{flag} {} is also {what} ({}): haul would write over what it reads",
                 path.display(),
@@ -423,6 +476,27 @@ fn outputs_are_not_inputs(
         }
     }
     Ok(())
+}
+
+/// Whether two paths name one file: the same device and inode when both
+/// are there, else the same path once made absolute with its folder
+/// resolved (symlinks and `..` in it).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return (a.dev(), a.ino()) == (b.dev(), b.ino());
+    }
+    let resolved = |path: &Path| {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let folder = folder
+            .canonicalize()
+            .unwrap_or_else(|_| std::path::absolute(folder).unwrap_or_default());
+        folder.join(path.file_name().unwrap_or_default())
+    };
+    resolved(a) == resolved(b)
 }
 
 /// `--checksums`: the files read now (an input error, exit 2, when one
@@ -609,10 +683,72 @@ fn netrc(cli: &Cli, warnings: &mut Vec<String>) -> Result<Option<Arc<Netrc>>> {
     Ok(Some(Arc::new(netrc)))
 }
 
-fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> Result<HttpConfig> {
+/// `-b`/`-c`: the run's cookie jar when either is given: the cookies of
+/// the `-b` file (which must be readable, except that a missing one is an
+/// empty jar when `-c` names it too: a jar's first run), once the `-c`
+/// file is known to be one haul can replace when the run ends.
+fn cookies(cli: &Cli, warnings: &mut Vec<String>) -> Result<Option<Arc<Jar>>> {
+    if let Some(path) = &cli.cookie_jar {
+        jar_target(path)?;
+    }
+    let jar = match (&cli.cookie, &cli.cookie_jar) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => Jar::default(),
+        (Some(read), written) => {
+            let missing = std::fs::symlink_metadata(read)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+            if missing && written.as_deref().is_some_and(|w| same_file(w, read)) {
+                Jar::default()
+            } else if missing && read.to_string_lossy().contains('=') {
+                // Not named: it is most likely a cookie, value and all.
+                bail!(
+                    "-b takes a cookie file, and there is no file of that name; for a \
+                     cookie itself, use -H 'Cookie: NAME=VALUE' (with @env: or @file: to \
+                     keep the value out of argv)"
+                );
+            } else {
+                Jar::load(read, warnings).context("cannot use the -b cookie file")?
+            }
+        }
+    };
+    Ok(Some(Arc::new(jar)))
+}
+
+/// A `-c` file haul can replace when the run ends, checked before the
+/// run so that a jar is not lost at its end: a regular file or nothing
+/// yet, in a folder that is there and writable. A symlink is refused: the
+/// new jar is renamed over the name, which would replace the link, not
+/// write where it points.
+fn jar_target(path: &Path) -> Result<()> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => bail!(
+            "-c {shown} is a symbolic link: haul writes the jar by renaming a new file \
+             over it, which would replace the link; name the file it points to"
+        ),
+        Ok(meta) if meta.is_dir() => bail!("-c {shown} is a folder, not a file"),
+        Ok(meta) if !meta.is_file() => bail!("-c {shown} is not a regular file"),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot use -c {shown}")),
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        bail!("-c {shown}: the folder {} does not exist", folder.display());
+    }
+    rustix::fs::access(folder, rustix::fs::Access::WRITE_OK)
+        .with_context(|| format!("-c {shown}: cannot write in {}", folder.display()))?;
+    Ok(())
+}
+
+fn http(cli: &Cli, netrc: Option<Arc<Netrc>>, cookies: Option<Arc<Jar>>) -> Result<HttpConfig> {
     let headers = Headers::resolve(&cli.header, &cli.host_header)?;
     Ok(HttpConfig {
         netrc,
+        cookies,
         headers,
         user_agent: cli
             .user_agent
@@ -623,6 +759,7 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>) -> Result<HttpConfig> {
         stall_timeout: cli.stall_timeout,
         timeout: cli.timeout,
         insecure: cli.insecure,
+        compressed: cli.compressed,
         retries: cli.retries,
         retry_wait: cli.retry_wait,
         resume: !cli.no_resume,

@@ -1,5 +1,6 @@
 //! HTTP: the client every transfer thread builds with one set of settings
-//! (no redirects of its own, no `Referer`, TLS verification, timeouts, pool size),
+//! (no redirects of its own, no `Referer`, TLS verification, timeouts, pool size,
+//! the content codings of `--compressed`, the `-b`/`-c` cookie jar),
 //! and the one place where an HTTP library error becomes a message
 //! (stripped of the URL it carries, which may hold a password). It does not
 //! decide what to request (`fetch/`) or when (`scheduler.rs`); what a download
@@ -16,7 +17,13 @@ use crate::redact::masked;
 /// A client with the run's HTTP settings that keeps up to
 /// `idle_per_host` idle connections per host.
 pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if let Some(jar) = &http.cookies {
+        // One jar for every thread's client: a cookie one answer sets goes
+        // with the next request to its domain, whichever thread sends it.
+        builder = builder.cookie_provider(jar.clone());
+    }
+    builder
         .user_agent(&http.user_agent)
         .connect_timeout(http.connect_timeout)
         // Redirects are followed by `fetch/request.rs`, hop by hop, so
@@ -25,6 +32,14 @@ pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest:
         // curl and wget send no Referer either: a redirect must not tell the
         // next host the URL (and its query tokens) that led there.
         .referer(false)
+        // reqwest turns on each decoder its build has (the gzip, brotli and
+        // zstd features) and then sends `Accept-Encoding` on every request
+        // and decodes what comes: off unless --compressed, so that the
+        // bytes saved are the bytes sent. One setting of the client, so it
+        // holds for every hop and every range request (`fetch/coding.rs`).
+        .gzip(http.compressed)
+        .brotli(http.compressed)
+        .zstd(http.compressed)
         .danger_accept_invalid_certs(http.insecure)
         .pool_max_idle_per_host(idle_per_host)
         .pool_idle_timeout(Duration::from_secs(30))

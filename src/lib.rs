@@ -35,17 +35,21 @@
 //!   (a request: build, send, netrc, status check), `fetch/body.rs` (the
 //!   one body loop both download kinds read with), `fetch/stream.rs` (a
 //!   body on one connection into its `.part`), `fetch/resume.rs` (the
-//!   resume note and the one `Content-Range` parser), `fetch/part.rs` and
-//!   `fetch/finish.rs` (the temp file, the checks, the rename),
+//!   resume note and the one `Content-Range` parser), `fetch/coding.rs`
+//!   (`--compressed`: decoded answers, ranges kept to uncoded bytes),
+//!   `fetch/part.rs` and `fetch/finish.rs` (the temp file, the checks,
+//!   the rename),
 //!   `fetch/destination.rs`, `fetch/digests.rs` (manifests by URL,
 //!   sidecars, the checks an answer gets), `fetch/split/` (one file over several
 //!   connections: `entry.rs` when, `file.rs` its bookkeeping, `range.rs`
 //!   one range, `shared.rs` the shared `.part`, `work.rs`, `auto.rs`).
 //! - Files: `outdir/` (every access under `--dir`; `temp.rs`: the `.part`
 //!   and its lock), `state/` (`--state`), `small_file.rs` (`.netrc`,
-//!   `--checksums`), `netrc.rs`, `digest/` (the algorithms, hashing on the
-//!   way and from disk; `manifest.rs`: `--checksums` and sidecars;
-//!   `server.rs`: the digests an answer's headers carry).
+//!   `--checksums`), `netrc.rs`, `cookies/` (the `-b`/`-c` jar every
+//!   client shares; `netscape.rs`: the file format), `digest/` (the
+//!   algorithms, hashing on the way and from disk; `manifest.rs`:
+//!   `--checksums` and sidecars; `server.rs`: the digests an answer's
+//!   headers carry).
 //! - Outcomes and output: `outcome.rs` (how a URL ended; `Failure`'s
 //!   builder), `error.rs` (failure kinds), `report.rs` (summary, report
 //!   lines, exit code), `redact.rs` (masking and cleaning what is printed
@@ -60,6 +64,7 @@ mod annotate;
 mod claims;
 mod cli;
 mod config;
+mod cookies;
 mod digest;
 mod error;
 mod existing;

@@ -316,6 +316,8 @@ pub struct Summary {
     pub output_closed: bool,
     /// `-o -`: stdout could not be written otherwise.
     pub output_failed: bool,
+    /// The `-c` cookie jar could not be written when the run ended.
+    pub cookie_jar_unsaved: bool,
     /// Files saved with a digest checked, and without one.
     pub verified: u64,
     pub unverified: u64,
@@ -391,7 +393,9 @@ impl Summary {
             // As a process that SIGPIPE ended (128 + 13).
             None if self.output_closed => ExitCode::from(141),
             None if self.budget.is_some() => ExitCode::from(3),
-            None if self.failed > 0 || self.output_failed => ExitCode::from(1),
+            None if self.failed > 0 || self.output_failed || self.cookie_jar_unsaved => {
+                ExitCode::from(1)
+            }
             None => ExitCode::SUCCESS,
         }
     }

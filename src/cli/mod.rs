@@ -242,6 +242,37 @@ pub struct Cli {
     #[arg(help_heading = "Reliability", long, value_name = "DUR", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
+    /// Send cookies from FILE, a Netscape cookie file (as curl -c writes)
+    ///
+    /// Each cookie goes only where its domain, path, secure flag and expiry
+    /// allow; cookies that answers set (a redirect's included) join them for
+    /// the rest of the run. A line that is not a cookie is skipped with a
+    /// warning naming FILE:LINE. A missing FILE is an error, unless -c names
+    /// it too (the jar's first run).
+    #[arg(help_heading = "HTTP", short = 'b', long, value_name = "FILE")]
+    pub cookie: Option<PathBuf>,
+
+    /// Write the cookies to FILE when the run ends (Netscape format, mode 0600)
+    ///
+    /// The cookies of -b and every cookie an answer set, session cookies
+    /// included, not the expired ones. FILE is replaced by renaming a new
+    /// file over it: a symlink, a folder, or a file in a missing folder is
+    /// refused before the run. Two hauls writing one FILE: the last one to
+    /// end wins. -b and -c may name the same FILE.
+    #[arg(help_heading = "HTTP", short = 'c', long, value_name = "FILE")]
+    pub cookie_jar: Option<PathBuf>,
+
+    /// Ask for gzip, br or zstd and save the decoded bytes
+    ///
+    /// Without it no Accept-Encoding is sent and a body is saved exactly as
+    /// it came, compressed or not. With it, sizes, --max-bytes, --limit-rate
+    /// and digests (list fields, --checksums, sidecars) are of the decoded
+    /// bytes; the server's own digests describe the encoded ones and are not
+    /// checked. A decoded file is never resumed or split: its .part starts
+    /// over. An answer in another coding fails.
+    #[arg(help_heading = "HTTP", long)]
+    pub compressed: bool,
+
     /// Do not verify TLS certificates (a warning on stderr, not with -q)
     #[arg(help_heading = "HTTP", short = 'k', long)]
     pub insecure: bool,

@@ -74,13 +74,16 @@ pub(super) async fn sidecar(ctx: &Ctx, task: &mut Task, suffix: &str) -> Result<
 
 /// The digests the download of this answer is checked against: the
 /// file's (list, `--checksums`, sidecar) and the one the server sends
-/// (of a `206`, `partial`). With `--require-digest` and neither, the
-/// download fails before its body is read.
+/// (of a `206`, `partial`), unless the body was `decoded` (`--compressed`):
+/// the server's digest is then of the encoded bytes, not of the file. With
+/// `--require-digest` and neither, the download fails before its body is
+/// read.
 pub(super) fn checks(
     ctx: &Ctx,
     job: &Job,
     headers: Option<&HeaderMap>,
     partial: bool,
+    decoded: bool,
 ) -> Result<Vec<Check>, Failure> {
     let mut checks = Vec::new();
     if let Some(expected) = &job.digest {
@@ -89,8 +92,15 @@ pub(super) fn checks(
             scope: Scope::Whole,
         });
     }
-    if let Some(check) = headers.and_then(|h| server_check(h, partial)) {
-        checks.push(check);
+    match headers.and_then(|h| server_check(h, partial)) {
+        Some(check) if decoded => tracing::debug!(
+            "{}: the server's digest ({}) is of the encoded answer, not of the \
+             decoded bytes saved; not checked (--compressed)",
+            masked(&job.url),
+            check.expected.source
+        ),
+        Some(check) => checks.push(check),
+        None => {}
     }
     if checks.is_empty() && ctx.settings.require_digest {
         let error = anyhow!(

@@ -19,12 +19,15 @@
 //!   first; a name the answer gives, claimed when it comes).
 //! - `resume.rs`: the note on a `.part`, which `.part` may be continued, and
 //!   whether an answer proves the recorded version.
+//! - `coding.rs`: `--compressed`: which answers may have been decoded, and
+//!   range requests kept to uncoded bytes.
 //! - `part.rs`: the temp file, its writes and its rename.
 //! - `stream.rs`: a body on one connection into its `.part`.
 //! - `split/`: one file over several connections (`split/entry.rs`: when,
 //!   and the way there and back).
 
 mod body;
+mod coding;
 mod destination;
 mod digests;
 mod finish;
@@ -47,7 +50,7 @@ use self::destination::{Destination, destination, verify_existing};
 use self::digests::{checks, sidecar};
 use self::finish::{Saved, finish, finish_from_part};
 use self::request::{Checked, check_status, request};
-use self::resume::{Resumable, open_resumable};
+use self::resume::{Note, Resumable, open_resumable};
 use self::split::entry::{over_connections, split_plan};
 use self::stream::{Body, open_part, stream_body};
 use crate::digest::{Check, Hashing};
@@ -293,10 +296,15 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         resumable,
         total,
         checks,
+        decoded,
     } = answer;
     let result = async {
-        let headers = response.headers();
-        let (part, hashing) = open_part(ctx, &task.job, rel, resumable, headers, checks)
+        // A decoded body gets no resume note: it is never continued.
+        let note = match decoded {
+            true => None,
+            false => Note::for_answer(task.job.url.as_str(), response.headers()),
+        };
+        let (part, hashing) = open_part(ctx, rel, resumable, note, checks)
             .await
             .map_err(|f| f.with_status(status.as_u16()))?;
         let body = Body {
@@ -332,6 +340,8 @@ struct Answer {
     total: Option<u64>,
     /// The digests the file is checked against.
     checks: Vec<Check>,
+    /// `--compressed`: the body may have been decoded (`coding.rs`).
+    decoded: bool,
 }
 
 /// The request (continuing a `.part` when one may be), the status check and
@@ -371,14 +381,16 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
         Checked::Complete => {
             let (r, rel) = resumable.zip(known).expect("a 416 is proven for a .part");
             let held = task.held.unwrap_or(0);
-            let checks = checks(ctx, &task.job, None, false)?;
+            let checks = checks(ctx, &task.job, None, false, false)?;
             return finish_from_part(ctx, &task.job, &rel, r, status, held, checks)
                 .await
                 .map(Prepared::Done);
         }
     };
     let partial = status == reqwest::StatusCode::PARTIAL_CONTENT;
-    let checks = checks(ctx, &task.job, Some(response.headers()), partial)?;
+    let decoded =
+        coding::decoded(ctx, response.headers()).map_err(|f| f.with_status(status.as_u16()))?;
+    let checks = checks(ctx, &task.job, Some(response.headers()), partial, decoded)?;
     let rel = match known {
         Some(rel) => rel,
         None => match destination(ctx, task, &response).await? {
@@ -392,5 +404,6 @@ async fn prepare(ctx: &Ctx, task: &mut Task) -> Result<Prepared, Failure> {
         resumable,
         total,
         checks,
+        decoded,
     }))
 }

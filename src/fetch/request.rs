@@ -22,6 +22,7 @@ use url::Url;
 
 use super::Task;
 use super::body::{cancelled, stalled};
+use super::coding;
 use super::resume::{Resumable, content_range_start};
 use crate::error::FailureKind;
 use crate::headers::same_origin;
@@ -50,7 +51,10 @@ pub(super) async fn request(
             return Ok(response);
         };
         let status = response.status();
-        if r.proven_by(status, response.headers()) {
+        if r.proven_by(status, response.headers())
+            && (status != StatusCode::PARTIAL_CONTENT
+                || coding::range_intact(ctx, response.headers()))
+        {
             return Ok(response);
         }
         let old = resumable.take().expect("checked above");
@@ -112,8 +116,11 @@ pub(super) fn value(text: &str) -> Result<HeaderValue, Failure> {
 pub(super) async fn send_request(
     ctx: &Ctx,
     url: &Url,
-    extra: HeaderMap,
+    mut extra: HeaderMap,
 ) -> Result<Response, Failure> {
+    if extra.contains_key(RANGE) {
+        coding::for_range(ctx, &mut extra);
+    }
     let deadline = ctx.http().timeout.map(|t| Instant::now() + t);
     let mut hop = url.clone();
     let mut redirects = 0;

@@ -7,15 +7,19 @@
 //! The note holds only what resuming needs: a version number, a hash of
 //! the URL (never the URL itself: query-string signatures and passwords
 //! stay out of the file system), the validator of the version the bytes
-//! came from, and which byte ranges are complete (`0-` for a file written
-//! from zero; a download over several connections, `--split`, lists its
-//! complete ranges and the file's size). It is removed before the file gets its final name,
-//! so a finished file carries nothing of haul's.
+//! came from, the content coding they came in (a server may compress an
+//! answer nobody asked to be compressed: those bytes are saved as they
+//! came, and only more of the same coding may follow), and which byte
+//! ranges are complete (`0-` for a file written from zero; a download over
+//! several connections, `--split`, lists its complete ranges and the
+//! file's size). It is removed before the file gets its final name, so a
+//! finished file carries nothing of haul's.
 //!
 //! The rule: a byte is appended only when the answer proves it is of the
 //! recorded version (the same strong ETag, or the same Last-Modified when
-//! no ETag was recorded). An answer that proves nothing starts the file
-//! over from zero.
+//! no ETag was recorded) in the recorded coding. An answer that proves
+//! nothing starts the file over from zero. A body haul decoded
+//! (`--compressed`, `coding.rs`) gets no note: it is never continued.
 
 use std::fs::File;
 use std::path::Path;
@@ -23,7 +27,7 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_RANGE, ETAG, HeaderMap, LAST_MODIFIED};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_RANGE, ETAG, HeaderMap, LAST_MODIFIED};
 use sha2::{Digest, Sha256};
 
 use crate::outdir::OutDir;
@@ -41,6 +45,8 @@ pub(crate) struct Note {
     /// A strong ETag, exactly as the server sent it.
     etag: Option<String>,
     last_modified: Option<String>,
+    /// The answer's `Content-Encoding` (none: the bytes are not encoded).
+    coding: Option<String>,
     /// Which bytes the file holds.
     ranges: Ranges,
 }
@@ -73,6 +79,7 @@ impl Note {
             url: url_hash(url),
             etag,
             last_modified,
+            coding: coding(headers),
             ranges: Ranges::Contiguous,
         })
     }
@@ -104,13 +111,16 @@ impl Note {
     }
 
     /// Whether an answer is of the recorded version: it must carry the
-    /// recorded validator, unchanged. Silence proves nothing.
+    /// recorded validator, unchanged, and the recorded coding (a range of
+    /// a gzip answer is gzip bytes; a range of the file is not). Silence
+    /// proves nothing.
     pub(crate) fn proves(&self, headers: &HeaderMap) -> bool {
-        match (&self.etag, &self.last_modified) {
+        let version = match (&self.etag, &self.last_modified) {
             (Some(etag), _) => header(headers, ETAG).as_ref() == Some(etag),
             (None, Some(date)) => header(headers, LAST_MODIFIED).as_ref() == Some(date),
             (None, None) => false,
-        }
+        };
+        version && coding(headers) == self.coding
     }
 
     /// The recorded strong ETag.
@@ -136,6 +146,9 @@ impl Note {
         if let Some(date) = &self.last_modified {
             text.push_str(&format!("last-modified {date}\n"));
         }
+        if let Some(coding) = &self.coding {
+            text.push_str(&format!("coding {coding}\n"));
+        }
         match &self.ranges {
             Ranges::Contiguous => text.push_str(&format!("ranges {CONTIGUOUS}\n")),
             Ranges::Sparse { size, done } => {
@@ -155,14 +168,15 @@ impl Note {
         if lines.next()? != MAGIC {
             return None;
         }
-        let (mut url, mut etag, mut last_modified, mut ranges, mut size) =
-            (None, None, None, None, None);
+        let (mut url, mut etag, mut last_modified, mut coding, mut ranges, mut size) =
+            (None, None, None, None, None, None);
         for line in lines {
             let (key, value) = line.split_once(' ')?;
             let slot = match key {
                 "url" => &mut url,
                 "etag" => &mut etag,
                 "last-modified" => &mut last_modified,
+                "coding" => &mut coding,
                 "ranges" => &mut ranges,
                 "size" => &mut size,
                 _ => return None,
@@ -193,6 +207,7 @@ impl Note {
             url: hash,
             etag,
             last_modified,
+            coding,
             ranges,
         })
     }
@@ -419,6 +434,14 @@ fn url_hash(url: &str) -> [u8; 32] {
     Sha256::digest(url.as_bytes()).into()
 }
 
+/// An answer's content coding as the note records it: `Content-Encoding`
+/// as sent, none for `identity`.
+fn coding(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_ENCODING)?;
+    let coding = String::from_utf8_lossy(value.as_bytes());
+    (!coding.trim().eq_ignore_ascii_case("identity")).then(|| coding.into_owned())
+}
+
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers
         .get(name)
@@ -517,6 +540,26 @@ mod tests {
         assert_eq!(note.if_range(), DATE);
         assert_eq!(Note::for_answer("u", &headers(&[(ETAG, "W/\"w\"")])), None);
         assert_eq!(Note::for_answer("u", &HeaderMap::new()), None);
+    }
+
+    /// A `.part` of encoded bytes (a server that compressed an answer
+    /// nobody asked to be compressed) is continued only with bytes of the
+    /// same coding; `identity` is no coding.
+    #[test]
+    fn the_note_records_the_coding_and_a_range_must_match_it() {
+        use reqwest::header::CONTENT_ENCODING as CE;
+        let gz = Note::for_answer("u", &headers(&[(ETAG, "\"v1\""), (CE, "gzip")])).unwrap();
+        assert!(gz.encode().contains("coding gzip\n"));
+        assert_eq!(Note::decode(gz.encode().as_bytes()), Some(gz.clone()));
+        assert!(gz.proves(&headers(&[(ETAG, "\"v1\""), (CE, "gzip")])));
+        assert!(!gz.proves(&headers(&[(ETAG, "\"v1\"")])), "uncoded bytes");
+        assert!(!gz.proves(&headers(&[(ETAG, "\"v1\""), (CE, "br")])));
+
+        let plain = Note::for_answer("u", &headers(&[(ETAG, "\"v1\""), (CE, "identity")])).unwrap();
+        assert!(!plain.encode().contains("coding"), "{}", plain.encode());
+        assert!(plain.proves(&headers(&[(ETAG, "\"v1\"")])));
+        assert!(plain.proves(&headers(&[(ETAG, "\"v1\""), (CE, "identity")])));
+        assert!(!plain.proves(&headers(&[(ETAG, "\"v1\""), (CE, "gzip")])));
     }
 
     /// Changed on purpose from `resume_record_must_match_the_url`: the note

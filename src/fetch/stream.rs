@@ -10,7 +10,6 @@ use std::time::Instant;
 use anyhow::anyhow;
 use bytes::Bytes;
 use reqwest::Response;
-use reqwest::header::HeaderMap;
 
 use super::body::{self, BodyError, Sink, Taken, cancelled};
 use super::part::PartFile;
@@ -22,20 +21,19 @@ use crate::plan::Job;
 use crate::progress::{Expecting, FileBar, SLOW_FILE};
 use crate::session::Ctx;
 
-/// The `.part` to write to (the proven one continued, or a fresh one) and
-/// the digests to take of it (`checks`), already fed the bytes the `.part`
-/// holds when they cover the whole file.
+/// The `.part` to write to (the proven one continued, or a fresh one with
+/// `note`, if the answer allows one) and the digests to take of it
+/// (`checks`), already fed the bytes the `.part` holds when they cover the
+/// whole file.
 pub(super) async fn open_part<'a>(
     ctx: &'a Ctx,
-    job: &Job,
     rel: PathBuf,
     resumable: Option<Resumable>,
-    headers: &HeaderMap,
+    note: Option<Note>,
     checks: Vec<Check>,
 ) -> Result<(PartFile<'a>, Hashing), Failure> {
     let hashing = Hashing::new(checks);
     let Some(r) = resumable else {
-        let note = Note::for_answer(job.url.as_str(), headers);
         return Ok((PartFile::fresh(&ctx.out, rel, note), hashing));
     };
     // A whole-file digest covers every byte of the file, the earlier ones

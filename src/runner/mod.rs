@@ -27,6 +27,7 @@ mod sink;
 mod stream;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::annotate::{Annotations, END_GROUP, GROUP};
 use crate::config::{Config, Stops};
+use crate::cookies::Jar;
 use crate::error::FailureKind;
 use crate::fetch::{Step, Task, fetch_manifests};
 use crate::limit::{ByteBudget, ByteRate};
@@ -95,6 +97,8 @@ struct Run {
     deadline: Option<Instant>,
     /// `-o -`: resolves when stdout cannot be written.
     output: Option<tokio::sync::oneshot::Receiver<std::io::Error>>,
+    /// `-c`: where the cookies go when the run ends.
+    cookie_jar: Option<(PathBuf, Arc<Jar>)>,
 }
 
 impl Run {
@@ -150,6 +154,11 @@ async fn start(config: Config, progress: &Progress) -> Result<Run> {
     if !config.display.quiet {
         say_warnings(&config, state.as_deref(), progress);
     }
+    let cookie_jar = config
+        .own
+        .cookie_jar
+        .clone()
+        .zip(config.downloads.http.cookies.clone());
     let Config {
         mut plan,
         downloads,
@@ -224,6 +233,7 @@ async fn start(config: Config, progress: &Progress) -> Result<Run> {
         budget,
         deadline: deadline(&stops),
         output,
+        cookie_jar,
     })
 }
 
@@ -401,7 +411,8 @@ async fn recv_split(
 
 /// Stops whatever still runs (attempts in flight flush what they received
 /// to their `.part` and return; the planner thread ends when its channel
-/// closes), records what never finished, and prints the summary.
+/// closes), records what never finished, writes the `-c` cookie jar (once
+/// no request is left to set a cookie) and prints the summary.
 async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summary {
     let done = run.is_done();
     let Run {
@@ -412,6 +423,7 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
         input_open,
         cancel,
         mut output,
+        cookie_jar,
         ..
     } = run;
     match &sink.stop {
@@ -472,8 +484,16 @@ async fn shutdown(run: Run, progress: &mut Progress, started: Instant) -> Summar
             }
         }
     }
+    let cookie_jar_unsaved = cookie_jar.is_some_and(|(path, jar)| match jar.save(&path) {
+        Ok(()) => false,
+        Err(err) => {
+            progress.println(&format!("haul: error: {err:#}"));
+            true
+        }
+    });
     progress.finish();
     let mut summary = sink.summary;
+    summary.cookie_jar_unsaved = cookie_jar_unsaved;
     summary.elapsed = started.elapsed();
     summary.bytes = progress.stats().bytes.load(Relaxed);
     if sink.grouped {

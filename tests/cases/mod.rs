@@ -2,7 +2,9 @@
 //! in its own temporary directory against its own server on 127.0.0.1.
 
 mod budgets;
+mod compressed;
 mod concurrency;
+mod cookies;
 mod digests;
 mod errors;
 mod generated;

@@ -32,8 +32,13 @@ pub(in crate::fetch) struct SplitPlan {
 /// `--split` (or a `.part` written that way), a known size, and either a
 /// proven range answer or a whole answer that offers ranges and names its
 /// version; and enough bytes missing for two ranges of `--min-split-size`
-/// (a `.part` with holes is continued this way whatever is missing).
+/// (a `.part` with holes is continued this way whatever is missing). A
+/// body that may have been decoded (`--compressed`) comes whole: ranges
+/// of it would be of the encoded bytes.
 pub(in crate::fetch) fn split_plan(ctx: &Ctx, job: &Job, answer: &Answer) -> Option<SplitPlan> {
+    if answer.decoded {
+        return None;
+    }
     let resumable = answer.resumable.as_ref();
     let sparse = resumable.is_some_and(|r| matches!(r.note.ranges(), Ranges::Sparse { .. }));
     let mode = ctx

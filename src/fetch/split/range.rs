@@ -13,6 +13,7 @@ use url::Url;
 use super::file::{Ended, Split};
 use crate::error::FailureKind;
 use crate::fetch::body::{self, BodyEnd, BodyError, Sink, Taken, cancelled};
+use crate::fetch::coding;
 use crate::fetch::request::{send_request, value};
 use crate::fetch::resume::ContentRange;
 use crate::outcome::Failure;
@@ -115,7 +116,10 @@ impl Split {
         };
         let status = response.status();
         let headers = response.headers();
-        let proven = unproven_ok || self.note.proves(headers);
+        // Under --compressed, a range that may have been decoded is not
+        // the bytes asked for, whoever sent it (`coding.rs`).
+        let proven =
+            (unproven_ok || self.note.proves(headers)) && coding::range_intact(ctx, headers);
         match status {
             StatusCode::PARTIAL_CONTENT
                 if proven && exact_range(&response) == Some((start, end - 1, self.size)) => {}
