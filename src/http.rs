@@ -11,13 +11,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use url::Url;
 
-use crate::config::HttpConfig;
+use crate::config::{HttpConfig, Proxies, ProxyList};
 use crate::redact::masked;
 
 /// A client with the run's HTTP settings that keeps up to
 /// `idle_per_host` idle connections per host.
 pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder();
+    let mut builder = proxies(reqwest::Client::builder(), &http.proxies)?;
     if let Some(jar) = &http.cookies {
         // One jar for every thread's client: a cookie one answer sets goes
         // with the next request to its domain, whichever thread sends it.
@@ -46,6 +46,36 @@ pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest:
         .tcp_nodelay(true)
         .build()
         .context("cannot build the HTTP client")
+}
+
+/// `-x`/`--noproxy`: the builder's proxies instead of the environment's.
+fn proxies(builder: reqwest::ClientBuilder, proxies: &Proxies) -> Result<reqwest::ClientBuilder> {
+    let Proxies::Given(list) = proxies else {
+        return Ok(match proxies {
+            Proxies::Off => builder.no_proxy(),
+            _ => builder,
+        });
+    };
+    // No system proxies, then these, the most specific first.
+    let ProxyList {
+        http,
+        https,
+        all,
+        direct,
+    } = &**list;
+    let mut builder = builder.no_proxy();
+    let direct = direct.as_deref().and_then(reqwest::NoProxy::from_string);
+    for (url, kind) in [(http, "http"), (https, "https"), (all, "all")] {
+        let Some(url) = url else { continue };
+        let proxy = match kind {
+            "http" => reqwest::Proxy::http(url.as_str()),
+            "https" => reqwest::Proxy::https(url.as_str()),
+            _ => reqwest::Proxy::all(url.as_str()),
+        }
+        .map_err(|e| anyhow::anyhow!("cannot use the proxy {}: {e}", masked(url)))?;
+        builder = builder.proxy(proxy.no_proxy(direct.clone()));
+    }
+    Ok(builder)
 }
 
 /// A reqwest error without the URL it carries (which may hold a password):

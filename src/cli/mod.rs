@@ -277,6 +277,24 @@ pub struct Cli {
     #[arg(help_heading = "HTTP", short = 'k', long)]
     pub insecure: bool,
 
+    /// Send every request through this proxy (over HTTP_PROXY...)
+    ///
+    /// http://, https://, socks5:// (haul resolves names) or socks5h:// (the
+    /// proxy does); no scheme means http://. A user and password in the URL
+    /// are sent to the proxy and masked in everything haul prints or
+    /// writes. NO_PROXY (or --noproxy) still names the hosts reached
+    /// directly.
+    #[arg(help_heading = "HTTP", short = 'x', long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Reach these hosts without a proxy (over NO_PROXY)
+    ///
+    /// Comma-separated: a name matches itself and its subdomains, an IP
+    /// address or CIDR range matches its addresses, '*' turns every proxy
+    /// off (-x and the environment's).
+    #[arg(help_heading = "HTTP", long, value_name = "LIST")]
+    pub noproxy: Option<String>,
+
     /// Send credentials from ~/.netrc (or the file $NETRC names)
     ///
     /// Only to the URL's own origin (scheme, host, port), redirects to that

@@ -7,7 +7,9 @@
 //! The proxy is [`socks`](crate::support::socks), which records each CONNECT
 //! target as the client sent it.
 //!
-//! Not here: HTTP proxies (http.rs).
+//! Also `-x/--proxy` and `--noproxy`, which go over the environment (an
+//! HTTP proxy played by the test server, which answers for any host).
+//! Not here: HTTP proxies from the environment (http.rs).
 
 use std::net::SocketAddr;
 
@@ -187,4 +189,158 @@ fn a_socks_proxy_that_refuses_the_connect_fails_the_url() {
         .assert_summary(0, 0, 1);
     assert_eq!(proxy.targets(), [Target::Ip(addr(&origin))], "{out}");
     assert_out_holds(tmp.path(), []);
+}
+
+// ---------------------------------------------------------------------------
+// -x/--proxy and --noproxy over the environment.
+
+/// A test server playing an HTTP proxy: it answers every request itself.
+fn http_proxy(body: &'static str) -> server::Server {
+    server::http(move |_req| async move { server::ok(body) })
+}
+
+#[test]
+fn x_goes_over_the_environments_proxy_with_or_without_a_scheme() {
+    for with_scheme in [true, false] {
+        let env_proxy = http_proxy("wrong proxy").expect_no_hits();
+        let proxy = http_proxy("via -x");
+        let tmp = TempDir::new().unwrap();
+        let given = match with_scheme {
+            true => proxy.url(""),
+            false => proxy.authority(),
+        };
+        let out = run(haul_in(tmp.path())
+            .env("HTTP_PROXY", env_proxy.url(""))
+            .env("ALL_PROXY", env_proxy.url(""))
+            .args(["-x", &given, "http://haul-test.invalid/a.txt"])
+            .args(["--retries", "0", "-d", "out"]));
+        out.assert_code(0).assert_summary(1, 0, 0);
+        assert_eq!(
+            proxy.requests()[0].header("host"),
+            Some("haul-test.invalid"),
+            "{with_scheme}"
+        );
+        assert_out_holds(tmp.path(), [("a.txt", &b"via -x"[..])]);
+    }
+}
+
+#[test]
+fn x_takes_a_socks5h_proxy() {
+    let origin = server::files([("/a.txt", b"via socks".to_vec())]);
+    let proxy = socks::to(addr(&origin));
+    let port = addr(&origin).port();
+    let tmp = TempDir::new().unwrap();
+    let out = run(haul_in(tmp.path())
+        .args(["-x", &proxy.url()])
+        .arg(format!("http://{UNRESOLVABLE}:{port}/a.txt"))
+        .args(["--retries", "0", "-d", "out"]));
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_eq!(
+        proxy.targets(),
+        [Target::Domain(UNRESOLVABLE.to_string(), port)]
+    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"via socks"[..])]);
+}
+
+#[test]
+fn noproxy_goes_over_no_proxy() {
+    // NO_PROXY says go direct; --noproxy names another host: the proxy.
+    let proxy = http_proxy("via proxy");
+    let origin = server::files([("/a.txt", b"direct".to_vec())]).expect_no_hits();
+    let tmp = TempDir::new().unwrap();
+    let out = run(haul_in(tmp.path())
+        .env("HTTP_PROXY", proxy.url(""))
+        .env("NO_PROXY", "127.0.0.1")
+        .args([&origin.url("/a.txt"), "--noproxy", "example.org"])
+        .args(["--retries", "0", "-d", "out"]));
+    out.assert_code(0);
+    assert_eq!(proxy.hits(), 1);
+    assert_out_holds(tmp.path(), [("a.txt", &b"via proxy"[..])]);
+
+    // And the other way round, with -x: --noproxy names the origin.
+    let proxy = http_proxy("via proxy").expect_no_hits();
+    let origin = server::files([("/a.txt", b"direct".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+    let out = run(haul_in(tmp.path())
+        .env("NO_PROXY", "example.org")
+        .args(["-x", &proxy.url(""), &origin.url("/a.txt")])
+        .args(["--noproxy", "localhost, 127.0.0.1"])
+        .args(["--retries", "0", "-d", "out"]));
+    out.assert_code(0);
+    assert_out_holds(tmp.path(), [("a.txt", &b"direct"[..])]);
+}
+
+#[test]
+fn noproxy_star_turns_every_proxy_off() {
+    let proxy = http_proxy("via proxy").expect_no_hits();
+    let origin = server::files([("/a.txt", b"direct".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+    let out = run(haul_in(tmp.path())
+        .env("HTTP_PROXY", proxy.url(""))
+        .args([
+            "-x",
+            &proxy.url(""),
+            &origin.url("/a.txt"),
+            "--noproxy",
+            "*",
+        ])
+        .args(["--retries", "0", "-d", "out"]));
+    out.assert_code(0);
+    assert_out_holds(tmp.path(), [("a.txt", &b"direct"[..])]);
+}
+
+#[test]
+fn a_proxy_password_is_sent_to_the_proxy_and_masked_everywhere() {
+    let proxy = http_proxy("via proxy");
+    let tmp = TempDir::new().unwrap();
+    let given = proxy.url("").replace("://", "://ann:pw-Qx7%2Fz@");
+    let out = run(haul_in(tmp.path())
+        .args(["-x", &given, "http://haul-test.invalid/a.txt", "-vv"])
+        .args(["--retries", "0", "-d", "out", "--report", "-"]));
+    out.assert_code(0);
+    // ann:pw-Qx7/z
+    assert_eq!(
+        proxy.requests()[0].header("proxy-authorization"),
+        Some("Basic YW5uOnB3LVF4Ny96")
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(
+            !text.contains("pw-Qx7") && !text.contains("YW5uOnB3LVF4Ny96"),
+            "{text}"
+        );
+    }
+
+    // A failure names the proxy, masked.
+    let tmp = TempDir::new().unwrap();
+    let out = run(haul_in(tmp.path())
+        .args([
+            "-x",
+            "http://ann:pw-Qx7z@127.0.0.1:9",
+            "http://haul-test.invalid/a",
+        ])
+        .args(["--retries", "0", "-d", "out", "-vv"]));
+    out.assert_code(1);
+    assert!(!out.stderr.contains("pw-Qx7z"), "{}", out.stderr);
+}
+
+#[test]
+fn a_bad_proxy_url_is_a_usage_error_naming_it() {
+    let tmp = TempDir::new().unwrap();
+    for (given, culprit) in [
+        ("ftp://127.0.0.1:21", "scheme"),
+        ("http://", "-x/--proxy"),
+        ("http://u:secret-pw@[::1", "-x/--proxy"),
+    ] {
+        let out = run(haul_in(tmp.path()).args(["-x", given, "http://127.0.0.1:9/a"]));
+        out.assert_code(2);
+        assert!(out.stderr.contains(culprit), "{given}: {}", out.stderr);
+        assert!(!out.stderr.contains("secret-pw"), "{}", out.stderr);
+    }
+    let out = run(haul_in(tmp.path()).env("HTTPS_PROXY", "gopher://h").args([
+        "--noproxy",
+        "x",
+        "http://127.0.0.1:9/a",
+    ]));
+    out.assert_code(2);
+    assert!(out.stderr.contains("HTTPS_PROXY"), "{}", out.stderr);
 }
