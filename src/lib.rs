@@ -24,7 +24,8 @@
 //!   several URLs for one file, and when a download moves on to the next).
 //! - The session: `runner/` (`mod.rs`: start, the loop, shutdown;
 //!   `open.rs`: what a run or a dry run opens first; `feed.rs`: the
-//!   planner's thread; `sink.rs`: where outcomes go; `dry_run.rs`),
+//!   planner's thread; `sink.rs`: where outcomes go; `dry_run.rs`;
+//!   `stream.rs`: `-o -`, files to stdout in input order),
 //!   `scheduler.rs` (what runs next: the look-ahead past busy hosts,
 //!   retries, and who starts a `--split` file's extra connections),
 //!   `slots.rs` (per-host policy: `-j`, `--per-host`, `--rate`, host
@@ -44,7 +45,7 @@
 //!   connections: `entry.rs` when, `file.rs` its bookkeeping, `range.rs`
 //!   one range, `shared.rs` the shared `.part`, `work.rs`, `auto.rs`).
 //! - Files: `outdir/` (every access under `--dir`; `temp.rs`: the `.part`
-//!   and its lock), `state/` (`--state`), `small_file.rs` (`.netrc`,
+//!   and its lock; `spool.rs`: `-o -`'s small files held in memory), `state/` (`--state`), `small_file.rs` (`.netrc`,
 //!   `--checksums`), `netrc.rs`, `cookies/` (the `-b`/`-c` jar every
 //!   client shares; `netscape.rs`: the file format), `digest/` (the
 //!   algorithms, hashing on the way and from disk; `manifest.rs`:
@@ -54,7 +55,8 @@
 //!   builder), `error.rs` (failure kinds), `report.rs` (summary, report
 //!   lines, exit code), `redact.rs` (masking and cleaning what is printed
 //!   or stored), `progress.rs` (the one owner of the display),
-//!   `logging.rs`, `annotate.rs` (GitHub Actions), `http.rs` (the client),
+//!   `logging.rs`, `annotate.rs` (GitHub Actions), `http.rs` (the client,
+//!   its proxies),
 //!   `limit.rs` (`--max-bytes`, `--limit-rate`).
 
 // System calls go through rustix and std, which are safe to call.
