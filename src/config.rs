@@ -6,13 +6,19 @@
 //! `logging.rs` (`RUST_LOG`), the HTTP client (the proxy variables, read by
 //! reqwest, unless `-x` or `--noproxy` is given: then they are read here)
 //! and `main.rs` (signals, and raising the open-file limit). It reads
-//! `TMPDIR` for `-o -`. Its
+//! `TMPDIR` for `-o -`. Before the command line is parsed, `file.rs` reads
+//! the config file (`HAUL_CONFIG`, `XDG_CONFIG_HOME`, `HOME`) and puts its
+//! flags first. Its
 //! only I/O is on files named on the command line: it reads the small
 //! `--checksums` (`digest.rs`), `.netrc` and `-b` cookie files (capped,
 //! `small_file.rs`), looks at where `-c` will write, and opens every `-i`
 //! list file (without reading it, `source/list.rs`) so that one that
 //! cannot be read is an input error before anything is fetched. It fits `-j` to the open-file limit it is
 //! given ([`fit_jobs`]).
+
+mod file;
+
+pub use file::{WithConfig, args_with_config};
 
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;

@@ -101,7 +101,7 @@ mod test_support;
 mod workers;
 
 pub use cli::Cli;
-pub use config::{Config, Display, Mode};
+pub use config::{Config, Display, Mode, WithConfig, args_with_config};
 pub use headers::HeaderArg;
 pub use progress::Progress;
 pub use report::{Interrupt, ReportTarget, Summary};

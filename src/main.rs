@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use haul::{Cli, Config, Display, Interrupt, Mode, Progress};
+use haul::{Cli, Config, Display, Interrupt, Mode, Progress, WithConfig};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// The static (musl) build uses mimalloc: musl's allocator costs 1.4x the
@@ -17,7 +17,18 @@ use tokio::signal::unix::{SignalKind, signal};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The config file's flags go first, so that the command line's win.
+    let WithConfig { args, warnings } = match haul::args_with_config(
+        std::env::args_os().collect(),
+        |name| std::env::var_os(name),
+    ) {
+        Ok(with) => with,
+        Err(err) => {
+            eprintln!("haul: error: {}", haul::mask_secrets(&format!("{err:#}")));
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     if let Some(text) = cli.generated() {
         // --completions or --man: print and exit, nothing else runs.
         return match std::io::Write::write_all(&mut std::io::stdout(), &text) {
@@ -28,13 +39,14 @@ fn main() -> ExitCode {
     // More descriptors for more downloads at once, before anything opens
     // one; -j is then fitted to what there is.
     let open_files = Config::raise_open_files_limit();
-    let config = match Config::from_cli_with_open_files(cli, open_files) {
+    let mut config = match Config::from_cli_with_open_files(cli, open_files) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("haul: error: {}", haul::mask_secrets(&format!("{err:#}")));
             return ExitCode::from(2);
         }
     };
+    config.display.warnings.splice(0..0, warnings);
     let Display {
         progress,
         color,

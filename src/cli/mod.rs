@@ -348,6 +348,16 @@ pub struct Cli {
     #[arg(help_heading = "Output", long, requires = "state")]
     pub list: bool,
 
+    /// Ignore the config file (HAUL_CONFIG, ~/.config/haul/config)
+    ///
+    /// The file holds flags, one a line as typed on the command line
+    /// (--jobs 32, -H 'X-Key: v'); '#' starts a comment. The command line
+    /// comes after it: a single-value flag given there wins, a repeatable
+    /// one (-H, -i, --checksums) adds to the file's. $XDG_CONFIG_HOME, when
+    /// set, stands for ~/.config; HAUL_CONFIG= (empty) means no file.
+    #[arg(help_heading = "Input", long)]
+    pub no_config: bool,
+
     /// Print completions for SHELL (bash, zsh, fish, powershell, elvish)
     /// and exit
     #[arg(help_heading = "Reporting", long, value_name = "SHELL")]

@@ -4,6 +4,7 @@
 mod budgets;
 mod compressed;
 mod concurrency;
+mod config_file;
 mod cookies;
 mod digests;
 mod errors;

@@ -44,7 +44,16 @@ const SCRUBBED_ENV: &[&str] = &[
     "NETRC",
     "CLICOLOR_FORCE",
     "GITHUB_ACTIONS",
+    "HAUL_CONFIG",
 ];
+
+/// `HOME` and `XDG_CONFIG_HOME` for every run: a folder that does not
+/// exist, so that no config file of the machine's user (nor their
+/// `~/.netrc`) changes a test's flags. Tests of the config file set these
+/// (or `HAUL_CONFIG`) themselves.
+pub fn no_home() -> PathBuf {
+    std::env::temp_dir().join("haul-tests-home-that-does-not-exist")
+}
 
 /// A `Command` for the built binary with a clean environment and a null stdin.
 pub fn haul() -> Command {
@@ -53,6 +62,8 @@ pub fn haul() -> Command {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1");
+    cmd.env("HOME", no_home());
+    cmd.env("XDG_CONFIG_HOME", no_home());
     cmd.stdin(Stdio::null());
     cmd
 }
