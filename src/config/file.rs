@@ -124,6 +124,8 @@ fn missing(path: &Path) -> bool {
 fn words(path: &Path, text: &str) -> Result<Vec<String>> {
     let shown = path.display();
     let mut all = Vec::new();
+    // A byte order mark some editors write is not part of the first flag.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -160,11 +162,7 @@ fn check_line(words: &[String]) -> Result<()> {
         {
             bail!(NOT_SETTINGS)
         }
-        Err(err) => {
-            let message = err.to_string();
-            let first = message.lines().next().unwrap_or_default();
-            bail!("{}", first.strip_prefix("error: ").unwrap_or(first));
-        }
+        Err(err) => bail!("{}", one_line(&err.to_string())),
     };
     if !cli.urls.is_empty() {
         bail!(ONLY_FLAGS);
@@ -173,6 +171,22 @@ fn check_line(words: &[String]) -> Result<()> {
         bail!(NOT_SETTINGS);
     }
     Ok(())
+}
+
+/// clap's message on one line: its first, with the possible values or a
+/// similar flag when it gives them (not its usage line, nor its tip to
+/// put `--` first, which is no help in the file).
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut out = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    for line in lines.map(str::trim) {
+        if line.starts_with("[possible values") || line.starts_with("tip: a similar") {
+            out.push_str("; ");
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// Why `--help` and the like are refused in the file.
@@ -249,6 +263,8 @@ mod tests {
             got,
             ["--jobs", "32", "-H", "X-A: b c", "--user-agent", "my agent"]
         );
+        let got = words(Path::new("/c"), "\u{feff}-k\n").unwrap();
+        assert_eq!(got, ["-k"]);
     }
 
     #[test]
@@ -269,6 +285,11 @@ mod tests {
             ("--completions bash", "go on the command line"),
             ("--no-config", "go on the command line"),
             ("-q -v", "cannot be used with"),
+            ("--jbos 4", "a similar argument exists: '--jobs'"),
+            (
+                "--on-exists clobber",
+                "'clobber' for '--on-exists <MODE>'; [possible values: skip, overwrite, update]",
+            ),
         ];
         for (line, want) in cases {
             let text = format!("# comment\n-k\n{line}\n");
