@@ -12,7 +12,8 @@
 //!   parsers and each flag's limits). What they mean: `settings.rs` (the
 //!   types: `OnExists`, `Split`, `Rate`, ...) and `config.rs` (`Config`
 //!   and its groups: `Mode`, `Pace`, `Stops`, `OwnFiles`, `Display`,
-//!   `DownloadSettings`, `PlanSettings`).
+//!   `DownloadSettings`, `PlanSettings`); `config/file.rs` (the config
+//!   file's flags, put before the command line's).
 //! - Inputs: `source/` (list files, stdin, arguments; `FILE:LINE`),
 //!   `glob/` (`parse.rs`, `expand.rs`).
 //! - Planning: `plan.rs` (positions, `--shard`, de-duplication, naming),
