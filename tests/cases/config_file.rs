@@ -147,6 +147,12 @@ fn no_config_and_help_ignore_a_broken_file() {
     let broken = config(tmp.path(), "broken", "--frobnicate\n");
     let missing = tmp.path().join("missing");
     for file in [&broken, &missing] {
+        // Without it the file is read, and refused.
+        let server = one_file().expect_no_hits();
+        let out = fetch(haul_in(tmp.path()).env("HAUL_CONFIG", file), &server, &[]);
+        out.assert_code(2);
+        out.assert_failure(&file.display().to_string(), &["error"]);
+
         let server = one_file();
         let out = fetch(
             haul_in(tmp.path()).env("HAUL_CONFIG", file),
