@@ -56,38 +56,25 @@ pub fn args_with_config(
     args: Vec<OsString>,
     env: impl Fn(&str) -> Option<OsString>,
 ) -> Result<WithConfig> {
-    let own = args.iter().skip(1).take_while(|word| *word != "--");
-    if own.clone().any(|word| skips_config(word)) {
-        return Ok(WithConfig {
-            args,
-            warnings: Vec::new(),
-        });
-    }
-    let Some((path, from)) = location(&env) else {
-        return Ok(WithConfig {
-            args,
-            warnings: Vec::new(),
-        });
+    let skip = args
+        .iter()
+        .skip(1)
+        .take_while(|word| *word != "--")
+        .any(|word| skips_config(word));
+    let found = match skip {
+        true => None,
+        false => location(&env),
     };
-    let required = from == "HAUL_CONFIG";
-    let (text, meta) = match small_file::read(&path) {
-        Ok(read) => read,
-        Err(_) if !required && missing(&path) => {
-            return Ok(WithConfig {
-                args,
-                warnings: Vec::new(),
-            });
-        }
-        Err(err) => return Err(err.context(format!("cannot use the config file (from {from})"))),
-    };
-    let words = words(&path, &text)?;
-    // Only a regular file's mode means anything (a pipe's is the kernel's).
-    let warnings = meta
-        .is_file()
-        .then(|| permission_warning(meta.permissions().mode(), &path))
+    let Some((words, warnings)) = found
+        .map(|(path, from)| read(&path, from))
+        .transpose()?
         .flatten()
-        .into_iter()
-        .collect();
+    else {
+        return Ok(WithConfig {
+            args,
+            warnings: Vec::new(),
+        });
+    };
     let mut args = args.into_iter();
     let first = args.next().unwrap_or_else(|| "haul".into());
     let args = std::iter::once(first)
@@ -95,6 +82,25 @@ pub fn args_with_config(
         .chain(args)
         .collect();
     Ok(WithConfig { args, warnings })
+}
+
+/// The words of the config file at `path` (found through the variable
+/// `from`) and its warnings; `None` when a default file is not there.
+fn read(path: &Path, from: &str) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    let (text, meta) = match small_file::read(path) {
+        Ok(read) => read,
+        Err(_) if from != "HAUL_CONFIG" && missing(path) => return Ok(None),
+        Err(err) => return Err(err.context(format!("cannot use the config file (from {from})"))),
+    };
+    let words = words(path, &text)?;
+    // Only a regular file's mode means anything (a pipe's is the kernel's).
+    let warnings = meta
+        .is_file()
+        .then(|| permission_warning(meta.permissions().mode(), path))
+        .flatten()
+        .into_iter()
+        .collect();
+    Ok(Some((words, warnings)))
 }
 
 /// Where the config file is, and the variable that said so; `None` when
