@@ -309,7 +309,8 @@ impl Config {
         let netrc = netrc(&cli, &mut warnings)?;
         let cookies = cookies(&cli, &mut warnings)?;
         let jobs = fit_jobs(cli.jobs, open_files, &mut warnings);
-        let http = http(&cli, netrc, cookies)?;
+        let proxies = proxies(&cli, &mut warnings)?;
+        let http = http(&cli, netrc, cookies, proxies)?;
         // A list file that cannot be read at all is an input error (exit 2)
         // before anything is fetched, not a failure found half-way through:
         // so each is opened here, and read from that open file later. Last,
@@ -753,7 +754,12 @@ fn jar_target(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn http(cli: &Cli, netrc: Option<Arc<Netrc>>, cookies: Option<Arc<Jar>>) -> Result<HttpConfig> {
+fn http(
+    cli: &Cli,
+    netrc: Option<Arc<Netrc>>,
+    cookies: Option<Arc<Jar>>,
+    proxies: Proxies,
+) -> Result<HttpConfig> {
     let headers = Headers::resolve(&cli.header, &cli.host_header)?;
     Ok(HttpConfig {
         netrc,
@@ -768,7 +774,7 @@ fn http(cli: &Cli, netrc: Option<Arc<Netrc>>, cookies: Option<Arc<Jar>>) -> Resu
         stall_timeout: cli.stall_timeout,
         timeout: cli.timeout,
         insecure: cli.insecure,
-        proxies: proxies(cli)?,
+        proxies,
         compressed: cli.compressed,
         retries: cli.retries,
         retry_wait: cli.retry_wait,
@@ -824,45 +830,51 @@ impl std::fmt::Debug for Proxies {
 }
 
 /// `-x` and `--noproxy` over the environment: `-x` is the proxy of every
-/// request (the hosts of `--noproxy`, else of `NO_PROXY`, excepted);
-/// `--noproxy` alone keeps the environment's proxies with its own list
-/// instead of `NO_PROXY`; `--noproxy '*'` turns every proxy off.
-fn proxies(cli: &Cli) -> Result<Proxies> {
+/// request (the hosts of `--noproxy`, else of `NO_PROXY`, excepted; `-x ''`
+/// is none, as curl has it); `--noproxy` alone keeps the environment's
+/// proxies with its own list instead of `NO_PROXY` (a variable haul cannot
+/// use is then a warning, as reqwest ignores one); `*` as the list turns
+/// every proxy off.
+fn proxies(cli: &Cli, warnings: &mut Vec<String>) -> Result<Proxies> {
     let env = |names: [&str; 2]| {
         names
             .into_iter()
             .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
     };
-    if cli.noproxy.as_deref().map(str::trim) == Some("*") {
+    let direct = cli.noproxy.clone().or_else(|| {
+        cli.proxy
+            .as_ref()
+            .and_then(|_| env(["NO_PROXY", "no_proxy"]))
+    });
+    if direct.as_deref().map(str::trim) == Some("*") {
         return Ok(Proxies::Off);
     }
-    let direct = || {
-        cli.noproxy
-            .clone()
-            .or_else(|| env(["NO_PROXY", "no_proxy"]))
-    };
     if let Some(given) = &cli.proxy {
+        if given.trim().is_empty() {
+            return Ok(Proxies::Off);
+        }
         return Ok(Proxies::Given(Box::new(ProxyList {
             http: None,
             https: None,
             all: Some(proxy_url(given, "-x/--proxy")?),
-            direct: direct(),
+            direct,
         })));
     }
     if cli.noproxy.is_none() {
         return Ok(Proxies::Environment);
     }
     // As reqwest reads them: the upper-case name first.
-    let from_env = |names: [&str; 2]| {
-        env(names)
-            .map(|value| proxy_url(&value, names[0]))
-            .transpose()
+    let mut from_env = |names: [&str; 2]| {
+        let value = env(names)?;
+        proxy_url(&value, names[0])
+            .map_err(|err| warnings.push(format!("{err:#}; not used")))
+            .ok()
     };
     Ok(Proxies::Given(Box::new(ProxyList {
-        http: from_env(["HTTP_PROXY", "http_proxy"])?,
-        https: from_env(["HTTPS_PROXY", "https_proxy"])?,
-        all: from_env(["ALL_PROXY", "all_proxy"])?,
-        direct: direct(),
+        http: from_env(["HTTP_PROXY", "http_proxy"]),
+        https: from_env(["HTTPS_PROXY", "https_proxy"]),
+        all: from_env(["ALL_PROXY", "all_proxy"]),
+        direct,
     })))
 }
 

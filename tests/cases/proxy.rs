@@ -336,11 +336,43 @@ fn a_bad_proxy_url_is_a_usage_error_naming_it() {
         assert!(out.stderr.contains(culprit), "{given}: {}", out.stderr);
         assert!(!out.stderr.contains("secret-pw"), "{}", out.stderr);
     }
-    let out = run(haul_in(tmp.path()).env("HTTPS_PROXY", "gopher://h").args([
-        "--noproxy",
-        "x",
-        "http://127.0.0.1:9/a",
-    ]));
-    out.assert_code(2);
-    assert!(out.stderr.contains("HTTPS_PROXY"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unusable_proxy_variable_is_a_warning_under_noproxy() {
+    // What some desktops export: reqwest ignores it; with --noproxy haul
+    // reads the variables itself, says so and goes on without it.
+    let origin = server::files([("/a.txt", b"direct".to_vec())]);
+    let tmp = TempDir::new().unwrap();
+    let out = run(haul_in(tmp.path())
+        .env("ALL_PROXY", "gopher://h")
+        .args(["--noproxy", "example.org", &origin.url("/a.txt")])
+        .args(["--retries", "0", "-d", "out"]));
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("warning") && out.stderr.contains("ALL_PROXY"),
+        "{}",
+        out.stderr
+    );
+    assert_out_holds(tmp.path(), [("a.txt", &b"direct"[..])]);
+}
+
+#[test]
+fn an_empty_x_or_a_star_no_proxy_is_no_proxy() {
+    for (x, no_proxy) in [("", None), ("PROXY", Some("*"))] {
+        let proxy = http_proxy("via proxy").expect_no_hits();
+        let origin = server::files([("/a.txt", b"direct".to_vec())]);
+        let tmp = TempDir::new().unwrap();
+        let mut cmd = haul_in(tmp.path());
+        cmd.env("HTTP_PROXY", proxy.url(""))
+            .args(["-x", &x.replace("PROXY", &proxy.url(""))]);
+        if let Some(list) = no_proxy {
+            cmd.env("NO_PROXY", list);
+        }
+        let out = run(cmd
+            .arg(origin.url("/a.txt"))
+            .args(["--retries", "0", "-d", "out"]));
+        out.assert_code(0);
+        assert_out_holds(tmp.path(), [("a.txt", &b"direct"[..])]);
+    }
 }
