@@ -41,8 +41,8 @@ use crate::settings::{Deadline, OnExists, ProgressMode, Shard};
 use crate::source::{Input, ListFile};
 
 /// Everything a run needs, validated, in the groups its parts read: the
-/// runner hands each part its own group ([`PlanSettings`] to the planner,
-/// [`DownloadSettings`] to the downloads, [`Pace`] to the slots), never the
+/// runner hands each part its own group (`PlanSettings` to the planner,
+/// `DownloadSettings` to the downloads, `Pace` to the slots), never the
 /// whole of it (ripgrep's high-level arguments are the model).
 #[derive(Debug)]
 pub struct Config {
@@ -280,7 +280,7 @@ impl Config {
 
     /// Resolves the flags; `open_files` is the soft limit on open files
     /// (`None`: no limit), to which `-j` is lowered if it would not fit
-    /// (see [`fit_jobs`]).
+    /// (see `fit_jobs`).
     pub fn from_cli_with_open_files(cli: Cli, open_files: Option<u64>) -> Result<Config> {
         let mut inputs = arguments(&cli)?;
         let stream = stream(&cli)?;

@@ -188,7 +188,7 @@ pub struct Cli {
           action = clap::ArgAction::Append)]
     pub header: Vec<HeaderArg>,
 
-    /// Send header 'Name: value' only to HOST[:PORT]; repeatable
+    /// Send header 'Name: value' only to HOST (or HOST:PORT); repeatable
     ///
     /// Goes to every request for that host, redirect hops included, and to no
     /// other host; it replaces a -H header of the same name there. @env: and

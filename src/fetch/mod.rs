@@ -2,11 +2,11 @@
 //! stages: the request (`request.rs`: with `Range` + `If-Range` when the
 //! `.part` may be continued, starting over when the answer does not prove
 //! the recorded version; the status checked before any file is touched),
-//! [`destination`] (under `--content-disposition` or
+//! `destination.rs` (under `--content-disposition` or
 //! `--trust-server-names`, the name the answer gives, claimed now), the
 //! body into `DEST.part` (`body.rs`'s one chunk loop, here with the digest
 //! taken on the way; over several connections with `split/`) and
-//! [`finish`] (length and digest checks, the rename). A failed attempt
+//! `finish.rs` (length and digest checks, the rename). A failed attempt
 //! never leaves a file under the final name. What it does not do: decide
 //! whether to try again (`retry.rs`; [`fetch`] only asks), schedule
 //! (`runner/`, `scheduler.rs`), or touch a file other than through

@@ -35,7 +35,7 @@ impl Input {
     }
 }
 
-/// A `-i` list file, opened (not yet read) by [`ListFile::open`].
+/// A `-i` list file, opened (not yet read) by `ListFile::open`.
 #[derive(Debug, Clone)]
 pub struct ListFile {
     path: PathBuf,

@@ -34,7 +34,7 @@
 //! Nothing here waits on a FIFO: the file is opened `O_NONBLOCK` and
 //! refused unless it is a regular file.
 //!
-//! [`list`] (`--list`) only reads: no lock, no repair, no write.
+//! `list.rs` (`--list`) only reads: no lock, no repair, no write.
 //!
 //! - `log.rs`: the bytes (header, framing, the scan after damage).
 //! - `compact.rs`: compaction (the live entries into `FILE.compact`, then
@@ -206,7 +206,7 @@ impl State {
         State::open_with(path, run, |_| Ok(dir.clone()))
     }
 
-    /// [`State::open`] for the folder at `dir`, which is created only once
+    /// `State::open` for the folder at `dir`, which is created only once
     /// the state is held and known to serve it (or to be new): a run the
     /// state refuses creates nothing.
     pub(crate) fn open_for(path: &Path, run: u64, dir: &Path) -> Result<State> {

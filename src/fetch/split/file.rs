@@ -30,7 +30,7 @@ pub(super) struct Split {
     /// The URL of the first connection.
     pub(super) url: Url,
     /// A line's other URLs for the file, which ranges may come from too
-    /// ([`Split::mirror_proves`]).
+    /// (`range.rs`: only with the digest known or the version proven).
     pub(super) mirrors: Vec<Url>,
     /// Whether each of `mirrors` wrote bytes into the file.
     pub(super) served: Vec<AtomicBool>,
