@@ -142,6 +142,9 @@ pub struct HttpConfig {
     pub insecure: bool,
     /// `-x`/`--noproxy` over the environment's proxies.
     pub(crate) proxies: Proxies,
+    /// `--cacert`/`--capath`/`--cert`/`--key`: the TLS setup every client
+    /// is built with; `None` for reqwest's own (`tls.rs`).
+    pub(crate) tls: Option<crate::tls::Tls>,
     /// `--compressed`: ask for gzip, br and zstd, save the decoded bytes.
     pub compressed: bool,
     /// `--netrc`/`--netrc-file`: credentials by host.
@@ -310,7 +313,17 @@ impl Config {
         let cookies = cookies(&cli, &mut warnings)?;
         let jobs = fit_jobs(cli.jobs, open_files, &mut warnings);
         let proxies = proxies(&cli, &mut warnings)?;
-        let http = http(&cli, netrc, cookies, proxies)?;
+        let tls = crate::tls::setup(
+            crate::tls::Flags {
+                cacert: cli.cacert.as_deref(),
+                capath: cli.capath.as_deref(),
+                cert: cli.cert.as_deref(),
+                key: cli.key.as_deref(),
+                insecure: cli.insecure,
+            },
+            &mut warnings,
+        )?;
+        let http = http(&cli, netrc, cookies, proxies, tls)?;
         // A list file that cannot be read at all is an input error (exit 2)
         // before anything is fetched, not a failure found half-way through:
         // so each is opened here, and read from that open file later. Last,
@@ -759,6 +772,7 @@ fn http(
     netrc: Option<Arc<Netrc>>,
     cookies: Option<Arc<Jar>>,
     proxies: Proxies,
+    tls: Option<crate::tls::Tls>,
 ) -> Result<HttpConfig> {
     let headers = Headers::resolve(&cli.header, &cli.host_header)?;
     Ok(HttpConfig {
@@ -775,6 +789,7 @@ fn http(
         timeout: cli.timeout,
         insecure: cli.insecure,
         proxies,
+        tls,
         compressed: cli.compressed,
         retries: cli.retries,
         retry_wait: cli.retry_wait,

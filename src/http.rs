@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::config::{HttpConfig, Proxies, ProxyList};
 use crate::redact::masked;
+use crate::tls::Tls;
 
 /// A client with the run's HTTP settings that keeps up to
 /// `idle_per_host` idle connections per host.
@@ -22,6 +23,15 @@ pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest:
         // One jar for every thread's client: a cookie one answer sets goes
         // with the next request to its domain, whichever thread sends it.
         builder = builder.cookie_provider(jar.clone());
+    }
+    match &http.tls {
+        // The rustls configuration `tls.rs` built (roots, verifier, client
+        // certificate, ALPN): reqwest's TLS settings below do not apply.
+        Some(Tls::Verified(config)) => {
+            builder = builder.tls_backend_preconfigured((**config).clone())
+        }
+        Some(Tls::Insecure(identity)) => builder = builder.identity(identity.clone()),
+        None => {}
     }
     builder
         .user_agent(&http.user_agent)

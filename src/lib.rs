@@ -99,6 +99,7 @@ mod source;
 mod state;
 #[cfg(test)]
 mod test_support;
+mod tls;
 mod workers;
 
 pub use cli::Cli;

@@ -295,6 +295,38 @@ pub struct Cli {
     #[arg(help_heading = "HTTP", long, value_name = "LIST")]
     pub noproxy: Option<String>,
 
+    /// Also trust the PEM certificates in FILE as roots
+    ///
+    /// In addition to the system's (those of $SSL_CERT_FILE and
+    /// $SSL_CERT_DIR when either is set); curl's --cacert replaces them. A
+    /// self-signed server certificate given here is trusted for the names
+    /// it holds, even one marked CA:TRUE (as `openssl req -x509` makes).
+    /// A FILE with no PEM certificate (a DER file) is refused.
+    #[arg(help_heading = "HTTP", long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Also trust the certificates in every *.pem and *.crt file in DIR
+    ///
+    /// Like --cacert for each such file in DIR (not its subfolders; other
+    /// names, such as `openssl rehash` links, are not read).
+    #[arg(help_heading = "HTTP", long, value_name = "DIR")]
+    pub capath: Option<PathBuf>,
+
+    /// Send the client certificate (PEM, with its chain) in FILE
+    ///
+    /// With its private key from --key, or from FILE itself without --key
+    /// (as curl does).
+    #[arg(help_heading = "HTTP", short = 'E', long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// The private key of --cert (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC)
+    ///
+    /// Not encrypted: haul does not read encrypted keys (decrypt one with
+    /// `openssl pkey -in KEY -out plain.pem`). A FILE others can read gets
+    /// a warning.
+    #[arg(help_heading = "HTTP", long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
     /// Send credentials from ~/.netrc (or the file $NETRC names)
     ///
     /// Only to the URL's own origin (scheme, host, port), redirects to that

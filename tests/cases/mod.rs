@@ -30,4 +30,5 @@ mod state;
 mod stdout;
 mod template;
 mod terminal;
+mod tls;
 mod trust_server_names;

@@ -36,7 +36,7 @@ mod tls;
 
 pub use bodies::{Body, Step, counted, drip, ok, stall_after, status, truncated, with_header};
 pub use resource::{Resource, Shape};
-pub use tls::{https, https_files};
+pub use tls::{Ca, Issued, https, https_as, https_files};
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{Body, Server, http_inner, serve_files};
 
@@ -23,18 +24,167 @@ where
     let cert =
         rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
             .expect("self-signed certificate");
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("TLS versions")
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .expect("TLS server config");
+    let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    https_serving(vec![cert.cert.der().clone()], key, None, handler)
+}
+
+/// Like [`https`], with the certificate `cert` (its chain: `cert`, then
+/// `chain`), and, given `client_ca`, requiring a client certificate
+/// `client_ca` signed (a handshake without one, or with another, fails).
+pub fn https_as<F, Fut>(cert: &Issued, chain: &[&Ca], client_ca: Option<&Ca>, handler: F) -> Server
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let certs = std::iter::once(cert.der())
+        .chain(chain.iter().map(|ca| ca.der()))
+        .collect();
+    let client_ca = client_ca.map(Ca::der);
+    https_serving(certs, cert.key_der(), client_ca, handler)
+}
+
+fn https_serving<F, Fut>(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_ca: Option<CertificateDer<'static>>,
+    handler: F,
+) -> Server
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions");
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca).expect("client CA");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .expect("TLS server config");
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     http_inner(Arc::new(move |req| Box::pin(handler(req))), Some(acceptor))
+}
+
+/// A certificate authority made for a test: it signs server and client
+/// certificates.
+pub struct Ca {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Ca {
+    /// A fresh self-signed CA named `name`.
+    pub fn new(name: &str) -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().expect("CA key");
+        Ca {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).expect("CA certificate"),
+        }
+    }
+
+    /// Its certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// Its certificate, DER.
+    pub fn der(&self) -> CertificateDer<'static> {
+        self.issuer.der().clone()
+    }
+
+    /// A server certificate for `localhost` and `127.0.0.1`.
+    pub fn server(&self) -> Issued {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("server params");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        self.sign(params)
+    }
+
+    /// A client certificate for `name`.
+    pub fn client(&self, name: &str) -> Issued {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign(params)
+    }
+
+    fn sign(&self, params: rcgen::CertificateParams) -> Issued {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("certificate");
+        Issued { cert, key }
+    }
+}
+
+/// A certificate and its private key.
+pub struct Issued {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl Issued {
+    /// A self-signed server certificate for `127.0.0.1` and `localhost`
+    /// marked CA:TRUE, as `openssl req -x509 -newkey rsa:2048 -nodes -subj
+    /// /CN=host -addext subjectAltName=IP:127.0.0.1` makes one.
+    /// `names` are its names; `expired`: it ended in 2020.
+    pub fn self_signed_ca(names: &[&str], expired: bool) -> Issued {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(names).expect("params");
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        }
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "host");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("certificate");
+        Issued { cert, key }
+    }
+
+    /// The certificate, PEM.
+    pub fn cert_pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// The certificate, DER.
+    pub fn der(&self) -> CertificateDer<'static> {
+        self.cert.der().clone()
+    }
+
+    /// The private key, PEM (PKCS#8).
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
+    }
+
+    fn key_der(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(self.key.serialize_der().into())
+    }
 }
 
 /// Like [`files`](super::files), over TLS (see [`https`]).
