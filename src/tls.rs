@@ -182,12 +182,19 @@ fn identity(
         key_path,
     ));
     rustls::sign::CertifiedKey::from_der(chain.clone(), key_der.clone_key(), provider).map_err(
-        |e| {
-            anyhow::anyhow!(
+        |e| match e {
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                anyhow::anyhow!(
+                    "the key in {} is not the key of the client certificate in {}",
+                    key_path.display(),
+                    cert.display()
+                )
+            }
+            e => anyhow::anyhow!(
                 "cannot use the client certificate {} with the key in {}: {e}",
                 cert.display(),
                 key_path.display()
-            )
+            ),
         },
     )?;
     Ok((chain, key_der))

@@ -286,7 +286,7 @@ fn an_unusable_tls_file_is_an_input_error_naming_it() {
         (
             vec!["--cert", &cert, "--key", &other_key],
             &other_key,
-            "key",
+            "is not the key of the client certificate",
         ),
         (
             vec!["-k", "--cert", der, "--key", &key],
