@@ -1,5 +1,6 @@
 //! HTTP: the client every transfer thread builds with one set of settings
-//! (no redirects of its own, no `Referer`, TLS verification, timeouts, pool size,
+//! (no redirects of its own, no `Referer`, TLS verification or the TLS
+//! configuration `tls.rs` built, timeouts, pool size,
 //! the content codings of `--compressed`, the `-b`/`-c` cookie jar),
 //! and the one place where an HTTP library error becomes a message
 //! (stripped of the URL it carries, which may hold a password). It does not

@@ -5,7 +5,7 @@
 //! client certificate gets one from `--cert` and `--key`, or from one file
 //! holding both; `-k` still turns verification off, client certificate or
 //! not; a file haul cannot use (missing, a folder, a DER file, `/dev/zero`,
-//! an encrypted key, a key that is not the certificate's) is an input
+//! a FIFO with no writer, an encrypted key, a key that is not the certificate's) is an input
 //! error (exit 2) naming it, before any request; a key file others can
 //! read is a warning.
 //!
@@ -18,7 +18,7 @@ use std::path::Path;
 use tempfile::TempDir;
 
 use crate::support::server::{self, Ca, Issued, Server, ok};
-use crate::support::{assert_out_holds, haul_in, run, write_file};
+use crate::support::{assert_out_holds, haul_in, mkfifo, run, write_file};
 
 /// A server for `/a.txt` with `cert`, requiring a certificate `client_ca`
 /// signed when given.
@@ -248,6 +248,8 @@ fn an_unusable_tls_file_is_an_input_error_naming_it() {
     std::fs::create_dir(tmp.path().join("empty")).unwrap();
     let missing = tmp.path().join("missing.pem");
     let missing = missing.to_str().unwrap();
+    // A FIFO with no writer reads as empty, at once.
+    mkfifo(&tmp.path().join("fifo.pem"), 0o600);
 
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
         (vec!["--cacert", missing], missing, "cannot open"),
@@ -255,6 +257,11 @@ fn an_unusable_tls_file_is_an_input_error_naming_it() {
         (vec!["--cacert", der], der, "no PEM certificate"),
         (vec!["--cacert", &key], &key, "no PEM certificate"),
         (vec!["--cacert", "/dev/zero"], "/dev/zero", "16 MiB"),
+        (
+            vec!["--cacert", "fifo.pem"],
+            "fifo.pem",
+            "no PEM certificate",
+        ),
         (vec!["--capath", "empty"], "empty", "no *.pem or *.crt"),
         (vec!["--capath", missing], missing, "cannot read"),
         (vec!["--cert", &cert], &cert, "no PEM private key"),

@@ -1,6 +1,9 @@
 //! The test server over TLS: a fresh self-signed certificate for
 //! `localhost` and `127.0.0.1` (so clients must be told not to verify it),
-//! and ALPN offering HTTP/2 first, then HTTP/1.1. Each connection then
+//! or one a test made ([`https_as`], with [`Ca`] and [`Issued`]: a
+//! server certificate a test CA signed, a self-signed one marked CA:TRUE,
+//! a client certificate a server can require), and ALPN offering HTTP/2
+//! first, then HTTP/1.1. Each connection then
 //! speaks whichever of the two the client picked;
 //! [`Recorded::version`](super::Recorded::version) says which.
 
