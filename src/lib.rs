@@ -13,7 +13,8 @@
 //!   types: `OnExists`, `Split`, `Rate`, ...) and `config.rs` (`Config`
 //!   and its groups: `Mode`, `Pace`, `Stops`, `OwnFiles`, `Display`,
 //!   `DownloadSettings`, `PlanSettings`); `config/file.rs` (the config
-//!   file's flags, put before the command line's).
+//!   file's flags, put before the command line's); `config/proxy.rs` (`-x`
+//!   and `--noproxy` over the environment's proxies).
 //! - Inputs: `source/` (list files, stdin, arguments; `FILE:LINE`),
 //!   `glob/` (`parse.rs`, `expand.rs`).
 //! - Planning: `plan.rs` (positions, `--shard`, de-duplication, naming),
