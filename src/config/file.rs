@@ -6,7 +6,9 @@
 //! missing default file is no config). Its words go first and the command
 //! line is parsed after them, once, by clap: a single-value flag the
 //! command line gives wins (last one wins), a repeatable one (`-H`, `-i`,
-//! `--checksums`, ...) adds to the file's, as curl's `.curlrc` does.
+//! `--checksums`, ...) adds to the file's, as curl's `.curlrc` does, but
+//! for a header the command line's `-H` names: that one replaces the
+//! file's of the same name.
 //!
 //! Each line is parsed alone first, so that a bad one is a usage error
 //! naming `FILE:LINE`, and one with a URL, `--`, or a flag that is not a
@@ -22,7 +24,10 @@ use anyhow::{Context, Result, bail};
 use clap::Parser as _;
 use clap::error::ErrorKind;
 
+use reqwest::header::HeaderName;
+
 use crate::cli::Cli;
+use crate::headers::HeaderArg;
 use crate::small_file;
 
 /// The command line to parse, with the config file's flags first, and
@@ -65,7 +70,7 @@ pub fn args_with_config(
         true => None,
         false => location(&env),
     };
-    let Some((words, warnings)) = found
+    let Some((lines, warnings)) = found
         .map(|(path, from)| read(&path, from))
         .transpose()?
         .flatten()
@@ -75,6 +80,15 @@ pub fn args_with_config(
             warnings: Vec::new(),
         });
     };
+    // A header the command line sets replaces the file's of that name (a
+    // token given for one run must not go beside the usual one).
+    let replaced = command_line_headers(&args);
+    let words = lines
+        .into_iter()
+        .filter(|line| {
+            line.headers.is_empty() || !line.headers.iter().all(|name| replaced.contains(name))
+        })
+        .flat_map(|line| line.words);
     let mut args = args.into_iter();
     let first = args.next().unwrap_or_else(|| "haul".into());
     let args = std::iter::once(first)
@@ -84,9 +98,36 @@ pub fn args_with_config(
     Ok(WithConfig { args, warnings })
 }
 
-/// The words of the config file at `path` (found through the variable
+/// One line of the file: its words, and the names of the headers its
+/// `-H` sets.
+#[derive(Debug)]
+struct Line {
+    words: Vec<String>,
+    headers: Vec<HeaderName>,
+}
+
+/// The names of the headers the command line's `-H 'Name: value'` set
+/// (none when it does not parse: clap says why later).
+fn command_line_headers(args: &[OsString]) -> Vec<HeaderName> {
+    let Ok(cli) = Cli::try_parse_from(args) else {
+        return Vec::new();
+    };
+    header_names(&cli)
+}
+
+fn header_names(cli: &Cli) -> Vec<HeaderName> {
+    cli.header
+        .iter()
+        .filter_map(|header| match header {
+            HeaderArg::Line(name, _) => Some(name.clone()),
+            HeaderArg::File(_) => None,
+        })
+        .collect()
+}
+
+/// The lines of the config file at `path` (found through the variable
 /// `from`) and its warnings; `None` when a default file is not there.
-fn read(path: &Path, from: &str) -> Result<Option<(Vec<String>, Vec<String>)>> {
+fn read(path: &Path, from: &str) -> Result<Option<(Vec<Line>, Vec<String>)>> {
     let (text, meta) = match small_file::read(path) {
         Ok(read) => read,
         Err(_) if from != "HAUL_CONFIG" && missing(path) => return Ok(None),
@@ -127,7 +168,7 @@ fn missing(path: &Path) -> bool {
 }
 
 /// The words of every line of the file at `path`, each line checked alone.
-fn words(path: &Path, text: &str) -> Result<Vec<String>> {
+fn words(path: &Path, text: &str) -> Result<Vec<Line>> {
     let shown = path.display();
     let mut all = Vec::new();
     // A byte order mark some editors write is not part of the first flag.
@@ -140,15 +181,16 @@ fn words(path: &Path, text: &str) -> Result<Vec<String>> {
         let at = format!("{shown}:{}", index + 1);
         let words = shlex::split(line)
             .with_context(|| format!("{at}: a quote is not closed (or a line ends in '\\')"))?;
-        check_line(&words).with_context(|| at.clone())?;
-        all.extend(words);
+        let headers = check_line(&words).with_context(|| at.clone())?;
+        all.push(Line { words, headers });
     }
     Ok(all)
 }
 
-/// One line's words parsed alone: an error is clap's message (its first
-/// line), or why the line has no place in the file.
-fn check_line(words: &[String]) -> Result<()> {
+/// One line's words parsed alone: the names of the headers it sets, or an
+/// error: clap's message (its first line), or why the line has no place in
+/// the file.
+fn check_line(words: &[String]) -> Result<Vec<HeaderName>> {
     const ONLY_FLAGS: &str = "only flags belong in the config file (URLs and '-' go on the command line or in an -i list)";
     if words.iter().any(|word| word == "--") {
         bail!(ONLY_FLAGS);
@@ -157,7 +199,7 @@ fn check_line(words: &[String]) -> Result<()> {
         Ok(cli) => cli,
         // A flag that needs another (--list needs --state), maybe on
         // another line: the whole command line is judged later.
-        Err(err) if err.kind() == ErrorKind::MissingRequiredArgument => return Ok(()),
+        Err(err) if err.kind() == ErrorKind::MissingRequiredArgument => return Ok(Vec::new()),
         Err(err)
             if matches!(
                 err.kind(),
@@ -176,7 +218,7 @@ fn check_line(words: &[String]) -> Result<()> {
     if cli.completions.is_some() || cli.man || cli.no_config {
         bail!(NOT_SETTINGS);
     }
-    Ok(())
+    Ok(header_names(&cli))
 }
 
 /// clap's message on one line: its first, with the possible values or a
@@ -264,13 +306,15 @@ mod tests {
     #[test]
     fn lines_are_shell_words_and_comments_are_skipped() {
         let text = "# haul's defaults\n\n  --jobs 32\n-H 'X-A: b c' # trailing\n\t# indented\r\n--user-agent \"my agent\"\r\n";
-        let got = words(Path::new("/c"), text).unwrap();
+        let flat = |lines: Vec<Line>| lines.into_iter().flat_map(|l| l.words).collect::<Vec<_>>();
+        let lines = words(Path::new("/c"), text).unwrap();
+        assert_eq!(lines[1].headers, ["x-a"]);
         assert_eq!(
-            got,
+            flat(lines),
             ["--jobs", "32", "-H", "X-A: b c", "--user-agent", "my agent"]
         );
         let got = words(Path::new("/c"), "\u{feff}-k\n").unwrap();
-        assert_eq!(got, ["-k"]);
+        assert_eq!(flat(got), ["-k"]);
     }
 
     #[test]
@@ -312,6 +356,7 @@ mod tests {
     #[test]
     fn a_flag_needing_another_line_is_judged_with_the_whole_command_line() {
         let got = words(Path::new("/c"), "--list\n--state s\n").unwrap();
+        let got: Vec<_> = got.into_iter().flat_map(|l| l.words).collect();
         assert_eq!(got, ["--list", "--state", "s"]);
     }
 

@@ -127,18 +127,33 @@ fn the_command_line_wins_a_single_value_flag_and_headers_add_up() {
     let file = config(
         tmp.path(),
         "config",
-        "--user-agent file-agent\n-H 'X-From-File: 1'\n",
+        "--user-agent file-agent\n-H 'X-From-File: 1'\n-H 'Authorization: Bearer file-token'\n",
     );
     let server = one_file();
     let out = fetch(
         haul_in(tmp.path()).env("HAUL_CONFIG", &file),
         &server,
-        &["--user-agent", "cli-agent", "-H", "X-From-Cli: 2"],
+        &[
+            "--user-agent",
+            "cli-agent",
+            "-H",
+            "X-From-Cli: 2",
+            "-H",
+            "authorization: Bearer cli-token",
+        ],
     );
     out.assert_code(0);
     assert_eq!(sent(&server, "user-agent").as_deref(), Some("cli-agent"));
     assert_eq!(sent(&server, "x-from-file").as_deref(), Some("1"));
     assert_eq!(sent(&server, "x-from-cli").as_deref(), Some("2"));
+    // A header the command line names replaces the file's: one token.
+    let tokens: Vec<_> = server.requests()[0]
+        .headers
+        .get_all("authorization")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tokens, ["Bearer cli-token"]);
 }
 
 #[test]
