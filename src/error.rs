@@ -14,6 +14,9 @@ pub(crate) enum FailureKind {
     Network,
     /// More redirects than `--max-redirects` allows: final.
     Redirects,
+    /// The server's TLS certificate was refused: final (another attempt
+    /// meets the same certificate).
+    Certificate,
     /// Writing the file failed; `storage` when the whole disk is at fault.
     Write { storage: bool },
     /// The body's digest did not match: retried once from zero.
@@ -29,13 +32,16 @@ pub(crate) enum FailureKind {
 }
 
 impl FailureKind {
-    /// Sorts a reqwest error: too many redirects is final, the rest (connect,
-    /// timeout, reset, body) is the network's fault and worth a retry.
+    /// Sorts a reqwest error: too many redirects and a refused certificate
+    /// are final, the rest (connect, timeout, reset, body) is the network's
+    /// fault and worth a retry.
     pub(crate) fn of_reqwest(err: &reqwest::Error) -> FailureKind {
         if err.is_redirect() {
             FailureKind::Redirects
         } else if err.is_builder() {
             FailureKind::Refused
+        } else if refused_certificate(err) {
+            FailureKind::Certificate
         } else {
             FailureKind::Network
         }
@@ -70,6 +76,24 @@ impl FailureKind {
             .filter_map(|e| e.downcast_ref::<io::Error>())
             .any(|e| matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)))
     }
+}
+
+/// Whether a TLS handshake failed on the server's certificate (rustls's
+/// `InvalidCertificate`, which the connector hands on inside I/O errors,
+/// one in another: their `source` skips the error they wrap, so the walk
+/// goes into each).
+fn refused_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(rustls::Error::InvalidCertificate(_)) = err.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        next = match err.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! A file with several URLs (a list line's mirrors: `URL URL... fields`):
 //! which URL an attempt asks, and the one rule for moving through them. A
 //! failure of the server's (an error status, a network error, too many
-//! redirects, bytes that do not match the digest) moves on to the next URL
+//! redirects, a refused TLS certificate, bytes that do not match the
+//! digest) moves on to the next URL
 //! at once, without spending a retry; a failure here (writing, a `.part`
 //! another haul holds, a refusal, a stop) is the file's, whichever URL it
 //! met. After the last URL, the round is over: `--retries` decides on
@@ -84,6 +85,7 @@ impl Mirrors {
             FailureKind::Http(_)
                 | FailureKind::Network
                 | FailureKind::Redirects
+                | FailureKind::Certificate
                 | FailureKind::Checksum
         );
         if !servers {

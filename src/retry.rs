@@ -222,6 +222,7 @@ mod tests {
         assert!(!is_transient(FailureKind::Checksum));
         assert!(!is_transient(FailureKind::Write { storage: false }));
         assert!(!is_transient(FailureKind::Redirects));
+        assert!(!is_transient(FailureKind::Certificate));
     }
 
     #[test]

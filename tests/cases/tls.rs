@@ -310,3 +310,37 @@ fn an_unusable_tls_file_is_an_input_error_naming_it() {
         );
     }
 }
+
+/// Contract: a refused certificate is final: no retry meets another one
+/// (one attempt, whatever `--retries`); on a list line with mirrors, the
+/// next URL is asked.
+#[test]
+fn a_refused_certificate_is_not_retried_and_a_mirror_is_asked() {
+    let ca = Ca::new("test CA");
+    // Never asked: the handshake fails.
+    let untrusted = serve(&ca.server(), None).any_hits();
+    let tmp = TempDir::new().unwrap();
+    let url = untrusted.url("/a.txt");
+    let out = run(haul_in(tmp.path())
+        .args([&url, "-d", "out", "--retries", "3", "--retry-wait", "10ms"])
+        .args(["--report", "-"]));
+    out.assert_code(1).assert_failure(&url, &["certificate"]);
+    let report = out.stdout_report();
+    assert_eq!(crate::support::record(&report, &url)["attempts"], 1);
+
+    let plain = server::files([("/a.txt", b"plain".to_vec())]);
+    let list = write_file(
+        tmp.path(),
+        "urls.txt",
+        format!("{url} {}\n", plain.url("/a.txt")).as_bytes(),
+    );
+    let out = run(haul_in(tmp.path())
+        .arg("-i")
+        .arg(&list)
+        .args(["-d", "out2", "--retries", "0"]));
+    out.assert_code(0).assert_summary(1, 0, 0);
+    assert_eq!(
+        std::fs::read(tmp.path().join("out2/a.txt")).unwrap(),
+        b"plain"
+    );
+}
