@@ -76,14 +76,16 @@ fn proxies(builder: reqwest::ClientBuilder, proxies: &Proxies) -> Result<reqwest
     } = &**list;
     let mut builder = builder.no_proxy();
     let direct = direct.as_deref().and_then(reqwest::NoProxy::from_string);
-    for (url, kind) in [(http, "http"), (https, "https"), (all, "all")] {
+    type Make = fn(&str) -> reqwest::Result<reqwest::Proxy>;
+    let given: [(&Option<Url>, Make); 3] = [
+        (http, |url| reqwest::Proxy::http(url)),
+        (https, |url| reqwest::Proxy::https(url)),
+        (all, |url| reqwest::Proxy::all(url)),
+    ];
+    for (url, make) in given {
         let Some(url) = url else { continue };
-        let proxy = match kind {
-            "http" => reqwest::Proxy::http(url.as_str()),
-            "https" => reqwest::Proxy::https(url.as_str()),
-            _ => reqwest::Proxy::all(url.as_str()),
-        }
-        .map_err(|e| anyhow::anyhow!("cannot use the proxy {}: {e}", masked(url)))?;
+        let proxy = make(url.as_str())
+            .map_err(|e| anyhow::anyhow!("cannot use the proxy {}: {e}", masked(url)))?;
         builder = builder.proxy(proxy.no_proxy(direct.clone()));
     }
     Ok(builder)
