@@ -11,7 +11,17 @@
 //! On a case-insensitive folder (`OutDir::case_insensitive`), names are
 //! compared after Unicode NFC normalisation and lower-casing.
 //!
-//! Memory: one 64-bit hash per claim (about 10 bytes, [`SeenSet`]) plus the
+//! A destination that provably no other download names (`distinct.rs`)
+//! is only checked against what is there ([`Claims::check`]), not
+//! recorded.
+//!
+//! Where a destination is a function of its URL alone, the planner claims
+//! it with a tag of the URL ([`Claims::claim_for`]): the same URL naming
+//! it again is then a repeat, not a collision, and this registry is the
+//! planner's only record of what it planned.
+//!
+//! Memory: one 64-bit hash per claim with a 32-bit tag (10 bytes and a
+//! little, [`TaggedSet`]) plus the
 //! claimants' text for the first [`KEEP_BYTES`] (4 MiB) of it, so that a message
 //! can say who holds a name. The planner thread and the transfer threads
 //! share it behind a mutex (held for a hash probe).
@@ -25,7 +35,7 @@ use std::sync::Mutex;
 
 use crate::naming::PART_SUFFIX;
 use crate::outdir::OutDir;
-use crate::seen::{IdentityHasher, SeenSet};
+use crate::seen::{IdentityHasher, TaggedSet};
 
 /// Claimants' text kept for messages, in bytes (each entry counted with
 /// [`ENTRY_OVERHEAD`]); past it, messages say "an earlier URL". Bounded by
@@ -43,9 +53,32 @@ pub(crate) struct Claims {
     inner: Mutex<Inner>,
 }
 
+/// The tag of a claim not made for a URL's own name (haul's own files, a
+/// template with `{n}`, `out=`, a server's name): never a repeat.
+const UNTAGGED: u32 = 0;
+/// Set in every URL's tag, so none is [`UNTAGGED`].
+const TAGGED: u32 = 1 << 31;
+
+#[derive(Clone, Copy)]
+enum Take {
+    /// Record the claim, with this tag.
+    Record(u32),
+    /// Only say whether it could be made.
+    Check,
+}
+
+/// A claim made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claimed {
+    New,
+    /// The same URL took this name before.
+    Repeat,
+}
+
 #[derive(Default)]
 struct Inner {
-    taken: SeenSet,
+    /// Every claim, with its URL's tag or [`UNTAGGED`].
+    taken: TaggedSet,
     who: HashMap<u64, Box<str>, BuildHasherDefault<IdentityHasher>>,
     kept: usize,
 }
@@ -67,6 +100,42 @@ impl Claims {
     /// Claims `rel` (a checked relative path) and its `.part` for `by` (a
     /// URL, already masked, or a description of one of haul's own files).
     pub(crate) fn claim(&self, rel: &Path, by: impl Display) -> Result<(), Collision> {
+        self.take(rel, by, Take::Record(UNTAGGED)).map(drop)
+    }
+
+    /// Claims `rel` for the URL whose 32-bit tag is `url`, where the
+    /// destination is a function of the URL alone (`plan.rs`): `Repeat`
+    /// when this URL took it before (so the planner needs no set of URLs
+    /// beside this one), a collision when another did.
+    pub(crate) fn claim_for(
+        &self,
+        rel: &Path,
+        by: impl Display,
+        url: u32,
+    ) -> Result<Claimed, Collision> {
+        self.take(rel, by, Take::Record(url | TAGGED))
+    }
+
+    /// Whether the URL tagged `url` holds `rel` (see [`Claims::claim_for`]).
+    pub(crate) fn held_by(&self, rel: &Path, url: u32) -> bool {
+        let key = self.key(&self.key_text(rel));
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.taken.tag(key) == Some(url | TAGGED)
+    }
+
+    /// What [`Claims::claim`] would say of `rel`, without recording it: for
+    /// a destination no other download can name (`distinct.rs`), which
+    /// must still not be one of haul's own files.
+    pub(crate) fn check(&self, rel: &Path) -> Result<(), Collision> {
+        self.take(rel, "", Take::Check).map(drop)
+    }
+
+    /// Whether names are compared case-folded.
+    pub(crate) fn folds_case(&self) -> bool {
+        self.fold
+    }
+
+    fn take(&self, rel: &Path, by: impl Display, take: Take) -> Result<Claimed, Collision> {
         let name = self.key_text(rel);
         // The hash of the name, and (from the same state, without hashing
         // the name twice) of its `.part`: our `.part` may be someone's
@@ -81,15 +150,21 @@ impl Claims {
         let theirs = name.strip_suffix(PART_SUFFIX).map(|dest| self.key(dest));
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let path = || self.dir.join(rel);
-        if inner.taken.contains(key) {
-            return Err(Collision(format!(
-                "destination {} is already taken {}; name files apart with -o \
+        match (inner.taken.tag(key), take) {
+            (None, _) => {}
+            (Some(held), Take::Record(tag)) if held == tag && tag != UNTAGGED => {
+                return Ok(Claimed::Repeat);
+            }
+            (Some(_), _) => {
+                return Err(Collision(format!(
+                    "destination {} is already taken {}; name files apart with -o \
                  (e.g. -o '{{n}}-{{name}}' or '{{path}}')",
-                path().display(),
-                inner.by(key)
-            )));
+                    path().display(),
+                    inner.by(key)
+                )));
+            }
         }
-        if inner.taken.contains(our_part) {
+        if inner.taken.tag(our_part).is_some() {
             let path = path();
             return Err(Collision(format!(
                 "destination {}: its temporary file {}{PART_SUFFIX} is already taken {}",
@@ -99,7 +174,7 @@ impl Claims {
             )));
         }
         if let Some(theirs) = theirs
-            && inner.taken.contains(theirs)
+            && inner.taken.tag(theirs).is_some()
         {
             return Err(Collision(format!(
                 "destination {} is the temporary file of the download {}",
@@ -107,7 +182,10 @@ impl Claims {
                 inner.by(theirs)
             )));
         }
-        inner.taken.insert(key);
+        let Take::Record(tag) = take else {
+            return Ok(Claimed::New);
+        };
+        inner.taken.insert_tagged(key, tag);
         if inner.kept < KEEP_BYTES {
             let by = by.to_string();
             let cost = by.len() + ENTRY_OVERHEAD;
@@ -116,7 +194,7 @@ impl Claims {
                 inner.who.insert(key, by.into());
             }
         }
-        Ok(())
+        Ok(Claimed::New)
     }
 
     /// The text names are compared by.

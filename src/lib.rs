@@ -70,6 +70,7 @@ mod cli;
 mod config;
 mod cookies;
 mod digest;
+mod distinct;
 mod error;
 mod existing;
 mod fetch;

@@ -15,15 +15,16 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 
 /// The name used when a URL path is empty or ends with `/`.
-const INDEX: &str = "index.html";
+pub(crate) const INDEX: &str = "index.html";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputTemplate {
     parts: Vec<Part>,
 }
 
+/// A piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
+pub(crate) enum Part {
     Literal(String),
     Name,
     Path,
@@ -90,6 +91,11 @@ impl OutputTemplate {
             bail!("the output template is empty");
         }
         Ok(OutputTemplate { parts })
+    }
+
+    /// Its pieces, in order.
+    pub(crate) fn parts(&self) -> &[Part] {
+        &self.parts
     }
 
     /// The highest `{K}` glob placeholder used, 0 when none.

@@ -12,8 +12,9 @@
 //! only, so not even that).
 //!
 //! Memory: the only state that grows with the input is one 64-bit hash per
-//! URL (de-duplication, a [`SeenSet`] at about 10 bytes a key) and the
-//! claims (see `claims.rs`).
+//! URL (de-duplication, a [`SeenSet`]) and the claims (see `claims.rs`);
+//! neither grows for a single pattern that provably cannot repeat a URL or
+//! a destination (`distinct.rs`).
 
 use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
@@ -22,13 +23,14 @@ use std::time::SystemTime;
 
 use url::Url;
 
-use crate::claims::Claims;
+use crate::claims::{Claimed, Claims};
 use crate::config::PlanSettings;
 use crate::digest::{Digest, Expected, Source, Verified};
+use crate::distinct::{Distinct, distinct};
 use crate::existing::{AtDestination, at_destination, kept, vouches};
 use crate::glob::{Expansion, Pattern};
 use crate::mirrors::Mirrors;
-use crate::naming::{OutputTemplate, part_path, safe_relative};
+use crate::naming::{OutputTemplate, Part, part_path, safe_relative};
 use crate::outcome::{Done, Outcome};
 use crate::outdir::{Existing, OutDir};
 use crate::redact::{Masked, masked, masked_text};
@@ -103,7 +105,14 @@ pub(crate) struct Planner {
     /// What was planned so far, jobs and decided outcomes alike.
     planned: u64,
     hasher: RandomState,
+    /// URLs planned, when [`Planner::dedup`] needs them: all of them, or
+    /// under [`Mode::ByName`] those the claims cannot tell again.
     urls: SeenSet,
+    /// What the input provably cannot repeat: the records it needs not
+    /// keep.
+    distinct: Distinct,
+    /// How repeated URLs are found; `None` when none can come.
+    dedup: Option<Mode>,
     out: Arc<OutDir>,
     claims: Arc<Claims>,
     /// `--state`, read for files already there.
@@ -114,6 +123,26 @@ pub(crate) struct Planner {
     /// are skipped (a measurable share of the planner's time on many small
     /// files; BENCHMARKS.md).
     empty_dir: bool,
+}
+
+/// How the planner finds a URL listed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A set of every URL planned.
+    Set,
+    /// The destination's claim, tagged with the URL (`claims.rs`), for
+    /// URLs named by the output template alone; the set for the others
+    /// (`out=`, refused). One record a URL instead of two.
+    ByName,
+}
+
+/// What a claim is to tell the planner.
+#[derive(Debug, Clone, Copy)]
+enum Dedup {
+    /// Nothing: the URL is known new.
+    None,
+    /// Whether the URL with this tag came before.
+    Tagged(u32),
 }
 
 struct Current {
@@ -132,7 +161,42 @@ impl Planner {
         claims: Arc<Claims>,
         state: Option<Arc<State>>,
     ) -> Planner {
+        let distinct = match settings.inputs.as_slice() {
+            [Input::Arg { text, .. }] => {
+                let pattern = match settings.globoff {
+                    true => Ok(Pattern::literal(text)),
+                    false => Pattern::parse(text),
+                };
+                pattern.map_or_else(
+                    |_| Distinct::default(),
+                    |pattern| distinct(&pattern, &settings.template, claims.folds_case()),
+                )
+            }
+            _ => Distinct::default(),
+        };
+        tracing::debug!("the input cannot repeat: {distinct:?}");
+        let dedup = match distinct.urls {
+            true => None,
+            // The destination is the URL's alone (no `{n}`, no glob
+            // values, no name from the answer) and every URL is claimed
+            // here (no shard).
+            false
+                if settings.shard.is_none()
+                    && !settings.name_from_answer
+                    && settings.template.parts().iter().all(|part| {
+                        matches!(
+                            part,
+                            Part::Literal(_) | Part::Name | Part::Path | Part::Host
+                        )
+                    }) =>
+            {
+                Some(Mode::ByName)
+            }
+            false => Some(Mode::Set),
+        };
         Planner {
+            distinct,
+            dedup,
             labels: settings.inputs.iter().map(Input::label).collect(),
             lines: Lines::new(settings.inputs.clone()),
             current: None,
@@ -231,35 +295,77 @@ impl Planner {
 
     /// Plans one expanded URL; `None` when it is not this shard's or a repeat.
     fn plan(&mut self, expansion: Expansion) -> Option<Planned> {
-        let current = self.current.as_ref().expect("plan() runs inside a line");
-        let reject = |url: &str, path: Option<PathBuf>, error: String| {
-            let origin = path.is_none().then(|| current.origin.clone());
-            let outcome = Outcome::refused(masked_text(url), path, origin, error);
-            Some(Planned::Done(outcome))
-        };
         let url = match parse_url(&expansion.text) {
             Ok(url) => url,
-            Err(error) => return reject(&expansion.text, None, error),
+            Err(error) => return Some(self.refuse(&expansion.text, None, error)),
         };
         self.position += 1;
         let n = self.position;
-        // De-duplication runs over the whole input, before the shard
-        // filter: every shard reads all of it, so the first occurrence's
-        // position picks the one shard that fetches a repeated URL.
-        if !self.urls.insert(self.hasher.hash_one(url.as_str())) {
-            tracing::debug!(
-                "{}: listed again ({}), fetched once",
-                masked(&url),
-                current.origin
-            );
-            return None;
+        let repeat = |url: &Url, origin: &str| {
+            tracing::debug!("{}: listed again ({origin}), fetched once", masked(url));
+            None
+        };
+        let key = self.hasher.hash_one(url.as_str());
+        let current = self.current.as_ref().expect("plan() runs inside a line");
+        let Some(mode) = self.dedup else {
+            return self
+                .ours(n)
+                .then(|| self.place(url, n, &expansion, Dedup::None))?;
+        };
+        if self.urls.contains(key) {
+            return repeat(&url, &current.origin);
         }
-        if let Some(Shard { k, n: shards }) = self.settings.shard
-            && (n - 1) % shards != k - 1
-        {
-            return None;
+        if mode == Mode::ByName {
+            // The name the URL has wherever it is listed: its claim says
+            // whether the URL came before (`claims.rs`). A line's `out=`
+            // names it otherwise, so such a URL goes into the set.
+            let tag = (key >> 32) as u32;
+            if current.out.is_none() {
+                let planned = self.place(url, n, &expansion, Dedup::Tagged(tag));
+                if let Some(Planned::Done(_)) = planned {
+                    // Refused: a repeat is skipped, not refused again.
+                    self.urls.insert(key);
+                }
+                return planned;
+            }
+            let held = self
+                .settings
+                .template
+                .render(&url, n, &[])
+                .ok()
+                .and_then(|name| safe_relative(&name).ok())
+                .is_some_and(|rel| self.claims.held_by(&rel, tag));
+            if held {
+                return repeat(&url, &current.origin);
+            }
         }
+        self.urls.insert(key);
+        self.ours(n)
+            .then(|| self.place(url, n, &expansion, Dedup::None))?
+    }
 
+    /// Whether the `n`th URL is this shard's. De-duplication runs over the
+    /// whole input, before this filter: every shard reads all of it, so
+    /// the first occurrence's position picks the one shard that fetches a
+    /// repeated URL.
+    fn ours(&self, n: u64) -> bool {
+        self.settings
+            .shard
+            .is_none_or(|Shard { k, n: shards }| (n - 1) % shards == k - 1)
+    }
+
+    /// A refused expansion of the current line.
+    fn refuse(&self, url: &str, path: Option<PathBuf>, error: String) -> Planned {
+        let current = self.current.as_ref().expect("refuse() runs inside a line");
+        let origin = path.is_none().then(|| current.origin.clone());
+        Planned::Done(Outcome::refused(masked_text(url), path, origin, error))
+    }
+
+    /// Names `url`, claims its destination and plans its download; `None`
+    /// when the claim finds the same URL came before ([`Dedup::Tagged`]).
+    fn place(&self, url: Url, n: u64, expansion: &Expansion, dedup: Dedup) -> Option<Planned> {
+        let current = self.current.as_ref().expect("place() runs inside a line");
+        let reject = |url: &str, path, error| Some(self.refuse(url, path, error));
         let template = current.out.as_ref().unwrap_or(&self.settings.template);
         let name = match template.render(&url, n, &expansion.values) {
             Ok(name) => name,
@@ -284,8 +390,24 @@ impl Planner {
         // only provisional: the download claims its name when the answer
         // arrives.
         let name_from_answer = self.settings.name_from_answer;
-        if !name_from_answer && let Err(collision) = self.claims.claim(&rel, Masked(&url)) {
-            return reject(url.as_str(), Some(path), collision.0);
+        if !name_from_answer {
+            let claimed = match dedup {
+                _ if self.distinct.names => self.claims.check(&rel).map(|()| Claimed::New),
+                Dedup::Tagged(tag) => self.claims.claim_for(&rel, Masked(&url), tag),
+                Dedup::None => self.claims.claim(&rel, Masked(&url)).map(|()| Claimed::New),
+            };
+            match claimed {
+                Ok(Claimed::New) => {}
+                Ok(Claimed::Repeat) => {
+                    tracing::debug!(
+                        "{}: listed again ({}), fetched once",
+                        masked(&url),
+                        current.origin
+                    );
+                    return None;
+                }
+                Err(collision) => return reject(url.as_str(), Some(path), collision.0),
+            }
         }
 
         let mirrors = (!current.mirrors.is_empty()).then(|| {

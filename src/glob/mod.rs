@@ -12,6 +12,10 @@
 //!   `glob_count`, `len`).
 //! - `parse.rs`: the parser, `Pattern::parse`.
 //! - `expand.rs`: the lazy expansion, `Pattern::iter` and `Expansions`.
+//!
+//! [`Pattern::pieces`] and [`Pattern::value_sets`] describe a pattern's
+//! shape (its fixed text and what each glob set can produce) for
+//! `distinct.rs`, which proves when expansions cannot repeat.
 
 use std::fmt;
 use std::sync::Arc;
@@ -76,6 +80,28 @@ impl GlobSet {
         u128::from(self.last_index()) + 1
     }
 
+    fn value_set(&self) -> ValueSet {
+        match self {
+            GlobSet::Numbers {
+                start,
+                step,
+                last,
+                width,
+            } => {
+                let digits = |n: u64| n.checked_ilog10().unwrap_or(0) as usize + 1;
+                // The last value is the largest: start + last * step <= end.
+                let (low, high) = (*start, start + last * step);
+                ValueSet::Digits {
+                    same_len: digits(low).max(*width) == digits(high).max(*width),
+                }
+            }
+            GlobSet::Letters { last, .. } => {
+                ValueSet::Strings((0..=*last).map(|i| self.value(i)).collect())
+            }
+            GlobSet::List(items) => ValueSet::Strings(items.clone()),
+        }
+    }
+
     /// The value at `index`, which must be at most `last_index()`.
     fn value(&self, index: u64) -> String {
         match self {
@@ -89,6 +115,24 @@ impl GlobSet {
             GlobSet::List(items) => items[index as usize].clone(),
         }
     }
+}
+
+/// A piece of every expansion's text, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece<'a> {
+    Text(&'a str),
+    /// The value of glob set `k` (0-based).
+    Glob(usize),
+}
+
+/// What one glob set's values can be, for telling expansions apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValueSet {
+    /// Distinct decimal numbers (zero padded); `same_len` when every value
+    /// has the same number of digits.
+    Digits { same_len: bool },
+    /// Every value, as written (a list may repeat an item).
+    Strings(Vec<String>),
 }
 
 #[derive(Debug)]
@@ -137,6 +181,26 @@ impl Pattern {
     /// refer to them, 1-based).
     pub(crate) fn glob_count(&self) -> usize {
         self.inner.globs.len()
+    }
+
+    /// The pattern's text as fixed pieces and glob values, in order
+    /// (empty text pieces left out).
+    pub(crate) fn pieces(&self) -> Vec<Piece<'_>> {
+        let mut pieces = Vec::with_capacity(self.inner.literals.len() * 2);
+        for (k, literal) in self.inner.literals.iter().enumerate() {
+            if !literal.is_empty() {
+                pieces.push(Piece::Text(literal));
+            }
+            if k < self.inner.globs.len() {
+                pieces.push(Piece::Glob(k));
+            }
+        }
+        pieces
+    }
+
+    /// What each glob set's values can be, in glob order.
+    pub(crate) fn value_sets(&self) -> Vec<ValueSet> {
+        self.inner.globs.iter().map(GlobSet::value_set).collect()
     }
 
     /// Number of expansions, saturating at u64::MAX. 1 for a pattern without

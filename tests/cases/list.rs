@@ -223,6 +223,43 @@ fn same_url_twice_is_fetched_once() {
     assert_eq!(server.hits(), 1);
 }
 
+/// A URL is fetched once wherever it is listed again, whether its first
+/// listing was named by the URL or by `out=`, and a refused URL listed
+/// again is not refused twice; another URL naming the same file is a
+/// collision. (Repeats of URLs named by the URL alone are found through
+/// the destination's claim, the others through a set: both orders here.)
+#[test]
+fn repeats_are_found_in_every_order_and_collisions_still_refused() {
+    let server = server::files([
+        ("/a.txt", b"alpha".to_vec()),
+        ("/c.txt", b"gamma".to_vec()),
+        ("/sub/a.txt", b"other".to_vec()),
+    ]);
+    let tmp = TempDir::new().unwrap();
+    write_list(
+        tmp.path(),
+        "urls.txt",
+        &[
+            server.url("/a.txt"),                           // 1: a.txt
+            format!("{} out=b.txt", server.url("/a.txt")),  // 2: repeat
+            format!("{} out=c2.txt", server.url("/c.txt")), // 3: c2.txt
+            server.url("/c.txt"),                           // 4: repeat
+            server.url("/sub/a.txt"),                       // 5: collides with 1
+            server.url("/sub/a.txt"),                       // 6: repeat of a refused URL
+            server.url("/x%00y"),                           // 7: unsafe name
+            server.url("/x%00y"),                           // 8: repeat of a refused URL
+        ],
+    );
+
+    let out = run_list_in(tmp.path());
+
+    out.assert_code(1).assert_summary(2, 0, 2);
+    assert_out_holds(tmp.path(), [("a.txt", &b"alpha"[..]), ("c2.txt", b"gamma")]);
+    assert_eq!(server.uris_sorted(), ["/a.txt", "/c.txt"]);
+    assert_eq!(out.failure_lines("already taken").len(), 1, "{out}");
+    assert_eq!(out.failure_lines("refusing destination").len(), 1, "{out}");
+}
+
 #[test]
 fn url_repeated_by_a_glob_is_fetched_once() {
     let server = server::files([("/f1.txt", b"one".to_vec()), ("/f2.txt", b"two".to_vec())]);
