@@ -14,6 +14,8 @@ base=${2:-}
 N=${N:-100000000}
 M=${M:-10000000}
 work=$(mktemp -d)
+# nginx's workers run as another user: they must reach the served file.
+chmod 755 "$work"
 trap 'nginx -p "$work" -c "$work/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$work"' EXIT
 
 measure() { # label command...
@@ -57,6 +59,16 @@ http {
 }
 EOF
 nginx -p "$work" -c "$work/nginx.conf"
+# Every URL must be served, or the real run fails them all and never
+# reaches --max-bytes.
+for _ in $(seq 50); do
+    size=$(python3 -c 'import sys, urllib.request
+try: print(len(urllib.request.urlopen(sys.argv[1]).read()))
+except OSError: print(0)' "http://127.0.0.1:$port/0.bin")
+    [ "$size" = 16384 ] && break
+    sleep 0.1
+done
+[ "$size" = 16384 ] || { echo "nginx does not serve 127.0.0.1:$port" >&2; exit 1; }
 
 echo "| run | wall | user CPU | peak RSS |"
 echo "|---|---:|---:|---:|"
