@@ -43,6 +43,11 @@ pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest:
         // curl and wget send no Referer either: a redirect must not tell the
         // next host the URL (and its query tokens) that led there.
         .referer(false)
+        // A request the server never processed (an HTTP/2 GOAWAY or
+        // REFUSED_STREAM) is sent again by haul itself, at once and up to a
+        // bound (`retry.rs`): reqwest's own resends of those, twice at
+        // most and often on the connection that is going away, are off.
+        .retry(reqwest::retry::never())
         // reqwest turns on each decoder its build has (the gzip, brotli and
         // zstd features) and then sends `Accept-Encoding` on every request
         // and decodes what comes: off unless --compressed, so that the
