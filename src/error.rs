@@ -12,6 +12,12 @@ pub(crate) enum FailureKind {
     Http(u16),
     /// Connecting, a reset, a timeout, a stall or a truncated body.
     Network,
+    /// The server never processed the request: an HTTP/2 stream above the
+    /// last one a GOAWAY kept, a stream refused with `REFUSED_STREAM`, a
+    /// request that was still waiting on a connection when the connection
+    /// went away. Sent again at once, up to a bound, without counting an
+    /// attempt (`retry.rs`).
+    Unprocessed,
     /// More redirects than `--max-redirects` allows: final.
     Redirects,
     /// The server's TLS certificate was refused: final (another attempt
@@ -32,9 +38,10 @@ pub(crate) enum FailureKind {
 }
 
 impl FailureKind {
-    /// Sorts a reqwest error: too many redirects and a refused certificate
-    /// are final, the rest (connect, timeout, reset, body) is the network's
-    /// fault and worth a retry.
+    /// Sorts a reqwest error from sending a request (before any answer):
+    /// too many redirects and a refused certificate are final, a request
+    /// the server never processed is sent again, the rest (connect,
+    /// timeout, reset) is the network's fault and worth a retry.
     pub(crate) fn of_reqwest(err: &reqwest::Error) -> FailureKind {
         if err.is_redirect() {
             FailureKind::Redirects
@@ -42,6 +49,8 @@ impl FailureKind {
             FailureKind::Refused
         } else if refused_certificate(err) {
             FailureKind::Certificate
+        } else if never_processed(err) {
+            FailureKind::Unprocessed
         } else {
             FailureKind::Network
         }
@@ -95,6 +104,46 @@ fn refused_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+/// Whether a request failed before the server processed any of it, so
+/// that sending it again is safe and says nothing about the URL (RFC 9113
+/// sections 6.8 and 8.7). Looked for in the error's sources:
+///
+/// - an HTTP/2 GOAWAY with `NO_ERROR` received for this stream: the
+///   stream is above the last one the server kept (a graceful GOAWAY never
+///   ends a stream it kept), or it was opened after the GOAWAY came;
+/// - an HTTP/2 `REFUSED_STREAM` reset from the server;
+/// - a request cancelled before it was written (hyper's `is_canceled`: its
+///   connection closed while it waited in the connection's queue);
+/// - a request dropped with its connection while it waited for a stream
+///   (hyper reports that one as "dispatch task is gone", a name it uses
+///   for any answer channel dropped unanswered; haul's runtimes live as
+///   long as the run, so here it is always the closed connection).
+///
+/// A GOAWAY with an error code may end streams the server did process,
+/// and a connection that closes after the request was written may have
+/// served it: both stay network failures.
+fn never_processed(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(err) = err.downcast_ref::<h2::Error>() {
+            let reason = err.reason();
+            return err.is_remote()
+                && ((err.is_go_away() && reason == Some(h2::Reason::NO_ERROR))
+                    || (err.is_reset() && reason == Some(h2::Reason::REFUSED_STREAM)));
+        }
+        if let Some(err) = err.downcast_ref::<hyper::Error>()
+            && (err.is_canceled() || (err.is_user() && err.to_string().starts_with(DISPATCH_GONE)))
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// How hyper's error for an answer channel dropped unanswered begins.
+const DISPATCH_GONE: &str = "dispatch task is gone";
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
-//! HTTP: the client every transfer thread builds with one set of settings
+//! HTTP: the clients every transfer thread builds with one set of settings
 //! (no redirects of its own, no `Referer`, TLS verification or the TLS
 //! configuration `tls.rs` built, timeouts, pool size,
 //! the content codings of `--compressed`, the `-b`/`-c` cookie jar),
@@ -7,19 +7,79 @@
 //! decide what to request (`fetch/`) or when (`scheduler.rs`); what a download
 //! shares besides the client is `session.rs`.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use url::Url;
 
 use crate::config::{HttpConfig, Proxies, ProxyList};
+use crate::host::Host;
 use crate::redact::masked;
 use crate::tls::Tls;
 
+/// A transfer thread's clients. A request to a host goes through `any`,
+/// which speaks HTTP/2 or HTTP/1.1 as the TLS handshake (ALPN) decides;
+/// once an https host has answered over HTTP/2, its requests go through
+/// `h2`, which speaks only HTTP/2. The difference is in the connection
+/// pool: `any` cannot know a new connection will be HTTP/2 before its
+/// handshake, so every request that finds no connection free opens one,
+/// and all but the first are closed again after the handshake (a server
+/// that ends each connection after N requests cost hundreds of TLS
+/// handshakes per rotation at -j 512); `h2` opens one connection per
+/// host at a time and the other requests wait for it.
+pub(crate) struct Clients {
+    any: reqwest::Client,
+    h2: reqwest::Client,
+    /// The https hosts that answered over HTTP/2.
+    h2_hosts: Mutex<HashSet<Host>>,
+}
+
+impl Clients {
+    /// Clients with the run's HTTP settings that keep up to
+    /// `idle_per_host` idle connections per host.
+    pub(crate) fn new(http: &HttpConfig, idle_per_host: usize) -> Result<Clients> {
+        Ok(Clients {
+            any: client(http, idle_per_host, false)?,
+            h2: client(http, idle_per_host, true)?,
+            h2_hosts: Mutex::default(),
+        })
+    }
+
+    /// The client for a request to `url`.
+    pub(crate) fn get(&self, url: &Url) -> &reqwest::Client {
+        if url.scheme() == "https" && self.h2_hosts().contains(&Host::of(url)) {
+            &self.h2
+        } else {
+            &self.any
+        }
+    }
+
+    /// `url`'s host answered over `version`: an https host that speaks
+    /// HTTP/2 gets the HTTP/2 client from now on.
+    pub(crate) fn answered(&self, url: &Url, version: reqwest::Version) {
+        if version == reqwest::Version::HTTP_2 && url.scheme() == "https" {
+            self.h2_hosts().insert(Host::of(url));
+        }
+    }
+
+    fn h2_hosts(&self) -> std::sync::MutexGuard<'_, HashSet<Host>> {
+        // A set of keys stays whole whatever panicked while it was held.
+        self.h2_hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A client with the run's HTTP settings that keeps up to
-/// `idle_per_host` idle connections per host.
-pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest::Client> {
+/// `idle_per_host` idle connections per host; with `h2_only`, one that
+/// speaks only HTTP/2.
+fn client(http: &HttpConfig, idle_per_host: usize, h2_only: bool) -> Result<reqwest::Client> {
     let mut builder = proxies(reqwest::Client::builder(), &http.proxies)?;
+    if h2_only {
+        builder = builder.http2_prior_knowledge();
+    }
     if let Some(jar) = &http.cookies {
         // One jar for every thread's client: a cookie one answer sets goes
         // with the next request to its domain, whichever thread sends it.
@@ -43,6 +103,11 @@ pub(crate) fn client(http: &HttpConfig, idle_per_host: usize) -> Result<reqwest:
         // curl and wget send no Referer either: a redirect must not tell the
         // next host the URL (and its query tokens) that led there.
         .referer(false)
+        // A request the server never processed (an HTTP/2 GOAWAY or
+        // REFUSED_STREAM) is sent again by haul itself, at once and up to a
+        // bound (`retry.rs`): reqwest's own resends of those, twice at
+        // most and often on the connection that is going away, are off.
+        .retry(reqwest::retry::never())
         // reqwest turns on each decoder its build has (the gzip, brotli and
         // zstd features) and then sends `Accept-Encoding` on every request
         // and decodes what comes: off unless --compressed, so that the

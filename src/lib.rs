@@ -57,7 +57,7 @@
 //!   builder), `error.rs` (failure kinds), `report.rs` (summary, report
 //!   lines, exit code), `redact.rs` (masking and cleaning what is printed
 //!   or stored), `progress.rs` (the one owner of the display),
-//!   `logging.rs`, `annotate.rs` (GitHub Actions), `http.rs` (the client,
+//!   `logging.rs`, `annotate.rs` (GitHub Actions), `http.rs` (the clients,
 //!   its proxies),
 //!   `limit.rs` (`--max-bytes`, `--limit-rate`).
 

@@ -1,6 +1,8 @@
 //! The retry story, whole: which failures earn another attempt (the
 //! transient kinds, up to `--retries`; exactly one more after a checksum
-//! mismatch, whatever `--retries` says), how long to wait (exponential
+//! mismatch, whatever `--retries` says; a request the server never
+//! processed is sent again at once, up to [`MAX_RESENDS`] times, and is
+//! no attempt), how long to wait (exponential
 //! backoff with full jitter from `--retry-wait`, or what `Retry-After`
 //! asks, both capped at [`MAX_WAIT`]), and which hosts asked everyone to
 //! wait (a 429 or 503 with `Retry-After`). It decides and keeps the data
@@ -33,6 +35,9 @@ pub(crate) struct Budget {
     checksum_retry_used: bool,
     /// Waits for a file descriptor so far (they cost no retry).
     descriptor_waits: u32,
+    /// Requests the server never processed, sent again so far (they cost
+    /// no retry).
+    resends: u32,
 }
 
 /// How long a download waits for a file descriptor before it tries again,
@@ -41,15 +46,35 @@ pub(crate) struct Budget {
 const DESCRIPTOR_WAIT: Duration = Duration::from_millis(100);
 const MAX_DESCRIPTOR_WAITS: u32 = 6000;
 
+/// How often at most one download's request is sent again for free after
+/// the server did not process it. An HTTP/2 server rotating its
+/// connections refuses what waits on one when it goes away, and one with a
+/// small stream limit refuses what a new connection opens before its
+/// limit is known: a request far back in a long queue meets that once per
+/// connection the queue needs, so the bound is generous. Past it, such a
+/// failure counts like a network failure, so a server that refuses
+/// everything cannot keep haul busy forever (each resend is one quick
+/// round trip).
+pub(crate) const MAX_RESENDS: u32 = 100;
+
 /// Another attempt, after `wait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Retry {
     pub(crate) wait: Duration,
     /// The server asked the whole host to wait (429/503 + Retry-After).
     pub(crate) pause_host: bool,
+    /// The server never processed the request: it is sent again at once
+    /// and the attempt does not count.
+    pub(crate) resend: bool,
 }
 
 impl Budget {
+    /// Requests sent again for free so far (the server never processed
+    /// them).
+    pub(crate) fn resends(&self) -> u32 {
+        self.resends
+    }
+
     /// Whether a failure of `kind`, whose `Retry-After` asked for
     /// `retry_after`, earns another attempt, and when; spends the budget it
     /// takes. (A round of a file's several URLs is judged by the failure
@@ -66,6 +91,16 @@ impl Budget {
             return Some(Retry {
                 wait: DESCRIPTOR_WAIT.mul_f64(0.5 + fastrand::f64()),
                 pause_host: false,
+                resend: false,
+            });
+        }
+        if kind == FailureKind::Unprocessed && self.resends < MAX_RESENDS {
+            // Nothing happened at the server: no backoff, no retry spent.
+            self.resends += 1;
+            return Some(Retry {
+                wait: Duration::ZERO,
+                pause_host: false,
+                resend: true,
             });
         }
         if kind == FailureKind::Checksum && !self.checksum_retry_used {
@@ -75,6 +110,7 @@ impl Budget {
             return Some(Retry {
                 wait: Duration::ZERO,
                 pause_host: false,
+                resend: false,
             });
         }
         if !is_transient(kind) || self.retries_used >= policy.retries {
@@ -85,20 +121,23 @@ impl Budget {
             Some(wait) => Retry {
                 wait,
                 pause_host: matches!(kind, FailureKind::Http(429 | 503)),
+                resend: false,
             },
             None => Retry {
                 wait: backoff(policy.base, self.retries_used),
                 pause_host: false,
+                resend: false,
             },
         })
     }
 }
 
-/// The kinds `--retries` applies to.
+/// The kinds `--retries` applies to (a request the server never processed
+/// once its free resends are spent).
 pub(crate) fn is_transient(kind: FailureKind) -> bool {
     match kind {
         FailureKind::Http(status) => matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504),
-        FailureKind::Network => true,
+        FailureKind::Network | FailureKind::Unprocessed => true,
         _ => false,
     }
 }
@@ -274,6 +313,34 @@ mod tests {
             (retry.wait, retry.pause_host),
             (Duration::from_secs(3), true)
         );
+    }
+
+    #[test]
+    fn a_request_never_processed_is_resent_at_once_a_bounded_number_of_times() {
+        let policy = Policy {
+            retries: 1,
+            base: Duration::from_secs(1),
+        };
+        let mut budget = Budget::default();
+        for _ in 0..MAX_RESENDS {
+            assert_eq!(
+                budget.next(policy, FailureKind::Unprocessed, None),
+                Some(Retry {
+                    wait: Duration::ZERO,
+                    pause_host: false,
+                    resend: true,
+                })
+            );
+        }
+        // Then it counts like a network failure: --retries 1 allows one.
+        let retry = budget.next(policy, FailureKind::Unprocessed, None).unwrap();
+        assert!(!retry.resend);
+        assert_eq!(budget.next(policy, FailureKind::Unprocessed, None), None);
+        // Free resends spend no retry.
+        let mut budget = Budget::default();
+        budget.next(policy, FailureKind::Unprocessed, None);
+        assert!(budget.next(policy, FailureKind::Network, None).is_some());
+        assert_eq!(budget.next(policy, FailureKind::Network, None), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::claims::Claims;
 use crate::config::{DownloadSettings, HttpConfig};
-use crate::http::client;
+use crate::http::Clients;
 use crate::limit::{ByteBudget, ByteRate};
 use crate::outdir::OutDir;
 use crate::progress::Handle;
@@ -26,8 +26,8 @@ use crate::state::State;
 pub(crate) struct Ctx {
     /// What the flags say of a download.
     pub(crate) settings: Arc<DownloadSettings>,
-    /// This thread's client: its connections stay on its thread.
-    pub(crate) client: reqwest::Client,
+    /// This thread's clients: their connections stay on its thread.
+    pub(crate) clients: Clients,
     /// `--dir`: every file access of a download goes through it.
     pub(crate) out: Arc<OutDir>,
     /// Names taken by downloads; a name the answer gives (its
@@ -112,7 +112,7 @@ impl Ctx {
             shared,
         } = run;
         Ok(Ctx {
-            client: client(&settings.http, idle_per_host)?,
+            clients: Clients::new(&settings.http, idle_per_host)?,
             settings,
             out,
             claims,

@@ -1,6 +1,6 @@
 //! Transfer threads. Downloads run on one current-thread tokio runtime per
 //! core: the caller's runtime (which also runs the scheduler) and one
-//! extra thread per further core, each with an HTTP client of its own so
+//! extra thread per further core, each with HTTP clients of its own so
 //! that a connection, its socket and the task reading it stay on one
 //! thread. The scheduler hands each download to the least busy thread;
 //! nothing else crosses threads per file.

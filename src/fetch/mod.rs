@@ -151,6 +151,9 @@ pub(crate) enum Step {
         pause_host: bool,
         /// A 429 without Retry-After: with `--rate`, slow the host down.
         slow_down: bool,
+        /// The server never processed the request: sent again at once, not
+        /// counted as an attempt or a retry.
+        resend: bool,
         /// Why the attempt failed, for the log line.
         error: anyhow::Error,
     },
@@ -197,13 +200,24 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, mut task: Task) -> Step {
         {
             task.job.url = mirrors.restart();
         }
+        if retry.resend {
+            // Not an attempt: the server did nothing with it.
+            task.attempts -= 1;
+        }
         return Step::Retry {
             task,
             wait: retry.wait,
             pause_host: retry.pause_host,
             slow_down: failure.kind == FailureKind::Http(429) && failure.retry_after.is_none(),
+            resend: retry.resend,
             error: failure.error,
         };
+    }
+    if failure.kind == FailureKind::Unprocessed {
+        failure.error = failure.error.context(format!(
+            "the server processed none of {} requests",
+            task.attempts + task.budget.resends()
+        ));
     }
     if let Some(mirrors) = &task.job.mirrors {
         failure.error = failure.error.context(masked(&task.job.url));

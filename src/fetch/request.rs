@@ -166,7 +166,7 @@ fn hop_request(
         // a URL's user with no password.
         headers.insert(AUTHORIZATION, basic_auth(&credentials));
     }
-    let mut request = ctx.client.get(hop.clone()).headers(headers);
+    let mut request = ctx.clients.get(hop).get(hop.clone()).headers(headers);
     if let Some(deadline) = deadline {
         // Past the deadline: the shortest wait, so reqwest says it timed out.
         let left = deadline.saturating_duration_since(Instant::now());
@@ -185,9 +185,13 @@ async fn send_hop(
     let stall = ctx.http().stall_timeout;
     let send = tokio::time::timeout(stall, request.send());
     tokio::select! {
-        sent = send => sent
-            .map_err(|_| fail(FailureKind::Network, stalled(stall)))?
-            .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, hop))),
+        sent = send => {
+            let response = sent
+                .map_err(|_| fail(FailureKind::Network, stalled(stall)))?
+                .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, hop)))?;
+            ctx.clients.answered(hop, response.version());
+            Ok(response)
+        }
         () = ctx.cancel.cancelled() => Err(cancelled()),
     }
 }

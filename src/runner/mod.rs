@@ -328,7 +328,16 @@ async fn drive(run: &mut Run, progress: &Progress, stop: impl Future<Output = In
                 match step {
                     Step::Finished(outcome) => sink.record(outcome, progress),
                     Step::Connection => {}
-                    Step::Retry { task, wait, pause_host, slow_down, error } => {
+                    Step::Retry { task, resend: true, error, .. } => {
+                        // Not a failure of the URL's (a GOAWAY, a refused
+                        // stream): no warning, no wait.
+                        tracing::debug!(
+                            "{}: the server did not process the request ({error:#}); sending it again",
+                            masked(&task.job.url)
+                        );
+                        sched.retry_later(task, Duration::ZERO, false);
+                    }
+                    Step::Retry { task, wait, pause_host, slow_down, error, resend: false } => {
                         retry_later(sched, sink, task, wait, pause_host, slow_down, &error);
                     }
                     Step::NextUrl { task, failed, error } => {

@@ -11,6 +11,7 @@ mod errors;
 mod generated;
 mod github;
 mod http;
+mod http2;
 mod in_process;
 mod limits;
 mod list;

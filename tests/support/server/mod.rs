@@ -26,7 +26,10 @@
 //!   416 or 200 and sends its payload in a [`Shape`] (whole, cut after N
 //!   bytes, stalled, dripped);
 //! - `tls.rs`: [`https`] and [`https_files`], with a fresh self-signed
-//!   certificate for `localhost` and `127.0.0.1`;
+//!   certificate for `localhost` and `127.0.0.1`; [`https_h2`] and
+//!   [`https_h2_files`], HTTP/2 only, with the connection habits an [`H2`]
+//!   asks for (a GOAWAY after N requests, a stream limit, every stream
+//!   refused);
 //! - `self_tests.rs`: checks that the server's own checks can fail.
 
 mod bodies;
@@ -36,7 +39,9 @@ mod tls;
 
 pub use bodies::{Body, Step, counted, drip, ok, stall_after, status, truncated, with_header};
 pub use resource::{Resource, Shape};
-pub use tls::{Ca, Issued, https, https_as, https_files};
+pub use tls::{Ca, H2, Issued, https, https_as, https_files, https_h2, https_h2_files};
+
+use tls::{Received, Tls};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -211,8 +216,9 @@ where
 }
 
 /// Binds `127.0.0.1:0` and serves on its own thread: HTTP/1.1 in plain
-/// text, or behind `tls` HTTP/2 or HTTP/1.1, as the client chose by ALPN.
-fn http_inner(handler: Arc<Handler>, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
+/// text, or behind `tls` HTTP/2 or HTTP/1.1, as the client chose by ALPN
+/// (HTTP/2 only, the way `tls.h2` says, when it is given).
+fn http_inner(handler: Arc<Handler>, tls: Option<Tls>) -> Server {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener =
         std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind test server to 127.0.0.1:0");
@@ -258,17 +264,22 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     handler: Arc<Handler>,
     state: Arc<State>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Tls>,
 ) {
     loop {
         let Ok((io, _)) = listener.accept().await else {
             continue;
         };
+        // Requests received on this connection, for `H2::goaway_after`.
+        let received = Arc::new(Received::default());
+        let conn_state = state.clone();
         let handler = handler.clone();
         let state = state.clone();
+        let on_request = received.clone();
         let svc = service_fn(move |req: Request<Incoming>| {
             let handler = handler.clone();
             let state = state.clone();
+            on_request.one_more();
             async move { Ok::<_, Infallible>(serve_one(req, handler, state).await) }
         });
         let tls = tls.clone();
@@ -280,12 +291,15 @@ async fn accept_loop(
                         .serve_connection(TokioIo::new(io), svc)
                         .await;
                 }
-                Some(acceptor) => {
+                Some(Tls { acceptor, h2 }) => {
                     // A failed handshake (a client that refuses the
                     // certificate) just ends the connection.
                     let Ok(io) = acceptor.accept(io).await else {
                         return;
                     };
+                    if let Some(h2) = h2 {
+                        return tls::serve_h2(io, svc, h2, received, conn_state).await;
+                    }
                     let _ = hyper_util::server::conn::auto::Builder::new(
                         hyper_util::rt::TokioExecutor::new(),
                     )
@@ -302,16 +316,7 @@ async fn serve_one(
     handler: Arc<Handler>,
     state: Arc<State>,
 ) -> Response<Tracked> {
-    state.requests.lock().unwrap().push(Recorded {
-        method: req.method().clone(),
-        uri: req.uri().path_and_query().map_or_else(
-            || req.uri().path().to_string(),
-            |pq| pq.as_str().to_string(),
-        ),
-        headers: req.headers().clone(),
-        at: Instant::now(),
-        version: req.version(),
-    });
+    record(&state, &req);
     let guard = InFlight::enter(state.clone());
     // Run the handler as its own task so a panic is caught (as a JoinError)
     // and recorded instead of silently killing the connection.
@@ -334,6 +339,20 @@ async fn serve_one(
         inner: body,
         _guard: guard,
     })
+}
+
+/// Records `req` as received.
+fn record<B>(state: &State, req: &Request<B>) {
+    state.requests.lock().unwrap().push(Recorded {
+        method: req.method().clone(),
+        uri: req.uri().path_and_query().map_or_else(
+            || req.uri().path().to_string(),
+            |pq| pq.as_str().to_string(),
+        ),
+        headers: req.headers().clone(),
+        at: Instant::now(),
+        version: req.version(),
+    });
 }
 
 /// Counts one request in flight from creation until drop.

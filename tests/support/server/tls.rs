@@ -6,16 +6,110 @@
 //! first, then HTTP/1.1. Each connection then
 //! speaks whichever of the two the client picked;
 //! [`Recorded::version`](super::Recorded::version) says which.
+//! [`https_h2`] speaks HTTP/2 only, and can end each connection with a
+//! graceful GOAWAY after N requests (as nginx's `keepalive_requests` and
+//! CDNs do), announce a small stream limit, or refuse every stream with
+//! `REFUSED_STREAM`.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
+use hyper::service::HttpService;
 use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
 
-use super::{Body, Server, http_inner, serve_files};
+use super::{Body, Server, State, http_inner, record, serve_files};
+
+/// The TLS side of a server: its acceptor, and for an HTTP/2-only server
+/// what it does with its connections.
+#[derive(Clone)]
+pub(super) struct Tls {
+    pub(super) acceptor: tokio_rustls::TlsAcceptor,
+    pub(super) h2: Option<H2>,
+}
+
+/// How an HTTP/2-only server ([`https_h2`]) treats its connections.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct H2 {
+    /// Ends each connection gracefully once it has received this many
+    /// requests: a GOAWAY; the streams the client opened after the last
+    /// one it names are not processed (and not recorded).
+    pub goaway_after: Option<usize>,
+    /// The SETTINGS_MAX_CONCURRENT_STREAMS it announces.
+    pub max_concurrent_streams: Option<u32>,
+    /// Resets every stream with `REFUSED_STREAM` (each one recorded, none
+    /// answered, the handler never called).
+    pub refuse_every_stream: bool,
+}
+
+/// Requests received on one connection so far.
+#[derive(Default)]
+pub(super) struct Received {
+    count: AtomicUsize,
+    changed: Notify,
+}
+
+impl Received {
+    pub(super) fn one_more(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_one();
+    }
+}
+
+/// Serves one TLS connection over HTTP/2 the way `h2` says.
+pub(super) async fn serve_h2<I, S>(
+    io: I,
+    svc: S,
+    h2: H2,
+    received: Arc<Received>,
+    state: Arc<State>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: HttpService<Incoming> + Send + 'static,
+    S::Future: Send + 'static,
+    S::ResBody: Send + 'static,
+    <S::ResBody as hyper::body::Body>::Data: Send,
+    <S::ResBody as hyper::body::Body>::Error: Into<super::BoxError>,
+{
+    if h2.refuse_every_stream {
+        let Ok(mut conn) = h2::server::handshake(io).await else {
+            return;
+        };
+        while let Some(Ok((req, mut respond))) = conn.accept().await {
+            record(&state, &req);
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+        }
+        return;
+    }
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    if let Some(n) = h2.max_concurrent_streams {
+        builder.max_concurrent_streams(n);
+    }
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    if let Some(limit) = h2.goaway_after {
+        loop {
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                () = received.changed.notified() => {
+                    if received.count.load(Ordering::SeqCst) >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        // A GOAWAY; the streams it keeps are answered, then the
+        // connection closes.
+        conn.as_mut().graceful_shutdown();
+    }
+    let _ = conn.await;
+}
 
 /// Like [`http`](super::http), over TLS with a self-signed certificate (so clients must
 /// be told not to verify it), offering HTTP/2 and HTTP/1.1.
@@ -28,7 +122,21 @@ where
         rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
             .expect("self-signed certificate");
     let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    https_serving(vec![cert.cert.der().clone()], key, None, handler)
+    https_serving(vec![cert.cert.der().clone()], key, None, None, handler)
+}
+
+/// Like [`https`], HTTP/2 only, treating its connections the way `h2`
+/// says.
+pub fn https_h2<F, Fut>(h2: H2, handler: F) -> Server
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let cert =
+        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("self-signed certificate");
+    let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    https_serving(vec![cert.cert.der().clone()], key, None, Some(h2), handler)
 }
 
 /// Like [`https`], with the certificate `cert` (its chain: `cert`, then
@@ -43,13 +151,14 @@ where
         .chain(chain.iter().map(|ca| ca.der()))
         .collect();
     let client_ca = client_ca.map(Ca::der);
-    https_serving(certs, cert.key_der(), client_ca, handler)
+    https_serving(certs, cert.key_der(), client_ca, None, handler)
 }
 
 fn https_serving<F, Fut>(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     client_ca: Option<CertificateDer<'static>>,
+    h2: Option<H2>,
     handler: F,
 ) -> Server
 where
@@ -77,9 +186,13 @@ where
     let mut config = builder
         .with_single_cert(certs, key)
         .expect("TLS server config");
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = match h2 {
+        Some(_) => vec![b"h2".to_vec()],
+        None => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    http_inner(Arc::new(move |req| Box::pin(handler(req))), Some(acceptor))
+    let tls = Tls { acceptor, h2 };
+    http_inner(Arc::new(move |req| Box::pin(handler(req))), Some(tls))
 }
 
 /// A certificate authority made for a test: it signs server and client
@@ -193,4 +306,12 @@ impl Issued {
 /// Like [`files`](super::files), over TLS (see [`https`]).
 pub fn https_files<P: Into<String>>(files: impl IntoIterator<Item = (P, Vec<u8>)>) -> Server {
     https(serve_files(files, Duration::ZERO))
+}
+
+/// Like [`https_files`], HTTP/2 only (see [`https_h2`]).
+pub fn https_h2_files<P: Into<String>>(
+    h2: H2,
+    files: impl IntoIterator<Item = (P, Vec<u8>)>,
+) -> Server {
+    https_h2(h2, serve_files(files, Duration::ZERO))
 }
