@@ -64,6 +64,16 @@ impl Clients {
         }
     }
 
+    /// A request to `url` failed on the network: its host goes back to
+    /// the client that lets the handshake decide, so a host that stopped
+    /// offering HTTP/2 (a load balancer with mixed back ends) is not asked
+    /// in HTTP/2 again and again. The next HTTP/2 answer brings it back.
+    pub(crate) fn failed(&self, url: &Url) {
+        if url.scheme() == "https" {
+            self.h2_hosts().remove(&Host::of(url));
+        }
+    }
+
     fn h2_hosts(&self) -> std::sync::MutexGuard<'_, HashSet<Host>> {
         // A set of keys stays whole whatever panicked while it was held.
         self.h2_hosts

@@ -188,6 +188,8 @@ mod tests {
             FailureKind::Refused,
             FailureKind::Cancelled,
             FailureKind::Descriptors,
+            // A GOAWAY or a refused stream: this URL is sent again.
+            FailureKind::Unprocessed,
         ] {
             assert_eq!(m.after(&failure(kind)), Next::Stay);
         }

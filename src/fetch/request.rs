@@ -188,9 +188,13 @@ async fn send_hop(
         sent = send => {
             let response = sent
                 .map_err(|_| fail(FailureKind::Network, stalled(stall)))?
-                .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, hop)))?;
-            ctx.clients.answered(hop, response.version());
-            Ok(response)
+                .map_err(|e| fail(FailureKind::of_reqwest(&e), network_error(e, hop)));
+            match &response {
+                Ok(response) => ctx.clients.answered(hop, response.version()),
+                Err(failure) if failure.kind == FailureKind::Network => ctx.clients.failed(hop),
+                Err(_) => {}
+            }
+            response
         }
         () = ctx.cancel.cancelled() => Err(cancelled()),
     }
