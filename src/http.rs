@@ -32,8 +32,15 @@ use crate::tls::Tls;
 pub(crate) struct Clients {
     any: reqwest::Client,
     h2: reqwest::Client,
-    /// The https hosts that answered over HTTP/2.
-    h2_hosts: Mutex<HashSet<Host>>,
+    /// The https hosts that answered over HTTP/2, and those that then
+    /// failed a request in HTTP/2 alone (never asked so again).
+    hosts: Mutex<H2Hosts>,
+}
+
+#[derive(Default)]
+struct H2Hosts {
+    h2: HashSet<Host>,
+    mixed: HashSet<Host>,
 }
 
 impl Clients {
@@ -43,13 +50,13 @@ impl Clients {
         Ok(Clients {
             any: client(http, idle_per_host, false)?,
             h2: client(http, idle_per_host, true)?,
-            h2_hosts: Mutex::default(),
+            hosts: Mutex::default(),
         })
     }
 
     /// The client for a request to `url`.
     pub(crate) fn get(&self, url: &Url) -> &reqwest::Client {
-        if url.scheme() == "https" && self.h2_hosts().contains(&Host::of(url)) {
+        if url.scheme() == "https" && self.hosts().h2.contains(&Host::of(url)) {
             &self.h2
         } else {
             &self.any
@@ -60,23 +67,31 @@ impl Clients {
     /// HTTP/2 gets the HTTP/2 client from now on.
     pub(crate) fn answered(&self, url: &Url, version: reqwest::Version) {
         if version == reqwest::Version::HTTP_2 && url.scheme() == "https" {
-            self.h2_hosts().insert(Host::of(url));
+            let host = Host::of(url);
+            let mut hosts = self.hosts();
+            if !hosts.mixed.contains(&host) {
+                hosts.h2.insert(host);
+            }
         }
     }
 
-    /// A request to `url` failed on the network: its host goes back to
-    /// the client that lets the handshake decide, so a host that stopped
-    /// offering HTTP/2 (a load balancer with mixed back ends) is not asked
-    /// in HTTP/2 again and again. The next HTTP/2 answer brings it back.
+    /// A request to `url` failed on the network: if it went in HTTP/2
+    /// alone, its host goes back for good to the client that lets the
+    /// handshake decide, so a host that does not always offer HTTP/2 (a
+    /// load balancer with mixed back ends) is not asked in it again.
     pub(crate) fn failed(&self, url: &Url) {
         if url.scheme() == "https" {
-            self.h2_hosts().remove(&Host::of(url));
+            let host = Host::of(url);
+            let mut hosts = self.hosts();
+            if hosts.h2.remove(&host) {
+                hosts.mixed.insert(host);
+            }
         }
     }
 
-    fn h2_hosts(&self) -> std::sync::MutexGuard<'_, HashSet<Host>> {
-        // A set of keys stays whole whatever panicked while it was held.
-        self.h2_hosts
+    fn hosts(&self) -> std::sync::MutexGuard<'_, H2Hosts> {
+        // Sets of keys stay whole whatever panicked while they were held.
+        self.hosts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -134,3 +134,38 @@ fn a_body_cut_after_the_server_processed_the_request_still_fails() {
     assert_eq!(server.hits_for("/cut.bin"), 1);
     assert!(!tmp.path().join("out/cut.bin").exists());
 }
+
+/// A host whose first connection spoke HTTP/2 and whose later ones offer
+/// HTTP/1.1 alone (mixed back ends behind one name): the request haul
+/// sends in HTTP/2 alone fails its handshake once, and the host is asked
+/// as the handshake decides from then on; every file arrives.
+#[test]
+fn a_host_that_stops_offering_http2_is_asked_as_the_handshake_decides() {
+    let files: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| (format!("/f{i}"), format!("body {i}").into_bytes()))
+        .collect();
+    let server = server::https_h2_then_http1_files(files.clone());
+    let tmp = TempDir::new().unwrap();
+
+    let out = run(haul_in(tmp.path()).args([
+        "-k",
+        "-j",
+        "1",
+        "--retries",
+        "1",
+        "--retry-wait",
+        "10ms",
+        "-d",
+        "out",
+        &server.url("/f[0-5]"),
+    ]));
+
+    out.assert_code(0);
+    for (path, body) in &files {
+        assert_eq!(
+            std::fs::read(tmp.path().join("out").join(&path[1..])).unwrap(),
+            *body,
+            "{path}\n{out}"
+        );
+    }
+}

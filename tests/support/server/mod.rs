@@ -39,7 +39,10 @@ mod tls;
 
 pub use bodies::{Body, Step, counted, drip, ok, stall_after, status, truncated, with_header};
 pub use resource::{Resource, Shape};
-pub use tls::{Ca, H2, Issued, https, https_as, https_files, https_h2, https_h2_files};
+pub use tls::{
+    Ca, H2, Issued, https, https_as, https_files, https_h2, https_h2_files,
+    https_h2_then_http1_files,
+};
 
 use tls::{Received, Tls};
 
@@ -291,9 +294,18 @@ async fn accept_loop(
                         .serve_connection(TokioIo::new(io), svc)
                         .await;
                 }
-                Some(Tls { acceptor, h2 }) => {
+                Some(Tls {
+                    acceptor,
+                    h2,
+                    later,
+                }) => {
+                    let acceptor = match later {
+                        Some((later, seen)) if seen.fetch_add(1, Ordering::SeqCst) > 0 => later,
+                        _ => acceptor,
+                    };
                     // A failed handshake (a client that refuses the
-                    // certificate) just ends the connection.
+                    // certificate, no protocol in common) just ends the
+                    // connection.
                     let Ok(io) = acceptor.accept(io).await else {
                         return;
                     };

@@ -32,6 +32,9 @@ use super::{Body, Server, State, http_inner, record, serve_files};
 pub(super) struct Tls {
     pub(super) acceptor: tokio_rustls::TlsAcceptor,
     pub(super) h2: Option<H2>,
+    /// [`https_h2_then_http1`]: the acceptor of every connection after
+    /// the first (HTTP/1.1 alone), and how many came.
+    pub(super) later: Option<(tokio_rustls::TlsAcceptor, Arc<AtomicUsize>)>,
 }
 
 /// How an HTTP/2-only server ([`https_h2`]) treats its connections.
@@ -139,6 +142,38 @@ where
     https_serving(vec![cert.cert.der().clone()], key, None, Some(h2), handler)
 }
 
+/// Like [`https`], but only its first connection may speak HTTP/2: every
+/// later one offers HTTP/1.1 alone (a load balancer whose back ends
+/// differ), so a client that insists on HTTP/2 fails its handshake.
+pub fn https_h2_then_http1<F, Fut>(handler: F) -> Server
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let cert =
+        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("self-signed certificate");
+    let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let config = |alpn: &[u8]| {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key.clone_key())
+        .expect("TLS server config");
+        config.alpn_protocols = vec![alpn.to_vec()];
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    };
+    let tls = Tls {
+        acceptor: config(b"h2"),
+        h2: None,
+        later: Some((config(b"http/1.1"), Arc::default())),
+    };
+    http_inner(Arc::new(move |req| Box::pin(handler(req))), Some(tls))
+}
+
 /// Like [`https`], with the certificate `cert` (its chain: `cert`, then
 /// `chain`), and, given `client_ca`, requiring a client certificate
 /// `client_ca` signed (a handshake without one, or with another, fails).
@@ -191,7 +226,11 @@ where
         None => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let tls = Tls { acceptor, h2 };
+    let tls = Tls {
+        acceptor,
+        h2,
+        later: None,
+    };
     http_inner(Arc::new(move |req| Box::pin(handler(req))), Some(tls))
 }
 
@@ -306,6 +345,14 @@ impl Issued {
 /// Like [`files`](super::files), over TLS (see [`https`]).
 pub fn https_files<P: Into<String>>(files: impl IntoIterator<Item = (P, Vec<u8>)>) -> Server {
     https(serve_files(files, Duration::ZERO))
+}
+
+/// Like [`https_files`], the first connection alone offering HTTP/2 (see
+/// [`https_h2_then_http1`]).
+pub fn https_h2_then_http1_files<P: Into<String>>(
+    files: impl IntoIterator<Item = (P, Vec<u8>)>,
+) -> Server {
+    https_h2_then_http1(serve_files(files, Duration::ZERO))
 }
 
 /// Like [`https_files`], HTTP/2 only (see [`https_h2`]).
