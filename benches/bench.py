@@ -26,6 +26,11 @@ requests, as CDNs rotate theirs; a third server block adds
 The stdout scenario writes the small corpus to each tool's stdout (a file on
 tmpfs, hashed after the run) and compares haul -o - with haul's own to-disk run.
 
+The small scenario also measures its limit: the HTTP ceiling (wrk cycling
+over its URLs) and the file-creation floor (a small C program, plain and
+with .part + rename), and reports haul's ratios to them. Where nginx serves,
+each run's row also has the nginx workers' CPU time (from /proc).
+
 See BENCHMARKS.md at the repository root for the methodology.
 """
 
@@ -109,13 +114,14 @@ class Scenario:
     rows: tuple[tuple[int, int], ...] = ()
     # (numerator tool, denominator tool, title, medians): ratio lines after the table
     compare: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
+    limit: bool = False  # bulk: also measure the scenario's limit (see Bench.limits)
 
 
 def scenarios(quick: bool, memory_real: int | None) -> dict[str, Scenario]:
     q = 10 if quick else 1
     s = [
         Scenario("small", "bulk", 10_000 // q, 16 * KiB, 64, "files/s",
-                 "many small files: per-request overhead"),
+                 "many small files: per-request overhead", limit=True),
         Scenario("medium", "bulk", 300 // q, 1 * MiB, 16, "MiB/s",
                  "medium files: mixed request and streaming cost"),
         Scenario("large", "bulk", 2, 50 * MiB if quick else 512 * MiB, 2,
@@ -540,6 +546,86 @@ def http_json(port: int, path: str) -> dict:
         return json.loads(r.read())
 
 
+def group_cpu(master: int) -> float | None:
+    """user + sys seconds of master's children (nginx's workers), from
+    /proc/PID/stat (utime, stime: fields 14 and 15, in clock ticks); None
+    when /proc cannot tell. Read before and after a run: the difference is
+    what serving that run cost."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, found = 0, False
+    try:
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                rest = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone, or not ours to read
+        if int(rest[1]) == master:  # rest[0] is field 3 (state), rest[1] field 4 (ppid)
+            total += int(rest[11]) + int(rest[12])
+            found = True
+    return total / ticks if found else None
+
+
+# The file-creation floor of a bulk scenario (see Bench.limits): one thread
+# creating COUNT files of SIZE bytes in DIR with the corpus's names, relative
+# to a descriptor of DIR as haul does. "plain": open (O_TRUNC), write, close;
+# "part": NAME.part (O_EXCL), write, close, renameat to NAME, the steps a
+# download that never leaves a partial file under its final name must take.
+FLOOR_C = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc != 5 || (strcmp(argv[4], "plain") && strcmp(argv[4], "part"))) {
+        fprintf(stderr, "usage: floor DIR COUNT SIZE plain|part\n");
+        return 2;
+    }
+    long count = atol(argv[2]), size = atol(argv[3]);
+    int part = !strcmp(argv[4], "part");
+    int width = snprintf(NULL, 0, "%ld", count);
+    int dir = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *buf = malloc(size > 0 ? size : 1);
+    if (dir < 0 || !buf) { perror(argv[1]); return 1; }
+    memset(buf, 0x5a, size);
+    char name[64], tmp[80];
+    for (long i = 1; i <= count; i++) {
+        snprintf(name, sizeof name, "f%0*ld.bin", width, i);
+        snprintf(tmp, sizeof tmp, "%s.part", name);
+        const char *path = part ? tmp : name;
+        int fd = openat(dir, path, O_WRONLY | O_CREAT | O_CLOEXEC | (part ? O_EXCL : O_TRUNC), 0644);
+        if (fd < 0) { perror(path); return 1; }
+        for (long off = 0; off < size;) {
+            ssize_t n = write(fd, buf + off, size - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) { perror(path); return 1; }
+            off += n;
+        }
+        if (close(fd)) { perror(path); return 1; }
+        if (part && renameat(dir, tmp, dir, name)) { perror(name); return 1; }
+    }
+    return 0;
+}
+"""
+
+# The HTTP ceiling (see Bench.limits): wrk cycling over a scenario's URL paths.
+WRK_LUA = """local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+    i = i %% #paths + 1
+    return wrk.format("GET", paths[i])
+end
+"""
+WRK_SECONDS = 2
+
+
 # --------------------------------------------------------------------------
 # Running and measuring one child
 # --------------------------------------------------------------------------
@@ -559,6 +645,7 @@ class Run:
     log: str = ""
     user: float = 0.0
     sys: float = 0.0
+    server_cpu: float | None = None  # nginx workers' user + sys during the run (nginx only)
 
 
 # Peak RSS: Linux records, at exec, the high-water RSS of the mm being
@@ -851,6 +938,9 @@ def summarize(runs: list[Run]) -> dict:
         s["wall"] = statistics.median(r.wall for r in good)
         s["cpu"] = statistics.median(r.cpu for r in good)
         s["rss_mib"] = statistics.median(r.rss_kib for r in good) / KiB
+        served = [r.server_cpu for r in good if r.server_cpu is not None]
+        if served:
+            s["server_cpu"] = statistics.median(served)
     if any(r.requests is not None for r in runs):
         s["requests"] = [r.requests for r in runs]
     if not bad:
@@ -869,7 +959,10 @@ def scenario_table(sc: Scenario, results: dict[str, list[Run]], total_bytes: int
     summ = {t: summarize(r) for t, r in results.items()}
     base = summ.get("haul", {}).get("wall")
     flaky = sc.kind == "flaky"
+    server = any("server_cpu" in s for s in summ.values())
     hdr = ["tool", "wall median (s)", "runs (s)", "CPU s", "peak RSS (MiB)", sc.unit, "vs haul"]
+    if server:
+        hdr.append("server CPU s")
     if flaky:
         hdr.append("requests served")
     hdr.append("status")
@@ -886,6 +979,8 @@ def scenario_table(sc: Scenario, results: dict[str, list[Run]], total_bytes: int
         walls = " / ".join("FAILED" if x is None else f"{x:.2f}" for x in s["walls"])
         row = [tool, fmt(w), walls, fmt(s.get("cpu")), fmt(s.get("rss_mib"), 1),
                fmt(rate, 0 if sc.unit == "files/s" else 1), ratio]
+        if server:
+            row.append(fmt(s.get("server_cpu")))
         if flaky:
             row.append(" / ".join("?" if x is None else str(x) for x in s.get("requests", [])))
         row.append(s["status"] + (f"; {checked[tool]}" if checked and tool in checked else ""))
@@ -908,6 +1003,33 @@ def base_line(ratios: dict[str, float | None], label: str = "") -> str:
     return ratio_line(f"haul vs {BASE}{label}", ratios)
 
 
+LIMIT_KEYS = (("limit_s", "the limit"), ("limit_part_s", "the limit with .part + rename"),
+              ("ceiling_s", "the HTTP ceiling"), ("floor_s", "the floor"),
+              ("floor_part_s", "the floor with .part + rename"))
+
+
+def limit_ratios(limit: dict, wall: float | None) -> dict[str, float | None]:
+    """A tool's median wall over each of the limit's figures."""
+    return {k: wall / limit[k] if wall is not None and limit.get(k) else None for k, _ in LIMIT_KEYS}
+
+
+def limit_text(sc: Scenario, limit: dict, results: dict[str, list[Run]]) -> str:
+    rates = limit.get("wrk_requests_per_s") or []
+    ceiling = (f"{fmt(limit['ceiling_s'])} s ({sc.count:,} / {statistics.median(rates):,.0f} requests/s, "
+               f"median of {len(rates)} runs of `{limit['wrk_cmd']}`)" if limit["ceiling_s"] else "not measured")
+    lines = [f"Limit: HTTP ceiling {ceiling}; file-creation floor (one C thread: open, write, close) "
+             f"{fmt(limit['floor_s'], 3)} s; with `.part` + rename {fmt(limit['floor_part_s'], 3)} s. "
+             f"The limit is ceiling + floor: {fmt(limit['limit_s'], 3)} s "
+             f"({fmt(limit['limit_part_s'], 3)} s with `.part` + rename; the slower of the two alone: "
+             f"{fmt(limit['overlapped_s'], 3)} s and {fmt(limit['overlapped_part_s'], 3)} s)."]
+    for tool, rs in results.items():
+        if tool in HAULS:
+            r = limit_ratios(limit, summarize(rs).get("wall"))
+            lines.append(f"{tool} vs " + ", ".join(
+                f"{what} {'—' if r[k] is None else f'{r[k]:.2f}x'}" for k, what in LIMIT_KEYS))
+    return "\n\n".join(lines)
+
+
 # --------------------------------------------------------------------------
 # Scenario runners
 # --------------------------------------------------------------------------
@@ -918,6 +1040,12 @@ class Bench:
         self.args = args
         self.sections: list[str] = []
         self.json: dict = {"scenarios": {}}
+        self.nginx_pid: int | None = None  # nginx's master: its workers' CPU is the server's
+        self.floor_exe: Path | None = None
+
+    def server_cpu(self) -> float | None:
+        """nginx workers' user + sys seconds so far (None without nginx)."""
+        return group_cpu(self.nginx_pid) if self.nginx_pid else None
 
     def run_tools(self, sc: Scenario, inp: Inputs, tools: dict[str, str], outroot: Path,
                   check, flaky_port: int | None = None) -> dict[str, list[Run]]:
@@ -944,8 +1072,12 @@ class Bench:
                     # $TMPDIR (haul's spool) on tmpfs too, checked empty after haul's runs.
                     sink, env = out / STREAM, {"TMPDIR": str(out / "tmp")}
                     (out / "tmp").mkdir()
+                cpu0 = self.server_cpu()
                 r = measure(tool, cmd, logs / f"{sc.name}-{tool}-{i + 1}.log", self.args.timeout,
                             stdout=sink, env=env)
+                cpu1 = self.server_cpu()
+                if cpu0 is not None and cpu1 is not None:
+                    r.server_cpu = cpu1 - cpu0
                 if flaky_port:
                     r.requests = http_json(flaky_port, "/stats")["flaky_requests"]
                 if r.timed_out:
@@ -963,6 +1095,8 @@ class Bench:
                         r.msg = vmsg + (f" (exit {r.rc})" if r.rc else "")
                 results[tool].append(r)
                 extra = f"  requests {r.requests}" if r.requests is not None else ""
+                if r.server_cpu is not None:
+                    extra += f"  server cpu {r.server_cpu:.2f} s"
                 log(f"  {sc.name:8} run {i + 1}/{self.args.runs}  {tool:{width}} {r.wall:8.3f} s  "
                     f"cpu {r.cpu:6.2f} s ({r.user:.2f} usr {r.sys:.2f} sys)  rss {r.rss_kib / KiB:7.1f} MiB{extra}  "
                     f"{'ok' if r.ok else 'FAILED'}: {r.msg}")
@@ -972,10 +1106,13 @@ class Bench:
         return results
 
     def finish(self, sc: Scenario, results: dict[str, list[Run]], total_bytes: int, note: str,
-               checked: dict[str, str] | None = None, compare_curl: bool = False) -> None:
+               checked: dict[str, str] | None = None, compare_curl: bool = False,
+               limit: dict | None = None) -> None:
         title = f"### {sc.name}: {sc.count:,} × {human(sc.size)}, -j {sc.jobs}"
         table = scenario_table(sc, results, total_bytes, checked)
         text = f"{title}\n\n{sc.what}. {note}\n\n{table}\n"
+        if limit is not None:
+            text += "\n" + limit_text(sc, limit, results) + "\n"
         vs = None
         if "haul" in results and BASE in results:
             vs = base_ratios(summarize(results["haul"]), summarize(results[BASE]))
@@ -1002,6 +1139,10 @@ class Bench:
             self.json["scenarios"][sc.name]["haul_vs_base"] = vs
         if ratios:
             self.json["scenarios"][sc.name]["ratios"] = ratios
+        if limit is not None:
+            self.json["scenarios"][sc.name]["limit"] = limit | {
+                "vs_limit": {t: limit_ratios(limit, summarize(rs).get("wall"))
+                             for t, rs in results.items() if t in HAULS}}
 
     # -- bulk -------------------------------------------------------------
 
@@ -1019,6 +1160,7 @@ class Bench:
         total = sum(s for s, _ in files.values())
         results = self.run_tools(sc, inp, tools, self.outroot,
                                  lambda tool, out: verify(out, files, len(files), total, []))
+        limit = self.limits(sc, urls, total) if sc.limit else None
         note = f"Server: {self.bulk_server_name}"
         if sc.kind == "split" and sc.cap:
             note += (f", location /{loc} with `limit_rate {sc.cap}m`: each connection is capped at "
@@ -1030,7 +1172,80 @@ class Bench:
                      "server; one connection is enough, and `--split auto` should be no slower.")
         else:
             note += "."
-        self.finish(sc, results, total, note)
+        self.finish(sc, results, total, note, limit=limit)
+
+    # -- the limit of a bulk scenario -------------------------------------------
+
+    def limits(self, sc: Scenario, urls: list[str], total: int) -> dict:
+        """What no client can beat on this machine, measured after the tools'
+        rounds: the HTTP ceiling (wrk, a load generator that keeps nothing,
+        -c jobs, cycling over the scenario's URLs: count / its requests per
+        second) and the file-creation floor (FLOOR_C: one thread creating the
+        scenario's files, plain and with .part + rename; the median of --runs
+        runs of each, on the file system of the tools' output). The limit is
+        ceiling + floor: the client's share of the HTTP work and the file
+        work, done one after the other (on 2 cores the server has the other
+        core); the slower of the two ("overlapped") is a bound no client on
+        this machine can reach, given for reference."""
+        out: dict = {"ceiling_s": None, "floor_s": None, "floor_part_s": None}
+        logs = self.work / "logs"
+        if self.floor_exe is None:
+            src = self.work / "floor.c"
+            src.write_text(FLOOR_C)
+            exe = self.work / "floor"
+            cc = shutil.which("cc") or shutil.which("gcc")
+            done = subprocess.run([cc, "-O2", "-o", str(exe), str(src)], capture_output=True,
+                                  text=True) if cc else None
+            if done is None or done.returncode != 0:
+                log(f"# floor not measured: no C compiler or it failed: {done.stderr[-300:] if done else ''}")
+            else:
+                self.floor_exe = exe
+        if self.floor_exe is not None:
+            runs: dict[str, list[float]] = {"plain": [], "part": []}
+            for i in range(self.args.runs):
+                for mode in (("plain", "part") if i % 2 == 0 else ("part", "plain")):
+                    d = self.outroot / sc.name / f"floor-{mode}"
+                    reset_dir(d)
+                    r = measure(f"floor-{mode}", [str(self.floor_exe), str(d), str(sc.count), str(sc.size), mode],
+                                logs / f"{sc.name}-floor-{mode}-{i + 1}.log", self.args.timeout)
+                    ok, msg = (False, f"exit {r.rc}: {tail(r.log)}") if r.rc else verify(d, None, sc.count, total, [])
+                    log(f"  {sc.name:8} run {i + 1}/{self.args.runs}  floor-{mode:5} {r.wall:8.3f} s  "
+                        f"cpu {r.cpu:6.2f} s ({r.user:.2f} usr {r.sys:.2f} sys)  {'ok' if ok else 'FAILED'}: {msg}")
+                    if ok:
+                        runs[mode].append(r.wall)
+                    shutil.rmtree(d, ignore_errors=True)
+            out["floor_runs"], out["floor_part_runs"] = runs["plain"], runs["part"]
+            out["floor_s"] = statistics.median(runs["plain"]) if runs["plain"] else None
+            out["floor_part_s"] = statistics.median(runs["part"]) if runs["part"] else None
+        wrk = shutil.which("wrk")
+        if wrk:
+            lua = self.work / "lists" / sc.name / "wrk.lua"
+            paths = lua.with_name("paths.txt")
+            paths.write_text("".join(f"/{u.split('/', 3)[3]}\n" for u in urls))  # the URLs' paths
+            lua.write_text(WRK_LUA % paths)
+            base = urls[0].split("/", 3)
+            cmd = [wrk, "-t1", f"-c{sc.jobs}", f"-d{WRK_SECONDS}s", "-s", str(lua), f"{base[0]}//{base[2]}/"]
+            rates = []
+            for i in range(min(self.args.runs, 3)):
+                done = subprocess.run(cmd, capture_output=True, text=True, env=child_env())
+                m = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+                bad = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", done.stdout)
+                ok = done.returncode == 0 and m and not bad
+                log(f"  {sc.name:8} run {i + 1}  wrk -t1 -c{sc.jobs} -d{WRK_SECONDS}s  "
+                    f"{m.group(1) if m else '?'} requests/s  {'ok' if ok else 'FAILED: ' + done.stdout[-200:]}")
+                if ok:
+                    rates.append(float(m.group(1)))
+            out["wrk_cmd"] = f"wrk -t1 -c{sc.jobs} -d{WRK_SECONDS}s -s wrk.lua URL (cycling over the {sc.count:,} paths)"
+            out["wrk_requests_per_s"] = rates
+            if rates:
+                out["ceiling_s"] = sc.count / statistics.median(rates)
+        else:
+            log("# HTTP ceiling not measured: wrk not installed")
+        for key, floor in (("limit_s", "floor_s"), ("limit_part_s", "floor_part_s")):
+            both = out["ceiling_s"] is not None and out[floor] is not None
+            out[key] = out["ceiling_s"] + out[floor] if both else None
+            out[key.replace("limit", "overlapped")] = max(out["ceiling_s"], out[floor]) if both else None
+        return out
 
     # -- h2 -----------------------------------------------------------------
 
@@ -1349,6 +1564,7 @@ class Bench:
             if started:
                 self.bulk_port, self.bulk_server_name = started
                 self.nginx = True
+                self.nginx_pid = SERVERS[-1].pid
         if needs_bulk and self.bulk_port is None:
             port, backend = start_testserver(py, self.corpus_root, self.work)
             self.bulk_port = port

@@ -8,9 +8,16 @@
 //! asks.
 
 use base64::Engine as _;
-use reqwest::header::{CONTENT_ENCODING, HeaderMap};
+use reqwest::header::{CONTENT_ENCODING, HeaderMap, HeaderName};
 
 use super::{Algorithm, Check, Digest, Expected, Scope, Source};
+
+// Looked up in every answer: as `HeaderName`s, not parsed from a `&str` at
+// each lookup.
+static REPR_DIGEST: HeaderName = HeaderName::from_static("repr-digest");
+static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
+static GOOG_HASH: HeaderName = HeaderName::from_static("x-goog-hash");
+static GOOG_STORED_CODING: HeaderName = HeaderName::from_static("x-goog-stored-content-encoding");
 
 /// The digest `headers` (of a `200`, or of a `206` when `partial`) give
 /// for checking, if any.
@@ -22,10 +29,10 @@ pub(crate) fn server_check(headers: &HeaderMap, partial: bool) -> Option<Check> 
         },
         scope,
     };
-    if let Some(digest) = structured(headers, "repr-digest") {
+    if let Some(digest) = structured(headers, &REPR_DIGEST) {
         return Some(check("Repr-Digest", digest, Scope::Whole));
     }
-    if let Some(digest) = structured(headers, "content-digest") {
+    if let Some(digest) = structured(headers, &CONTENT_DIGEST) {
         let scope = if partial { Scope::Body } else { Scope::Whole };
         return Some(check("Content-Digest", digest, scope));
     }
@@ -35,7 +42,7 @@ pub(crate) fn server_check(headers: &HeaderMap, partial: bool) -> Option<Check> 
 /// A `Repr-Digest`/`Content-Digest` dictionary's `sha-256` (else
 /// `sha-512`) value: `sha-256=:BASE64:`, members separated by commas, over
 /// every line of the header.
-fn structured(headers: &HeaderMap, name: &str) -> Option<Digest> {
+fn structured(headers: &HeaderMap, name: &HeaderName) -> Option<Digest> {
     let mut found: Option<Digest> = None;
     for value in headers.get_all(name) {
         let Ok(value) = value.to_str() else { continue };
@@ -70,18 +77,18 @@ fn structured(headers: &HeaderMap, name: &str) -> Option<Digest> {
 /// (decompressive transcoding: the hash is of the stored bytes, not of
 /// these).
 fn goog_hash(headers: &HeaderMap) -> Option<Digest> {
-    let coding = |name| {
+    let coding = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_ascii_lowercase())
             .filter(|v| v != "identity")
     };
-    if coding("x-goog-stored-content-encoding") != coding(CONTENT_ENCODING.as_str()) {
+    if coding(&GOOG_STORED_CODING) != coding(&CONTENT_ENCODING) {
         return None;
     }
     let mut crc = None;
-    for value in headers.get_all("x-goog-hash") {
+    for value in headers.get_all(&GOOG_HASH) {
         let Ok(value) = value.to_str() else { continue };
         for member in value.split(',') {
             match member.trim().split_once('=') {

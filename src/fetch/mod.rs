@@ -50,7 +50,7 @@ use self::destination::{Destination, destination, verify_existing};
 use self::digests::{checks, sidecar};
 use self::finish::{Saved, finish, finish_from_part};
 use self::request::{Checked, check_status, request};
-use self::resume::{Note, Resumable, open_resumable};
+use self::resume::{Pending, Resumable, open_resumable};
 use self::split::entry::{over_connections, split_plan};
 use self::stream::{Body, open_part, stream_body};
 use crate::digest::{Check, Hashing};
@@ -316,7 +316,7 @@ async fn attempt_once(ctx: &Ctx, task: &mut Task, split: bool) -> Attempted {
         // A decoded body gets no resume note: it is never continued.
         let note = match decoded {
             true => None,
-            false => Note::for_answer(task.job.url.as_str(), response.headers()),
+            false => Pending::for_answer(task.job.url.as_str(), response.headers()),
         };
         let (part, hashing) = open_part(ctx, rel, resumable, note, checks)
             .await

