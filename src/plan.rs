@@ -301,19 +301,15 @@ impl Planner {
         };
         self.position += 1;
         let n = self.position;
-        let repeat = |url: &Url, origin: &str| {
-            tracing::debug!("{}: listed again ({origin}), fetched once", masked(url));
-            None
-        };
-        let key = self.hasher.hash_one(url.as_str());
-        let current = self.current.as_ref().expect("plan() runs inside a line");
         let Some(mode) = self.dedup else {
             return self
                 .ours(n)
                 .then(|| self.place(url, n, &expansion, Dedup::None))?;
         };
+        let key = self.hasher.hash_one(url.as_str());
+        let current = self.current.as_ref().expect("plan() runs inside a line");
         if self.urls.contains(key) {
-            return repeat(&url, &current.origin);
+            return listed_again(&url, &current.origin);
         }
         if mode == Mode::ByName {
             // The name the URL has wherever it is listed: its claim says
@@ -336,7 +332,7 @@ impl Planner {
                 .and_then(|name| safe_relative(&name).ok())
                 .is_some_and(|rel| self.claims.held_by(&rel, tag));
             if held {
-                return repeat(&url, &current.origin);
+                return listed_again(&url, &current.origin);
             }
         }
         self.urls.insert(key);
@@ -398,14 +394,7 @@ impl Planner {
             };
             match claimed {
                 Ok(Claimed::New) => {}
-                Ok(Claimed::Repeat) => {
-                    tracing::debug!(
-                        "{}: listed again ({}), fetched once",
-                        masked(&url),
-                        current.origin
-                    );
-                    return None;
-                }
+                Ok(Claimed::Repeat) => return listed_again(&url, &current.origin),
                 Err(collision) => return reject(url.as_str(), Some(path), collision.0),
             }
         }
@@ -594,6 +583,12 @@ fn one_url(text: &str, globoff: bool) -> Result<Url, String> {
 }
 
 /// Parses and checks one URL: `http` and `https` only, with a host.
+/// A URL planned before, skipped (`origin` is where it came again).
+fn listed_again(url: &Url, origin: &str) -> Option<Planned> {
+    tracing::debug!("{}: listed again ({origin}), fetched once", masked(url));
+    None
+}
+
 pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {

@@ -121,11 +121,8 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let cert =
-        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("self-signed certificate");
-    let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    https_serving(vec![cert.cert.der().clone()], key, None, None, handler)
+    let (cert, key) = self_signed();
+    https_serving(vec![cert], key, None, None, handler)
 }
 
 /// Like [`https`], HTTP/2 only, treating its connections the way `h2`
@@ -135,11 +132,8 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let cert =
-        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("self-signed certificate");
-    let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    https_serving(vec![cert.cert.der().clone()], key, None, Some(h2), handler)
+    let (cert, key) = self_signed();
+    https_serving(vec![cert], key, None, Some(h2), handler)
 }
 
 /// Like [`https`], but only its first connection may speak HTTP/2: every
@@ -150,10 +144,7 @@ where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let cert =
-        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("self-signed certificate");
-    let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let (cert, key) = self_signed();
     let config = |alpn: &[u8]| {
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
@@ -161,7 +152,7 @@ where
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key.clone_key())
+        .with_single_cert(vec![cert.clone()], key.clone_key())
         .expect("TLS server config");
         config.alpn_protocols = vec![alpn.to_vec()];
         tokio_rustls::TlsAcceptor::from(Arc::new(config))
@@ -187,6 +178,16 @@ where
         .collect();
     let client_ca = client_ca.map(Ca::der);
     https_serving(certs, cert.key_der(), client_ca, None, handler)
+}
+
+/// A fresh self-signed certificate for `localhost` and `127.0.0.1`, and
+/// its key.
+fn self_signed() -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let cert =
+        rcgen::generate_simple_self_signed(["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("self-signed certificate");
+    let key = PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    (cert.cert.der().clone(), key)
 }
 
 fn https_serving<F, Fut>(
