@@ -80,7 +80,12 @@ fn main() -> ExitCode {
         };
         haul::run(config, progress, stop).await
     };
-    match runtime.block_on(run) {
+    let ran = runtime.block_on(run);
+    // Every download has ended and said so; what may still run on the
+    // blocking pool is a `--split` file's periodic sync, whose note is
+    // moot once its download closed it. Exit without waiting for it.
+    runtime.shutdown_background();
+    match ran {
         Ok(summary) => summary.exit_code(),
         Err(err) => {
             eprintln!("haul: error: {}", haul::mask_secrets(&format!("{err:#}")));

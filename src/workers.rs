@@ -88,8 +88,9 @@ where
                     let _ = stopped.await;
                 });
                 // The scheduler has drained or aborted every download by
-                // now; a blocking task still running gets a moment.
-                runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+                // now; what may still run on the blocking pool is a
+                // `--split` file's periodic sync (main.rs): not waited for.
+                runtime.shutdown_background();
             })
             .context("cannot start a transfer thread")?;
         starting.push((started, stop, thread));

@@ -21,7 +21,8 @@ use crate::outcome::Failure;
 use crate::progress::{Expecting, FileBar};
 use crate::session::{Ctx, MoreConnections};
 
-/// The note is brought up to date at least this often while bytes come.
+/// The note is brought up to date this often while bytes come, unless
+/// the file is about to be whole ([`worth_noting`]).
 const NOTE_EVERY: Duration = Duration::from_secs(1);
 
 /// A file being fetched over several connections, shared by them and the
@@ -75,6 +76,8 @@ pub(super) struct Inner {
     /// The most connections open at once.
     pub(super) most: u32,
     pub(super) noted_at: Instant,
+    /// Bytes on disk at `noted_at`.
+    pub(super) noted_received: u64,
     /// Where the next connection goes: 0 for `url`, `i` for `mirrors[i - 1]`
     /// (taken in turn, skipping those that failed).
     pub(super) turn: usize,
@@ -247,8 +250,15 @@ impl Split {
     pub(super) fn written(&self, start: u64, end: u64) {
         let mut inner = self.lock();
         inner.work.written(start, end);
-        if inner.noted_at.elapsed() >= NOTE_EVERY {
+        let since = inner.noted_at.elapsed();
+        if since >= NOTE_EVERY {
+            let received = inner.work.received();
+            let came = received.saturating_sub(inner.noted_received);
             inner.noted_at = Instant::now();
+            inner.noted_received = received;
+            if !worth_noting(self.size.saturating_sub(received), came, since) {
+                return;
+            }
             let done = inner.work.done().to_vec();
             drop(inner);
             self.part.advance(done);
@@ -300,9 +310,37 @@ fn connections<T: PartialEq>(multiplexed: bool, threads: &[T]) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Whether a note is worth its sync, with `missing` bytes to go after
+/// `came` bytes in the last `since`: not when, at that pace, the file is
+/// whole within half a [`NOTE_EVERY`]. A note is for a later run, and the
+/// sync (a whole second's bytes to disk) slows the transfer it races: so
+/// near its end, where the note is removed moments later, it is skipped.
+/// A file that slows down there is noted at the next check; the note lags
+/// by at most two periods, and a stopped download is noted as it stops.
+fn worth_noting(missing: u64, came: u64, since: Duration) -> bool {
+    let soon = came as f64 * (NOTE_EVERY.as_secs_f64() / 2.0) / since.as_secs_f64().max(1e-3);
+    missing as f64 >= soon
+}
+
 #[cfg(test)]
 mod tests {
-    use super::connections;
+    use super::{Duration, connections, worth_noting};
+
+    #[test]
+    fn a_note_is_skipped_only_when_the_file_is_about_to_be_whole() {
+        let second = Duration::from_secs(1);
+        // 100 bytes a second: 50 or more to go is half a second or more.
+        assert!(worth_noting(1_000, 100, second));
+        assert!(worth_noting(50, 100, second));
+        assert!(!worth_noting(49, 100, second));
+        assert!(!worth_noting(0, 100, second));
+        // The pace is over the time that passed, not over a second.
+        assert!(worth_noting(150, 100, Duration::from_millis(500)));
+        assert!(!worth_noting(90, 100, Duration::from_millis(500)));
+        // Nothing came: the file is not about to be whole.
+        assert!(worth_noting(1, 0, second));
+        assert!(!worth_noting(u64::MAX / 4, u64::MAX, second));
+    }
 
     #[test]
     fn over_http2_the_ranges_of_one_thread_are_one_connection() {

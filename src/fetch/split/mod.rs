@@ -205,6 +205,7 @@ impl Split {
                 threads: Vec::new(),
                 most: 0,
                 noted_at: Instant::now(),
+                noted_received: received,
                 turn: 1,
                 failed: vec![false; mirrors.len()],
             }),
@@ -341,7 +342,7 @@ impl Split {
         // The file is checked and renamed (or removed) next, on the
         // descriptor handed back: no note may land on it after that, and
         // nothing else of this download holds it open.
-        self.part.close().await;
+        self.part.close();
         match ended {
             Some(Ended::Restart(why)) => Outcome::Restart { file: keep, why },
             Some(Ended::Failed(failure)) => Outcome::Failed {

@@ -18,9 +18,12 @@ use super::super::resume::{MAX_NOTE_RANGES, Note, Ranges};
 /// whoever still holds the `Split` (the runner, a connection's task ending):
 /// the `.part`'s lock (`outdir/temp.rs`) belongs to the open file, so only the
 /// descriptor handed back to `fetch/mod.rs` keeps it, and a retry in this
-/// process can take the file again once that one is dropped.
+/// process can take the file again once that one is dropped. A sync still
+/// running then holds the descriptor until it returns, and notes nothing:
+/// closing never waits for it (a sync of a whole file just received can
+/// take longer than the last second of its download).
 pub(super) struct SharedPart {
-    file: RwLock<Option<File>>,
+    file: RwLock<Option<Arc<File>>>,
     /// The version; its ranges are not used.
     note: Note,
     size: u64,
@@ -46,7 +49,7 @@ pub(super) fn total(ranges: &[(u64, u64)]) -> u64 {
 impl SharedPart {
     pub(super) fn new(file: File, note: Note, size: u64, done: &[(u64, u64)]) -> SharedPart {
         let part = SharedPart {
-            file: RwLock::new(Some(file)),
+            file: RwLock::new(Some(Arc::new(file))),
             note,
             size,
             state: Mutex::new(Noted {
@@ -64,7 +67,7 @@ impl SharedPart {
         part
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<File>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<Arc<File>>> {
         self.file.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -108,10 +111,12 @@ impl SharedPart {
         }
     }
 
-    /// The download is over: waits for a sync still running, then closes
-    /// the shared descriptor (no more notes).
-    pub(super) async fn close(&self) {
-        self.until_idle(|state| state.closed = true).await;
+    /// The download is over: no more notes, and the shared descriptor is
+    /// closed (by the sync still running, if one is, once it returns).
+    /// A kept file was settled first, so only a complete or restarting
+    /// download finds a sync running, and neither needs its note.
+    pub(super) fn close(&self) {
+        self.lock().closed = true;
         drop(self.file.write().unwrap_or_else(|e| e.into_inner()).take());
     }
 
@@ -137,11 +142,13 @@ impl SharedPart {
 
     pub(super) fn sync_and_note(&self, done: &[(u64, u64)]) {
         {
-            let file = self.read();
-            let synced = file.as_ref().map(rustix::fs::fdatasync);
+            // Its own handle: `close` does not wait for the sync.
+            let file = self.read().clone();
+            let synced = file.as_deref().map(rustix::fs::fdatasync);
             let mut state = self.lock();
             state.syncing = false;
-            match (synced, file.as_ref()) {
+            // Under the state lock: a note never lands after `close`.
+            match (synced, file.as_deref()) {
                 (Some(Ok(())), Some(file)) if !state.closed && total(done) > state.bytes => {
                     // Notes only grow: a slower sync of fewer bytes never
                     // overwrites a later one.
@@ -225,7 +232,12 @@ mod tests {
         part.sync_and_note(&[(0, 20)]);
         assert_eq!(noted(&keep), Some(vec![(0, 50)]));
 
-        part.close().await;
+        // A sync still running (as one started just before the last
+        // bytes came) does not hold up the close, and notes nothing after.
+        part.lock().syncing = true;
+        part.close();
+        part.sync_and_note(&[(0, 90)]);
+        assert_eq!(noted(&keep), Some(vec![(0, 50)]), "no note after close");
         part.advance(vec![(0, 100)]);
         part.settle(vec![(0, 100)]).await;
         assert_eq!(noted(&keep), Some(vec![(0, 50)]), "nothing after close");
