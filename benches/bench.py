@@ -26,10 +26,13 @@ requests, as CDNs rotate theirs; a third server block adds
 The stdout scenario writes the small corpus to each tool's stdout (a file on
 tmpfs, hashed after the run) and compares haul -o - with haul's own to-disk run.
 
-The small scenario also measures its limit: the HTTP ceiling (wrk cycling
-over its URLs) and the file-creation floor (a small C program, plain and
-with .part + rename), and reports haul's ratios to them. Where nginx serves,
-each run's row also has the nginx workers' CPU time (from /proc).
+The small, medium and large scenarios also measure their limit: the HTTP
+ceiling (wrk cycling over their URLs) and the file-creation floor (a small C
+program, plain and with .part + rename), and report haul's ratios to them.
+The capped split scenario measures its own: curl fetching the same ranges
+in parallel, the file's size known ahead (no first answer, no reassembly).
+Where nginx serves, each run's row also has the nginx workers' CPU time
+(from /proc).
 
 See BENCHMARKS.md at the repository root for the methodology.
 """
@@ -115,6 +118,8 @@ class Scenario:
     # (numerator tool, denominator tool, title, medians): ratio lines after the table
     compare: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
     limit: bool = False  # bulk: also measure the scenario's limit (see Bench.limits)
+    wrk_seconds: int = 0  # the limit's wrk runs: -d (0: WRK_SECONDS)
+    wrk_threads: int = 1  # the limit's wrk runs: -t
 
 
 def scenarios(quick: bool, memory_real: int | None) -> dict[str, Scenario]:
@@ -123,9 +128,13 @@ def scenarios(quick: bool, memory_real: int | None) -> dict[str, Scenario]:
         Scenario("small", "bulk", 10_000 // q, 16 * KiB, 64, "files/s",
                  "many small files: per-request overhead", limit=True),
         Scenario("medium", "bulk", 300 // q, 1 * MiB, 16, "MiB/s",
-                 "medium files: mixed request and streaming cost"),
+                 "medium files: mixed request and streaming cost", limit=True),
+        # wrk counts only the requests that end within -d: 10 s keeps the one
+        # cut off per connection under 5% of the large files' count. Two wrk
+        # threads, as a client may read the two bodies on two cores.
         Scenario("large", "bulk", 2, 50 * MiB if quick else 512 * MiB, 2,
-                 "MiB/s", "two large files: raw streaming throughput"),
+                 "MiB/s", "two large files: raw streaming throughput", limit=True,
+                 wrk_seconds=0 if quick else 10, wrk_threads=2),
         Scenario("split", "split", 1, 64 * MiB if quick else 512 * MiB, 16, "MiB/s",
                  "one large file over several connections, against a per-connection cap",
                  corpus="split", cap=CAP_MIB, split=str(SPLIT),
@@ -1012,6 +1021,17 @@ def limit_text(sc: Scenario, limit: dict, results: dict[str, list[Run]]) -> str:
     return "\n\n".join(lines)
 
 
+def range_limit_text(ranges: dict, results: dict[str, list[Run]]) -> str:
+    line = (f"Limit: curl fetching the {SPLIT} ranges in parallel into a file each, the size known "
+            f"ahead: {fmt(ranges['limit_s'], 3)} s (median of {len(ranges['runs'])} runs; "
+            f"`{ranges['cmd']}`).")
+    for tool, rs in results.items():
+        wall = summarize(rs).get("wall")
+        if tool in HAULS and wall:
+            line += f" {tool} vs the limit: {wall / ranges['limit_s']:.2f}x."
+    return line
+
+
 # --------------------------------------------------------------------------
 # Scenario runners
 # --------------------------------------------------------------------------
@@ -1024,6 +1044,7 @@ class Bench:
         self.json: dict = {"scenarios": {}}
         self.nginx_pid: int | None = None  # nginx's master: its workers' CPU is the server's
         self.floor_exe: Path | None = None
+        self.range_limits: dict[str, dict] = {}  # capped split: Bench.range_limit's figures
 
     def server_cpu(self) -> float | None:
         """nginx workers' user + sys seconds so far (None without nginx)."""
@@ -1121,6 +1142,11 @@ class Bench:
             self.json["scenarios"][sc.name]["haul_vs_base"] = vs
         if ratios:
             self.json["scenarios"][sc.name]["ratios"] = ratios
+        if sc.name in self.range_limits:
+            ranges = self.range_limits[sc.name]
+            self.json["scenarios"][sc.name]["limit"] = ranges | {
+                "vs_limit": {t: wall / ranges["limit_s"] if (wall := summarize(rs).get("wall")) else None
+                             for t, rs in results.items() if t in HAULS}}
         if limit is not None:
             self.json["scenarios"][sc.name]["limit"] = limit | {
                 "vs_limit": {t: limit_ratios(limit, summarize(rs).get("wall"))
@@ -1149,12 +1175,60 @@ class Bench:
                      f"{sc.cap} MiB/s. Ideal wall time {total / MiB / (SPLIT * sc.cap):.1f} s "
                      f"({human(total)} at {SPLIT} × {sc.cap} MiB/s; one connection: "
                      f"{total / MiB / sc.cap:.1f} s).")
+            ranges = self.range_limit(sc, urls[0], files[names[0]])
+            if ranges is not None:
+                note += "\n\n" + range_limit_text(ranges, results)
+                self.range_limits[sc.name] = ranges
         elif sc.kind == "split":
             note += (", the normal location: no per-connection cap, so there is no ideal time from the "
                      "server; one connection is enough, and `--split auto` should be no slower.")
         else:
             note += "."
         self.finish(sc, results, total, note, limit=limit)
+
+    # -- the limit of the capped split scenario ----------------------------------
+
+    def range_limit(self, sc: Scenario, url: str, file: tuple[int, str]) -> dict | None:
+        """What no client splitting the file can beat against this server: curl
+        fetching the SPLIT ranges in parallel (one connection each) into a file
+        per range, the size known ahead (no first answer, no reassembly, no
+        resume note); the median of --runs runs, the ranges checked against the
+        file's SHA-256."""
+        curl = shutil.which("curl")
+        if not curl:
+            log("# split limit not measured: curl not installed")
+            return None
+        size, sha = file
+        step = -(-size // SPLIT)
+        cfg = self.work / "lists" / sc.name / "ranges.cfg"
+        d = self.outroot / sc.name / "ranges"
+        # `next`: a range applies to its own URL only (and so would --output-dir).
+        cfg.write_text("next\n".join(f'url = "{url}"\nrange = "{a}-{min(a + step, size) - 1}"\n'
+                                      f'output = "{d}/r{i}"\n' for i, a in enumerate(range(0, size, step))))
+        cmd = [curl, "--disable", "--parallel", "--parallel-max", str(SPLIT), "--parallel-immediate",
+               "-s", "-S", "--no-progress-meter", "-f", "--config", str(cfg)]
+        walls = []
+        for i in range(self.args.runs):
+            reset_dir(d)
+            r = measure("curl-ranges", cmd,
+                        self.work / "logs" / f"{sc.name}-ranges-{i + 1}.log", self.args.timeout)
+            h = hashlib.sha256()
+            for k in range(-(-size // step)):
+                with open(d / f"r{k}", "rb") as f:
+                    while chunk := f.read(4 * MiB):
+                        h.update(chunk)
+            ok = r.rc == 0 and not r.timed_out and h.hexdigest() == sha
+            why = (f"exit {r.rc}: {tail(r.log)}" if r.rc or r.timed_out
+                   else "the ranges do not make the file's SHA-256")
+            log(f"  {sc.name:8} run {i + 1}/{self.args.runs}  curl, {SPLIT} ranges {r.wall:8.3f} s  "
+                f"{'ok' if ok else 'FAILED: ' + why}")
+            if ok:
+                walls.append(r.wall)
+            shutil.rmtree(d, ignore_errors=True)
+        if not walls:
+            return None
+        return {"limit_s": statistics.median(walls), "runs": walls,
+                "cmd": "curl --parallel --parallel-max 8 --config ranges.cfg (url, range, output per range)"}
 
     # -- the limit of a bulk scenario -------------------------------------------
 
@@ -1206,18 +1280,20 @@ class Bench:
             paths.write_text("".join(f"/{u.split('/', 3)[3]}\n" for u in urls))  # the URLs' paths
             lua.write_text(WRK_LUA % paths)
             base = urls[0].split("/", 3)
-            cmd = [wrk, "-t1", f"-c{sc.jobs}", f"-d{WRK_SECONDS}s", "-s", str(lua), f"{base[0]}//{base[2]}/"]
+            secs = sc.wrk_seconds or WRK_SECONDS
+            t = sc.wrk_threads
+            cmd = [wrk, f"-t{t}", f"-c{sc.jobs}", f"-d{secs}s", "-s", str(lua), f"{base[0]}//{base[2]}/"]
             rates = []
             for i in range(min(self.args.runs, 3)):
                 done = subprocess.run(cmd, capture_output=True, text=True, env=child_env())
                 m = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
                 bad = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", done.stdout)
                 ok = done.returncode == 0 and m and not bad
-                log(f"  {sc.name:8} run {i + 1}  wrk -t1 -c{sc.jobs} -d{WRK_SECONDS}s  "
+                log(f"  {sc.name:8} run {i + 1}  wrk -t{t} -c{sc.jobs} -d{secs}s  "
                     f"{m.group(1) if m else '?'} requests/s  {'ok' if ok else 'FAILED: ' + done.stdout[-200:]}")
                 if ok:
                     rates.append(float(m.group(1)))
-            out["wrk_cmd"] = f"wrk -t1 -c{sc.jobs} -d{WRK_SECONDS}s -s wrk.lua URL (cycling over the {sc.count:,} paths)"
+            out["wrk_cmd"] = f"wrk -t{t} -c{sc.jobs} -d{secs}s -s wrk.lua URL (cycling over the {sc.count:,} paths)"
             out["wrk_requests_per_s"] = rates
             if rates:
                 out["ceiling_s"] = sc.count / statistics.median(rates)
