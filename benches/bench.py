@@ -1021,14 +1021,19 @@ def limit_text(sc: Scenario, limit: dict, results: dict[str, list[Run]]) -> str:
     return "\n\n".join(lines)
 
 
+def range_ratios(ranges: dict, results: dict[str, list[Run]]) -> dict[str, float | None]:
+    """Each haul build's median wall over the capped split's limit."""
+    return {t: wall / ranges["limit_s"] if (wall := summarize(rs).get("wall")) else None
+            for t, rs in results.items() if t in HAULS}
+
+
 def range_limit_text(ranges: dict, results: dict[str, list[Run]]) -> str:
     line = (f"Limit: curl fetching the {SPLIT} ranges in parallel into a file each, the size known "
             f"ahead: {fmt(ranges['limit_s'], 3)} s (median of {len(ranges['runs'])} runs; "
             f"`{ranges['cmd']}`).")
-    for tool, rs in results.items():
-        wall = summarize(rs).get("wall")
-        if tool in HAULS and wall:
-            line += f" {tool} vs the limit: {wall / ranges['limit_s']:.2f}x."
+    for tool, ratio in range_ratios(ranges, results).items():
+        if ratio is not None:
+            line += f" {tool} vs the limit: {ratio:.2f}x."
     return line
 
 
@@ -1044,7 +1049,6 @@ class Bench:
         self.json: dict = {"scenarios": {}}
         self.nginx_pid: int | None = None  # nginx's master: its workers' CPU is the server's
         self.floor_exe: Path | None = None
-        self.range_limits: dict[str, dict] = {}  # capped split: Bench.range_limit's figures
 
     def server_cpu(self) -> float | None:
         """nginx workers' user + sys seconds so far (None without nginx)."""
@@ -1110,7 +1114,7 @@ class Bench:
 
     def finish(self, sc: Scenario, results: dict[str, list[Run]], total_bytes: int, note: str,
                checked: dict[str, str] | None = None, compare_curl: bool = False,
-               limit: dict | None = None) -> None:
+               limit: dict | None = None, ranges: dict | None = None) -> None:
         title = f"### {sc.name}: {sc.count:,} × {human(sc.size)}, -j {sc.jobs}"
         table = scenario_table(sc, results, total_bytes, checked)
         text = f"{title}\n\n{sc.what}. {note}\n\n{table}\n"
@@ -1142,11 +1146,8 @@ class Bench:
             self.json["scenarios"][sc.name]["haul_vs_base"] = vs
         if ratios:
             self.json["scenarios"][sc.name]["ratios"] = ratios
-        if sc.name in self.range_limits:
-            ranges = self.range_limits[sc.name]
-            self.json["scenarios"][sc.name]["limit"] = ranges | {
-                "vs_limit": {t: wall / ranges["limit_s"] if (wall := summarize(rs).get("wall")) else None
-                             for t, rs in results.items() if t in HAULS}}
+        if ranges is not None:
+            self.json["scenarios"][sc.name]["limit"] = ranges | {"vs_limit": range_ratios(ranges, results)}
         if limit is not None:
             self.json["scenarios"][sc.name]["limit"] = limit | {
                 "vs_limit": {t: limit_ratios(limit, summarize(rs).get("wall"))
@@ -1169,6 +1170,7 @@ class Bench:
         results = self.run_tools(sc, inp, tools, self.outroot,
                                  lambda tool, out: verify(out, files, len(files), total, []))
         limit = self.limits(sc, urls, total) if sc.limit else None
+        ranges = None
         note = f"Server: {self.bulk_server_name}"
         if sc.kind == "split" and sc.cap:
             note += (f", location /{loc} with `limit_rate {sc.cap}m`: each connection is capped at "
@@ -1178,13 +1180,12 @@ class Bench:
             ranges = self.range_limit(sc, urls[0], files[names[0]])
             if ranges is not None:
                 note += "\n\n" + range_limit_text(ranges, results)
-                self.range_limits[sc.name] = ranges
         elif sc.kind == "split":
             note += (", the normal location: no per-connection cap, so there is no ideal time from the "
                      "server; one connection is enough, and `--split auto` should be no slower.")
         else:
             note += "."
-        self.finish(sc, results, total, note, limit=limit)
+        self.finish(sc, results, total, note, limit=limit, ranges=ranges)
 
     # -- the limit of the capped split scenario ----------------------------------
 
@@ -1228,7 +1229,7 @@ class Bench:
         if not walls:
             return None
         return {"limit_s": statistics.median(walls), "runs": walls,
-                "cmd": "curl --parallel --parallel-max 8 --config ranges.cfg (url, range, output per range)"}
+                "cmd": f"curl --parallel --parallel-max {SPLIT} --config ranges.cfg (url, range, output per range)"}
 
     # -- the limit of a bulk scenario -------------------------------------------
 

@@ -43,6 +43,15 @@ def fetch(port: int, path: str, size: int, read: int, out: Path | None, errors: 
     """GET path and read its body with recv_into(read) until size bytes came,
     each piece written to out as it comes (when given)."""
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) if out else None
+    try:
+        receive(port, path, size, read, fd, errors)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def receive(port: int, path: str, size: int, read: int, fd: int | None, errors: list[str]) -> None:
+    """fetch's request and read, each piece written to fd (when given)."""
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         buf = bytearray(max(read, 64 * KiB))
@@ -63,12 +72,10 @@ def fetch(port: int, path: str, size: int, read: int, out: Path | None, errors: 
             n = s.recv_into(view[:read])
             if not n:
                 errors.append(f"{path}: {got} of {size} bytes")
-                break
+                return
             got += n
             if fd is not None:
                 os.write(fd, view[:n])
-    if fd is not None:
-        os.close(fd)
 
 
 def main() -> int:

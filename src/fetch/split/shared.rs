@@ -114,7 +114,11 @@ impl SharedPart {
     /// The download is over: no more notes, and the shared descriptor is
     /// closed (by the sync still running, if one is, once it returns).
     /// A kept file was settled first, so only a complete or restarting
-    /// download finds a sync running, and neither needs its note.
+    /// download finds a sync running. Neither needs its note, and the lock
+    /// the sync's handle keeps until it returns stops nobody: a restarting
+    /// file is removed and started on a new `.part`, and a complete one is
+    /// renamed, or removed when its digest fails (a write failure is final
+    /// for the URL in this run).
     pub(super) fn close(&self) {
         self.lock().closed = true;
         drop(self.file.write().unwrap_or_else(|e| e.into_inner()).take());
